@@ -1,0 +1,12 @@
+"""forecast: Bayesian scenario forecasting with exact discrete marginalisation in PyMC."""
+
+from forecast._pytensor_setup import configure_pytensor
+
+configure_pytensor()
+
+from forecast.errors import Problem, ScenarioError  # noqa: E402
+from forecast.spec import Scenario, load_scenario  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = ["Problem", "Scenario", "ScenarioError", "__version__", "load_scenario"]

@@ -1,0 +1,139 @@
+"""The exact forward-backward algorithm over the factored joint state, for numpy or PyTensor.
+
+Every function takes the array module as ``xp`` so that the numpy engine and the PyMC model
+run the same algorithm. Arrays may carry a leading batch axis (parameter draws) when
+``batched`` is true; evidence is shared across the batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forecast.engine.plan import BATCH, StepPlan
+
+
+def _b(letters: str, batched: bool) -> str:
+    return BATCH + letters if batched else letters
+
+
+def initial_joint(initials: list[Any], plan: StepPlan, xp: Any) -> Any:
+    """Joint distribution of month 0 as the product of each node's initial distribution."""
+    spec = ",".join(plan.axes) + "->" + plan.axes
+    return xp.einsum(spec, *initials)
+
+
+def transition(joint: Any, tables: list[Any], plan: StepPlan, xp: Any,
+               batched: bool = False) -> Any:
+    """Apply one month's transition to a joint tensor, node by node."""
+    for op in plan.contractions:
+        table_batched = batched and tables[op.node].ndim > len(op.table)
+        spec = (f"{_b(op.inputs, batched)},{_b(op.table, table_batched)}"
+                f"->{_b(op.output, batched)}")
+        joint = xp.einsum(spec, joint, tables[op.node])
+    return joint
+
+
+def transition_adjoint(message: Any, tables: list[Any], plan: StepPlan, xp: Any,
+                       batched: bool = False) -> Any:
+    """Apply the transpose of one month's transition (the backward message update)."""
+    for op in reversed(plan.contractions):
+        table_batched = batched and tables[op.node].ndim > len(op.table)
+        spec = (f"{_b(op.output, batched)},{_b(op.table, table_batched)}"
+                f"->{_b(op.inputs, batched)}")
+        message = xp.einsum(spec, message, tables[op.node])
+    return message
+
+
+def weigh(joint: Any, evidence_t: list[Any], plan: StepPlan, xp: Any,
+          batched: bool = False) -> Any:
+    """Multiply the joint by each node's evidence likelihood vector for one month."""
+    spec = f"{_b(plan.axes, batched)}," + ",".join(plan.axes) + f"->{_b(plan.axes, batched)}"
+    return xp.einsum(spec, joint, *evidence_t)
+
+
+def total(joint: Any, plan: StepPlan, xp: Any, batched: bool = False) -> Any:
+    """Sum of a joint tensor over all node axes (per batch row when batched)."""
+    return xp.einsum(f"{_b(plan.axes, batched)}->{BATCH if batched else ''}", joint)
+
+
+def scale(joint: Any, by: Any, batched: bool) -> Any:
+    """Divide a joint tensor by a scalar (or a per-batch vector)."""
+    if not batched:
+        return joint / by
+    return joint / by.reshape((-1,) + (1,) * (joint.ndim - 1))
+
+
+def forward(initials: list[Any], tables: list[Any], evidence: list[list[Any]],
+            plan: StepPlan, xp: Any, batched: bool = False) -> tuple[list[Any], list[Any]]:
+    """Filtered joints and normalisers for every month.
+
+    Returns
+    -------
+    alphas : list
+        ``alphas[t]`` is P(state at t | evidence up to t).
+    norms : list
+        ``norms[t]`` is P(evidence at t | evidence before t); the evidence log-likelihood is
+        the sum of their logs.
+    """
+    joint = initial_joint(initials, plan, xp)
+    if batched:
+        joint = xp.einsum(f"{plan.axes},{BATCH}->{BATCH}{plan.axes}", joint,
+                          xp.ones(tables_batch(tables, plan)))
+    alphas, norms = [], []
+    for t, evidence_t in enumerate(evidence):
+        if t > 0:
+            joint = transition(alphas[-1], tables, plan, xp, batched)
+        joint = weigh(joint, evidence_t, plan, xp, batched)
+        norm = total(joint, plan, xp, batched)
+        alphas.append(scale(joint, norm, batched))
+        norms.append(norm)
+    return alphas, norms
+
+
+def tables_batch(tables: list[Any], plan: StepPlan) -> int:
+    """Batch size of batched tables (1 when no table has a batch axis)."""
+    for op in plan.contractions:
+        table = tables[op.node]
+        if table.ndim > len(op.table):
+            return table.shape[0]
+    return 1
+
+
+def backward(tables: list[Any], evidence: list[list[Any]], norms: list[Any], plan: StepPlan,
+             xp: Any, batched: bool = False, like: Any = None) -> list[Any]:
+    """Scaled backward messages: ``alphas[t] * betas[t]`` is P(state at t | all evidence)."""
+    beta = xp.ones_like(like)
+    betas = [beta]
+    for t in range(len(evidence) - 1, 0, -1):
+        message = weigh(beta, evidence[t], plan, xp, batched)
+        beta = scale(transition_adjoint(message, tables, plan, xp, batched), norms[t], batched)
+        betas.append(beta)
+    return betas[::-1]
+
+
+def node_marginal(joint: Any, axis: int, plan: StepPlan, xp: Any, batched: bool = False) -> Any:
+    """Marginal over one node's states of a joint tensor."""
+    return xp.einsum(f"{_b(plan.axes, batched)}->{_b(plan.axes[axis], batched)}", joint)
+
+
+def never_in(initials: list[Any], alphas: list[Any], betas: list[Any], tables: list[Any],
+             evidence: list[list[Any]], norms: list[Any], plan: StepPlan, node: int,
+             outside: Any, start: int, stop: int, xp: Any, batched: bool = False) -> Any:
+    """P(node is never in the target states during months ``start..stop`` | all evidence).
+
+    ``outside`` is the indicator vector of the states outside the target set. The pass starts
+    from the filtered joint before ``start`` and is joined to the backward message at ``stop``.
+    """
+    for t in range(start, stop + 1):
+        if t == 0:
+            joint = initial_joint(initials, plan, xp)
+            if batched:
+                joint = xp.einsum(f"{plan.axes},{BATCH}->{BATCH}{plan.axes}", joint,
+                                  xp.ones(tables_batch(tables, plan)))
+        else:
+            joint = transition(alphas[t - 1] if t == start else joint, tables, plan, xp,
+                               batched)
+        masked = list(evidence[t])
+        masked[node] = masked[node] * outside
+        joint = scale(weigh(joint, masked, plan, xp, batched), norms[t], batched)
+    return total(joint * betas[stop], plan, xp, batched)
