@@ -28,6 +28,17 @@ class EvidenceReader:
         The scenario's months.
     scenario_file : str
         Name of the scenario file, for messages about inline observations.
+    line_of : callable
+        Line of a field path of the scenario file (``LineMap.line``).
+
+    Attributes
+    ----------
+    problems : list of Problem
+        Everything wrong with the evidence, found by :meth:`read`.
+    files : dict of str to str
+        Text of every CSV file read, by the name the scenario gives it.
+    where : dict of str to tuple
+        ``(file, field, line)`` of every evidence item read, by its ``origin``.
     """
 
     def __init__(self, spec: ScenarioSpec, base_dir: Path, timeline: Timeline,
@@ -39,6 +50,7 @@ class EvidenceReader:
         self.line_of = line_of
         self.problems: list[Problem] = []
         self.files: dict[str, str] = {}
+        self.where: dict[str, tuple[str, str, int | None]] = {}
 
     def _problem(self, file: str, field: str, message: str, allowed: str = "",
                  line: int | None = None) -> None:
@@ -78,39 +90,62 @@ class EvidenceReader:
         for i, obs in enumerate(self.spec.evidence.observations):
             path = ("evidence", "observations", i)
             field = f"evidence.observations[{i}]"
-            if self._check(self.scenario_file, field, self.line_of(path), obs.node, obs.states,
-                           obs.date):
+            line = self.line_of(path)
+            if self._check(self.scenario_file, field, line, obs.node, obs.states, obs.date):
+                origin = f"{self.scenario_file}:{field}"
+                self.where[origin] = (self.scenario_file, field, line)
                 out.append(EvidenceItem(obs.node, obs.date, obs.known_on, tuple(obs.states),
-                                        obs.source, f"{self.scenario_file}:{field}", obs.note))
+                                        obs.source, origin, obs.note))
         return out
 
-    def _open_csv(self, name: str, field: str) -> tuple[Path, list[dict[str, str]]] | None:
+    def _open_csv(self, name: str, field: str
+                  ) -> tuple[Path, list[str], list[tuple[int, dict[str, str]]]] | None:
+        """Read a CSV file: its path, header and ``(line, row)`` pairs, or None on failure.
+
+        Rows whose number of cells differs from the header's are reported and left out.
+        """
         path = (self.base_dir / name).resolve()
+        line = self.line_of(tuple(_split_field(field)))
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_bytes().decode("utf-8-sig")
         except OSError as exc:
             self._problem(self.scenario_file, field, f"cannot read evidence file '{name}': "
                           f"{exc.strerror or exc}", "a CSV path relative to the scenario file",
-                          self.line_of(tuple(_split_field(field))))
+                          line)
+            return None
+        except UnicodeDecodeError as exc:
+            self._problem(self.scenario_file, field, f"evidence file '{name}' is not UTF-8 "
+                          f"text (byte {exc.start})", "a CSV file saved as UTF-8", line)
             return None
         self.files[name] = text
-        return path, list(csv.DictReader(text.splitlines()))
+        reader = csv.DictReader(text.splitlines())
+        header = [c for c in reader.fieldnames or [] if c is not None]
+        rows = []
+        for row in reader:
+            row_no = reader.line_num
+            cells = len(header) + len(row.get(None) or []) - list(row.values()).count(None)
+            if cells != len(header):
+                self._problem(str(path), f"row {row_no}", f"the row has {cells} cells, the "
+                              f"header has {len(header)}", "one cell per column (put quotes "
+                              "around cells that contain commas)", row_no)
+                continue
+            rows.append((row_no, row))
+        return path, header, rows
 
     def _table(self, index: int, name: str) -> list[EvidenceItem]:
         field = f"evidence.tables[{index}]"
         opened = self._open_csv(name, field)
         if opened is None:
             return []
-        path, rows = opened
+        path, header, rows = opened
         file = str(path)
-        header = list(rows[0]) if rows else []
         missing = [c for c in TABLE_COLUMNS if c not in header]
         if missing:
             self._problem(file, "header", f"missing column(s) {', '.join(missing)}",
                           f"columns {', '.join(TABLE_COLUMNS)} (and optional reported, note)", 1)
             return []
         out = []
-        for row_no, row in enumerate(rows, start=2):
+        for row_no, row in rows:
             try:
                 date = parse_date(row["date"])
                 reported = parse_date(row["reported"]) if row.get("reported") else date
@@ -127,8 +162,10 @@ class EvidenceReader:
                               "reported on or after date", row_no)
                 continue
             if self._check(file, f"row {row_no}", row_no, row["node"].strip(), states, date):
+                origin = f"{path.name}:{row_no}"
+                self.where[origin] = (file, f"row {row_no}", row_no)
                 out.append(EvidenceItem(row["node"].strip(), date, reported, tuple(states),
-                                        row["source"].strip(), f"{path.name}:{row_no}",
+                                        row["source"].strip(), origin,
                                         row.get("note", "") or ""))
         return out
 
@@ -137,9 +174,8 @@ class EvidenceReader:
         opened = self._open_csv(series.file, f"{field}.file")
         if opened is None:
             return []
-        path, rows = opened
+        path, header, rows = opened
         file = str(path)
-        header = list(rows[0]) if rows else []
         needed = [series.date_column, series.value_column, *series.source_columns,
                   *series.include]
         missing = [c for c in needed if c not in header]
@@ -155,7 +191,7 @@ class EvidenceReader:
                               ("evidence", "series", index, "node")))
             return []
         chosen: dict[int, tuple[int, dt.date, float, dict[str, str]]] = {}
-        for row_no, row in enumerate(rows, start=2):
+        for row_no, row in rows:
             if not all(re.search(p, row[c] or "") for c, p in series.include.items()):
                 continue
             try:
@@ -180,8 +216,9 @@ class EvidenceReader:
                 continue
             source = " | ".join(row[c] for c in series.source_columns if row[c])
             if self._check(file, f"row {row_no}", row_no, series.node, states[:1], date):
-                out.append(EvidenceItem(series.node, date, date, (states[0],), source,
-                                        f"{path.name}:{row_no}",
+                origin = f"{path.name}:{row_no}"
+                self.where[origin] = (file, f"row {row_no}", row_no)
+                out.append(EvidenceItem(series.node, date, date, (states[0],), source, origin,
                                         f"{series.value_column}={value:g}"))
         return out
 
@@ -191,12 +228,14 @@ class EvidenceReader:
             key = (item.node, self.timeline.step_of(item.date))
             other = by_cell.get(key)
             if other is not None and not set(other.states) & set(item.states):
-                self._problem(item.origin.split(":")[0] if ":" in item.origin else
-                              self.scenario_file, item.origin,
+                file, field, line = self.where.get(item.origin,
+                                                   (self.scenario_file, item.origin, None))
+                self._problem(file, field,
                               f"observes '{item.node}' in {'|'.join(item.states)} in "
                               f"{self.timeline.month_label(key[1])}, but {other.origin} "
                               f"observes {'|'.join(other.states)} in the same month",
-                              "observations of one node in one month that can all be true")
+                              "observations of one node in one month that can all be true",
+                              line)
             by_cell.setdefault(key, item)
 
 

@@ -28,9 +28,8 @@ def evidence_matrices(scenario: Scenario, items: tuple[EvidenceItem, ...] | list
     return mats
 
 
-def by_month(matrices: list[Any]) -> list[list[Any]]:
+def by_month(matrices: list[Any], steps: int) -> list[list[Any]]:
     """Regroup per-node evidence matrices into per-month lists of vectors."""
-    steps = matrices[0].shape[0]
     return [[m[t] for m in matrices] for t in range(steps)]
 
 
@@ -44,6 +43,20 @@ def can_leave(scenario: Scenario, question: Question) -> bool:
     """Whether the target set can be left (if not, 'reached by d' equals 'in state at d')."""
     node = scenario.node(question.node)
     return any(s not in node.absorbing for s in question.states)
+
+
+def log_likelihood(norms: np.ndarray) -> Any:
+    """Sum of the logs of the monthly normalisers (last axis), ``-inf`` once one is zero.
+
+    After a month whose evidence has probability zero the filtered joint is 0/0, so the later
+    normalisers are NaN; the log-likelihood is still ``-inf``, not NaN.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loglik = np.sum(np.log(norms), axis=-1)
+    impossible = np.any(norms == 0, axis=-1)
+    if np.ndim(loglik) == 0:
+        return np.float64(-np.inf) if impossible else loglik
+    return np.where(impossible, -np.inf, loglik)
 
 
 def central_params(scenario: Scenario) -> list[np.ndarray]:
@@ -101,9 +114,10 @@ class ExactEngine:
         """Log-likelihood of the evidence (the forward pass only)."""
         batched = np.ndim(params[0]) > 1 if params else False
         tables = self.tables(params)
-        _, norms = fw.forward(self.initials, tables, by_month(evidence), self.plan, np, batched)
-        with np.errstate(divide="ignore"):
-            return np.sum(np.log(np.stack(norms, axis=-1)), axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            _, norms = fw.forward(self.initials, tables, by_month(evidence, self.scenario.timeline.n_steps), self.plan, np,
+                                  batched)
+            return log_likelihood(np.stack(norms, axis=-1))
 
     def run(self, params: list[np.ndarray], evidence: list[np.ndarray] | None = None,
             questions: tuple[Question, ...] | None = None) -> ExactResult:
@@ -123,12 +137,12 @@ class ExactEngine:
         batched = np.ndim(params[0]) > 1 if params else False
         if evidence is None:
             evidence = evidence_matrices(scenario, ())
-        months = by_month(evidence)
+        months = by_month(evidence, self.scenario.timeline.n_steps)
         tables = self.tables(params)
-        alphas, norms = fw.forward(self.initials, tables, months, self.plan, np, batched)
-        norms_arr = np.stack(norms, axis=-1)
-        with np.errstate(divide="ignore"):
-            loglik = np.sum(np.log(norms_arr), axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alphas, norms = fw.forward(self.initials, tables, months, self.plan, np, batched)
+            norms_arr = np.stack(norms, axis=-1)
+            loglik = log_likelihood(norms_arr)
         if np.any(norms_arr == 0):
             return ExactResult(loglik, norms_arr, {}, {})
         betas = fw.backward(tables, months, norms, self.plan, np, batched, like=alphas[-1])

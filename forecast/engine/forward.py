@@ -63,9 +63,49 @@ def scale(joint: Any, by: Any, batched: bool) -> Any:
     return joint / by.reshape((-1,) + (1,) * (joint.ndim - 1))
 
 
+def forward_step(alpha: Any, evidence_t: list[Any], tables: list[Any], plan: StepPlan, xp: Any,
+                 batched: bool = False) -> tuple[Any, Any]:
+    """One month of the forward pass: transition, weigh by evidence, normalise."""
+    joint = weigh(transition(alpha, tables, plan, xp, batched), evidence_t, plan, xp, batched)
+    norm = total(joint, plan, xp, batched)
+    return scale(joint, norm, batched), norm
+
+
+def backward_step(beta: Any, evidence_t: list[Any], norm_t: Any, tables: list[Any],
+                  plan: StepPlan, xp: Any, batched: bool = False) -> Any:
+    """One month of the backward pass: from the message of month t to that of month t - 1."""
+    message = weigh(beta, evidence_t, plan, xp, batched)
+    return scale(transition_adjoint(message, tables, plan, xp, batched), norm_t, batched)
+
+
+def masked_step(joint: Any, evidence_t: list[Any], norm_t: Any, outside: Any, node: int,
+                tables: list[Any], plan: StepPlan, xp: Any, batched: bool = False) -> Any:
+    """One month of a pass that also requires ``node`` to be outside the target states.
+
+    It is scaled by the unmasked pass's normaliser, so that joining it to the backward
+    message gives a probability given all the evidence.
+    """
+    masked = list(evidence_t)
+    masked[node] = masked[node] * outside
+    moved = transition(joint, tables, plan, xp, batched)
+    return scale(weigh(moved, masked, plan, xp, batched), norm_t, batched)
+
+
+def first_joint(initials: list[Any], evidence_0: list[Any], tables: list[Any], plan: StepPlan,
+                xp: Any, batched: bool = False) -> tuple[Any, Any]:
+    """Month 0: the product of initial distributions weighed by month 0's evidence."""
+    joint = initial_joint(initials, plan, xp)
+    if batched:
+        joint = xp.einsum(f"{plan.axes},{BATCH}->{BATCH}{plan.axes}", joint,
+                          xp.ones(tables_batch(tables, plan)))
+    joint = weigh(joint, evidence_0, plan, xp, batched)
+    norm = total(joint, plan, xp, batched)
+    return scale(joint, norm, batched), norm
+
+
 def forward(initials: list[Any], tables: list[Any], evidence: list[list[Any]],
             plan: StepPlan, xp: Any, batched: bool = False) -> tuple[list[Any], list[Any]]:
-    """Filtered joints and normalisers for every month.
+    """Filtered joints and normalisers for every month (a Python loop over months).
 
     Returns
     -------
@@ -75,17 +115,11 @@ def forward(initials: list[Any], tables: list[Any], evidence: list[list[Any]],
         ``norms[t]`` is P(evidence at t | evidence before t); the evidence log-likelihood is
         the sum of their logs.
     """
-    joint = initial_joint(initials, plan, xp)
-    if batched:
-        joint = xp.einsum(f"{plan.axes},{BATCH}->{BATCH}{plan.axes}", joint,
-                          xp.ones(tables_batch(tables, plan)))
-    alphas, norms = [], []
-    for t, evidence_t in enumerate(evidence):
-        if t > 0:
-            joint = transition(alphas[-1], tables, plan, xp, batched)
-        joint = weigh(joint, evidence_t, plan, xp, batched)
-        norm = total(joint, plan, xp, batched)
-        alphas.append(scale(joint, norm, batched))
+    alpha, norm = first_joint(initials, evidence[0], tables, plan, xp, batched)
+    alphas, norms = [alpha], [norm]
+    for evidence_t in evidence[1:]:
+        alpha, norm = forward_step(alphas[-1], evidence_t, tables, plan, xp, batched)
+        alphas.append(alpha)
         norms.append(norm)
     return alphas, norms
 
@@ -105,8 +139,7 @@ def backward(tables: list[Any], evidence: list[list[Any]], norms: list[Any], pla
     beta = xp.ones_like(like)
     betas = [beta]
     for t in range(len(evidence) - 1, 0, -1):
-        message = weigh(beta, evidence[t], plan, xp, batched)
-        beta = scale(transition_adjoint(message, tables, plan, xp, batched), norms[t], batched)
+        beta = backward_step(beta, evidence[t], norms[t], tables, plan, xp, batched)
         betas.append(beta)
     return betas[::-1]
 
@@ -124,16 +157,15 @@ def never_in(initials: list[Any], alphas: list[Any], betas: list[Any], tables: l
     ``outside`` is the indicator vector of the states outside the target set. The pass starts
     from the filtered joint before ``start`` and is joined to the backward message at ``stop``.
     """
-    for t in range(start, stop + 1):
-        if t == 0:
-            joint = initial_joint(initials, plan, xp)
-            if batched:
-                joint = xp.einsum(f"{plan.axes},{BATCH}->{BATCH}{plan.axes}", joint,
-                                  xp.ones(tables_batch(tables, plan)))
-        else:
-            joint = transition(alphas[t - 1] if t == start else joint, tables, plan, xp,
-                               batched)
-        masked = list(evidence[t])
-        masked[node] = masked[node] * outside
-        joint = scale(weigh(joint, masked, plan, xp, batched), norms[t], batched)
+    if start == 0:
+        joint, _ = first_joint(initials, evidence[0], tables, plan, xp, batched)
+        joint = xp.einsum(f"{_b(plan.axes, batched)},{plan.axes[node]}->"
+                          f"{_b(plan.axes, batched)}", joint, outside)
+        first = 1
+    else:
+        joint = alphas[start - 1]
+        first = start
+    for t in range(first, stop + 1):
+        joint = masked_step(joint, evidence[t], norms[t], outside, node, tables, plan, xp,
+                            batched)
     return total(joint * betas[stop], plan, xp, batched)

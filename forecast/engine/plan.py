@@ -38,19 +38,25 @@ class StepPlan:
 
 
 def same_month_order(parents: list[list[tuple[int, int]]]) -> list[int]:
-    """Topological order of nodes by same-month (lag 0) parents, declaration order on ties."""
-    remaining = list(range(len(parents)))
+    """Order of the node updates within a month.
+
+    Same-month (lag 0) parents must be updated before their children. Among the nodes that
+    may go next, the one with the fewest children still waiting for its old (lag 1) value
+    goes first, so old axes are summed out early and the joint tensor stays small.
+    """
+    n = len(parents)
+    lag1_children = [{c for c in range(n) for p, lag in parents[c] if p == m and lag == 1}
+                     for m in range(n)]
     done: set[int] = set()
     order: list[int] = []
-    while remaining:
-        for i in remaining:
-            if all(lag == 1 or p in done for p, lag in parents[i]):
-                order.append(i)
-                done.add(i)
-                remaining.remove(i)
-                break
-        else:  # pragma: no cover - the spec rejects same-month cycles first
+    while len(order) < n:
+        ready = [i for i in range(n) if i not in done
+                 and all(lag == 1 or p in done for p, lag in parents[i])]
+        if not ready:  # pragma: no cover - the spec rejects same-month cycles first
             raise ValueError("same-month parents form a cycle")
+        best = min(ready, key=lambda i: (len(lag1_children[i] - done - {i}), i))
+        order.append(best)
+        done.add(best)
     return order
 
 

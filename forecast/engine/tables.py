@@ -116,14 +116,56 @@ def build_tables(layout: list[NodeTable], params: list[Any], xp: Any) -> list[An
             out.append(table.fixed.reshape(table.shape))
             continue
         stays, moves = [], []
+        z = "Z" if params[table.rules[0]].ndim > 1 else ""
         for r, dest, months in zip(table.rules, table.destinations, table.months, strict=True):
             p_stay, p_moves = monthly_from_horizon(params[r], months, xp)
             stays.append(p_stay)
-            moves.append(xp.einsum("...d,dk->...k", p_moves, dest))
+            moves.append(xp.einsum(f"{z}d,dk->{z}k", p_moves, dest))
         stay = xp.stack(stays, axis=-1)
         move = xp.stack(moves, axis=-2)
-        flat = (table.fixed + xp.einsum("cr,...r->...c", table.membership, stay)[..., None]
-                * table.stay + xp.einsum("cr,...rk->...ck", table.membership, move))
+        flat = (table.fixed + xp.einsum(f"cr,{z}r->{z}c", table.membership, stay)[..., None]
+                * table.stay + xp.einsum(f"cr,{z}rk->{z}ck", table.membership, move))
         batch = [flat.shape[i] for i in range(flat.ndim - 2)]
         out.append(flat.reshape((*batch, *table.shape)))
     return out
+
+
+def params_gradient(layout: list[NodeTable], params: list[np.ndarray],
+                    table_grads: list[np.ndarray]) -> list[np.ndarray]:
+    """Chain rule from table gradients to gradients of the N-month outcome vectors.
+
+    Parameters
+    ----------
+    layout : list of NodeTable
+        From :func:`node_tables`.
+    params : list of ndarray
+        One unbatched N-month outcome vector per free rule.
+    table_grads : list of ndarray
+        Gradient of a scalar with respect to each node's table (as shaped by
+        :func:`build_tables`).
+
+    Returns
+    -------
+    list of ndarray
+        Gradient with respect to each rule's outcome vector ``[stay, *destinations]``.
+    """
+    grads = [np.zeros_like(np.asarray(p, dtype=float)) for p in params]
+    for table, g_table in zip(layout, table_grads, strict=True):
+        if not table.rules:
+            continue
+        flat = np.asarray(g_table).reshape(table.fixed.shape)
+        # d/d(stay_r) and d/d(move_r[k]) of the flat table, summed over the rule's cells
+        g_stay = table.membership.T @ (flat * table.stay).sum(axis=1)
+        g_move = table.membership.T @ flat
+        for j, (r, dest, months) in enumerate(zip(table.rules, table.destinations,
+                                                  table.months, strict=True)):
+            q = np.asarray(params[r], dtype=float)
+            q0 = q[0]
+            p_stay = q0 ** (1.0 / months)
+            dp = p_stay / (months * q0)
+            factor = (1.0 - p_stay) / (1.0 - q0)
+            dfactor = (-dp * (1.0 - q0) + (1.0 - p_stay)) / (1.0 - q0) ** 2
+            g_dest = dest @ g_move[j]
+            grads[r][0] += g_stay[j] * dp + np.dot(g_dest, q[1:]) * dfactor
+            grads[r][1:] += g_dest * factor
+    return grads

@@ -26,10 +26,26 @@ Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 OpenUnit = Annotated[float, Field(gt=0.0, lt=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
-StateSet = Name | list[Name]
+StateSet = Name | Annotated[list[Name], Field(min_length=1)]
 
 DEFAULT_STATES = {"no": "the event has not happened", "yes": "the event has happened"}
 DEFAULT_CREDIBILITY = 0.8
+
+
+class SpecValueError(ValueError):
+    """A broken cross-field rule of the schema, with what would be accepted instead.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    allowed : str
+        What would be accepted instead; the loader shows it as the problem's allowed text.
+    """
+
+    def __init__(self, message: str, allowed: str) -> None:
+        super().__init__(message)
+        self.allowed = allowed
 
 
 class _Strict(BaseModel):
@@ -59,21 +75,26 @@ class Judgement(_Strict):
     def _one_form(self) -> Judgement:
         stated = self.best is not None or self.interval is not None
         if self.beta is not None and stated:
-            raise ValueError("give either best and interval, or beta: [alpha, beta], not both")
+            raise SpecValueError(
+                "give either best and interval, or beta: [alpha, beta], not both",
+                "best: 0.3, interval: [0.1, 0.6] (optionally credibility), or beta: [2, 5]")
         if self.beta is None:
             if self.best is None or self.interval is None:
-                raise ValueError(
-                    "a judgement needs best (0-1) and interval [lo, hi], or beta: [alpha, beta]"
-                )
+                raise SpecValueError(
+                    "a judgement needs best (0-1) and interval [lo, hi], or beta: [alpha, beta]",
+                    "best: 0.3, interval: [0.1, 0.6] (optionally credibility), or beta: [2, 5]")
             lo, hi = self.interval
             if not lo < hi:
-                raise ValueError(f"interval [{lo}, {hi}] must have lo < hi")
+                raise SpecValueError(f"interval [{lo}, {hi}] must have lo < hi",
+                                     "an interval [lo, hi] with lo < best < hi")
             if not lo < self.best < hi:
-                raise ValueError(
-                    f"the interval [{lo}, {hi}] must contain the best guess {self.best} strictly"
-                )
+                raise SpecValueError(
+                    f"the interval [{lo}, {hi}] must contain the best guess {self.best} strictly",
+                    "an interval [lo, hi] with lo < best < hi")
         elif self.credibility is not None:
-            raise ValueError("credibility goes with an interval, not with plain beta parameters")
+            raise SpecValueError(
+                "credibility goes with an interval, not with plain beta parameters",
+                "credibility only next to best and interval")
         return self
 
 
@@ -88,9 +109,9 @@ class ReferenceClass(_Strict):
     @model_validator(mode="after")
     def _counts_fit(self) -> ReferenceClass:
         if sum(self.counts.values()) > self.n:
-            raise ValueError(
-                f"the counts add up to {sum(self.counts.values())}, more than n = {self.n} cases"
-            )
+            raise SpecValueError(
+                f"the counts add up to {sum(self.counts.values())}, more than n = {self.n} cases",
+                f"counts of cases that add up to at most n = {self.n}")
         return self
 
 
@@ -111,23 +132,29 @@ class TransitionRule(_Strict):
     def _one_form(self) -> TransitionRule:
         forms = [bool(self.to), self.dirichlet is not None, self.stays]
         if sum(forms) != 1:
-            raise ValueError(
+            raise SpecValueError(
                 "a rule needs exactly one of: to (judgements per destination state), "
-                "dirichlet (plain parameters over 'stay' and the destinations), or stays: true"
-            )
+                "dirichlet (plain parameters over 'stay' and the destinations), or stays: true",
+                "one of to: {...}, dirichlet: {stay: ..., ...} or stays: true")
         if self.dirichlet is not None and "stay" not in self.dirichlet:
-            raise ValueError("dirichlet parameters need a 'stay' entry besides the destinations")
+            raise SpecValueError(
+                "dirichlet parameters need a 'stay' entry besides the destinations",
+                "dirichlet: {stay: 3, <destination>: 1, ...}")
         if self.dirichlet is not None and len(self.dirichlet) < 2:
-            raise ValueError("dirichlet parameters need 'stay' and at least one destination")
+            raise SpecValueError(
+                "dirichlet parameters need 'stay' and at least one destination",
+                "dirichlet: {stay: 3, <destination>: 1, ...}")
         if self.reference_class is not None and self.stays:
-            raise ValueError("a reference class needs a rule with destinations, not stays: true")
+            raise SpecValueError(
+                "a reference class needs a rule with destinations, not stays: true",
+                "reference_class only on a rule with to or dirichlet")
         if len(self.to) > 1:
             total = sum(j.best for j in self.to.values() if j.best is not None)
             if total >= 1.0:
-                raise ValueError(
+                raise SpecValueError(
                     f"the best guesses of the destinations add up to {total:.3g}; "
-                    "they must leave room for staying (sum < 1)"
-                )
+                    "they must leave room for staying (sum < 1)",
+                    "best guesses over the destinations that add up to less than 1")
         return self
 
     @property
@@ -159,6 +186,10 @@ class NodeSpec(_Strict):
     @classmethod
     def _states_as_mapping(cls, value: object) -> object:
         if isinstance(value, list):
+            twice = sorted({str(s) for s in value if value.count(s) > 1})
+            if twice:
+                raise SpecValueError(f"state(s) {', '.join(twice)} listed twice",
+                                     "each state once")
             return {str(s): str(s) for s in value}
         return value
 
@@ -166,7 +197,8 @@ class NodeSpec(_Strict):
     @classmethod
     def _at_least_two(cls, value: dict[str, str]) -> dict[str, str]:
         if len(value) < 2:
-            raise ValueError("a node needs at least two states")
+            raise SpecValueError("a node needs at least two states",
+                                 "two or more states, e.g. [no, yes]")
         return value
 
     @field_validator("parents", mode="before")
@@ -190,10 +222,10 @@ class Observation(_Strict):
     @model_validator(mode="after")
     def _reported_after(self) -> Observation:
         if self.reported is not None and self.reported < self.date:
-            raise ValueError(
+            raise SpecValueError(
                 f"reported {self.reported} is before the date observed {self.date}; "
-                "a state cannot be reported before it happens"
-            )
+                "a state cannot be reported before it happens",
+                "a reported date on or after the date observed")
         return self
 
     @property
@@ -217,7 +249,8 @@ class Bin(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Bin:
         if not self.min < self.max:
-            raise ValueError(f"bin for '{self.state}' needs min < max")
+            raise SpecValueError(f"bin for '{self.state}' needs min < max",
+                                 "a bin with min < max")
         return self
 
 
@@ -241,7 +274,9 @@ class SeriesEvidence(_Strict):
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"include pattern for '{column}' is not a regex: {exc}") from exc
+                raise SpecValueError(
+                    f"include pattern for '{column}' is not a regex: {exc}",
+                    "a Python regular expression") from exc
         return value
 
 
@@ -277,9 +312,11 @@ class QuestionSpec(_Strict):
     def _window(self) -> QuestionSpec:
         if self.window_start is not None:
             if self.kind != "reached":
-                raise ValueError("window_start only goes with kind: reached")
+                raise SpecValueError("window_start only goes with kind: reached",
+                                     "kind: reached with window_start, or no window_start")
             if self.window_start > self.date:
-                raise ValueError(f"window_start {self.window_start} is after date {self.date}")
+                raise SpecValueError(f"window_start {self.window_start} is after date {self.date}",
+                                     "a window_start on or before the question's date")
         return self
 
     @property

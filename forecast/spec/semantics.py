@@ -108,6 +108,11 @@ def _check_rule(check: Checker, name: str, node: NodeSpec, index: int,
     path: Path_ = ("nodes", name, "transitions", index)
     ok = True
     states = list(node.states)
+    twice = sorted({s for s in rule.from_states if rule.from_states.count(s) > 1})
+    if twice:
+        check.add((*path, "from"), f"state(s) {', '.join(twice)} listed twice",
+                  "each from-state once")
+        ok = False
     for state in rule.from_states:
         if state not in node.states:
             check.add((*path, "from"), f"unknown state '{state}' of node '{name}'",
@@ -263,7 +268,9 @@ def build_questions(check: Checker, spec: ScenarioSpec,
     specs: list[tuple[Path_, QuestionSpec, str | None]] = [
         (("questions", i), q, None) for i, q in enumerate(spec.questions)]
     horizon_date = timeline.month_end_date(timeline.n_steps - 1)
-    report_dates = sorted({*spec.report_dates, horizon_date})
+    reported = [date for i, date in enumerate(spec.report_dates)
+                if check_date(check, ("report_dates", i), date, timeline)]
+    report_dates = sorted({*reported, horizon_date})
     for oi, outcome in enumerate(spec.outcomes):
         if not check_states(check, ("outcomes", oi), outcome.node,
                             [outcome.state] if isinstance(outcome.state, str)

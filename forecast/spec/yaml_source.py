@@ -27,6 +27,18 @@ ScenarioLoader.add_implicit_resolver(
     list("tTfF"))
 
 
+def _construct_timestamp(loader: ScenarioLoader, node: yaml.ScalarNode) -> object:
+    """A YAML date, or its text where it names no real day (``2024-02-30``), so that the
+    schema reports the field with its line instead of the YAML parser failing."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+ScenarioLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
 def format_field(path: Path_) -> str:
     """Render a field path as ``nodes.occupation.transitions[0].to``."""
     text = ""
@@ -98,12 +110,19 @@ def load_yaml(path: str | Path) -> tuple[Any, LineMap]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        reason = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        context = exc.context
+        if context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
+            context = f"{context} that starts on line {exc.context_mark.line + 1},"
+        reason = " ".join(str(part) for part in (context, exc.problem) if part)
         raise ScenarioError.single(
             file, "", f"YAML syntax error: {reason}", "valid YAML (check indentation and colons)",
             line) from None
     except yaml.YAMLError as exc:
         raise ScenarioError.single(file, "", f"YAML error: {exc}", "valid YAML") from None
+    except (ValueError, TypeError) as exc:
+        raise ScenarioError.single(file, "", f"a YAML value cannot be read: {exc}",
+                                   "valid YAML values (quote text that looks like a number "
+                                   "or a date)") from None
     lines: dict[Path_, int] = {}
     problems: list[Problem] = []
     if root is not None:

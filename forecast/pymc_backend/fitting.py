@@ -1,0 +1,274 @@
+"""Fitting: NUTS on a scenario model compiled once, re-fitted with new priors or evidence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from forecast.elicitation import Priors, elicit, reference_log_coefficient
+from forecast.engine.exact import ExactEngine, evidence_matrices
+from forecast.pymc_backend.model import (
+    QUESTION_VAR,
+    build_model,
+    counts_data,
+    evidence_data,
+    marginal_var,
+    prior_data,
+    state_dim,
+)
+from forecast.spec.scenario import Scenario
+
+logger = logging.getLogger(__name__)
+
+RHAT_MAX = 1.01
+ESS_MIN = 400
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """NUTS settings; every sampling call states chains, cores and seed explicitly."""
+
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 2
+    cores: int = 2
+    target_accept: float = 0.9
+
+    def as_attrs(self) -> dict[str, int | float]:
+        """The settings as InferenceData attributes."""
+        return {"draws": self.draws, "tune": self.tune, "chains": self.chains,
+                "cores": self.cores, "target_accept": self.target_accept}
+
+
+@dataclass
+class Diagnostics:
+    """Convergence of one fit: per-quantity R-hat and ESS, and divergences."""
+
+    table: Any
+    divergences: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return not self.problems
+
+    def summary_line(self) -> str:
+        """One line for the CLI."""
+        worst_rhat = float(np.nanmax(self.table["r_hat"])) if len(self.table) else float("nan")
+        min_bulk = float(np.nanmin(self.table["ess_bulk"])) if len(self.table) else float("nan")
+        min_tail = float(np.nanmin(self.table["ess_tail"])) if len(self.table) else float("nan")
+        status = "OK" if self.ok else "WARNING"
+        return (f"diagnostics {status}: max R-hat {worst_rhat:.3f} (<= {RHAT_MAX}), "
+                f"min bulk ESS {min_bulk:.0f}, min tail ESS {min_tail:.0f} (>= {ESS_MIN}), "
+                f"divergences {self.divergences}")
+
+
+def diagnose(idata: az.InferenceData, var_names: list[str]) -> Diagnostics:
+    """R-hat, bulk and tail ESS of every listed quantity, and the number of divergences."""
+    import pandas as pd
+
+    rows = []
+    for name in var_names:
+        if name not in idata.posterior:
+            continue
+        da = idata.posterior[name]
+        rhat = az.rhat(idata, var_names=[name])[name]
+        bulk = az.ess(idata, var_names=[name], method="bulk")[name]
+        tail = az.ess(idata, var_names=[name], method="tail")[name]
+        extra = [d for d in da.dims if d not in ("chain", "draw")]
+        if extra:
+            stacked = [x.stack(item=extra) if extra else x for x in (rhat, bulk, tail)]
+            labels = [f"{name}[{','.join(str(v) for v in np.atleast_1d(key))}]"
+                      for key in stacked[0]["item"].values]
+            values = [s.values for s in stacked]
+        else:
+            labels = [name]
+            values = [np.atleast_1d(x.values) for x in (rhat, bulk, tail)]
+        for k, label in enumerate(labels):
+            rows.append({"quantity": label, "r_hat": float(values[0][k]),
+                         "ess_bulk": float(values[1][k]), "ess_tail": float(values[2][k])})
+    table = pd.DataFrame(rows, columns=["quantity", "r_hat", "ess_bulk", "ess_tail"])
+    divergences = int(idata.sample_stats["diverging"].sum()) if "sample_stats" in idata else 0
+    problems = []
+    bad_rhat = table[table["r_hat"] > RHAT_MAX]
+    if len(bad_rhat):
+        problems.append(f"R-hat above {RHAT_MAX} for {len(bad_rhat)} quantities, e.g. "
+                        f"{bad_rhat.iloc[0]['quantity']} ({bad_rhat.iloc[0]['r_hat']:.3f})")
+    for column in ("ess_bulk", "ess_tail"):
+        low = table[table[column] < ESS_MIN]
+        if len(low):
+            problems.append(f"{column.replace('_', ' ')} below {ESS_MIN} for {len(low)} "
+                            f"quantities, e.g. {low.iloc[0]['quantity']} "
+                            f"({low.iloc[0][column]:.0f})")
+    if divergences:
+        problems.append(f"{divergences} divergent transitions")
+    return Diagnostics(table, divergences, problems)
+
+
+def outcome_vectors(posterior: xr.Dataset, scenario: Scenario) -> list[np.ndarray]:
+    """Each rule's N-month outcome vector for every draw, ``(chains * draws, outcomes)``."""
+    out = []
+    for rule in scenario.rules:
+        values = posterior[rule.name].values
+        flat = values.reshape(values.shape[0] * values.shape[1], *values.shape[2:])
+        out.append(np.stack([1.0 - flat, flat], axis=-1) if flat.ndim == 1 else flat)
+    return out
+
+
+def exact_quantities(engine: ExactEngine, params: list[np.ndarray],
+                     evidence: list[np.ndarray] | None, shape: tuple[int, int],
+                     chunk: int = 500) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    """Question probabilities and marginals for a batch of parameter draws.
+
+    Returns
+    -------
+    dict
+        Variable name -> (dims, array shaped ``(chain, draw, ...)``).
+    """
+    scenario = engine.scenario
+    total = params[0].shape[0]
+    questions, marginals = [], {n.name: [] for n in scenario.nodes}
+    for start in range(0, total, chunk):
+        result = engine.run([p[start:start + chunk] for p in params], evidence)
+        questions.append(np.stack([result.questions[q.id] for q in scenario.questions],
+                                  axis=-1) if scenario.questions else np.zeros((0,)))
+        for name in marginals:
+            marginals[name].append(result.marginals[name])
+    out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+    if scenario.questions:
+        out[QUESTION_VAR] = (("question",), np.concatenate(questions).reshape(
+            *shape, len(scenario.questions)))
+    for node in scenario.nodes:
+        arr = np.concatenate(marginals[node.name])
+        out[marginal_var(node.name)] = (("month", state_dim(node.name)),
+                                        arr.reshape(*shape, *arr.shape[1:]))
+    return out
+
+
+class ScenarioFitter:
+    """A scenario's PyMC model, compiled once and re-fitted with new priors or evidence.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario.
+    priors : Priors, optional
+        Defaults to the priors elicited from the scenario file.
+    sampler : SamplerConfig, optional
+        NUTS settings.
+
+    Examples
+    --------
+    >>> fitter = ScenarioFitter(load_scenario("scenarios/kursk_2024.yaml"))  # doctest: +SKIP
+    >>> fit = fitter.fit(as_of=datetime.date(2024, 9, 30), seed=1)  # doctest: +SKIP
+    """
+
+    def __init__(self, scenario: Scenario, priors: Priors | None = None,
+                 sampler: SamplerConfig | None = None) -> None:
+        self.scenario = scenario
+        self.priors = priors or elicit(scenario)
+        self.sampler = sampler or SamplerConfig()
+        self.engine = ExactEngine(scenario)
+        self.model = build_model(scenario, self.priors, engine=self.engine)
+        self._step: pm.step_methods.NUTS | None = None
+        self.compiles = 0
+
+    def _nuts(self) -> pm.step_methods.NUTS:
+        if self._step is None:
+            with self.model:
+                self._step = pm.NUTS(vars=self.model.free_RVs,
+                                     target_accept=self.sampler.target_accept)
+            self.compiles += 1
+        else:
+            self._step.reset_tuning()
+        return self._step
+
+    def set_priors(self, priors: Priors) -> None:
+        """Replace the priors (same rules) without recompiling."""
+        values: dict[str, Any] = {}
+        for prior in priors.rules:
+            values[prior.rule and prior_data(prior.rule)] = prior.alpha
+            counts = np.zeros(len(prior.alpha)) if prior.counts is None else prior.counts
+            counts_name, coef_name = counts_data(prior.rule)
+            values[counts_name] = counts
+            values[coef_name] = reference_log_coefficient(counts)
+        pm.set_data(values, model=self.model)
+        self.priors = priors
+
+    def set_evidence(self, as_of: dt.date | None = None) -> list[np.ndarray]:
+        """Use the evidence known by ``as_of`` (all of it when None), without recompiling."""
+        matrices = evidence_matrices(self.scenario, self.scenario.evidence_as_of(as_of))
+        pm.set_data({evidence_data(n.name): m for n, m in
+                     zip(self.scenario.nodes, matrices, strict=True)}, model=self.model)
+        return matrices
+
+    def prior_draws(self, seed: int, size: int | None = None) -> az.InferenceData:
+        """Question probabilities and marginals implied by the priors alone."""
+        rng = np.random.default_rng([seed, 1])
+        size = size or self.sampler.draws * self.sampler.chains
+        params = self.priors.sample(rng, size)
+        shape = (1, size)
+        quantities = exact_quantities(self.engine, params, None, shape)
+        data = {name: (("chain", "draw", *dims), values)
+                for name, (dims, values) in quantities.items()}
+        for rule, values in zip(self.scenario.rules, params, strict=True):
+            prior = self.priors[rule.name]
+            data[rule.name] = ((("chain", "draw")), values[:, 1].reshape(shape)) \
+                if prior.is_beta else (("chain", "draw", f"{rule.name}_outcome"),
+                                       values.reshape(*shape, -1))
+        coords = self.model.coords
+        ds = xr.Dataset({k: xr.DataArray(v[1], dims=v[0]) for k, v in data.items()})
+        ds = ds.assign_coords({d: list(coords[d]) for d in ds.dims if d in coords})
+        return az.InferenceData(prior=ds)
+
+    def fit(self, as_of: dt.date | None = None, seed: int = 20240930,
+            progressbar: bool = False) -> az.InferenceData:
+        """Sample the posterior given the evidence known by ``as_of``.
+
+        Returns
+        -------
+        az.InferenceData
+            ``posterior`` holds the rule parameters, ``question_prob`` and ``p_<node>``;
+            ``prior`` the same implied by the priors alone; attributes record the scenario hash,
+            package version, evidence cut-off, seed and sampler settings.
+        """
+        from forecast import __version__
+
+        evidence = self.set_evidence(as_of)
+        step = self._nuts()
+        cfg = self.sampler
+        idata = pm.sample(
+            draws=cfg.draws, tune=cfg.tune, chains=cfg.chains, cores=cfg.cores,
+            random_seed=seed, step=step, model=self.model, progressbar=progressbar,
+            var_names=[v.name for v in self.model.free_RVs],
+            compute_convergence_checks=False, idata_kwargs={"include_transformed": False},
+        )
+        shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"])
+        params = outcome_vectors(idata.posterior, self.scenario)
+        for name, (dims, values) in exact_quantities(self.engine, params, evidence,
+                                                     shape).items():
+            idata.posterior[name] = xr.DataArray(values, dims=("chain", "draw", *dims))
+        idata.posterior = idata.posterior.assign_coords(
+            {d: list(self.model.coords[d]) for d in idata.posterior.dims
+             if d in self.model.coords})
+        idata.extend(self.prior_draws(seed))
+        attrs = {
+            "scenario_id": self.scenario.id,
+            "scenario_hash": self.scenario.hash,
+            "forecast_version": __version__,
+            "as_of": as_of.isoformat() if as_of else "all evidence",
+            "evidence_items": len(self.scenario.evidence_as_of(as_of)),
+            "seed": seed,
+            **{f"sampler_{k}": v for k, v in cfg.as_attrs().items()},
+        }
+        for group in idata.groups():
+            idata[group].attrs.update(attrs)
+        return idata
