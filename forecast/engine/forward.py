@@ -91,16 +91,18 @@ def masked_step(joint: Any, evidence_t: list[Any], norm_t: Any, outside: Any, no
     return scale(weigh(moved, masked, plan, xp, batched), norm_t, batched)
 
 
-def first_joint(initials: list[Any], evidence_0: list[Any], tables: list[Any], plan: StepPlan,
-                xp: Any, batched: bool = False) -> tuple[Any, Any]:
-    """Month 0: the product of initial distributions weighed by month 0's evidence."""
+def start_joint(initials: list[Any], tables: list[Any], plan: StepPlan, xp: Any,
+                batched: bool = False) -> Any:
+    """Joint distribution just before month 0: the product of the nodes' initial states.
+
+    Month 0 is reached by one transition from it, so same-month edges act in month 0 too and a
+    one-month scenario is an ordinary Bayesian network.
+    """
     joint = initial_joint(initials, plan, xp)
     if batched:
         joint = xp.einsum(f"{plan.axes},{BATCH}->{BATCH}{plan.axes}", joint,
                           xp.ones(tables_batch(tables, plan)))
-    joint = weigh(joint, evidence_0, plan, xp, batched)
-    norm = total(joint, plan, xp, batched)
-    return scale(joint, norm, batched), norm
+    return joint
 
 
 def forward(initials: list[Any], tables: list[Any], evidence: list[list[Any]],
@@ -115,10 +117,10 @@ def forward(initials: list[Any], tables: list[Any], evidence: list[list[Any]],
         ``norms[t]`` is P(evidence at t | evidence before t); the evidence log-likelihood is
         the sum of their logs.
     """
-    alpha, norm = first_joint(initials, evidence[0], tables, plan, xp, batched)
-    alphas, norms = [alpha], [norm]
-    for evidence_t in evidence[1:]:
-        alpha, norm = forward_step(alphas[-1], evidence_t, tables, plan, xp, batched)
+    alpha = start_joint(initials, tables, plan, xp, batched)
+    alphas, norms = [], []
+    for evidence_t in evidence:
+        alpha, norm = forward_step(alpha, evidence_t, tables, plan, xp, batched)
         alphas.append(alpha)
         norms.append(norm)
     return alphas, norms
@@ -157,15 +159,8 @@ def never_in(initials: list[Any], alphas: list[Any], betas: list[Any], tables: l
     ``outside`` is the indicator vector of the states outside the target set. The pass starts
     from the filtered joint before ``start`` and is joined to the backward message at ``stop``.
     """
-    if start == 0:
-        joint, _ = first_joint(initials, evidence[0], tables, plan, xp, batched)
-        joint = xp.einsum(f"{_b(plan.axes, batched)},{plan.axes[node]}->"
-                          f"{_b(plan.axes, batched)}", joint, outside)
-        first = 1
-    else:
-        joint = alphas[start - 1]
-        first = start
-    for t in range(first, stop + 1):
+    joint = start_joint(initials, tables, plan, xp, batched) if start == 0 else alphas[start - 1]
+    for t in range(start, stop + 1):
         joint = masked_step(joint, evidence[t], norms[t], outside, node, tables, plan, xp,
                             batched)
     return total(joint * betas[stop], plan, xp, batched)

@@ -129,18 +129,11 @@ def _loglik_and_grad(table_vec, weights, initial, idx_in, idx_table, idx_out, op
     norms = np.empty(n_months)
     max_size = max(in_size.max(), out_size.max())
     buffer = np.empty(max_size)
-    total = 0.0
-    for s in range(n_joint):
-        total += initial[s] * weights[0, s]
-    norms[0] = total
-    if total <= 0.0:
-        return -np.inf, np.zeros_like(table_vec)
-    for s in range(n_joint):
-        alphas[0, s] = initial[s] * weights[0, s] / total
-    for t in range(1, n_months):
+    # month 0 is one transition away from the initial joint
+    for t in range(n_months):
         base_saved = t * per_month
         for s in range(n_joint):
-            saved[base_saved + s] = alphas[t - 1, s]
+            saved[base_saved + s] = alphas[t - 1, s] if t > 0 else initial[s]
         for c in range(n_ops):
             src = base_saved + in_offset[c]
             base = table_start[op_node[c]]
@@ -181,7 +174,7 @@ def _loglik_and_grad(table_vec, weights, initial, idx_in, idx_table, idx_out, op
     alpha_bar = np.zeros(n_joint)
     out_bar = np.empty(max_size)
     in_bar = np.empty(max_size)
-    for t in range(n_months - 1, 0, -1):
+    for t in range(n_months - 1, -1, -1):
         inner = 0.0
         for s in range(n_joint):
             inner += alpha_bar[s] * alphas[t, s]

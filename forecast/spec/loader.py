@@ -66,13 +66,14 @@ def _peel(annotation: Any) -> tuple[Any, list[Any]]:
 
 
 def _arm(annotation: Any, tag: object) -> Any:
-    """The arm of a union that pydantic's location tag (e.g. ``list[constrained-str]``) names."""
+    """Pick the arm of a union that pydantic's location tag (``list[constrained-str]``) names."""
     arms = [a for a in typing.get_args(annotation) if a is not type(None)]
     for arm in arms:
         inner, _ = _peel(arm)
         origin = typing.get_origin(inner)
         kind = origin.__name__ if origin is not None else getattr(inner, "__name__", "")
-        if isinstance(tag, str) and (tag == kind or tag.startswith(f"{kind}[")):
+        if isinstance(tag, str) and (tag == kind or tag.startswith(f"{kind}[")
+                                     or tag.endswith(f"-{kind}")):
             return arm
     return arms[0]
 
@@ -132,7 +133,7 @@ def _allowed_fields(model: type[BaseModel]) -> str:
 
 
 def _bounds_text(constraints: list[Any]) -> str:
-    """``'a number greater than 0 and less than 1'`` for a field's bound constraints."""
+    """Describe a field's bounds, e.g. ``'a number greater than 0 and less than 1'``."""
     words = {"gt": "greater than", "ge": "at least", "lt": "less than", "le": "at most"}
     parts = [f"{text} {getattr(c, key):g}" for c in constraints
              for key, text in words.items() if isinstance(getattr(c, key, None), int | float)]
@@ -140,7 +141,7 @@ def _bounds_text(constraints: list[Any]) -> str:
 
 
 def _allowed_text(error: Any, loc: tuple, constraints: list[Any]) -> str:
-    """What would be accepted instead of the value a pydantic error is about."""
+    """Say what would be accepted instead of the value a pydantic error is about."""
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind in ("extra_forbidden", "missing"):
@@ -168,6 +169,7 @@ def pydantic_problems(exc: ValidationError, file: str, lines: LineMap) -> list[P
     Errors at one field (the failed arms of a union such as ``Name | list[Name]``) are merged
     into one problem; a type error of a union arm is dropped where another arm accepted the
     type and failed on the value (an error of another kind at or inside the same field).
+    Errors about a mapping's key (a name) are always kept.
     """
     resolved = []
     for error in exc.errors():
@@ -178,7 +180,7 @@ def pydantic_problems(exc: ValidationError, file: str, lines: LineMap) -> list[P
     merged: dict[tuple, tuple[list[str], list[str], Any]] = {}
     for error, loc, constraints in resolved:
         kind = error["type"]
-        if kind.endswith("_type") and loc in deep:
+        if kind.endswith("_type") and loc in deep and "[key]" not in error["loc"]:
             continue
         message = error["msg"].removeprefix("Value error, ")
         if kind == "extra_forbidden":

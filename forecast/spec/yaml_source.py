@@ -28,8 +28,10 @@ ScenarioLoader.add_implicit_resolver(
 
 
 def _construct_timestamp(loader: ScenarioLoader, node: yaml.ScalarNode) -> object:
-    """A YAML date, or its text where it names no real day (``2024-02-30``), so that the
-    schema reports the field with its line instead of the YAML parser failing."""
+    """Construct a YAML date, or keep its text where it names no real day (``2024-02-30``).
+
+    The schema then reports the field with its line, instead of the YAML parser failing.
+    """
     try:
         return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
     except ValueError:

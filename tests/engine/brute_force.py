@@ -7,8 +7,8 @@ weighed. Only for small scenarios.
 
 Semantics encoded here (as documented in the engine):
 
-* month 0: nodes are independent, each drawn from ``node.initial``;
-* month t >= 1: each node moves from its own state at t - 1 given its parents' states at
+* just before month 0 (month -1): nodes are independent, each drawn from ``node.initial``;
+* month t >= 0: each node moves from its own state at t - 1 given its parents' states at
   t - 1 (lag 1) or at t (lag 0), by the unique rule whose ``from_states`` holds its old state
   and whose ``given`` matches the parents; absorbing states, ``stays: true`` rules and cells no
   rule covers never move;
@@ -174,7 +174,7 @@ def brute_force(scenario: Scenario, params: list[np.ndarray],
                           scenario.evidence if evidence is None else evidence)
     # every trajectory: (traj, months) of joint-state indices
     traj = np.indices((n_joint,) * steps).reshape(steps, -1).T
-    weight = init[traj[:, 0]] * ev[0, traj[:, 0]]
+    weight = (init @ move)[traj[:, 0]] * ev[0, traj[:, 0]]
     for t in range(1, steps):
         weight = weight * move[traj[:, t - 1], traj[:, t]] * ev[t, traj[:, t]]
     total = float(weight.sum())

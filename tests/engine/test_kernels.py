@@ -182,7 +182,7 @@ def test_kernel_impossible_evidence(tiny) -> None:
     """Evidence with probability zero: log-likelihood -inf, as the exact engine says."""
     engine = ExactEngine(tiny)
     evidence = evidence_matrices(tiny, tiny.evidence)
-    evidence[tiny.node_index["b"]][0] = [0.0, 1.0, 0.0]  # b starts low for sure
+    evidence[tiny.node_index["b"]][0] = [0.0, 0.0, 0.0]  # no state at all
     kernel = Kernel(tiny, evidence)
     params = random_params(tiny, np.random.default_rng(0))
     loglik, grads = kernel(engine.tables(params))

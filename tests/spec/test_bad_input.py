@@ -41,7 +41,7 @@ def _load_error(path: Path) -> ScenarioError:
         load_scenario(path)
     except ScenarioError as exc:
         return exc
-    except Exception as exc:  # noqa: BLE001 - any other type is the failure under test
+    except Exception as exc:  # any other type is the failure under test
         pytest.fail(f"{path.name} raised {type(exc).__name__} instead of ScenarioError: {exc}")
     pytest.fail(f"{path.name} loaded without error")
 
