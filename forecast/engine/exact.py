@@ -155,11 +155,11 @@ class ExactEngine:
         for q in scenario.questions if questions is None else questions:
             target = target_indicator(scenario, q)
             if q.kind == "in_state" or not can_leave(scenario, q):
-                answers[q.id] = marginals[q.node][..., q.step, :] @ target
+                answers[q.id] = np.clip(marginals[q.node][..., q.step, :] @ target, 0.0, 1.0)
             else:
                 stay_out = fw.never_in(
                     self.initials, alphas, betas, tables, months, norms, self.plan,
                     scenario.node_index[q.node], 1.0 - target, q.window_start_step, q.step, np,
                     batched)
-                answers[q.id] = 1.0 - stay_out
+                answers[q.id] = np.clip(1.0 - stay_out, 0.0, 1.0)
         return ExactResult(loglik, norms_arr, marginals, answers)

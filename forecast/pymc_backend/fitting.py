@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 RHAT_MAX = 1.01
 ESS_MIN = 400
+CONSTANT_SPREAD = 1e-9
+"""Quantities whose draws all agree within this are fixed by the evidence (no R-hat/ESS)."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,10 @@ class Diagnostics:
         min_bulk = float(np.nanmin(self.table["ess_bulk"])) if len(self.table) else float("nan")
         min_tail = float(np.nanmin(self.table["ess_tail"])) if len(self.table) else float("nan")
         status = "OK" if self.ok else "WARNING"
+        fixed = int(self.table["constant"].sum()) if len(self.table) else 0
         return (f"diagnostics {status}: max R-hat {worst_rhat:.3f} (<= {RHAT_MAX}), "
                 f"min bulk ESS {min_bulk:.0f}, min tail ESS {min_tail:.0f} (>= {ESS_MIN}), "
-                f"divergences {self.divergences}")
+                f"divergences {self.divergences}; {fixed} quantities fixed by the evidence")
 
 
 def diagnose(idata: az.InferenceData, var_names: list[str]) -> Diagnostics:
@@ -80,22 +84,31 @@ def diagnose(idata: az.InferenceData, var_names: list[str]) -> Diagnostics:
         if name not in idata.posterior:
             continue
         da = idata.posterior[name]
-        rhat = az.rhat(idata, var_names=[name])[name]
-        bulk = az.ess(idata, var_names=[name], method="bulk")[name]
-        tail = az.ess(idata, var_names=[name], method="tail")[name]
+        with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+            # quantities the evidence pins down exactly have zero variance: R-hat is 0/0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rhat = az.rhat(idata, var_names=[name])[name]
+            bulk = az.ess(idata, var_names=[name], method="bulk")[name]
+            tail = az.ess(idata, var_names=[name], method="tail")[name]
+        spread = (da.max(("chain", "draw")) - da.min(("chain", "draw")))
         extra = [d for d in da.dims if d not in ("chain", "draw")]
         if extra:
-            stacked = [x.stack(item=extra) if extra else x for x in (rhat, bulk, tail)]
+            stacked = [x.stack(item=extra) for x in (rhat, bulk, tail, spread)]
             labels = [f"{name}[{','.join(str(v) for v in np.atleast_1d(key))}]"
                       for key in stacked[0]["item"].values]
             values = [s.values for s in stacked]
         else:
             labels = [name]
-            values = [np.atleast_1d(x.values) for x in (rhat, bulk, tail)]
+            values = [np.atleast_1d(x.values) for x in (rhat, bulk, tail, spread)]
         for k, label in enumerate(labels):
-            rows.append({"quantity": label, "r_hat": float(values[0][k]),
-                         "ess_bulk": float(values[1][k]), "ess_tail": float(values[2][k])})
-    table = pd.DataFrame(rows, columns=["quantity", "r_hat", "ess_bulk", "ess_tail"])
+            constant = bool(values[3][k] < CONSTANT_SPREAD)
+            rows.append({"quantity": label,
+                         "r_hat": np.nan if constant else float(values[0][k]),
+                         "ess_bulk": np.nan if constant else float(values[1][k]),
+                         "ess_tail": np.nan if constant else float(values[2][k]),
+                         "constant": constant})
+    table = pd.DataFrame(rows, columns=["quantity", "r_hat", "ess_bulk", "ess_tail",
+                                        "constant"])
     divergences = int(idata.sample_stats["diverging"].sum()) if "sample_stats" in idata else 0
     problems = []
     bad_rhat = table[table["r_hat"] > RHAT_MAX]

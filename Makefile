@@ -1,0 +1,29 @@
+# Two commands set everything up on a fresh machine:
+#   make forecast   install, then fit the Kursk scenario and print its forecast table
+#   make test       install, then run the whole test suite
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup forecast test notebooks
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@# PyTensor links OpenBLAS for fast linear algebra; Debian ships it as libopenblas-dev
+	@if ! ldconfig -p | grep -q libopenblas; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq libopenblas-dev >/dev/null; \
+	  else echo "Please install OpenBLAS (e.g. sudo apt-get install libopenblas-dev)"; fi; \
+	fi
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+forecast: setup
+	$(VENV)/bin/forecast fit scenarios/kursk_2024.yaml
+
+test: setup
+	$(PY) -m pytest -n 2
