@@ -1,12 +1,12 @@
 """From a forecaster's stated judgements to Beta and Dirichlet priors, with PreliZ.
 
-A judgement "X happens within N months with best guess p and interval [lo, hi] at
-credibility c" becomes the maximum-entropy Beta with mean p and mass c in [lo, hi]
-(``preliz.maxent`` on a Beta whose ``mu`` is fixed at p). A rule with several destinations becomes a Dirichlet
-over ``[stay, *destinations]`` whose means are the best guesses and whose concentration is the
+A judgement "X happens within N months with best guess p and interval [lo, hi] at credibility
+c" becomes the maximum-entropy Beta with mean p and mass c in [lo, hi] (``preliz.maxent`` on a
+Beta whose ``mu`` is fixed at p). A rule with several destinations becomes a Dirichlet over
+``[stay, *destinations]`` whose means are the best guesses and whose concentration is the
 geometric mean of the destinations' maximum-entropy Beta concentrations (a Dirichlet's
-marginals are Betas sharing one concentration). The mass each stated interval actually gets
-is recorded, so ``forecast check`` can show where the fitted prior departs from the words.
+marginals are Betas sharing one concentration). The mass each stated interval actually gets is
+recorded, so ``forecast check`` can show where the fitted prior departs from the words.
 
 PreliZ imports PyMC, so it is imported only when a prior is elicited.
 """

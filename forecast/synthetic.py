@@ -1,5 +1,7 @@
-"""Random scenarios for cross-checks and benchmarks: every feature of the scenario file,
-drawn at random but always valid."""
+"""Random scenarios for cross-checks and benchmarks.
+
+Every feature of the scenario file, drawn at random but always valid.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ def random_scenario_spec(rng: np.random.Generator, n_nodes: int = 3, max_states:
         k_par = int(rng.integers(0, min(max_parents, len(candidates)) + 1))
         chosen = list(rng.choice(candidates, size=k_par, replace=False)) if k_par else []
         # same-month edges only from earlier nodes keeps months acyclic
-        parents = {str(p): int(0 if names.index(str(p)) < i and rng.random() < 0.4 else 1)
+        parents = {str(p): (0 if names.index(str(p)) < i and rng.random() < 0.4 else 1)
                    for p in chosen}
         own = states[name]
         absorbing = [own[-1]] if rng.random() < 0.4 else []

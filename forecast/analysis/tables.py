@@ -71,7 +71,7 @@ def monthly_bands(idata: az.InferenceData, scenario: Scenario, node: str,
     prob = _flat(da.sel({dim: list(states)}).sum(dim))
     out = {"month": scenario.timeline.labels, "mean": prob.mean(axis=0)}
     for band in bands:
-        pct = int(round(band * 100))
+        pct = round(band * 100)
         out[f"low{pct}"] = np.quantile(prob, (1 - band) / 2, axis=0)
         out[f"high{pct}"] = np.quantile(prob, 1 - (1 - band) / 2, axis=0)
     return pd.DataFrame(out)

@@ -1,5 +1,7 @@
-"""The exact engine in plain numpy: question probabilities and evidence likelihood for given
-parameters, with no sampling and no PyMC."""
+"""The exact engine in plain numpy: answers and evidence likelihood for given parameters.
+
+No sampling and no PyMC.
+"""
 
 from __future__ import annotations
 
@@ -115,8 +117,8 @@ class ExactEngine:
         batched = np.ndim(params[0]) > 1 if params else False
         tables = self.tables(params)
         with np.errstate(divide="ignore", invalid="ignore"):
-            _, norms = fw.forward(self.initials, tables, by_month(evidence, self.scenario.timeline.n_steps), self.plan, np,
-                                  batched)
+            months = by_month(evidence, self.scenario.timeline.n_steps)
+            _, norms = fw.forward(self.initials, tables, months, self.plan, np, batched)
             return log_likelihood(np.stack(norms, axis=-1))
 
     def run(self, params: list[np.ndarray], evidence: list[np.ndarray] | None = None,

@@ -1,7 +1,8 @@
-"""The PyMC model of a scenario: Beta/Dirichlet rule parameters and the exact marginal
-likelihood of the evidence. No discrete state is sampled: the factored forward algorithm
-sums them out (compiled kernel in :mod:`forecast.engine.kernels`, same contraction plan as
-the numpy engine).
+"""The PyMC model of a scenario: rule parameters and the exact marginal likelihood.
+
+Beta/Dirichlet parameters carry the priors. No discrete state is sampled: the factored forward
+algorithm sums them out (compiled kernel in :mod:`forecast.engine.kernels`, same contraction
+plan as the numpy engine).
 
 Priors (Beta/Dirichlet parameters), reference-class counts and evidence are ``pm.Data``, so
 changing any of them re-uses the compiled model.

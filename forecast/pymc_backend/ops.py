@@ -1,5 +1,8 @@
-"""PyTensor Ops that run the engine: the evidence log-likelihood with its gradient, and the
-exact question probabilities and monthly marginals."""
+"""PyTensor Ops that run the engine.
+
+The evidence log-likelihood with its gradient, and the exact question probabilities and
+monthly marginals.
+"""
 
 from __future__ import annotations
 
@@ -68,8 +71,7 @@ class EvidenceLoglik(Op):
                 + [[True] + [False] * (n_out - 1) for _ in node.inputs[self.n_nodes:]])
 
     def grad(self, inputs: list[Any], output_grads: list[Any]) -> list[Any]:
-        """Gradient of the log-likelihood output (the gradients themselves are not
-        differentiated)."""
+        """Gradient of the log-likelihood output; the gradients are not differentiated."""
         outputs = self(*inputs)
         g = output_grads[0]
         return ([disconnected_type() for _ in range(self.n_nodes)]

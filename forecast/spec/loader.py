@@ -1,5 +1,8 @@
-"""Load a scenario file: YAML, schema, cross-field checks, evidence, and a dry run of the
-evidence through the exact engine. Every problem is reported with file, field and line."""
+"""Load a scenario file: YAML, schema, cross-field checks, evidence and a dry run.
+
+The dry run passes the evidence through the exact engine. Every problem is reported with
+file, field and line.
+"""
 
 from __future__ import annotations
 

@@ -14,8 +14,10 @@ Path_ = tuple[str | int, ...]
 
 
 class ScenarioLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans: only true/false, so states named yes/no/on/off stay
-    strings (the default binary states are ``no`` and ``yes``)."""
+    """SafeLoader with YAML 1.2 booleans: only true/false.
+
+    States named yes/no/on/off stay strings (the default binary states are ``no``, ``yes``).
+    """
 
 
 ScenarioLoader.yaml_implicit_resolvers = {
@@ -105,10 +107,11 @@ def load_yaml(path: str | Path) -> tuple[Any, LineMap]:
     except FileNotFoundError:
         raise ScenarioError.single(file, "", "file not found", "a path to a YAML file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError.single(file, "", f"cannot be read: {exc}", "a UTF-8 text file") from None
+        raise ScenarioError.single(file, "", f"cannot be read: {exc}",
+                                   "a UTF-8 text file") from None
     try:
         root = yaml.compose(text, Loader=ScenarioLoader)
-        data = yaml.load(text, Loader=ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=ScenarioLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
