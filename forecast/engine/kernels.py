@@ -1,10 +1,16 @@
-"""Compiled (numba) forward pass and its exact gradient, for the PyMC model's log-likelihood.
+"""Compiled (numba) exact passes for the PyMC model and for draw-by-draw summaries.
 
-The same contraction plan as :mod:`forecast.engine.forward`, lowered to index arrays: every
-contraction ``out = einsum(joint, table)`` becomes, over the union of its axes,
-``out[o[u]] += joint[i[u]] * table[k[u]]``. The gradient with respect to every table entry is
-the reverse-mode pass of the same loops, so one call returns the log-likelihood and its
-gradient. Compiled once per machine (``cache=True``); no per-scenario compilation.
+The same contraction plan as :mod:`forecast.engine.forward`, lowered to index arrays. Each
+contraction of a month's update takes every entry ``r`` of the joint tensor before it, finds
+its row of the node's table (``row[r]``, from the parent and old states it holds) and where its
+mass lands (``base[r] + new * stride``), and spreads it over the node's new states::
+
+    out[base[r] + k * stride] += joint[r] * table[row[r], k]
+
+Zero entries of the joint (ruled out by evidence or absorbing states) are skipped. The
+gradient is the reverse pass of the same loops. Tables are built from the rules' N-month
+outcome vectors inside the kernel too, so one call maps parameters to the log-likelihood and
+its gradient. Everything is compiled once per machine (``cache=True``).
 """
 
 from __future__ import annotations
@@ -20,90 +26,112 @@ from forecast.engine.tables import NodeTable
 
 @dataclass(frozen=True)
 class LoweredPlan:
-    """Index arrays of every contraction of a monthly step, concatenated.
+    """A scenario's month update and tables as flat arrays for the kernels.
 
     Attributes
     ----------
-    idx_in, idx_table, idx_out : ndarray of int32
-        Flat indices into the joint before the contraction, the node's table and the result.
-    op_start : ndarray of int64
-        Where each contraction's entries start in the index arrays (length ops + 1).
-    op_node : ndarray of int64
-        The node whose table each contraction uses.
-    in_size, out_size : ndarray of int64
-        Sizes of each contraction's input and output tensors.
+    row, base : ndarray of int64
+        Per contraction and input entry (concatenated, see ``entry_start``): the table row the
+        entry uses and the output index of its first new state.
+    entry_start : ndarray of int64
+        Offsets of each contraction's entries (length contractions + 1).
+    stride, k_new, op_node : ndarray of int64
+        Per contraction: output stride of the new state, number of new states, node.
+    out_size : ndarray of int64
+        Per contraction: size of its output.
     table_start : ndarray of int64
-        Offsets of each node's table in the concatenated table vector (length nodes + 1).
+        Offset of each node's table in the flat table vector (length nodes + 1).
+    fixed : ndarray
+        The flat table vector's entries that need no parameter.
+    rule_* : ndarray
+        Rule layout: parameter offsets, months, node, the cells each rule fills (flat row
+        start and old state) and its destination states.
     n_joint : int
         Number of joint states.
     state_of : ndarray of int64
         ``state_of[n, s]`` is node n's state in joint state s.
     """
 
-    idx_in: np.ndarray
-    idx_table: np.ndarray
-    idx_out: np.ndarray
-    op_start: np.ndarray
+    row: np.ndarray
+    base: np.ndarray
+    entry_start: np.ndarray
+    stride: np.ndarray
+    k_new: np.ndarray
     op_node: np.ndarray
-    in_size: np.ndarray
     out_size: np.ndarray
     table_start: np.ndarray
+    fixed: np.ndarray
+    rule_param_start: np.ndarray
+    rule_months: np.ndarray
+    rule_cell_start: np.ndarray
+    cell_row_start: np.ndarray
+    cell_old: np.ndarray
+    rule_dest_start: np.ndarray
+    dest_state: np.ndarray
     n_joint: int
     state_of: np.ndarray
 
 
-def _flat_index(letters: str, union: str, grids: list[np.ndarray], sizes: dict[str, int]
-                ) -> np.ndarray:
-    index = np.zeros_like(grids[0])
+def _flat(letters: str, coords: dict[str, np.ndarray], sizes: dict[str, int]) -> np.ndarray:
+    index = np.zeros_like(next(iter(coords.values())))
     for letter in letters:
-        index = index * sizes[letter] + grids[union.index(letter)]
-    return index.ravel()
-
-
-def structural_support(table: NodeTable) -> np.ndarray:
-    """Entries of a node's flat table that can be non-zero for some parameter value."""
-    support = (table.fixed != 0) | (table.stay != 0)
-    for r, dest in enumerate(table.destinations):
-        support |= (table.membership[:, r:r + 1] != 0) & (dest.sum(axis=0)[None, :] != 0)
-    return support.ravel()
+        index = index * sizes[letter] + coords[letter]
+    return index
 
 
 def lower_plan(plan: StepPlan, layout: list[NodeTable], n_states: list[int]) -> LoweredPlan:
-    """Lower a step plan to flat index arrays.
-
-    Entries whose table value is zero for every parameter (transitions no rule allows) are
-    left out, and the rest are sorted by output index so each output is summed in one run.
-    """
-    sizes = {}
-    for i, k in enumerate(n_states):
-        sizes[plan.axes[i]] = k
+    """Lower a step plan and table layout to flat arrays."""
+    sizes = {plan.axes[i]: k for i, k in enumerate(n_states)}
     for op in plan.contractions:
         sizes[op.table[-1]] = n_states[op.node]
-    idx_in, idx_table, idx_out, starts = [], [], [], [0]
-    in_size, out_size = [], []
+    rows, bases, starts, strides, k_new, out_sizes = [], [], [0], [], [], []
     for op in plan.contractions:
-        union = "".join(dict.fromkeys(op.inputs + op.table))
-        grids = list(np.indices([sizes[c] for c in union]))
-        i_in = _flat_index(op.inputs, union, grids, sizes)
-        i_tab = _flat_index(op.table, union, grids, sizes)
-        i_out = _flat_index(op.output, union, grids, sizes)
-        keep = structural_support(layout[op.node])[i_tab]
-        order = np.argsort(i_out[keep], kind="stable")
-        idx_in.append(i_in[keep][order])
-        idx_table.append(i_tab[keep][order])
-        idx_out.append(i_out[keep][order])
-        starts.append(starts[-1] + idx_in[-1].size)
-        in_size.append(int(np.prod([sizes[c] for c in op.inputs])))
-        out_size.append(int(np.prod([sizes[c] for c in op.output])))
+        grids = np.indices([sizes[c] for c in op.inputs]).reshape(len(op.inputs), -1)
+        coords = {c: grids[i] for i, c in enumerate(op.inputs)}
+        new = op.table[-1]
+        coords[new] = np.zeros(grids.shape[1], dtype=int)
+        rows.append(_flat(op.table[:-1], coords, sizes))
+        bases.append(_flat(op.output, coords, sizes))
+        starts.append(starts[-1] + grids.shape[1])
+        after = op.output[op.output.index(new) + 1:]
+        strides.append(int(np.prod([sizes[c] for c in after])) if after else 1)
+        k_new.append(sizes[new])
+        out_sizes.append(int(np.prod([sizes[c] for c in op.output])))
     table_sizes = [int(np.prod(t.shape)) for t in layout]
+    table_start = np.concatenate([[0], np.cumsum(table_sizes)]).astype(np.int64)
+    fixed = np.concatenate([t.fixed.ravel() for t in layout])
+    n_rules = max((r for t in layout for r in t.rules), default=-1) + 1
+    months = np.zeros(n_rules, dtype=np.int64)
+    param_len = np.zeros(n_rules, dtype=np.int64)
+    cells: list[list[tuple[int, int]]] = [[] for _ in range(n_rules)]
+    dests: list[list[int]] = [[] for _ in range(n_rules)]
+    for ni, table in enumerate(layout):
+        k = table.fixed.shape[1]
+        for j, (r, dest, m) in enumerate(zip(table.rules, table.destinations, table.months,
+                                             strict=True)):
+            months[r] = m
+            dests[r] = [int(np.argmax(d)) for d in dest]
+            param_len[r] = len(dests[r]) + 1
+            for cell in np.flatnonzero(table.membership[:, j]):
+                cells[r].append((int(table_start[ni] + cell * k), int(cell % k)))
     n_joint = int(np.prod(n_states))
-    state_of = np.array(np.unravel_index(np.arange(n_joint), n_states), dtype=np.int64)
     return LoweredPlan(
-        np.concatenate(idx_in).astype(np.int32), np.concatenate(idx_table).astype(np.int32),
-        np.concatenate(idx_out).astype(np.int32), np.array(starts, dtype=np.int64),
-        np.array([op.node for op in plan.contractions], dtype=np.int64),
-        np.array(in_size, dtype=np.int64), np.array(out_size, dtype=np.int64),
-        np.concatenate([[0], np.cumsum(table_sizes)]).astype(np.int64), n_joint, state_of)
+        row=np.concatenate(rows).astype(np.int64), base=np.concatenate(bases).astype(np.int64),
+        entry_start=np.array(starts, dtype=np.int64), stride=np.array(strides, dtype=np.int64),
+        k_new=np.array(k_new, dtype=np.int64),
+        op_node=np.array([op.node for op in plan.contractions], dtype=np.int64),
+        out_size=np.array(out_sizes, dtype=np.int64), table_start=table_start, fixed=fixed,
+        rule_param_start=np.concatenate([[0], np.cumsum(param_len)]).astype(np.int64),
+        rule_months=months,
+        rule_cell_start=np.concatenate([[0], np.cumsum([len(c) for c in cells])]).astype(
+            np.int64),
+        cell_row_start=np.array([c[0] for cs in cells for c in cs], dtype=np.int64),
+        cell_old=np.array([c[1] for cs in cells for c in cs], dtype=np.int64),
+        rule_dest_start=np.concatenate([[0], np.cumsum([len(d) for d in dests])]).astype(
+            np.int64),
+        dest_state=np.array([d for ds in dests for d in ds], dtype=np.int64),
+        n_joint=n_joint,
+        state_of=np.array(np.unravel_index(np.arange(n_joint), n_states), dtype=np.int64))
 
 
 def joint_weights(evidence: list[np.ndarray], state_of: np.ndarray) -> np.ndarray:
@@ -114,61 +142,130 @@ def joint_weights(evidence: list[np.ndarray], state_of: np.ndarray) -> np.ndarra
     return weights
 
 
-@numba.njit(cache=True, nogil=True, fastmath=False)
-def _loglik_and_grad(table_vec, weights, initial, idx_in, idx_table, idx_out, op_start,
-                     op_node, in_size, out_size, table_start, want_grad):  # pragma: no cover
+# ----------------------------------------------------------------------------- numba kernels
+
+@numba.njit(cache=True, nogil=True)
+def _build_tables(params, fixed, rule_param_start, rule_months, rule_cell_start,
+                  cell_row_start, cell_old, rule_dest_start, dest_state):  # pragma: no cover
+    table = fixed.copy()
+    for r in range(rule_months.shape[0]):
+        p0 = rule_param_start[r]
+        q0 = params[p0]
+        p_stay = q0 ** (1.0 / rule_months[r])
+        factor = (1.0 - p_stay) / (1.0 - q0)
+        for j in range(rule_cell_start[r], rule_cell_start[r + 1]):
+            start = cell_row_start[j]
+            table[start + cell_old[j]] += p_stay
+            for d in range(rule_dest_start[r], rule_dest_start[r + 1]):
+                table[start + dest_state[d]] += params[p0 + 1 + d - rule_dest_start[r]] * factor
+    return table
+
+
+@numba.njit(cache=True, nogil=True)
+def _params_grad(params, table_grad, rule_param_start, rule_months, rule_cell_start,
+                 cell_row_start, cell_old, rule_dest_start, dest_state):  # pragma: no cover
+    grad = np.zeros_like(params)
+    for r in range(rule_months.shape[0]):
+        p0 = rule_param_start[r]
+        q0 = params[p0]
+        months = rule_months[r]
+        p_stay = q0 ** (1.0 / months)
+        factor = (1.0 - p_stay) / (1.0 - q0)
+        dp = p_stay / (months * q0)
+        dfactor = (-dp * (1.0 - q0) + (1.0 - p_stay)) / (1.0 - q0) ** 2
+        g_stay = 0.0
+        n_dest = rule_dest_start[r + 1] - rule_dest_start[r]
+        g_dest = np.zeros(n_dest)
+        for j in range(rule_cell_start[r], rule_cell_start[r + 1]):
+            start = cell_row_start[j]
+            g_stay += table_grad[start + cell_old[j]]
+            for d in range(n_dest):
+                g_dest[d] += table_grad[start + dest_state[rule_dest_start[r] + d]]
+        acc = g_stay * dp
+        for d in range(n_dest):
+            acc += g_dest[d] * params[p0 + 1 + d] * dfactor
+            grad[p0 + 1 + d] = g_dest[d] * factor
+        grad[p0] = acc
+    return grad
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _contract(src, dst, table, c, row, base, entry_start, stride, k_new, op_node,
+              out_size, table_start):  # pragma: no cover
+    for o in range(out_size[c]):
+        dst[o] = 0.0
+    tb = table_start[op_node[c]]
+    kn = k_new[c]
+    st = stride[c]
+    first = entry_start[c]
+    for r in range(entry_start[c + 1] - first):
+        v = src[r]
+        if v == 0.0:
+            continue
+        t0 = tb + row[first + r] * kn
+        b0 = base[first + r]
+        for k in range(kn):
+            dst[b0 + k * st] += v * table[t0 + k]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _contract_adjoint(out_bar, in_bar, table, c, row, base, entry_start, stride, k_new,
+                      op_node, table_start):  # pragma: no cover
+    tb = table_start[op_node[c]]
+    kn = k_new[c]
+    st = stride[c]
+    first = entry_start[c]
+    for r in range(entry_start[c + 1] - first):
+        t0 = tb + row[first + r] * kn
+        b0 = base[first + r]
+        acc = 0.0
+        for k in range(kn):
+            acc += out_bar[b0 + k * st] * table[t0 + k]
+        in_bar[r] = acc
+
+
+@numba.njit(cache=True, nogil=True)
+def _loglik_and_grad(table, weights, initial, row, base, entry_start, stride, k_new, op_node,
+                     out_size, table_start, want_grad):  # pragma: no cover
     n_months, n_joint = weights.shape
     n_ops = op_node.shape[0]
-    in_offset = np.zeros(n_ops + 1, dtype=np.int64)
+    in_size = np.empty(n_ops, dtype=np.int64)
+    offset = np.zeros(n_ops + 1, dtype=np.int64)
     for c in range(n_ops):
-        in_offset[c + 1] = in_offset[c] + in_size[c]
-    per_month = in_offset[n_ops]
-    # inputs of every contraction of every month, kept for the reverse pass
+        in_size[c] = entry_start[c + 1] - entry_start[c]
+        offset[c + 1] = offset[c] + in_size[c]
+    per_month = offset[n_ops]
     saved = np.empty(n_months * per_month)
     alphas = np.empty((n_months, n_joint))
     norms = np.empty(n_months)
     max_size = max(in_size.max(), out_size.max())
     buffer = np.empty(max_size)
-    # month 0 is one transition away from the initial joint
+    grad = np.zeros_like(table)
     for t in range(n_months):
-        base_saved = t * per_month
+        m0 = t * per_month
         for s in range(n_joint):
-            saved[base_saved + s] = alphas[t - 1, s] if t > 0 else initial[s]
+            saved[m0 + s] = alphas[t - 1, s] if t > 0 else initial[s]
         for c in range(n_ops):
-            src = base_saved + in_offset[c]
-            base = table_start[op_node[c]]
-            last = n_ops - 1 == c
-            for o in range(out_size[c]):
-                buffer[o] = 0.0
-            # entries are sorted by output index: sum each output's run in a register
-            u = op_start[c]
-            end = op_start[c + 1]
-            while u < end:
-                o = idx_out[u]
-                acc = 0.0
-                while u < end and idx_out[u] == o:
-                    acc += saved[src + idx_in[u]] * table_vec[base + idx_table[u]]
-                    u += 1
-                buffer[o] = acc
-            if last:
-                total = 0.0
-                for s in range(n_joint):
-                    value = buffer[s] * weights[t, s]
-                    alphas[t, s] = value
-                    total += value
+            src = saved[m0 + offset[c]: m0 + offset[c] + in_size[c]]
+            if c == n_ops - 1:
+                dst = buffer[:out_size[c]]
             else:
-                dst = base_saved + in_offset[c + 1]
-                for o in range(out_size[c]):
-                    saved[dst + o] = buffer[o]
+                dst = saved[m0 + offset[c + 1]: m0 + offset[c + 1] + out_size[c]]
+            _contract(src, dst, table, c, row, base, entry_start, stride, k_new, op_node,
+                      out_size, table_start)
+        total = 0.0
+        for s in range(n_joint):
+            value = buffer[s] * weights[t, s]
+            alphas[t, s] = value
+            total += value
         norms[t] = total
         if total <= 0.0:
-            return -np.inf, np.zeros_like(table_vec)
+            return -np.inf, grad
         for s in range(n_joint):
             alphas[t, s] /= total
     loglik = 0.0
     for t in range(n_months):
         loglik += np.log(norms[t])
-    grad = np.zeros_like(table_vec)
     if not want_grad:
         return loglik, grad
     alpha_bar = np.zeros(n_joint)
@@ -180,47 +277,215 @@ def _loglik_and_grad(table_vec, weights, initial, idx_in, idx_table, idx_out, op
             inner += alpha_bar[s] * alphas[t, s]
         for s in range(n_joint):
             out_bar[s] = (1.0 + alpha_bar[s] - inner) / norms[t] * weights[t, s]
-        base_saved = t * per_month
+        m0 = t * per_month
         for c in range(n_ops - 1, -1, -1):
-            src = base_saved + in_offset[c]
-            base = table_start[op_node[c]]
-            for i in range(in_size[c]):
-                in_bar[i] = 0.0
-            for u in range(op_start[c], op_start[c + 1]):
-                g = out_bar[idx_out[u]]
-                k = base + idx_table[u]
-                in_bar[idx_in[u]] += g * table_vec[k]
-                grad[k] += g * saved[src + idx_in[u]]
-            for i in range(in_size[c]):
-                out_bar[i] = in_bar[i]
+            src = saved[m0 + offset[c]: m0 + offset[c] + in_size[c]]
+            tb = table_start[op_node[c]]
+            kn = k_new[c]
+            st = stride[c]
+            first = entry_start[c]
+            for r in range(in_size[c]):
+                t0 = tb + row[first + r] * kn
+                b0 = base[first + r]
+                v = src[r]
+                acc = 0.0
+                for k in range(kn):
+                    g = out_bar[b0 + k * st]
+                    acc += g * table[t0 + k]
+                    grad[t0 + k] += g * v
+                in_bar[r] = acc
+            for r in range(in_size[c]):
+                out_bar[r] = in_bar[r]
         for s in range(n_joint):
             alpha_bar[s] = out_bar[s]
     return loglik, grad
 
 
-def loglik_and_grad(lowered: LoweredPlan, tables: list[np.ndarray], weights: np.ndarray,
+@numba.njit(cache=True, nogil=True)
+def _step(vec, weights_t, table, row, base, entry_start, stride, k_new, op_node, out_size,
+          table_start, buf_a, buf_b):  # pragma: no cover
+    """One month forward: transition then evidence weights (unnormalised)."""
+    src = vec
+    for c in range(op_node.shape[0]):
+        dst = buf_a if c % 2 == 0 else buf_b
+        _contract(src, dst, table, c, row, base, entry_start, stride, k_new, op_node,
+                  out_size, table_start)
+        src = dst
+    out = np.empty(vec.shape[0])
+    for s in range(vec.shape[0]):
+        out[s] = src[s] * weights_t[s]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _step_adjoint(vec, weights_t, table, row, base, entry_start, stride, k_new, op_node,
+                  table_start, buf_a, buf_b):  # pragma: no cover
+    """Transpose of :func:`_step`."""
+    n = vec.shape[0]
+    src = buf_a
+    for s in range(n):
+        src[s] = vec[s] * weights_t[s]
+    n_ops = op_node.shape[0]
+    for c in range(n_ops - 1, -1, -1):
+        dst = buf_b if (n_ops - 1 - c) % 2 == 0 else buf_a
+        _contract_adjoint(src, dst, table, c, row, base, entry_start, stride, k_new, op_node,
+                          table_start)
+        src = dst
+    out = np.empty(n)
+    for s in range(n):
+        out[s] = src[s]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _smooth(table, weights, initial, row, base, entry_start, stride, k_new, op_node, out_size,
+            table_start, q_node_axis, q_target, q_start, q_stop, q_reached, state_of,
+            marginal_start, n_states):  # pragma: no cover
+    n_months, n_joint = weights.shape
+    size = max(out_size.max(), (entry_start[1:] - entry_start[:-1]).max())
+    buf_a = np.empty(size)
+    buf_b = np.empty(size)
+    alphas = np.empty((n_months, n_joint))
+    norms = np.empty(n_months)
+    previous = initial
+    for t in range(n_months):
+        joint = _step(previous, weights[t], table, row, base, entry_start, stride, k_new,
+                      op_node, out_size, table_start, buf_a, buf_b)
+        total = joint.sum()
+        norms[t] = total
+        if total <= 0.0:
+            return norms, np.full(q_start.shape[0], np.nan), np.full(marginal_start[-1] *
+                                                                      n_months, np.nan)
+        alphas[t] = joint / total
+        previous = alphas[t]
+    betas = np.empty((n_months, n_joint))
+    betas[n_months - 1] = 1.0
+    for t in range(n_months - 1, 0, -1):
+        betas[t - 1] = _step_adjoint(betas[t], weights[t], table, row, base, entry_start,
+                                     stride, k_new, op_node, table_start, buf_a,
+                                     buf_b) / norms[t]
+    n_nodes = state_of.shape[0]
+    marginals = np.zeros(marginal_start[-1] * n_months)
+    for t in range(n_months):
+        for s in range(n_joint):
+            g = alphas[t, s] * betas[t, s]
+            for n in range(n_nodes):
+                marginals[(marginal_start[n] * n_months) + t * n_states[n] + state_of[n, s]] += g
+    answers = np.empty(q_start.shape[0])
+    for q in range(q_start.shape[0]):
+        node = q_node_axis[q]
+        target = q_target[q]
+        stop = q_stop[q]
+        if not q_reached[q]:
+            p = 0.0
+            for s in range(n_joint):
+                if target[state_of[node, s]] > 0.0:
+                    p += alphas[stop, s] * betas[stop, s]
+            answers[q] = min(max(p, 0.0), 1.0)
+            continue
+        start = q_start[q]
+        joint = initial.copy() if start == 0 else alphas[start - 1].copy()
+        for t in range(start, stop + 1):
+            masked = weights[t].copy()
+            for s in range(n_joint):
+                if target[state_of[node, s]] > 0.0:
+                    masked[s] = 0.0
+            joint = _step(joint, masked, table, row, base, entry_start, stride, k_new,
+                          op_node, out_size, table_start, buf_a, buf_b) / norms[t]
+        stay_out = 0.0
+        for s in range(n_joint):
+            stay_out += joint[s] * betas[stop, s]
+        answers[q] = min(max(1.0 - stay_out, 0.0), 1.0)
+    return norms, answers, marginals
+
+
+# ----------------------------------------------------------------------------- Python API
+
+def _plan_args(lowered: LoweredPlan) -> tuple:
+    return (lowered.row, lowered.base, lowered.entry_start, lowered.stride, lowered.k_new,
+            lowered.op_node, lowered.out_size, lowered.table_start)
+
+
+def _rule_args(lowered: LoweredPlan) -> tuple:
+    return (lowered.rule_param_start, lowered.rule_months, lowered.rule_cell_start,
+            lowered.cell_row_start, lowered.cell_old, lowered.rule_dest_start,
+            lowered.dest_state)
+
+
+def flat_params(params: list[np.ndarray]) -> np.ndarray:
+    """Concatenate the rules' outcome vectors into the kernels' parameter vector."""
+    if not params:
+        return np.zeros(0)
+    return np.concatenate([np.asarray(p, dtype=float).ravel() for p in params])
+
+
+def table_vector(lowered: LoweredPlan, params: list[np.ndarray]) -> np.ndarray:
+    """All nodes' tables, flat and concatenated, from the rules' outcome vectors."""
+    return _build_tables(flat_params(params), lowered.fixed, *_rule_args(lowered))
+
+
+def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
                     initial: np.ndarray, want_grad: bool = True
                     ) -> tuple[float, list[np.ndarray]]:
-    """Evidence log-likelihood and its gradient with respect to every node's table.
+    """Evidence log-likelihood and its gradient with respect to every rule's outcome vector.
 
     Parameters
     ----------
     lowered : LoweredPlan
         From :func:`lower_plan`.
-    tables : list of ndarray
-        Each node's table, shaped ``(*parent_sizes, k_old, k_new)``.
+    params : list of ndarray
+        One N-month outcome vector ``[stay, *destinations]`` per rule.
     weights : ndarray
         From :func:`joint_weights`.
     initial : ndarray
-        Flat joint distribution of month 0 (before evidence).
+        Flat joint distribution just before month 0.
     want_grad : bool
-        Skip the reverse pass when False.
+        Skip the reverse pass when False (the gradients are then zeros).
     """
-    table_vec = np.concatenate([np.ascontiguousarray(t, dtype=float).ravel() for t in tables])
-    loglik, grad = _loglik_and_grad(
-        table_vec, np.ascontiguousarray(weights, dtype=float), initial, lowered.idx_in,
-        lowered.idx_table, lowered.idx_out, lowered.op_start, lowered.op_node, lowered.in_size,
-        lowered.out_size, lowered.table_start, want_grad)
-    grads = [grad[lowered.table_start[k]:lowered.table_start[k + 1]].reshape(t.shape)
-             for k, t in enumerate(tables)]
-    return float(loglik), grads
+    flat = flat_params(params)
+    table = _build_tables(flat, lowered.fixed, *_rule_args(lowered))
+    loglik, table_grad = _loglik_and_grad(table, np.ascontiguousarray(weights, dtype=float),
+                                          initial, *_plan_args(lowered), want_grad)
+    if want_grad and np.isfinite(loglik):
+        grad = _params_grad(flat, table_grad, *_rule_args(lowered))
+    else:
+        grad = np.zeros_like(flat)
+    starts = lowered.rule_param_start
+    return float(loglik), [grad[starts[r]:starts[r + 1]] for r in range(len(starts) - 1)]
+
+
+@dataclass(frozen=True)
+class QuestionArrays:
+    """Questions as arrays for :func:`smooth`."""
+
+    node: np.ndarray
+    target: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
+    reached: np.ndarray
+
+
+def smooth(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
+           initial: np.ndarray, questions: QuestionArrays, n_states: list[int]
+           ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Normalisers, question probabilities and smoothed marginals for one parameter point.
+
+    Returns
+    -------
+    norms : ndarray
+        ``(months,)``.
+    answers : ndarray
+        One probability per question (NaN if the evidence is impossible).
+    marginals : list of ndarray
+        ``(months, states)`` per node.
+    """
+    table = table_vector(lowered, params)
+    starts = np.concatenate([[0], np.cumsum(n_states)]).astype(np.int64)
+    norms, answers, flat = _smooth(
+        table, np.ascontiguousarray(weights, dtype=float), initial, *_plan_args(lowered),
+        questions.node, questions.target, questions.start, questions.stop, questions.reached,
+        lowered.state_of, starts, np.asarray(n_states, dtype=np.int64))
+    months = weights.shape[0]
+    marginals = [flat[starts[n] * months: starts[n + 1] * months].reshape(months, k)
+                 for n, k in enumerate(n_states)]
+    return norms, answers, marginals

@@ -150,7 +150,7 @@ def exact_quantities(engine: ExactEngine, params: list[np.ndarray],
     total = params[0].shape[0]
     questions, marginals = [], {n.name: [] for n in scenario.nodes}
     for start in range(0, total, chunk):
-        result = engine.run([p[start:start + chunk] for p in params], evidence)
+        result = engine.run_draws([p[start:start + chunk] for p in params], evidence)
         questions.append(np.stack([result.questions[q.id] for q in scenario.questions],
                                   axis=-1) if scenario.questions else np.zeros((0,)))
         for name in marginals:

@@ -17,17 +17,15 @@ from pytensor.graph.op import Op
 from forecast.engine.exact import ExactEngine
 from forecast.engine.forward import initial_joint
 from forecast.engine.kernels import joint_weights, loglik_and_grad, lower_plan
-from forecast.engine.tables import build_tables, params_gradient
 
 
 class EvidenceLoglik(Op):
     """Log-likelihood of the evidence given the rules' N-month outcome vectors.
 
     Inputs are the per-node evidence matrices and one outcome vector per rule; outputs are the
-    log-likelihood and its gradient with respect to each outcome vector. Tables are built with
-    the engine's :func:`~forecast.engine.tables.build_tables`, the pass runs in the compiled
-    kernel (:mod:`forecast.engine.kernels`) and the chain rule back to the parameters is
-    :func:`~forecast.engine.tables.params_gradient`. ``grad`` re-uses the outputs, so a
+    log-likelihood and its gradient with respect to each outcome vector, all computed in the
+    compiled kernel (:mod:`forecast.engine.kernels`): tables, forward pass, reverse pass and the
+    chain rule back to the parameters. ``grad`` re-uses the outputs, so a
     log-density-and-gradient evaluation runs the pass once, and the PyTensor graph stays a
     handful of nodes that compile in well under a second.
     """
@@ -44,6 +42,16 @@ class EvidenceLoglik(Op):
         self.initial = np.ascontiguousarray(
             initial_joint(engine.initials, engine.plan, np).ravel(), dtype=float)
 
+    def _weights(self, evidence: list[np.ndarray]) -> np.ndarray:
+        """Joint evidence weights, recomputed only when the evidence changed."""
+        cached = getattr(self, "_cache", None)
+        if cached is None or not all(np.array_equal(a, b) for a, b in zip(cached[0], evidence,
+                                                                             strict=True)):
+            cached = ([np.array(e) for e in evidence],
+                      joint_weights(evidence, self.lowered.state_of))
+            self._cache = cached
+        return cached[1]
+
     def make_node(self, *inputs: Any) -> Apply:
         """Declare inputs (evidence matrices, then outcome vectors) and outputs."""
         inputs = [pt.as_tensor(x, dtype="float64") for x in inputs]
@@ -53,14 +61,9 @@ class EvidenceLoglik(Op):
     def perform(self, node: Apply, inputs: list[np.ndarray], outputs: list[list[Any]]) -> None:
         """Run the compiled pass and the chain rule."""
         evidence, params = list(inputs[:self.n_nodes]), list(inputs[self.n_nodes:])
-        tables = build_tables(self.engine.layout, params, np)
-        weights = joint_weights(evidence, self.lowered.state_of)
-        loglik, table_grads = loglik_and_grad(self.lowered, tables, weights, self.initial)
+        loglik, grads = loglik_and_grad(self.lowered, params, self._weights(evidence),
+                                        self.initial)
         outputs[0][0] = np.asarray(loglik)
-        if not np.isfinite(loglik):
-            grads = [np.zeros_like(p) for p in params]
-        else:
-            grads = params_gradient(self.engine.layout, params, table_grads)
         for k, g in enumerate(grads):
             outputs[k + 1][0] = g
 
