@@ -144,15 +144,33 @@ def joint_weights(evidence: list[np.ndarray], state_of: np.ndarray) -> np.ndarra
 
 # ----------------------------------------------------------------------------- numba kernels
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _monthly(q0, months):  # pragma: no cover
+    """Monthly stay probability, move factor and their derivatives in the N-month stay ``q0``.
+
+    ``p_stay = q0 ** (1 / N)`` and each destination moves with ``q_dest * factor`` where
+    ``factor = (1 - p_stay) / (1 - q0)``; at the edges ``q0 -> 0`` and ``q0 -> 1`` (which the
+    sampler's transforms can reach in floating point) the limits are used.
+    """
+    q0 = min(max(q0, 1e-300), 1.0)
+    p_stay = q0 ** (1.0 / months)
+    dp = p_stay / (months * q0)
+    gap = 1.0 - q0
+    if gap < 1e-12:
+        # limits as q0 -> 1: factor -> 1/N, d factor / d q0 -> (N - 1) / (2 N^2)
+        return p_stay, 1.0 / months, dp, (months - 1.0) / (2.0 * months * months)
+    factor = (1.0 - p_stay) / gap
+    dfactor = (-dp * gap + (1.0 - p_stay)) / (gap * gap)
+    return p_stay, factor, dp, dfactor
+
+
 @numba.njit(cache=True, nogil=True)
 def _build_tables(params, fixed, rule_param_start, rule_months, rule_cell_start,
                   cell_row_start, cell_old, rule_dest_start, dest_state):  # pragma: no cover
     table = fixed.copy()
     for r in range(rule_months.shape[0]):
         p0 = rule_param_start[r]
-        q0 = params[p0]
-        p_stay = q0 ** (1.0 / rule_months[r])
-        factor = (1.0 - p_stay) / (1.0 - q0)
+        p_stay, factor, _, _ = _monthly(params[p0], rule_months[r])
         for j in range(rule_cell_start[r], rule_cell_start[r + 1]):
             start = cell_row_start[j]
             table[start + cell_old[j]] += p_stay
@@ -167,12 +185,7 @@ def _params_grad(params, table_grad, rule_param_start, rule_months, rule_cell_st
     grad = np.zeros_like(params)
     for r in range(rule_months.shape[0]):
         p0 = rule_param_start[r]
-        q0 = params[p0]
-        months = rule_months[r]
-        p_stay = q0 ** (1.0 / months)
-        factor = (1.0 - p_stay) / (1.0 - q0)
-        dp = p_stay / (months * q0)
-        dfactor = (-dp * (1.0 - q0) + (1.0 - p_stay)) / (1.0 - q0) ** 2
+        _, factor, dp, dfactor = _monthly(params[p0], rule_months[r])
         g_stay = 0.0
         n_dest = rule_dest_start[r + 1] - rule_dest_start[r]
         g_dest = np.zeros(n_dest)
