@@ -13,15 +13,15 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from forecast.elicitation import Priors, elicit, reference_log_coefficient
+from forecast.elicitation import Priors, elicit
 from forecast.engine.exact import ExactEngine, evidence_matrices
 from forecast.pymc_backend.model import (
     QUESTION_VAR,
     build_model,
-    counts_data,
     evidence_data,
+    group_data,
     marginal_var,
-    prior_data,
+    parameter_groups,
     state_dim,
 )
 from forecast.spec.scenario import Scenario
@@ -42,7 +42,7 @@ class SamplerConfig:
     tune: int = 1000
     chains: int = 2
     cores: int = 2
-    target_accept: float = 0.9
+    target_accept: float = 0.8
 
     def as_attrs(self) -> dict[str, int | float]:
         """The settings as InferenceData attributes."""
@@ -126,11 +126,30 @@ def diagnose(idata: az.InferenceData, var_names: list[str]) -> Diagnostics:
     return Diagnostics(table, divergences, problems)
 
 
-def outcome_vectors(posterior: xr.Dataset, scenario: Scenario) -> list[np.ndarray]:
+def rule_draws(posterior: xr.Dataset, priors: Priors) -> dict[str, xr.DataArray]:
+    """Each rule's sampled parameter under its own name.
+
+    The probability of moving for a single-destination rule, the outcome vector for a
+    Dirichlet rule.
+    """
+    out = {}
+    for group in parameter_groups(priors):
+        var = posterior[group.name]
+        for rule in group.rules:
+            da = var.sel({group.rule_dim: rule}, drop=True)
+            if not group.is_beta:
+                labels = list(priors[rule].labels)
+                da = da.rename({group.outcome_dim: f"{rule}_outcome"}).assign_coords(
+                    {f"{rule}_outcome": labels})
+            out[rule] = da
+    return out
+
+
+def outcome_vectors(rules: dict[str, xr.DataArray], scenario: Scenario) -> list[np.ndarray]:
     """Each rule's N-month outcome vector for every draw, ``(chains * draws, outcomes)``."""
     out = []
     for rule in scenario.rules:
-        values = posterior[rule.name].values
+        values = rules[rule.name].values
         flat = values.reshape(values.shape[0] * values.shape[1], *values.shape[2:])
         out.append(np.stack([1.0 - flat, flat], axis=-1) if flat.ndim == 1 else flat)
     return out
@@ -207,12 +226,8 @@ class ScenarioFitter:
     def set_priors(self, priors: Priors) -> None:
         """Replace the priors (same rules) without recompiling."""
         values: dict[str, Any] = {}
-        for prior in priors.rules:
-            values[prior.rule and prior_data(prior.rule)] = prior.alpha
-            counts = np.zeros(len(prior.alpha)) if prior.counts is None else prior.counts
-            counts_name, coef_name = counts_data(prior.rule)
-            values[counts_name] = counts
-            values[coef_name] = reference_log_coefficient(counts)
+        for group in parameter_groups(priors):
+            values.update(group_data(group, priors))
         pm.set_data(values, model=self.model)
         self.priors = priors
 
@@ -265,7 +280,10 @@ class ScenarioFitter:
             compute_convergence_checks=False, idata_kwargs={"include_transformed": False},
         )
         shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"])
-        params = outcome_vectors(idata.posterior, self.scenario)
+        rules = rule_draws(idata.posterior, self.priors)
+        for name, da in rules.items():
+            idata.posterior[name] = da
+        params = outcome_vectors(rules, self.scenario)
         for name, (dims, values) in exact_quantities(self.engine, params, evidence,
                                                      shape).items():
             idata.posterior[name] = xr.DataArray(values, dims=("chain", "draw", *dims))

@@ -11,6 +11,7 @@ changing any of them re-uses the compiled model.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,30 +40,72 @@ def state_dim(node: str) -> str:
     return f"{node}_state"
 
 
-def outcome_dim(rule: str) -> str:
-    """Name of a Dirichlet rule's outcome dimension."""
-    return f"{rule}_outcome"
-
-
 def evidence_data(node: str) -> str:
     """Name of the data container of a node's evidence matrix."""
     return f"evidence__{node}"
 
 
-def prior_data(rule: str) -> str:
-    """Name of the data container of a rule's Beta/Dirichlet parameters."""
-    return f"{rule}__alpha"
+@dataclass(frozen=True)
+class ParameterGroup:
+    """Rules whose parameters share one vectorised random variable.
+
+    Single-destination rules share a vector Beta (``move_prob``, the probability of moving
+    within N months); Dirichlet rules with the same number of outcomes share a batched
+    Dirichlet (``outcome<L>``). One variable per group keeps the compiled graph small.
+    """
+
+    name: str
+    rules: tuple[str, ...]
+    width: int
+    is_beta: bool
+
+    @property
+    def rule_dim(self) -> str:
+        """Dimension listing the group's rules."""
+        return f"{self.name}_rule"
+
+    @property
+    def outcome_dim(self) -> str:
+        """Dimension of a Dirichlet group's outcomes (``stay``, ``to1``, ...)."""
+        return f"{self.name}_outcome"
+
+    @property
+    def data_names(self) -> tuple[str, str, str]:
+        """Names of the prior parameters, reference counts and count coefficients."""
+        return f"{self.name}__alpha", f"{self.name}__counts", f"{self.name}__counts_logcoef"
 
 
-def counts_data(rule: str) -> tuple[str, str]:
-    """Names of the data containers of a rule's reference-class counts and coefficient."""
-    return f"{rule}__counts", f"{rule}__counts_logcoef"
+def parameter_groups(priors: Priors) -> list[ParameterGroup]:
+    """Group the rules of a scenario's priors into vectorised variables."""
+    groups = []
+    beta = tuple(r.rule for r in priors.rules if r.is_beta)
+    if beta:
+        groups.append(ParameterGroup("move_prob", beta, 2, True))
+    for width in sorted({len(r.alpha) for r in priors.rules if not r.is_beta}):
+        rules = tuple(r.rule for r in priors.rules if not r.is_beta and len(r.alpha) == width)
+        groups.append(ParameterGroup(f"outcome{width}", rules, width, False))
+    return groups
 
 
-def rule_outcome_vector(model: pm.Model, rule: str) -> Any:
-    """The N-month outcome vector ``[stay, *destinations]`` of a rule as a tensor."""
-    var = model[rule]
-    return pt.stack([1.0 - var, var]) if var.ndim == 0 else var
+def group_data(group: ParameterGroup, priors: Priors) -> dict[str, np.ndarray]:
+    """Values of a group's data containers for the given priors."""
+    alpha = np.stack([priors[r].alpha for r in group.rules])
+    counts = np.stack([np.zeros(group.width) if priors[r].counts is None else priors[r].counts
+                       for r in group.rules])
+    coef = np.array([reference_log_coefficient(c) for c in counts])
+    names = group.data_names
+    return {names[0]: alpha, names[1]: counts, names[2]: coef}
+
+
+def rule_outcome_vectors(model: pm.Model, priors: Priors) -> dict[str, Any]:
+    """Each rule's N-month outcome vector ``[stay, *destinations]`` as a tensor of the model."""
+    out = {}
+    for group in parameter_groups(priors):
+        var = model[group.name]
+        matrix = pt.stack([1.0 - var, var], axis=1) if group.is_beta else var
+        for j, rule in enumerate(group.rules):
+            out[rule] = matrix[j]
+    return out
 
 
 def build_model(scenario: Scenario, priors: Priors | None = None, as_of: Any = None,
@@ -83,10 +126,11 @@ def build_model(scenario: Scenario, priors: Priors | None = None, as_of: Any = N
     Returns
     -------
     pm.Model
-        Free variables: one Beta (single destination) or Dirichlet per rule, named after the
-        rule. Potentials: ``evidence`` (the exact log-likelihood) and ``<rule>__reference``
-        (historical counts). Deterministics: ``question_prob`` (dim ``question``) and
-        ``p_<node>`` (dims ``month``, ``<node>_state``).
+        Free variables: the vector Beta ``move_prob`` (single-destination rules) and batched
+        Dirichlets ``outcome<L>`` (see :func:`parameter_groups`). Potentials: ``evidence`` (the
+        exact log-likelihood) and ``<group>__reference`` (historical counts).
+        Deterministics: ``question_prob`` (dim ``question``) and ``p_<node>`` (dims
+        ``month``, ``<node>_state``).
     """
     priors = priors or elicit(scenario)
     engine = engine or ExactEngine(scenario)
@@ -96,26 +140,29 @@ def build_model(scenario: Scenario, priors: Priors | None = None, as_of: Any = N
     }
     for node in scenario.nodes:
         coords[state_dim(node.name)] = list(node.states)
-    for prior in priors.rules:
-        if not prior.is_beta:
-            coords[outcome_dim(prior.rule)] = list(prior.labels)
+    groups = parameter_groups(priors)
+    for group in groups:
+        coords[group.rule_dim] = list(group.rules)
+        if not group.is_beta:
+            coords[group.outcome_dim] = ["stay", *(f"to{k}" for k in range(1, group.width))]
     matrices = evidence_matrices(scenario, scenario.evidence_as_of(as_of))
 
     with pm.Model(coords=coords) as model:
-        params = []
-        for rule, prior in zip(scenario.rules, priors.rules, strict=True):
-            alpha = pm.Data(prior_data(rule.name), prior.alpha)
-            if prior.is_beta:
-                move = pm.Beta(rule.name, alpha=alpha[1], beta=alpha[0])
-                q = pt.stack([1.0 - move, move])
+        for group in groups:
+            values = group_data(group, priors)
+            alpha_name, counts_name, coef_name = group.data_names
+            alpha = pm.Data(alpha_name, values[alpha_name])
+            if group.is_beta:
+                pm.Beta(group.name, alpha=alpha[:, 1], beta=alpha[:, 0], dims=group.rule_dim)
             else:
-                q = pm.Dirichlet(rule.name, a=alpha, dims=outcome_dim(rule.name))
-            counts = np.zeros(len(prior.alpha)) if prior.counts is None else prior.counts
-            counts_name, coef_name = counts_data(rule.name)
-            k = pm.Data(counts_name, counts)
-            coef = pm.Data(coef_name, reference_log_coefficient(counts))
-            pm.Potential(f"{rule.name}__reference", coef + pt.sum(xlogy0(k, q)))
-            params.append(q)
+                pm.Dirichlet(group.name, a=alpha, dims=(group.rule_dim, group.outcome_dim))
+            counts = pm.Data(counts_name, values[counts_name])
+            coef = pm.Data(coef_name, values[coef_name])
+            pm.Potential(f"{group.name}__reference", pt.sum(coef) + pt.sum(xlogy0(
+                counts, pt.stack([1.0 - model[group.name], model[group.name]], axis=1)
+                if group.is_beta else model[group.name])))
+        by_rule = rule_outcome_vectors(model, priors)
+        params = [by_rule[rule.name] for rule in scenario.rules]
         evidence = [
             pm.Data(evidence_data(node.name), m, dims=("month", state_dim(node.name)))
             for node, m in zip(scenario.nodes, matrices, strict=True)

@@ -14,7 +14,7 @@ import forecast
 from forecast.elicitation import elicit
 from forecast.engine import ExactEngine
 from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
-from forecast.pymc_backend.model import build_model
+from forecast.pymc_backend.model import build_model, rule_outcome_vectors
 from forecast.synthetic import random_scenario
 
 HERE = Path(__file__).resolve().parents[1]
@@ -43,13 +43,14 @@ def test_logp_equals_numpy_engine(scenarios) -> None:
         model = build_model(scenario, priors)
         engine = ExactEngine(scenario)
         logp = model.compile_logp(jacobian=False)
+        by_rule = rule_outcome_vectors(model, priors)
         values = model.compile_fn(model.replace_rvs_by_values(
-            [model[r.name] for r in scenario.rules]))
+            [by_rule[r.name] for r in scenario.rules]))
         for _ in range(3):
             point = {k: v + rng.normal(0, 0.7, size=np.shape(v))
                      for k, v in model.initial_point().items()}
             qs = values(point)
-            params = [np.array([1 - q, q]) if np.ndim(q) == 0 else np.asarray(q) for q in qs]
+            params = [np.asarray(q) for q in qs]
             expected = float(engine.loglik(params, engine.evidence()))
             for prior, q in zip(priors.rules, params, strict=True):
                 if prior.is_beta:
@@ -77,6 +78,7 @@ def test_as_of_hides_later_evidence(scenarios) -> None:
     later[scenario.node_index["a"]][1:] = [1.0, 0.0]
     model = build_model(scenario)
     fitter_evidence = [model[f"evidence__{n.name}"].get_value() for n in scenario.nodes]
+    assert len(fitter_evidence) == len(scenario.nodes)
     assert all(np.array_equal(a, b) for a, b in zip(fitter_evidence, full, strict=True))
     assert engine.run(params, cut).questions == engine.run(params, cut).questions
 
