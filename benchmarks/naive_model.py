@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pymc as pm
@@ -49,7 +49,7 @@ class PtOps:
     ``pt.einsum``. Anything else falls back to ``pt.einsum``.
     """
 
-    _DOT = {"d,dk->k", "cr,r->c", "cr,rk->ck"}
+    _DOT: ClassVar[frozenset[str]] = frozenset({"d,dk->k", "cr,r->c", "cr,rk->ck"})
 
     @staticmethod
     def einsum(spec: str, *operands: Any) -> Any:
