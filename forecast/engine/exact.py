@@ -123,13 +123,13 @@ class ExactEngine:
 
     def run_draws(self, params: list[np.ndarray], evidence: list[np.ndarray] | None = None
                   ) -> ExactResult:
-        """:meth:`run` for many parameter draws, one compiled pass per draw.
+        """:meth:`run` for many parameter draws, one compiled pass per draw, draws in parallel.
 
         The same algorithm as :meth:`run` (and tested equal to it), for the thousands of
         posterior draws of a fit, where the batched numpy pass is slow.
         """
         from forecast.engine.forward import initial_joint
-        from forecast.engine.kernels import joint_weights, lower_plan, smooth
+        from forecast.engine.kernels import joint_weights, lower_plan, smooth_draws
 
         scenario = self.scenario
         if evidence is None:
@@ -140,18 +140,10 @@ class ExactEngine:
             self._initial = initial_joint(self.initials, self.plan, np).ravel()
             self._questions = question_arrays(scenario, scenario.questions)
         weights = joint_weights(evidence, self._lowered.state_of)
-        sizes = [n.n_states for n in scenario.nodes]
-        draws = params[0].shape[0]
-        norms = np.empty((draws, scenario.timeline.n_steps))
-        answers = np.empty((draws, len(scenario.questions)))
-        marginals = {n.name: np.empty((draws, scenario.timeline.n_steps, n.n_states))
-                     for n in scenario.nodes}
-        for d in range(draws):
-            norms[d], answers[d], per_node = smooth(
-                self._lowered, [p[d] for p in params], weights, self._initial,
-                self._questions, sizes)
-            for node, m in zip(scenario.nodes, per_node, strict=True):
-                marginals[node.name][d] = m
+        norms, answers, per_node = smooth_draws(
+            self._lowered, params, weights, self._initial, self._questions,
+            [n.n_states for n in scenario.nodes])
+        marginals = {node.name: m for node, m in zip(scenario.nodes, per_node, strict=True)}
         return ExactResult(log_likelihood(norms), norms, marginals,
                            {q.id: answers[:, k] for k, q in enumerate(scenario.questions)})
 

@@ -7,8 +7,12 @@ mass lands (``base[r] + new * stride``), and spreads it over the node's new stat
 
     out[base[r] + k * stride] += joint[r] * table[row[r], k]
 
-Zero entries of the joint (ruled out by evidence or absorbing states) are skipped. The
-gradient is the reverse pass of the same loops. Tables are built from the rules' N-month
+Zero entries of the joint (ruled out by evidence or absorbing states) are skipped, in the
+forward pass and in its reverse (the gradient). Skipping them in reverse is exact for the
+parameters: an entry is zero only when every non-zero entry feeding it meets a zero table cell,
+and cells that come from a rule are positive for interior parameters, so the adjoint that flows
+through a zero entry reaches only fixed cells, whose gradient is discarded. The gradient is the
+reverse pass of the same loops. Tables are built from the rules' N-month
 outcome vectors inside the kernel too, so one call maps parameters to the log-likelihood and
 its gradient. Everything is compiled once per machine (``cache=True``).
 """
@@ -298,9 +302,15 @@ def _loglik_and_grad(table, weights, initial, row, base, entry_start, stride, k_
             st = stride[c]
             first = entry_start[c]
             for r in range(in_size[c]):
+                v = src[r]
+                if v == 0.0:
+                    # A zero entry passes gradient only to table cells that are zero wherever
+                    # the joint has mass (fixed cells, which carry no parameter), so it is
+                    # skipped; see the module docstring.
+                    in_bar[r] = 0.0
+                    continue
                 t0 = tb + row[first + r] * kn
                 b0 = base[first + r]
-                v = src[r]
                 acc = 0.0
                 for k in range(kn):
                     g = out_bar[b0 + k * st]
@@ -412,6 +422,28 @@ def _smooth(table, weights, initial, row, base, entry_start, stride, k_new, op_n
     return norms, answers, marginals
 
 
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _smooth_draws(params, fixed, rule_param_start, rule_months, rule_cell_start, cell_row_start,
+                  cell_old, rule_dest_start, dest_state, weights, initial, row, base,
+                  entry_start, stride, k_new, op_node, out_size, table_start, q_node_axis,
+                  q_target, q_start, q_stop, q_reached, state_of, marginal_start,
+                  n_states):  # pragma: no cover
+    """:func:`_smooth` for every row of ``params`` (one draw per row), draws in parallel."""
+    n_draws = params.shape[0]
+    n_months = weights.shape[0]
+    norms = np.empty((n_draws, n_months))
+    answers = np.empty((n_draws, q_start.shape[0]))
+    marginals = np.empty((n_draws, marginal_start[-1] * n_months))
+    for d in numba.prange(n_draws):
+        table = _build_tables(params[d], fixed, rule_param_start, rule_months, rule_cell_start,
+                              cell_row_start, cell_old, rule_dest_start, dest_state)
+        norms[d], answers[d], marginals[d] = _smooth(
+            table, weights, initial, row, base, entry_start, stride, k_new, op_node, out_size,
+            table_start, q_node_axis, q_target, q_start, q_stop, q_reached, state_of,
+            marginal_start, n_states)
+    return norms, answers, marginals
+
+
 # ----------------------------------------------------------------------------- Python API
 
 def _plan_args(lowered: LoweredPlan) -> tuple:
@@ -500,5 +532,34 @@ def smooth(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
         lowered.state_of, starts, np.asarray(n_states, dtype=np.int64))
     months = weights.shape[0]
     marginals = [flat[starts[n] * months: starts[n + 1] * months].reshape(months, k)
+                 for n, k in enumerate(n_states)]
+    return norms, answers, marginals
+
+
+def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
+                 initial: np.ndarray, questions: QuestionArrays, n_states: list[int]
+                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """:func:`smooth` for a batch of draws (leading axis of every ``params`` entry), in parallel.
+
+    Returns
+    -------
+    norms : ndarray
+        ``(draws, months)``.
+    answers : ndarray
+        ``(draws, questions)``; NaN where the evidence is impossible.
+    marginals : list of ndarray
+        ``(draws, months, states)`` per node.
+    """
+    n_draws = params[0].shape[0] if params else 0
+    flat = (np.concatenate([np.asarray(p, dtype=float).reshape(n_draws, -1) for p in params],
+                           axis=1) if params else np.zeros((n_draws, 0)))
+    starts = np.concatenate([[0], np.cumsum(n_states)]).astype(np.int64)
+    norms, answers, marg = _smooth_draws(
+        np.ascontiguousarray(flat), lowered.fixed, *_rule_args(lowered),
+        np.ascontiguousarray(weights, dtype=float), initial, *_plan_args(lowered),
+        questions.node, questions.target, questions.start, questions.stop, questions.reached,
+        lowered.state_of, starts, np.asarray(n_states, dtype=np.int64))
+    months = weights.shape[0]
+    marginals = [marg[:, starts[n] * months: starts[n + 1] * months].reshape(n_draws, months, k)
                  for n, k in enumerate(n_states)]
     return norms, answers, marginals

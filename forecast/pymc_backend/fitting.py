@@ -212,6 +212,7 @@ class ScenarioFitter:
         self.model = build_model(scenario, self.priors, engine=self.engine)
         self._step: pm.step_methods.NUTS | None = None
         self.compiles = 0
+        self._prior_cache: dict[tuple[int, int], az.InferenceData] = {}
 
     def _nuts(self) -> pm.step_methods.NUTS:
         if self._step is None:
@@ -230,6 +231,7 @@ class ScenarioFitter:
             values.update(group_data(group, priors))
         pm.set_data(values, model=self.model)
         self.priors = priors
+        self._prior_cache.clear()
 
     def set_evidence(self, as_of: dt.date | None = None) -> list[np.ndarray]:
         """Use the evidence known by ``as_of`` (all of it when None), without recompiling."""
@@ -239,9 +241,20 @@ class ScenarioFitter:
         return matrices
 
     def prior_draws(self, seed: int, size: int | None = None) -> az.InferenceData:
-        """Question probabilities and marginals implied by the priors alone."""
-        rng = np.random.default_rng([seed, 1])
+        """Question probabilities and marginals implied by the priors alone.
+
+        The prior predictive does not depend on the evidence, so it is computed once per
+        priors, seed and size and re-used by later fits (``set_priors`` clears it).
+        """
         size = size or self.sampler.draws * self.sampler.chains
+        key = (seed, size)
+        if key not in self._prior_cache:
+            self._prior_cache[key] = self._compute_prior_draws(seed, size)
+        # a shallow copy: the arrays are shared, the attributes each fit writes are not
+        return az.InferenceData(prior=self._prior_cache[key].prior.copy(deep=False))
+
+    def _compute_prior_draws(self, seed: int, size: int) -> az.InferenceData:
+        rng = np.random.default_rng([seed, 1])
         params = self.priors.sample(rng, size)
         shape = (1, size)
         quantities = exact_quantities(self.engine, params, None, shape)
