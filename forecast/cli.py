@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from forecast.errors import ScenarioError
@@ -57,7 +58,7 @@ def _load(path: Path) -> Scenario | None:
     try:
         return load_scenario(path)
     except ScenarioError as exc:
-        console.print(f"[bold red]{path} cannot be used as written[/]")
+        console.print(f"[bold red]{escape(str(path))} cannot be used as written[/]")
         for problem in exc.problems:
             console.print(f"  - {problem}", markup=False)
         return None
@@ -73,7 +74,7 @@ def run_check(path: Path) -> int:
 
     priors = elicit(scenario)
     tl = scenario.timeline
-    console.print(f"[bold]{scenario.spec.title}[/] ({scenario.id}) is valid.")
+    console.print(f"[bold]{escape(scenario.spec.title)}[/] ({scenario.id}) is valid.")
     console.print(f"Months {tl.month_label(0)} to {tl.month_label(tl.n_steps - 1)} "
                   f"({tl.n_steps} steps); priors set on {scenario.spec.priors_set_on}.")
     joint = 1
@@ -83,7 +84,7 @@ def run_check(path: Path) -> int:
                   f"{len(scenario.rules)} rule parameters, {len(scenario.evidence)} evidence "
                   f"items, {len(scenario.questions)} questions.")
     table = Table(title="Rules: stated judgement and fitted prior")
-    for column in ("rule", "N months", "destination", "stated best [interval] @cred",
+    for column in ("rule", "N months", "destination", r"stated best \[interval] @cred",
                    "prior mean", "mass in interval"):
         table.add_column(column)
     for rule, prior in zip(scenario.rules, priors.rules, strict=True):
@@ -134,7 +135,7 @@ def run_fit(args: argparse.Namespace) -> int:
     idata = fitter.fit(as_of=as_of, seed=args.seed, progressbar=not args.no_progress)
     diagnostics = diagnose(idata, ["question_prob"])
     table = forecast_table(idata, scenario, diagnostics.table)
-    shown = Table(title=f"{scenario.spec.title}: forecasts "
+    shown = Table(title=f"{escape(scenario.spec.title)}: forecasts "
                         f"({'as of ' + as_of.isoformat() if as_of else 'all evidence'})")
     for column in ("question", "date", "prior", "posterior", "90% CI", "R-hat", "ESS",
                    "resolved"):
@@ -148,7 +149,7 @@ def run_fit(args: argparse.Namespace) -> int:
     style = "green" if diagnostics.ok else "bold yellow"
     console.print(f"[{style}]{diagnostics.summary_line()}[/]")
     for problem in diagnostics.problems:
-        console.print(f"[bold yellow]WARNING:[/] {problem}")
+        console.print(f"[bold yellow]WARNING:[/] {escape(problem)}")
     out = args.out or Path("results") / scenario.id
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{scenario.id}_{as_of.isoformat() if as_of else 'latest'}"

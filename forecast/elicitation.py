@@ -176,7 +176,10 @@ class Priors:
     rules: list[RulePrior] = field(default_factory=list)
 
     def __getitem__(self, name: str) -> RulePrior:
-        return next(r for r in self.rules if r.rule == name)
+        for r in self.rules:
+            if r.rule == name:
+                return r
+        raise KeyError(name)
 
     def sample(self, rng: np.random.Generator, size: int) -> list[np.ndarray]:
         """Joint prior draws: one ``(size, len(labels))`` array per rule."""
@@ -192,6 +195,8 @@ class Priors:
 
     def replace(self, name: str, alpha: np.ndarray) -> Priors:
         """A copy with one rule's Dirichlet parameters replaced (a prior edit)."""
+        if all(r.rule != name for r in self.rules):
+            raise KeyError(name)
         out = []
         for r in self.rules:
             if r.rule == name:

@@ -39,6 +39,9 @@ class EvidenceReader:
         Text of every CSV file read, by the name the scenario gives it.
     where : dict of str to tuple
         ``(file, field, line)`` of every evidence item read, by its ``origin``.
+    superseded : list of EvidenceItem
+        Series readings that stood for their month only until a later reading of the month
+        became known (``superseded_on``), found by :meth:`read`.
     """
 
     def __init__(self, spec: ScenarioSpec, base_dir: Path, timeline: Timeline,
@@ -51,6 +54,7 @@ class EvidenceReader:
         self.problems: list[Problem] = []
         self.files: dict[str, str] = {}
         self.where: dict[str, tuple[str, str, int | None]] = {}
+        self.superseded: list[EvidenceItem] = []
 
     def _problem(self, file: str, field: str, message: str, allowed: str = "",
                  line: int | None = None) -> None:
@@ -190,7 +194,8 @@ class EvidenceReader:
                           f"one of: {', '.join(self.spec.nodes)}", self.line_of(
                               ("evidence", "series", index, "node")))
             return []
-        chosen: dict[int, tuple[int, dt.date, float, dict[str, str]]] = {}
+        # every included reading by month, in date order (file order among equal dates)
+        readings: dict[int, list[tuple[int, dt.date, float, dict[str, str]]]] = {}
         for row_no, row in rows:
             if not all(re.search(p, row[c] or "") for c, p in series.include.items()):
                 continue
@@ -200,27 +205,44 @@ class EvidenceReader:
             except ValueError as exc:
                 self._problem(file, f"row {row_no}", str(exc), "a date and a number", row_no)
                 continue
-            step = self.timeline.step_of(date)
-            current = chosen.get(step)
-            later = current is None or (
-                date >= current[1] if series.per_month == "last" else date < current[1])
-            if later:
-                chosen[step] = (row_no, date, value, row)
+            readings.setdefault(self.timeline.step_of(date), []).append((row_no, date, value,
+                                                                         row))
         out = []
-        for _, (row_no, date, value, row) in sorted(chosen.items()):
-            states = [b.state for b in series.bins if b.min <= value < b.max]
-            if not states:
-                self._problem(file, f"row {row_no}.{series.value_column}",
-                              f"value {value} falls in no bin of {field}",
-                              "bins that cover every value", row_no)
-                continue
-            source = " | ".join(row[c] for c in series.source_columns if row[c])
-            if self._check(file, f"row {row_no}", row_no, series.node, states[:1], date):
-                origin = f"{path.name}:{row_no}"
-                self.where[origin] = (file, f"row {row_no}", row_no)
-                out.append(EvidenceItem(series.node, date, date, (states[0],), source, origin,
-                                        f"{series.value_column}={value:g}"))
+        for step in sorted(readings):
+            month = sorted(readings[step], key=lambda r: r[1])
+            if series.per_month == "first":
+                month = month[:1]
+            # The month's last reading stands for it; an earlier reading stands for it only
+            # until a later one is known (kept in ``superseded``, so that the evidence as of a
+            # date inside the month is the last reading known by then, not a later one).
+            later: dt.date | None = None
+            for row_no, date, value, row in reversed(month):
+                if later is not None and later == date:
+                    continue  # replaced on the day it became known
+                item = self._series_item(file, path, field, series, row_no, date, value, row,
+                                         later)
+                if item is None:
+                    break
+                (out if later is None else self.superseded).append(item)
+                later = date
         return out
+
+    def _series_item(self, file: str, path: Path, field: str, series: SeriesEvidence,
+                     row_no: int, date: dt.date, value: float, row: dict[str, str],
+                     superseded_on: dt.date | None) -> EvidenceItem | None:
+        states = [b.state for b in series.bins if b.min <= value < b.max]
+        if not states:
+            self._problem(file, f"row {row_no}.{series.value_column}",
+                          f"value {value} falls in no bin of {field}",
+                          "bins that cover every value", row_no)
+            return None
+        source = " | ".join(row[c] for c in series.source_columns if row[c])
+        if not self._check(file, f"row {row_no}", row_no, series.node, states[:1], date):
+            return None
+        origin = f"{path.name}:{row_no}"
+        self.where[origin] = (file, f"row {row_no}", row_no)
+        return EvidenceItem(series.node, date, date, (states[0],), source, origin,
+                            f"{series.value_column}={value:g}", superseded_on)
 
     def _conflicts(self, items: list[EvidenceItem]) -> None:
         by_cell: dict[tuple[str, int], EvidenceItem] = {}

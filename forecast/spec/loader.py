@@ -324,7 +324,7 @@ def load_scenario(path: str | Path) -> Scenario:
     scenario = Scenario(spec=spec, path=path, text=path.read_text(encoding="utf-8"),
                         timeline=timeline, nodes=nodes, questions=questions,
                         evidence=tuple(evidence), outcomes=tuple(spec.outcomes),
-                        evidence_files=reader.files)
+                        evidence_files=reader.files, superseded=tuple(reader.superseded))
     zero = zero_probability_problems(scenario, lines, file, reader.where)
     if zero:
         raise ScenarioError(zero)

@@ -114,7 +114,11 @@ class Question:
 
 @dataclass(frozen=True)
 class EvidenceItem:
-    """One observation on the timeline (from the scenario, a table or a series)."""
+    """One observation on the timeline (from the scenario, a table or a series).
+
+    ``superseded_on`` is set on a series reading that stands for its month only until a later
+    reading of the month becomes known on that date.
+    """
 
     node: str
     date: dt.date
@@ -123,6 +127,7 @@ class EvidenceItem:
     source: str
     origin: str
     note: str = ""
+    superseded_on: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,8 @@ class Scenario:
         Where it was loaded from.
     text : str
         The file's text, for the hash.
+    superseded : tuple of EvidenceItem
+        Series readings replaced later in their month (see :meth:`evidence_as_of`).
     """
 
     spec: ScenarioSpec
@@ -148,6 +155,7 @@ class Scenario:
     evidence: tuple[EvidenceItem, ...] = field(default=())
     outcomes: tuple[OutcomeSpec, ...] = field(default=())
     evidence_files: dict[str, str] = field(default_factory=dict)
+    superseded: tuple[EvidenceItem, ...] = field(default=())
 
     @property
     def id(self) -> str:
@@ -178,10 +186,15 @@ class Scenario:
         return digest.hexdigest()
 
     def evidence_as_of(self, as_of: dt.date | None) -> tuple[EvidenceItem, ...]:
-        """Evidence known on or before ``as_of`` (all of it when ``as_of`` is None)."""
+        """Evidence known on or before ``as_of`` (all of it when ``as_of`` is None).
+
+        A series reading superseded later in its month stands for the month while it is the
+        last reading known (``known_on <= as_of < superseded_on``).
+        """
         if as_of is None:
             return self.evidence
-        return tuple(e for e in self.evidence if e.known_on <= as_of)
+        return tuple(e for e in (*self.evidence, *self.superseded) if e.known_on <= as_of
+                     and (e.superseded_on is None or as_of < e.superseded_on))
 
     def to_json(self) -> str:
         """The scenario as written, as JSON (for InferenceData attributes)."""

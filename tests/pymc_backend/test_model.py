@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 
 import forecast
 from forecast.elicitation import elicit
 from forecast.engine import ExactEngine
+from forecast.engine.exact import central_params, evidence_matrices
 from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
 from forecast.pymc_backend.model import build_model, rule_outcome_vectors
+from forecast.spec import EvidenceItem
 from forecast.synthetic import random_scenario
 
 HERE = Path(__file__).resolve().parents[1]
@@ -61,26 +64,112 @@ def test_logp_equals_numpy_engine(scenarios) -> None:
             assert_allclose(logp(point), expected, rtol=1e-9)
 
 
-def test_as_of_hides_later_evidence(scenarios) -> None:
+KURSK = HERE.parent / "scenarios" / "kursk_2024.yaml"
+AS_OF_CASES = [(KURSK, dt.date(2024, 9, 30)), (KURSK, dt.date(2025, 3, 31)),
+               (TINY, dt.date(2024, 1, 31))]
+
+
+def _contradicting(scenario, full: list[np.ndarray], as_of: dt.date) -> list[EvidenceItem]:
+    """For every month after the cut-off month and every node, an observation of a state the
+    real evidence does not give: the node's last state, or its first where the real row is
+    already the last state alone."""
+    items = []
+    for node, matrix in zip(scenario.nodes, full, strict=True):
+        for t in range(scenario.timeline.step_of(as_of) + 1, scenario.timeline.n_steps):
+            k = node.n_states - 1
+            if matrix[t].sum() == 1 and matrix[t, k] == 1:
+                k = 0
+            date = scenario.timeline.month_end_date(t)
+            items.append(EvidenceItem(node.name, date, date, (node.states[k],),
+                                      "contradiction", f"test:{node.name}:{t}"))
+    return items
+
+
+def _parameter_points(scenario, n: int = 3) -> list[list[np.ndarray]]:
+    """The central point and random interior points of the rule parameters."""
+    rng = np.random.default_rng(7)
+    points = [central_params(scenario)]
+    for _ in range(n - 1):
+        points.append([rng.dirichlet(np.ones(len(r.destinations) + 1)) for r in scenario.rules])
+    return points
+
+
+def _same_result(a, b) -> None:
+    assert a.loglik == b.loglik
+    assert a.questions == b.questions
+    assert a.marginals.keys() == b.marginals.keys()
+    for name in a.marginals:
+        assert_array_equal(a.marginals[name], b.marginals[name])
+
+
+@pytest.mark.parametrize(("path", "as_of"), AS_OF_CASES,
+                         ids=lambda v: v.stem if isinstance(v, Path) else str(v))
+def test_as_of_hides_later_evidence(path: Path, as_of: dt.date) -> None:
     """Evidence known after the cut-off cannot change a forecast made as of it."""
-    scenario = scenarios[0]
+    scenario = forecast.load_scenario(path)
     engine = ExactEngine(scenario)
-    as_of = dt.date(2024, 1, 31)
-    params = [np.full(len(r.destinations) + 1, 1 / (len(r.destinations) + 1))
-              for r in scenario.rules]
-    cut = engine.evidence(as_of)
-    assert all(e.known_on <= as_of for e in scenario.evidence_as_of(as_of))
-    # the February observation of a is in the full evidence but not in the cut
-    full = engine.evidence()
-    assert not all(np.array_equal(a, b) for a, b in zip(cut, full, strict=True))
-    # altering any later evidence leaves the as-of evidence and answers unchanged
-    later = [m.copy() for m in full]
-    later[scenario.node_index["a"]][1:] = [1.0, 0.0]
-    model = build_model(scenario)
-    fitter_evidence = [model[f"evidence__{n.name}"].get_value() for n in scenario.nodes]
-    assert len(fitter_evidence) == len(scenario.nodes)
-    assert all(np.array_equal(a, b) for a, b in zip(fitter_evidence, full, strict=True))
-    assert engine.run(params, cut).questions == engine.run(params, cut).questions
+    cut_step = scenario.timeline.step_of(as_of)
+    # (a) the as-of evidence is what was known by then; some evidence came later
+    kept = scenario.evidence_as_of(as_of)
+    assert all(e.known_on <= as_of for e in kept)
+    later = [e for e in scenario.evidence if e.known_on > as_of]
+    assert later
+    assert len(kept) + len(later) == len(scenario.evidence)
+    cut, full = engine.evidence(as_of), engine.evidence()
+    for matrix in cut:  # no month after the cut-off is observed in the as-of matrices
+        assert_array_equal(matrix[cut_step + 1:], 1.0)
+    assert any(np.any(matrix[cut_step + 1:] != 1.0) for matrix in full)
+    # (b) replace everything known later by contradicting observations, or remove it
+    contradicted = dataclasses.replace(
+        scenario, evidence=(*kept, *_contradicting(scenario, full, as_of)), superseded=())
+    removed = dataclasses.replace(scenario, evidence=kept, superseded=())
+    altered_full = evidence_matrices(contradicted, contradicted.evidence)
+    for real, altered, known in zip(full, altered_full, cut, strict=True):
+        assert_array_equal(altered[:cut_step + 1], known[:cut_step + 1])
+        for t in range(cut_step + 1, scenario.timeline.n_steps):
+            assert altered[t].sum() == 1 and not np.array_equal(altered[t], real[t])
+    for params in _parameter_points(scenario):
+        expected = engine.run(params, cut)
+        assert np.isfinite(expected.loglik)
+        for other in (contradicted, removed):
+            other_engine = ExactEngine(other)
+            other_cut = other_engine.evidence(as_of)
+            for a, b in zip(cut, other_cut, strict=True):
+                assert_array_equal(a, b)
+            _same_result(other_engine.run(params, other_cut), expected)
+            assert other_engine.loglik(params, other_cut) == engine.loglik(params, cut)
+        # not vacuous: the later evidence, real or contradicted, does move the answers
+        assert engine.run(params, full).loglik != expected.loglik
+        assert engine.loglik(params, altered_full) != engine.loglik(params, full)
+
+
+@pytest.mark.parametrize("path", [KURSK, TINY], ids=lambda v: v.stem)
+def test_set_evidence_puts_the_as_of_matrices_in_the_model(path: Path) -> None:
+    """(c) ScenarioFitter.set_evidence(as_of) puts exactly the as-of matrices in the model's
+    pm.Data, and the model's evidence term is then the exact log-likelihood of those."""
+    scenario = forecast.load_scenario(path)
+    fitter = ScenarioFitter(scenario, sampler=SamplerConfig(chains=1, cores=1))
+    engine = fitter.engine
+    model = fitter.model
+    by_rule = rule_outcome_vectors(model, fitter.priors)
+    evaluate = model.compile_fn(model.replace_rvs_by_values(
+        [model["evidence"], *(by_rule[r.name] for r in scenario.rules)]))
+    point = model.initial_point()
+    dates = [as_of for p, as_of in AS_OF_CASES if p == path]
+    logliks = {}
+    for as_of in [*dates, None, *reversed(dates)]:
+        returned = fitter.set_evidence(as_of)
+        expected = engine.evidence(as_of)
+        for node, want, got in zip(scenario.nodes, expected, returned, strict=True):
+            assert_array_equal(got, want)
+            assert_array_equal(model[f"evidence__{node.name}"].get_value(), want)
+        loglik, *params = evaluate(point)
+        assert_allclose(loglik, engine.loglik([np.asarray(p) for p in params], expected),
+                        rtol=1e-10, atol=1e-12)
+        logliks.setdefault(as_of, float(loglik))
+        assert float(loglik) == logliks[as_of]  # switching back restores the same data
+    assert all(logliks[None] != logliks[as_of] for as_of in dates)
+    assert fitter.compiles == 0  # no sampler was built
 
 
 @pytest.fixture(scope="module")
