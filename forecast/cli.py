@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import sys
@@ -52,6 +53,11 @@ def _quiet_libraries() -> None:
     for name in ("pymc", "pytensor", "arviz", "numba", "preliz"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _status(message: str, quiet: bool) -> contextlib.AbstractContextManager:
+    """A spinner for a phase of the command (nothing when progress display is off)."""
+    return contextlib.nullcontext() if quiet else console.status(escape(message) + " ...")
 
 
 def _load(path: Path) -> Scenario | None:
@@ -131,7 +137,8 @@ def run_fit(args: argparse.Namespace) -> int:
                   f"{'as of ' + as_of.isoformat() if as_of else 'to date'} "
                   f"({len(scenario.evidence_as_of(as_of))} of {len(scenario.evidence)} items); "
                   f"{sampler.chains} chains x {sampler.draws} draws, seed {args.seed}")
-    fitter = ScenarioFitter(scenario, sampler=sampler)
+    with _status("Eliciting priors and building the model", args.no_progress):
+        fitter = ScenarioFitter(scenario, sampler=sampler)
     idata = fitter.fit(as_of=as_of, seed=args.seed, progressbar=not args.no_progress)
     diagnostics = diagnose(idata, ["question_prob"])
     table = forecast_table(idata, scenario, diagnostics.table)
@@ -155,9 +162,10 @@ def run_fit(args: argparse.Namespace) -> int:
     stem = f"{scenario.id}_{as_of.isoformat() if as_of else 'latest'}"
     nc_path = out / f"{stem}.nc"
     csv_path = out / f"{stem}_forecast.csv"
-    idata.to_netcdf(nc_path)
-    table.to_csv(csv_path, index=False)
-    pngs = save_outcome_plots(idata, scenario, out / f"{stem}_plots", as_of=as_of)
+    with _status(f"Writing results to {out}", args.no_progress):
+        idata.to_netcdf(nc_path)
+        table.to_csv(csv_path, index=False)
+        pngs = save_outcome_plots(idata, scenario, out / f"{stem}_plots", as_of=as_of)
     console.print("Wrote:")
     for path in [nc_path, csv_path, *pngs]:
         console.print(f"  {path}", markup=False)
