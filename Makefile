@@ -1,6 +1,8 @@
 # Two commands set everything up on a fresh machine:
 #   make forecast   install, then fit the Kursk scenario and print its forecast table
-#   make test       install, then run the whole test suite
+#   make test       install, then run the whole test suite, notebooks included (nbval)
+# and one re-executes the notebooks in place after a change:
+#   make notebooks
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -25,5 +27,12 @@ $(VENV)/.installed: pyproject.toml
 forecast: setup
 	$(VENV)/bin/forecast fit scenarios/kursk_2024.yaml
 
+# --dist loadfile keeps each notebook's cells in one worker (they share a kernel);
+# --nbval-lax compares only the cells tagged nbval-check-output but runs every cell.
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+
 test: setup
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --dist loadfile $(NBVAL) tests notebooks
+
+notebooks: setup
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb

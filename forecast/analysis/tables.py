@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import arviz as az
 import numpy as np
 import pandas as pd
 
 from forecast.spec.scenario import Scenario
+
+__all__ = ["forecast_table", "monthly_bands", "state_probabilities"]
 
 QUESTION_VAR = "question_prob"
 
@@ -75,3 +79,47 @@ def monthly_bands(idata: az.InferenceData, scenario: Scenario, node: str,
         out[f"low{pct}"] = np.quantile(prob, (1 - band) / 2, axis=0)
         out[f"high{pct}"] = np.quantile(prob, 1 - (1 - band) / 2, axis=0)
     return pd.DataFrame(out)
+
+
+def state_probabilities(idata: az.InferenceData, scenario: Scenario, month: str | dt.date,
+                        group: str = "posterior", interval: float = 0.9) -> pd.DataFrame:
+    """Every node's state probabilities at the end of one month, with central intervals.
+
+    Parameters
+    ----------
+    idata : az.InferenceData
+        Holds ``p_<node>`` for every node in ``group``.
+    scenario : Scenario
+        The scenario.
+    month : str or date
+        ``YYYY-MM`` (or any date in the month).
+    group : str
+        ``"posterior"`` or ``"prior"``.
+    interval : float
+        Mass of the central interval.
+
+    Returns
+    -------
+    DataFrame
+        One row per node and state: ``node``, ``state``, ``mean``, ``low``, ``high``.
+
+    Raises
+    ------
+    ValueError
+        If the month is outside the scenario's timeline.
+    """
+    tl = scenario.timeline
+    step = tl.step_of(month)
+    if not 0 <= step < tl.n_steps:
+        raise ValueError(f"{month} is outside the timeline {tl.month_label(0)} to "
+                         f"{tl.month_label(tl.n_steps - 1)}")
+    lo, hi = (1 - interval) / 2, 1 - (1 - interval) / 2
+    rows = []
+    for node in scenario.nodes:
+        values = _flat(idata[group][f"p_{node.name}"])[:, step, :]
+        for k, state in enumerate(node.states):
+            rows.append({"node": node.name, "state": state,
+                         "mean": float(values[:, k].mean()),
+                         "low": float(np.quantile(values[:, k], lo)),
+                         "high": float(np.quantile(values[:, k], hi))})
+    return pd.DataFrame(rows)

@@ -1,0 +1,34 @@
+"""Figures of scenarios and fits: causal graph, priors, predictive and posterior outcomes.
+
+Every figure uses the colours of :data:`forecast.plots.style.PALETTE`.
+"""
+
+from forecast.plots.graph import plot_belief_graph, plot_causal_graph
+from forecast.plots.layout import GraphLayout, layered_layout
+from forecast.plots.outcomes import (
+    plot_outcome,
+    plot_outcome_fits,
+    plot_prior_predictive,
+    save_outcome_plots,
+)
+from forecast.plots.parameters import plot_prior_posterior
+from forecast.plots.priors import plot_node_priors, plot_priors
+from forecast.plots.style import FIT_COLOURS, PALETTE, format_month_axis, month_dates
+
+__all__ = [
+    "FIT_COLOURS",
+    "PALETTE",
+    "GraphLayout",
+    "format_month_axis",
+    "layered_layout",
+    "month_dates",
+    "plot_belief_graph",
+    "plot_causal_graph",
+    "plot_node_priors",
+    "plot_outcome",
+    "plot_outcome_fits",
+    "plot_prior_posterior",
+    "plot_prior_predictive",
+    "plot_priors",
+    "save_outcome_plots",
+]

@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy import integrate
+
+from forecast.analysis import prior_table
+from forecast.elicitation import elicit
+from forecast.plots import plot_node_priors, plot_priors
+
+
+def _gids(ax):
+    return [str(a.get_gid()) for a in [*ax.get_lines(), *ax.collections]]
+
+
+def test_one_panel_per_rule_and_destination(tiny):
+    priors = elicit(tiny)
+    fig = plot_node_priors(tiny, priors, "b")
+    table = prior_table(tiny, priors)
+    rows = table[table["node"] == "b"]
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == len(rows)
+    for ax, row in zip(axes, rows.itertuples(), strict=True):
+        assert row.destination in ax.get_title()
+        assert ax.get_xlabel() == f"P({row.destination} within {row.within_months} months)"
+        judged = not np.isnan(row.stated_best)
+        assert ("stated_interval" in _gids(ax)) is judged
+        assert ("mass" in _gids(ax)) is judged
+        if judged:
+            line = next(x for x in ax.get_lines() if x.get_gid() == "stated_interval")
+            assert_allclose(line.get_xdata(), [row.stated_low, row.stated_high])
+            best = next(x for x in ax.get_lines() if x.get_gid() == "stated_best")
+            assert_allclose(best.get_xdata(), [row.stated_best])
+            assert f"mass {row.prior_mass:.2f}" in "".join(t.get_text() for t in ax.texts)
+
+
+def test_density_is_the_fitted_beta(tiny):
+    priors = elicit(tiny)
+    fig = plot_node_priors(tiny, priors, "a")
+    ax = fig.axes[0]
+    density = next(x for x in ax.get_lines() if x.get_gid() == "density")
+    x, y = density.get_xdata(), density.get_ydata()
+    row = prior_table(tiny, priors).iloc[0]
+    assert_allclose(integrate.trapezoid(y, x), 1.0, atol=0.02)
+    mean = integrate.trapezoid(x * y, x)
+    assert_allclose(mean, row["prior_mean"], atol=0.01)
+
+
+def test_every_node_with_rules_gets_a_figure(kursk):
+    figs = plot_priors(kursk, elicit(kursk))
+    assert list(figs) == [n.name for n in kursk.nodes if any(r.is_free for r in n.rules)]
+    assert all(f.get_suptitle() for f in figs.values())
+
+
+def test_unknown_node(tiny):
+    with pytest.raises(ValueError, match="no rule"):
+        plot_node_priors(tiny, elicit(tiny), "zzz")
