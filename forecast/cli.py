@@ -46,7 +46,44 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--no-progress", action="store_true", help="no progress bar")
     check = sub.add_parser("check", help="validate a scenario and explain it")
     check.add_argument("scenario", type=Path)
+    score = sub.add_parser(
+        "score", help="score the forecasts of resolved questions against two baselines",
+        description="Forecast resolved questions as of a date, from the evidence known then, "
+        "and score them (Brier; log score = -ln of the probability given to what happened, "
+        "natural log, forecasts clipped to [1e-6, 1 - 1e-6]) against always 50%% and the "
+        "prior alone. The questions CSV has the columns id,node,state,kind,date,outcome and "
+        "optionally window_start,text,source,resolved_on,evidence; state may list several "
+        "states joined by '|'; kind is in_state or reached; outcome is 1 or 0.")
+    score.add_argument("scenario", type=Path)
+    score.add_argument("questions", type=Path, nargs="?", default=None,
+                       help="CSV of resolved questions (default: the scenario's resolved "
+                            "questions)")
+    score.add_argument("--as-of", type=_date, required=True,
+                       help="forecast with the evidence known on or before this date "
+                            "(YYYY-MM-DD)")
+    score.add_argument("--method", choices=["is", "nuts"], default="is",
+                       help="importance sampling of prior draws (default) or a NUTS fit")
+    score.add_argument("--draws", type=_positive, default=None,
+                       help="prior draws (is, default 4000) or NUTS draws per chain (nuts, "
+                            "default 1000)")
+    score.add_argument("--tune", type=_positive, default=1000, help="NUTS tuning steps")
+    score.add_argument("--chains", type=_positive, default=2, help="NUTS chains")
+    score.add_argument("--cores", type=_positive, default=2, help="NUTS cores")
+    score.add_argument("--seed", type=int, default=20240930)
+    score.add_argument("--out", type=Path, default=None,
+                       help="folder for the score tables (default results/<scenario id>)")
+    score.add_argument("--no-progress", action="store_true", help="no progress display")
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive whole number")
+    return value
 
 
 def _quiet_libraries() -> None:
@@ -174,11 +211,117 @@ def run_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_score(args: argparse.Namespace) -> int:
+    """Forecast resolved questions as of a date, score them and write the score tables."""
+    scenario = _load(args.scenario)
+    if scenario is None:
+        return 2
+    _quiet_libraries()
+    from forecast.analysis.backtest import PARETO_K_MAX, Replay
+    from forecast.analysis.scoring import (
+        LOG_CLIP,
+        read_questions,
+        resolved_questions,
+        score_questions,
+        score_summary,
+    )
+
+    if args.questions is not None:
+        try:
+            questions = read_questions(args.questions, scenario)
+        except ScenarioError as exc:
+            console.print(f"[bold red]{escape(str(args.questions))} cannot be used as "
+                          "written[/]")
+            for problem in exc.problems:
+                console.print(f"  - {problem}", markup=False)
+            return 2
+    else:
+        questions = resolved_questions(scenario)
+        if not questions:
+            console.print(f"[bold red]{escape(str(args.scenario))} has no resolved "
+                          "questions[/]: give a questions CSV (see forecast score --help)")
+            return 2
+    fitter = None
+    if args.method == "nuts":
+        from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
+
+        with _status("Eliciting priors and building the model", args.no_progress):
+            fitter = ScenarioFitter(scenario, sampler=SamplerConfig(
+                draws=args.draws or 1000, tune=args.tune, chains=args.chains,
+                cores=args.cores))
+    replay = Replay(scenario, method=args.method, draws=args.draws, seed=args.seed,
+                    fitter=fitter)
+    as_of = args.as_of
+    source = args.questions or args.scenario
+    how = (f"importance sampling of {replay.draws} prior draws" if args.method == "is"
+           else f"NUTS with {args.chains} chains x {replay.draws // args.chains} draws")
+    console.print(f"Scoring {len(questions)} resolved questions of {source} as of "
+                  f"{as_of.isoformat()} with {scenario.id}'s evidence known then "
+                  f"({len(scenario.evidence_as_of(as_of))} of {len(scenario.evidence)} items); "
+                  f"{how}, seed {args.seed}", markup=False)
+    with _status("Forecasting and scoring", args.no_progress):
+        scores = score_questions(scenario, questions, as_of=as_of, replay=replay)
+    shown = Table(title=f"{escape(scenario.spec.title)}: scores as of {as_of.isoformat()} "
+                        "(lower is better; always 50%: Brier 0.250, log 0.693)")
+    for column in ("question", "date", "lead (days)", "outcome", "forecast", "90% CI",
+                   "prior", "Brier", "Brier prior", "log", "log prior", "flags"):
+        shown.add_column(column, justify="left" if column in ("question", "flags")
+                         else "right")
+    for row in scores.itertuples():
+        flags = [name for name, on in (("passed", row.date_passed),
+                                       ("resolved", row.resolved_before),
+                                       ("settled", row.settled_by_evidence)) if on]
+        shown.add_row(escape(row.question), row.date.isoformat(), str(row.lead_days),
+                      str(row.outcome), f"{row.forecast:.3f}",
+                      f"[{row.low90:.3f}, {row.high90:.3f}]", f"{row.prior:.3f}",
+                      f"{row.brier:.3f}", f"{row.brier_prior:.3f}", f"{row.log:.3f}",
+                      f"{row.log_prior:.3f}", ", ".join(flags))
+    console.print(shown)
+    if not scores["open"].all():
+        console.print("Flags: passed = the question's date is on or before the as-of date; "
+                      "resolved = it resolved (resolved_on) by then; settled = the evidence "
+                      "known then fixes its answer. Such questions were decided already.",
+                      markup=False)
+    summaries = {"all questions": score_summary(scores)}
+    if not scores["open"].all():
+        summaries["open questions only"] = score_summary(scores, only_open=True)
+    for label, summary in summaries.items():
+        table = Table(title=f"Overall, {label} (skill = 1 - score / baseline score)")
+        for column in ("forecaster", "n", "Brier", "log", "Brier skill vs 50%",
+                       "Brier skill vs prior", "log skill vs 50%", "log skill vs prior"):
+            table.add_column(column, justify="left" if column == "forecaster" else "right")
+        for name, row in summary.iterrows():
+            table.add_row(escape(str(name)), str(int(row["n"])), *(
+                f"{row[c]:.3f}" for c in ("brier", "log", "brier_skill_vs_50",
+                                          "brier_skill_vs_prior", "log_skill_vs_50",
+                                          "log_skill_vs_prior")))
+        console.print(table)
+    console.print(f"Log score: -ln(probability given to what happened), natural log, "
+                  f"forecasts clipped to [{LOG_CLIP:g}, 1 - {LOG_CLIP:g}].", markup=False)
+    if args.method == "is":
+        ess, k = float(scores["ess"].iloc[0]), float(scores["pareto_k"].iloc[0])
+        style = "bold yellow" if k > PARETO_K_MAX else "green"
+        console.print(f"[{style}]importance sampling: ESS {ess:.0f} of {replay.draws} draws, "
+                      f"Pareto k {k:.2f} (reliable up to {PARETO_K_MAX})[/]")
+    out = args.out or Path("results") / scenario.id
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{scenario.id}_{as_of.isoformat()}"
+    paths = [out / f"{stem}_scores.csv", out / f"{stem}_score_summary.csv"]
+    scores.to_csv(paths[0], index=False)
+    summaries["all questions"].to_csv(paths[1])
+    console.print("Wrote:")
+    for path in paths:
+        console.print(f"  {path}", markup=False)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``forecast`` console script."""
     args = _parser().parse_args(argv)
     if args.command == "check":
         return run_check(args.scenario)
+    if args.command == "score":
+        return run_score(args)
     return run_fit(args)
 
 

@@ -3,6 +3,7 @@
 Every figure uses the colours of :data:`forecast.plots.style.PALETTE`.
 """
 
+from forecast.plots.backtest import plot_calibration, plot_replay, read_events
 from forecast.plots.graph import plot_belief_graph, plot_causal_graph
 from forecast.plots.layout import GraphLayout, layered_layout
 from forecast.plots.outcomes import (
@@ -23,6 +24,7 @@ __all__ = [
     "layered_layout",
     "month_dates",
     "plot_belief_graph",
+    "plot_calibration",
     "plot_causal_graph",
     "plot_node_priors",
     "plot_outcome",
@@ -30,5 +32,7 @@ __all__ = [
     "plot_prior_posterior",
     "plot_prior_predictive",
     "plot_priors",
+    "plot_replay",
+    "read_events",
     "save_outcome_plots",
 ]
