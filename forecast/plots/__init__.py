@@ -13,11 +13,18 @@ from forecast.plots.outcomes import (
     save_outcome_plots,
 )
 from forecast.plots.parameters import plot_prior_posterior
+from forecast.plots.pooling import (
+    FORECASTER_COLOURS,
+    plot_disagreement,
+    plot_forecaster_priors,
+    plot_pooled_forecasts,
+)
 from forecast.plots.priors import plot_node_priors, plot_priors
 from forecast.plots.style import FIT_COLOURS, PALETTE, format_month_axis, month_dates
 
 __all__ = [
     "FIT_COLOURS",
+    "FORECASTER_COLOURS",
     "PALETTE",
     "GraphLayout",
     "format_month_axis",
@@ -26,9 +33,12 @@ __all__ = [
     "plot_belief_graph",
     "plot_calibration",
     "plot_causal_graph",
+    "plot_disagreement",
+    "plot_forecaster_priors",
     "plot_node_priors",
     "plot_outcome",
     "plot_outcome_fits",
+    "plot_pooled_forecasts",
     "plot_prior_posterior",
     "plot_prior_predictive",
     "plot_priors",
