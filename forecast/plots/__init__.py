@@ -20,6 +20,11 @@ from forecast.plots.pooling import (
     plot_pooled_forecasts,
 )
 from forecast.plots.priors import plot_node_priors, plot_priors
+from forecast.plots.sensitivity import (
+    plot_power_scaling,
+    plot_tornado,
+    plot_value_of_information,
+)
 from forecast.plots.style import FIT_COLOURS, PALETTE, format_month_axis, month_dates
 
 __all__ = [
@@ -39,10 +44,13 @@ __all__ = [
     "plot_outcome",
     "plot_outcome_fits",
     "plot_pooled_forecasts",
+    "plot_power_scaling",
     "plot_prior_posterior",
     "plot_prior_predictive",
     "plot_priors",
     "plot_replay",
+    "plot_tornado",
+    "plot_value_of_information",
     "read_events",
     "save_outcome_plots",
 ]

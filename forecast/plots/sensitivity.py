@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -209,8 +208,8 @@ def plot_power_scaling(tables: pd.DataFrame | Mapping[str, pd.DataFrame],
     ----------
     tables : DataFrame or mapping of str to DataFrame
         From :func:`forecast.analysis.sensitivity.power_scaling`; several fits (label ->
-        table) are drawn in the fit colours, with a line from each quantity's first position
-        to its last.
+        table) are drawn in the fit colours, with an arrow from each quantity's first position
+        to its last; only the last fit's points are labelled.
     threshold : float
         The sensitivity threshold (dashed lines).
     kind : str
@@ -246,10 +245,13 @@ def plot_power_scaling(tables: pd.DataFrame | Mapping[str, pd.DataFrame],
                 label=f"{label} ({fixed} fixed by the evidence, not shown)" if fixed
                 else label)
         points[label] = {}
+        last = k == len(tables) - 1
         for xi, yi, quantity in zip(x, y, finite["quantity"], strict=True):
-            ax.plot(xi, yi, "o", color=colour, ms=5, gid=f"psens:{label}:{quantity}")
-            ax.annotate(quantity, (xi, yi), xytext=(3, 2), textcoords="offset points",
-                        fontsize=6.5, color="#333333")
+            ax.plot(xi, yi, "o", color=colour, ms=5 if last else 4, alpha=1.0 if last else 0.7,
+                    gid=f"psens:{label}:{quantity}")
+            if last:  # earlier fits are linked by arrows, not labelled (they would overlap)
+                ax.annotate(quantity, (xi, yi), xytext=(4, 2), textcoords="offset points",
+                            fontsize=7, color="#333333")
             points[label][quantity] = (xi, yi)
     if len(points) > 1:
         first, last = points[next(iter(points))], points[list(points)[-1]]
@@ -264,13 +266,13 @@ def plot_power_scaling(tables: pd.DataFrame | Mapping[str, pd.DataFrame],
     ax.set_ylim(lo, hi)
     ax.axvline(threshold, color="black", lw=0.9, ls="--")
     ax.axhline(threshold, color="black", lw=0.9, ls="--")
-    mid_hi, mid_lo = math.sqrt(threshold * hi), math.sqrt(threshold * lo)
-    for text, xt, yt in (("prior-data conflict", mid_hi, mid_hi),
-                         ("strong prior /\nweak likelihood", mid_hi, mid_lo),
-                         ("weak likelihood", mid_lo, mid_lo),
-                         ("evidence dominates", mid_lo, mid_hi)):
-        ax.text(xt, yt, text, ha="center", va="center", fontsize=10, color="#9a9a9a",
-                zorder=0)
+    for text, xt, yt, ha, va in (("prior-data conflict", 0.98, 0.98, "right", "top"),
+                                 ("strong prior / weak likelihood", 0.98, 0.02, "right",
+                                  "bottom"),
+                                 ("weak likelihood", 0.02, 0.02, "left", "bottom"),
+                                 ("evidence dominates", 0.02, 0.90, "left", "top")):
+        ax.text(xt, yt, text, ha=ha, va=va, fontsize=10, color="#7a7a7a", zorder=0,
+                transform=ax.transAxes)
     ax.set_xlabel("prior sensitivity (power-scaling, CJS distance)")
     ax.set_ylabel("likelihood sensitivity (power-scaling, CJS distance)")
     ax.grid(alpha=0.3, which="major")
