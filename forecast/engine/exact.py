@@ -5,6 +5,7 @@ No sampling and no PyMC.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +42,15 @@ def target_indicator(scenario: Scenario, question: Question) -> np.ndarray:
     return np.array([1.0 if s in question.states else 0.0 for s in node.states])
 
 
-def can_leave(scenario: Scenario, question: Question) -> bool:
-    """Whether the target set can be left (if not, 'reached by d' equals 'in state at d')."""
+def can_leave(scenario: Scenario, question: Question,
+              overrides: Sequence[TableOverride] = ()) -> bool:
+    """Whether the target set can be left (if not, 'reached by d' equals 'in state at d').
+
+    A node whose table an override replaces may leave even its absorbing states.
+    """
     node = scenario.node(question.node)
+    if any(o.node == scenario.node_index[question.node] for o in overrides):
+        return True
     return any(s not in node.absorbing for s in question.states)
 
 
@@ -59,6 +66,101 @@ def log_likelihood(norms: np.ndarray) -> Any:
     if np.ndim(loglik) == 0:
         return np.float64(-np.inf) if impossible else loglik
     return np.where(impossible, -np.inf, loglik)
+
+
+@dataclass(frozen=True)
+class TableOverride:
+    """One node's transition table replaced in some months (an intervention, for instance).
+
+    The replacement holds for every parameter draw: it is fixed, not built from the rules.
+
+    Attributes
+    ----------
+    node : int
+        Position of the node in ``scenario.nodes``.
+    months : tuple of int
+        Steps whose transition (from month ``t - 1`` into month ``t``) uses ``table``.
+    table : ndarray
+        The replacement, shaped like the node's table ``(*parent_sizes, k_old, k_new)``
+        (rows are the parents' and the node's old states, columns its new state).
+    """
+
+    node: int
+    months: tuple[int, ...]
+    table: np.ndarray
+
+
+def forced_state(scenario: Scenario, node: str, state: str, months: Iterable[int]
+                 ) -> TableOverride:
+    """The override of ``do(node = state)`` in the given months.
+
+    Every row of the node's table becomes the indicator of ``state``: whatever its parents and
+    its old state, the node is in ``state`` at the end of each of these months. Its causes are
+    cut; its children still see the forced state through their own tables.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario.
+    node : str
+        The node forced.
+    state : str
+        The state it is forced into.
+    months : iterable of int
+        Steps of the timeline.
+
+    Returns
+    -------
+    TableOverride
+        For :meth:`ExactEngine.run` and :meth:`ExactEngine.run_draws`.
+    """
+    spec = scenario.node(node)
+    if state not in spec.states:
+        raise ValueError(f"node '{node}' has no state '{state}' (states: "
+                         f"{', '.join(spec.states)})")
+    shape = (*(scenario.node(p).n_states for p, _ in spec.parents), spec.n_states,
+             spec.n_states)
+    table = np.zeros(shape)
+    table[..., spec.state_index(state)] = 1.0
+    return TableOverride(scenario.node_index[node], tuple(int(t) for t in months), table)
+
+
+def check_overrides(scenario: Scenario, layout: list[NodeTable],
+                    overrides: Sequence[TableOverride]) -> None:
+    """Raise ValueError unless every override fits its node, months and the other overrides."""
+    steps = scenario.timeline.n_steps
+    seen: set[tuple[int, int]] = set()
+    for override in overrides:
+        if not 0 <= override.node < len(layout):
+            raise ValueError(f"override of node {override.node}: no such node")
+        name = scenario.nodes[override.node].name
+        if np.shape(override.table) != layout[override.node].shape:
+            raise ValueError(f"override of '{name}': table shaped {np.shape(override.table)}, "
+                             f"the node's table is {layout[override.node].shape}")
+        for t in override.months:
+            if not 0 <= t < steps:
+                raise ValueError(f"override of '{name}': month {t} is outside the timeline "
+                                 f"(0..{steps - 1})")
+            if (override.node, t) in seen:
+                raise ValueError(f"two overrides of '{name}' in month {t}")
+            seen.add((override.node, t))
+
+
+def month_tables(tables: list[Any], overrides: Sequence[TableOverride], steps: int
+                 ) -> list[list[Any]] | None:
+    """Per month, the node tables with the overrides applied (None when there are none).
+
+    Months without an override share the list ``tables`` itself.
+    """
+    if not overrides:
+        return None
+    out = [tables] * steps
+    for override in overrides:
+        for t in override.months:
+            if out[t] is tables:
+                out[t] = list(tables)
+            out[t][override.node] = np.asarray(override.table, dtype=float)
+    return out
 
 
 def central_params(scenario: Scenario) -> list[np.ndarray]:
@@ -89,7 +191,8 @@ class ExactResult:
     questions: dict[str, Any]
 
 
-def question_arrays(scenario: Scenario, questions: tuple[Question, ...]):
+def question_arrays(scenario: Scenario, questions: tuple[Question, ...],
+                    overrides: Sequence[TableOverride] = ()):
     """The questions as arrays for the compiled :func:`forecast.engine.kernels.smooth`."""
     from forecast.engine.kernels import QuestionArrays
 
@@ -102,8 +205,8 @@ def question_arrays(scenario: Scenario, questions: tuple[Question, ...]):
         target=target,
         start=np.array([q.window_start_step for q in questions], dtype=np.int64),
         stop=np.array([q.step for q in questions], dtype=np.int64),
-        reached=np.array([q.kind == "reached" and can_leave(scenario, q) for q in questions],
-                         dtype=np.bool_))
+        reached=np.array([q.kind == "reached" and can_leave(scenario, q, overrides)
+                          for q in questions], dtype=np.bool_))
 
 
 class ExactEngine:
@@ -121,15 +224,27 @@ class ExactEngine:
         self.layout: list[NodeTable] = node_tables(scenario)
         self.initials = [node.initial for node in scenario.nodes]
 
-    def run_draws(self, params: list[np.ndarray], evidence: list[np.ndarray] | None = None
-                  ) -> ExactResult:
+    def run_draws(self, params: list[np.ndarray], evidence: list[np.ndarray] | None = None,
+                  questions: tuple[Question, ...] | None = None,
+                  overrides: Sequence[TableOverride] = ()) -> ExactResult:
         """:meth:`run` for many parameter draws, one compiled pass per draw, draws in parallel.
 
         The same algorithm as :meth:`run` (and tested equal to it), for the thousands of
         posterior draws of a fit, where the batched numpy pass is slow.
+
+        Parameters
+        ----------
+        params : list of ndarray
+            One ``(draws, outcomes)`` array per rule.
+        evidence : list of ndarray, optional
+            Per-node evidence matrices; none means no evidence.
+        questions : tuple of Question, optional
+            Defaults to the scenario's questions.
+        overrides : sequence of TableOverride
+            Node tables replaced in some months (see :func:`forced_state`).
         """
         from forecast.engine.forward import initial_joint
-        from forecast.engine.kernels import joint_weights, lower_plan, smooth_draws
+        from forecast.engine.kernels import joint_weights, lower_overrides, lower_plan, smooth_draws
 
         scenario = self.scenario
         if evidence is None:
@@ -139,13 +254,19 @@ class ExactEngine:
                                        [n.n_states for n in scenario.nodes])
             self._initial = initial_joint(self.initials, self.plan, np).ravel()
             self._questions = question_arrays(scenario, scenario.questions)
+        wanted = scenario.questions if questions is None else questions
+        arrays = (self._questions if questions is None and not overrides
+                  else question_arrays(scenario, wanted, overrides))
+        check_overrides(scenario, self.layout, overrides)
+        lowered_overrides = (lower_overrides(self._lowered, overrides, scenario.timeline.n_steps)
+                             if overrides else None)
         weights = joint_weights(evidence, self._lowered.state_of)
         norms, answers, per_node = smooth_draws(
-            self._lowered, params, weights, self._initial, self._questions,
-            [n.n_states for n in scenario.nodes])
+            self._lowered, params, weights, self._initial, arrays,
+            [n.n_states for n in scenario.nodes], overrides=lowered_overrides)
         marginals = {node.name: m for node, m in zip(scenario.nodes, per_node, strict=True)}
         return ExactResult(log_likelihood(norms), norms, marginals,
-                           {q.id: answers[:, k] for k, q in enumerate(scenario.questions)})
+                           {q.id: answers[:, k] for k, q in enumerate(wanted)})
 
     def evidence(self, as_of=None) -> list[np.ndarray]:
         """Evidence matrices of the scenario's evidence known by ``as_of``."""
@@ -155,17 +276,23 @@ class ExactEngine:
         """Transition tables for parameters (batched if the parameters have a leading axis)."""
         return build_tables(self.layout, [np.asarray(p, dtype=float) for p in params], np)
 
-    def loglik(self, params: list[np.ndarray], evidence: list[np.ndarray]) -> Any:
-        """Log-likelihood of the evidence (the forward pass only)."""
+    def loglik(self, params: list[np.ndarray], evidence: list[np.ndarray],
+               overrides: Sequence[TableOverride] = ()) -> Any:
+        """Log-likelihood of the evidence (the forward pass only), under the overrides."""
         batched = np.ndim(params[0]) > 1 if params else False
         tables = self.tables(params)
+        check_overrides(self.scenario, self.layout, overrides)
+        steps = self.scenario.timeline.n_steps
+        per_month = month_tables(tables, overrides, steps)
         with np.errstate(divide="ignore", invalid="ignore"):
-            months = by_month(evidence, self.scenario.timeline.n_steps)
-            _, norms = fw.forward(self.initials, tables, months, self.plan, np, batched)
+            months = by_month(evidence, steps)
+            _, norms = fw.forward(self.initials, tables, months, self.plan, np, batched,
+                                  month_tables=per_month)
             return log_likelihood(np.stack(norms, axis=-1))
 
     def run(self, params: list[np.ndarray], evidence: list[np.ndarray] | None = None,
-            questions: tuple[Question, ...] | None = None) -> ExactResult:
+            questions: tuple[Question, ...] | None = None,
+            overrides: Sequence[TableOverride] = ()) -> ExactResult:
         """Evidence likelihood, smoothed monthly marginals and question probabilities.
 
         Parameters
@@ -177,6 +304,9 @@ class ExactEngine:
             Per-node evidence matrices; none means no evidence.
         questions : tuple of Question, optional
             Defaults to the scenario's questions.
+        overrides : sequence of TableOverride
+            Node tables replaced in some months (see :func:`forced_state`); the default path
+            (none) uses one set of tables for every month.
         """
         scenario = self.scenario
         batched = np.ndim(params[0]) > 1 if params else False
@@ -184,13 +314,17 @@ class ExactEngine:
             evidence = evidence_matrices(scenario, ())
         months = by_month(evidence, self.scenario.timeline.n_steps)
         tables = self.tables(params)
+        check_overrides(scenario, self.layout, overrides)
+        per_month = month_tables(tables, overrides, scenario.timeline.n_steps)
         with np.errstate(divide="ignore", invalid="ignore"):
-            alphas, norms = fw.forward(self.initials, tables, months, self.plan, np, batched)
+            alphas, norms = fw.forward(self.initials, tables, months, self.plan, np, batched,
+                                       month_tables=per_month)
             norms_arr = np.stack(norms, axis=-1)
             loglik = log_likelihood(norms_arr)
         if np.any(norms_arr == 0):
             return ExactResult(loglik, norms_arr, {}, {})
-        betas = fw.backward(tables, months, norms, self.plan, np, batched, like=alphas[-1])
+        betas = fw.backward(tables, months, norms, self.plan, np, batched, like=alphas[-1],
+                            month_tables=per_month)
         marginals = {}
         for i, node in enumerate(scenario.nodes):
             marginals[node.name] = np.stack(
@@ -199,12 +333,12 @@ class ExactEngine:
         answers = {}
         for q in scenario.questions if questions is None else questions:
             target = target_indicator(scenario, q)
-            if q.kind == "in_state" or not can_leave(scenario, q):
+            if q.kind == "in_state" or not can_leave(scenario, q, overrides):
                 answers[q.id] = np.clip(marginals[q.node][..., q.step, :] @ target, 0.0, 1.0)
             else:
                 stay_out = fw.never_in(
                     self.initials, alphas, betas, tables, months, norms, self.plan,
                     scenario.node_index[q.node], 1.0 - target, q.window_start_step, q.step, np,
-                    batched)
+                    batched, month_tables=per_month)
                 answers[q.id] = np.clip(1.0 - stay_out, 0.0, 1.0)
         return ExactResult(loglik, norms_arr, marginals, answers)

@@ -3,6 +3,11 @@
 Every function takes the array module as ``xp`` so that the numpy engine and the PyMC model
 run the same algorithm. Arrays may carry a leading batch axis (parameter draws) when
 ``batched`` is true; evidence is shared across the batch.
+
+Every month uses the same ``tables`` unless ``month_tables`` is given: then month ``t``'s
+transition (from month ``t - 1`` into month ``t``) uses ``month_tables[t]``, a full list of
+node tables (see :func:`forecast.engine.exact.month_tables`; interventions replace a node's
+table from a month on).
 """
 
 from __future__ import annotations
@@ -14,6 +19,11 @@ from forecast.engine.plan import BATCH, StepPlan
 
 def _b(letters: str, batched: bool) -> str:
     return BATCH + letters if batched else letters
+
+
+def tables_at(tables: list[Any], month_tables: list[list[Any]] | None, t: int) -> list[Any]:
+    """The node tables of month ``t``'s transition: ``month_tables[t]``, else ``tables``."""
+    return tables if month_tables is None else month_tables[t]
 
 
 def initial_joint(initials: list[Any], plan: StepPlan, xp: Any) -> Any:
@@ -106,7 +116,8 @@ def start_joint(initials: list[Any], tables: list[Any], plan: StepPlan, xp: Any,
 
 
 def forward(initials: list[Any], tables: list[Any], evidence: list[list[Any]],
-            plan: StepPlan, xp: Any, batched: bool = False) -> tuple[list[Any], list[Any]]:
+            plan: StepPlan, xp: Any, batched: bool = False,
+            month_tables: list[list[Any]] | None = None) -> tuple[list[Any], list[Any]]:
     """Filtered joints and normalisers for every month (a Python loop over months).
 
     Returns
@@ -119,8 +130,9 @@ def forward(initials: list[Any], tables: list[Any], evidence: list[list[Any]],
     """
     alpha = start_joint(initials, tables, plan, xp, batched)
     alphas, norms = [], []
-    for evidence_t in evidence:
-        alpha, norm = forward_step(alpha, evidence_t, tables, plan, xp, batched)
+    for t, evidence_t in enumerate(evidence):
+        alpha, norm = forward_step(alpha, evidence_t, tables_at(tables, month_tables, t), plan,
+                                   xp, batched)
         alphas.append(alpha)
         norms.append(norm)
     return alphas, norms
@@ -136,12 +148,14 @@ def tables_batch(tables: list[Any], plan: StepPlan) -> int:
 
 
 def backward(tables: list[Any], evidence: list[list[Any]], norms: list[Any], plan: StepPlan,
-             xp: Any, batched: bool = False, like: Any = None) -> list[Any]:
+             xp: Any, batched: bool = False, like: Any = None,
+             month_tables: list[list[Any]] | None = None) -> list[Any]:
     """Scaled backward messages: ``alphas[t] * betas[t]`` is P(state at t | all evidence)."""
     beta = xp.ones_like(like)
     betas = [beta]
     for t in range(len(evidence) - 1, 0, -1):
-        beta = backward_step(beta, evidence[t], norms[t], tables, plan, xp, batched)
+        beta = backward_step(beta, evidence[t], norms[t], tables_at(tables, month_tables, t),
+                             plan, xp, batched)
         betas.append(beta)
     return betas[::-1]
 
@@ -153,7 +167,8 @@ def node_marginal(joint: Any, axis: int, plan: StepPlan, xp: Any, batched: bool 
 
 def never_in(initials: list[Any], alphas: list[Any], betas: list[Any], tables: list[Any],
              evidence: list[list[Any]], norms: list[Any], plan: StepPlan, node: int,
-             outside: Any, start: int, stop: int, xp: Any, batched: bool = False) -> Any:
+             outside: Any, start: int, stop: int, xp: Any, batched: bool = False,
+             month_tables: list[list[Any]] | None = None) -> Any:
     """P(node is never in the target states during months ``start..stop`` | all evidence).
 
     ``outside`` is the indicator vector of the states outside the target set. The pass starts
@@ -161,6 +176,6 @@ def never_in(initials: list[Any], alphas: list[Any], betas: list[Any], tables: l
     """
     joint = start_joint(initials, tables, plan, xp, batched) if start == 0 else alphas[start - 1]
     for t in range(start, stop + 1):
-        joint = masked_step(joint, evidence[t], norms[t], outside, node, tables, plan, xp,
-                            batched)
+        joint = masked_step(joint, evidence[t], norms[t], outside, node,
+                            tables_at(tables, month_tables, t), plan, xp, batched)
     return total(joint * betas[stop], plan, xp, batched)

@@ -15,6 +15,10 @@ through a zero entry reaches only fixed cells, whose gradient is discarded. The 
 reverse pass of the same loops. Tables are built from the rules' N-month
 outcome vectors inside the kernel too, so one call maps parameters to the log-likelihood and
 its gradient. Everything is compiled once per machine (``cache=True``).
+
+The smoothing passes (:func:`smooth`, :func:`smooth_draws`) can replace tables in some months
+(interventions): each draw's table is copied into a few variants, ``table * keep + put``, and
+each month's transition uses the variant ``month_variant[t]`` (0, the plain table, by default).
 """
 
 from __future__ import annotations
@@ -136,6 +140,50 @@ def lower_plan(plan: StepPlan, layout: list[NodeTable], n_states: list[int]) -> 
         dest_state=np.array([d for ds in dests for d in ds], dtype=np.int64),
         n_joint=n_joint,
         state_of=np.array(np.unravel_index(np.arange(n_joint), n_states), dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class LoweredOverrides:
+    """Table overrides as flat arrays for :func:`smooth` and :func:`smooth_draws`.
+
+    Variant ``v`` of a table is ``table * keep[v - 1] + put[v - 1]``; month ``t`` uses variant
+    ``month_variant[t]`` (0 is the plain table).
+    """
+
+    keep: np.ndarray
+    put: np.ndarray
+    month_variant: np.ndarray
+
+
+def no_overrides(lowered: LoweredPlan, n_months: int) -> LoweredOverrides:
+    """Every month uses the plain table."""
+    size = lowered.fixed.shape[0]
+    return LoweredOverrides(np.ones((0, size)), np.zeros((0, size)),
+                            np.zeros(n_months, dtype=np.int64))
+
+
+def lower_overrides(lowered: LoweredPlan, overrides, n_months: int) -> LoweredOverrides:
+    """Lower :class:`forecast.engine.exact.TableOverride` objects to table variants.
+
+    Months with the same set of active overrides share a variant.
+    """
+    size = lowered.fixed.shape[0]
+    active: list[tuple[int, ...]] = [() for _ in range(n_months)]
+    for k, override in enumerate(overrides):
+        for t in override.months:
+            active[t] = (*active[t], k)
+    variants = sorted({a for a in active if a})
+    keep = np.ones((len(variants), size))
+    put = np.zeros((len(variants), size))
+    for v, members in enumerate(variants):
+        for k in members:
+            override = overrides[k]
+            a, b = lowered.table_start[override.node], lowered.table_start[override.node + 1]
+            keep[v, a:b] = 0.0
+            put[v, a:b] = np.asarray(override.table, dtype=float).ravel()
+    index = {a: v + 1 for v, a in enumerate(variants)}
+    month_variant = np.array([index.get(a, 0) for a in active], dtype=np.int64)
+    return LoweredOverrides(keep, put, month_variant)
 
 
 def joint_weights(evidence: list[np.ndarray], state_of: np.ndarray) -> np.ndarray:
@@ -361,9 +409,26 @@ def _step_adjoint(vec, weights_t, table, row, base, entry_start, stride, k_new, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _smooth(table, weights, initial, row, base, entry_start, stride, k_new, op_node, out_size,
-            table_start, q_node_axis, q_target, q_start, q_stop, q_reached, state_of,
-            marginal_start, n_states):  # pragma: no cover
+def _variants(table, keep, put):  # pragma: no cover
+    """The plain table (row 0) and its override variants ``table * keep[v] + put[v]``."""
+    out = np.empty((keep.shape[0] + 1, table.shape[0]))
+    out[0] = table
+    for v in range(keep.shape[0]):
+        for i in range(table.shape[0]):
+            out[v + 1, i] = table[i] * keep[v, i] + put[v, i]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _smooth(tables, month_variant, weights, initial, row, base, entry_start, stride, k_new,
+            op_node, out_size, table_start, q_node_axis, q_target, q_start, q_stop, q_reached,
+            state_of, marginal_start, n_states):  # pragma: no cover
+    """Forward-backward pass, marginals and questions; month t uses ``tables[month_variant[t]]``.
+
+    A "reached" question continues the masked pass of the question before it when both have
+    the same node, target and window start and it stops no earlier: the months already done
+    are the same operations, so a curve over every month costs one pass.
+    """
     n_months, n_joint = weights.shape
     size = max(out_size.max(), (entry_start[1:] - entry_start[:-1]).max())
     buf_a = np.empty(size)
@@ -372,8 +437,8 @@ def _smooth(table, weights, initial, row, base, entry_start, stride, k_new, op_n
     norms = np.empty(n_months)
     previous = initial
     for t in range(n_months):
-        joint = _step(previous, weights[t], table, row, base, entry_start, stride, k_new,
-                      op_node, out_size, table_start, buf_a, buf_b)
+        joint = _step(previous, weights[t], tables[month_variant[t]], row, base, entry_start,
+                      stride, k_new, op_node, out_size, table_start, buf_a, buf_b)
         total = joint.sum()
         norms[t] = total
         if total <= 0.0:
@@ -384,8 +449,8 @@ def _smooth(table, weights, initial, row, base, entry_start, stride, k_new, op_n
     betas = np.empty((n_months, n_joint))
     betas[n_months - 1] = 1.0
     for t in range(n_months - 1, 0, -1):
-        betas[t - 1] = _step_adjoint(betas[t], weights[t], table, row, base, entry_start,
-                                     stride, k_new, op_node, table_start, buf_a,
+        betas[t - 1] = _step_adjoint(betas[t], weights[t], tables[month_variant[t]], row, base,
+                                     entry_start, stride, k_new, op_node, table_start, buf_a,
                                      buf_b) / norms[t]
     n_nodes = state_of.shape[0]
     marginals = np.zeros(marginal_start[-1] * n_months)
@@ -395,6 +460,8 @@ def _smooth(table, weights, initial, row, base, entry_start, stride, k_new, op_n
             for n in range(n_nodes):
                 marginals[(marginal_start[n] * n_months) + t * n_states[n] + state_of[n, s]] += g
     answers = np.empty(q_start.shape[0])
+    joint = initial.copy()
+    previous_q = -1  # the reached question whose masked pass ``joint`` holds
     for q in range(q_start.shape[0]):
         node = q_node_axis[q]
         target = q_target[q]
@@ -407,14 +474,21 @@ def _smooth(table, weights, initial, row, base, entry_start, stride, k_new, op_n
             answers[q] = min(max(p, 0.0), 1.0)
             continue
         start = q_start[q]
-        joint = initial.copy() if start == 0 else alphas[start - 1].copy()
-        for t in range(start, stop + 1):
+        first = start
+        if (previous_q >= 0 and q_node_axis[previous_q] == node
+                and q_start[previous_q] == start and q_stop[previous_q] <= stop
+                and np.all(q_target[previous_q] == target)):
+            first = q_stop[previous_q] + 1
+        else:
+            joint = initial.copy() if start == 0 else alphas[start - 1].copy()
+        for t in range(first, stop + 1):
             masked = weights[t].copy()
             for s in range(n_joint):
                 if target[state_of[node, s]] > 0.0:
                     masked[s] = 0.0
-            joint = _step(joint, masked, table, row, base, entry_start, stride, k_new,
-                          op_node, out_size, table_start, buf_a, buf_b) / norms[t]
+            joint = _step(joint, masked, tables[month_variant[t]], row, base, entry_start,
+                          stride, k_new, op_node, out_size, table_start, buf_a, buf_b) / norms[t]
+        previous_q = q
         stay_out = 0.0
         for s in range(n_joint):
             stay_out += joint[s] * betas[stop, s]
@@ -424,9 +498,9 @@ def _smooth(table, weights, initial, row, base, entry_start, stride, k_new, op_n
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _smooth_draws(params, fixed, rule_param_start, rule_months, rule_cell_start, cell_row_start,
-                  cell_old, rule_dest_start, dest_state, weights, initial, row, base,
-                  entry_start, stride, k_new, op_node, out_size, table_start, q_node_axis,
-                  q_target, q_start, q_stop, q_reached, state_of, marginal_start,
+                  cell_old, rule_dest_start, dest_state, keep, put, month_variant, weights,
+                  initial, row, base, entry_start, stride, k_new, op_node, out_size, table_start,
+                  q_node_axis, q_target, q_start, q_stop, q_reached, state_of, marginal_start,
                   n_states):  # pragma: no cover
     """:func:`_smooth` for every row of ``params`` (one draw per row), draws in parallel."""
     n_draws = params.shape[0]
@@ -438,9 +512,9 @@ def _smooth_draws(params, fixed, rule_param_start, rule_months, rule_cell_start,
         table = _build_tables(params[d], fixed, rule_param_start, rule_months, rule_cell_start,
                               cell_row_start, cell_old, rule_dest_start, dest_state)
         norms[d], answers[d], marginals[d] = _smooth(
-            table, weights, initial, row, base, entry_start, stride, k_new, op_node, out_size,
-            table_start, q_node_axis, q_target, q_start, q_stop, q_reached, state_of,
-            marginal_start, n_states)
+            _variants(table, keep, put), month_variant, weights, initial, row, base,
+            entry_start, stride, k_new, op_node, out_size, table_start, q_node_axis, q_target,
+            q_start, q_stop, q_reached, state_of, marginal_start, n_states)
     return norms, answers, marginals
 
 
@@ -511,9 +585,12 @@ class QuestionArrays:
 
 
 def smooth(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
-           initial: np.ndarray, questions: QuestionArrays, n_states: list[int]
+           initial: np.ndarray, questions: QuestionArrays, n_states: list[int],
+           overrides: LoweredOverrides | None = None
            ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Normalisers, question probabilities and smoothed marginals for one parameter point.
+
+    ``overrides`` (from :func:`lower_overrides`) replaces tables in some months.
 
     Returns
     -------
@@ -524,22 +601,28 @@ def smooth(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
     marginals : list of ndarray
         ``(months, states)`` per node.
     """
-    table = table_vector(lowered, params)
+    months = weights.shape[0]
+    overrides = overrides or no_overrides(lowered, months)
+    tables = _variants(table_vector(lowered, params), overrides.keep, overrides.put)
     starts = np.concatenate([[0], np.cumsum(n_states)]).astype(np.int64)
     norms, answers, flat = _smooth(
-        table, np.ascontiguousarray(weights, dtype=float), initial, *_plan_args(lowered),
+        tables, overrides.month_variant, np.ascontiguousarray(weights, dtype=float), initial,
+        *_plan_args(lowered),
         questions.node, questions.target, questions.start, questions.stop, questions.reached,
         lowered.state_of, starts, np.asarray(n_states, dtype=np.int64))
-    months = weights.shape[0]
     marginals = [flat[starts[n] * months: starts[n + 1] * months].reshape(months, k)
                  for n, k in enumerate(n_states)]
     return norms, answers, marginals
 
 
 def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
-                 initial: np.ndarray, questions: QuestionArrays, n_states: list[int]
+                 initial: np.ndarray, questions: QuestionArrays, n_states: list[int],
+                 overrides: LoweredOverrides | None = None
                  ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """:func:`smooth` for a batch of draws (leading axis of every ``params`` entry), in parallel.
+
+    ``overrides`` (from :func:`lower_overrides`) replaces tables in some months, the same for
+    every draw.
 
     Returns
     -------
@@ -554,12 +637,14 @@ def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.nda
     flat = (np.concatenate([np.asarray(p, dtype=float).reshape(n_draws, -1) for p in params],
                            axis=1) if params else np.zeros((n_draws, 0)))
     starts = np.concatenate([[0], np.cumsum(n_states)]).astype(np.int64)
+    months = weights.shape[0]
+    overrides = overrides or no_overrides(lowered, months)
     norms, answers, marg = _smooth_draws(
-        np.ascontiguousarray(flat), lowered.fixed, *_rule_args(lowered),
+        np.ascontiguousarray(flat), lowered.fixed, *_rule_args(lowered), overrides.keep,
+        overrides.put, overrides.month_variant,
         np.ascontiguousarray(weights, dtype=float), initial, *_plan_args(lowered),
         questions.node, questions.target, questions.start, questions.stop, questions.reached,
         lowered.state_of, starts, np.asarray(n_states, dtype=np.int64))
-    months = weights.shape[0]
     marginals = [marg[:, starts[n] * months: starts[n + 1] * months].reshape(n_draws, months, k)
                  for n, k in enumerate(n_states)]
     return norms, answers, marginals

@@ -26,8 +26,13 @@ from forecast.plots.sensitivity import (
     plot_value_of_information,
 )
 from forecast.plots.style import FIT_COLOURS, PALETTE, format_month_axis, month_dates
+from forecast.plots.whatif import (
+    CASE_STYLES,
+    plot_what_if,
+)
 
 __all__ = [
+    "CASE_STYLES",
     "FIT_COLOURS",
     "FORECASTER_COLOURS",
     "PALETTE",
@@ -51,6 +56,7 @@ __all__ = [
     "plot_replay",
     "plot_tornado",
     "plot_value_of_information",
+    "plot_what_if",
     "read_events",
     "save_outcome_plots",
 ]
