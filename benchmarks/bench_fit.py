@@ -198,7 +198,11 @@ def worker_naive(args) -> dict:
             model, provided, selected,
             step_kwargs={"nuts": {"target_accept": args.target_accept}})
     compile_s = time.time() - t0
-    steps = step.methods if hasattr(step, "methods") else [step]
+    # PyMC returns a list of steps (or a CompoundStep) when several step methods are needed
+    if isinstance(step, list):
+        steps = step
+    else:
+        steps = step.methods if hasattr(step, "methods") else [step]
     step_names = {type(s).__name__: len(s.vars) for s in steps}
 
     # cost of one log-density evaluation (what each Gibbs update pays), timed on the compiled
