@@ -511,7 +511,7 @@ def parse_args(argv=None):
     return args
 
 
-NAIVE_MONTHS = 8
+NAIVE_MONTHS = 3
 """Default horizon of the naive comparison (see benchmarks/README.md for why)."""
 
 
