@@ -18,6 +18,7 @@ from forecast.analysis.outcomes import (
     outcome_curves,
     question_summary,
     rule_parameters,
+    select_outcomes,
 )
 from forecast.analysis.parameters import parameter_draws, rule_parameter_table
 from forecast.analysis.pooling import (
@@ -162,6 +163,7 @@ __all__ = [
     "rule_parameters",
     "score_questions",
     "score_summary",
+    "select_outcomes",
     "shift_mean",
     "skill_score",
     "state_probabilities",

@@ -14,7 +14,7 @@ from forecast.engine.exact import ExactEngine, can_leave, evidence_matrices
 from forecast.spec.scenario import Question, Scenario
 
 __all__ = ["QUESTION_VAR", "evidence_cutoff", "headline_table", "outcome_curves",
-           "question_summary", "rule_parameters"]
+           "question_summary", "rule_parameters", "select_outcomes"]
 
 QUESTION_VAR = "question_prob"
 
@@ -91,6 +91,23 @@ def _summarise(prob: np.ndarray, bands: Sequence[float]) -> dict[str, np.ndarray
     return out
 
 
+def select_outcomes(scenario: Scenario, outcomes: Sequence[str] | None = None) -> list[str]:
+    """The outcome ids asked for (all of the scenario's when None), checked to exist.
+
+    Raises
+    ------
+    ValueError
+        If an id is not one of the scenario's outcomes.
+    """
+    known = [o.id for o in scenario.outcomes]
+    wanted = known if outcomes is None else list(outcomes)
+    unknown = [o for o in wanted if o not in known]
+    if unknown:
+        raise ValueError(f"unknown outcome(s) {', '.join(unknown)}; the scenario has "
+                         f"{', '.join(known) or 'none'}")
+    return wanted
+
+
 def outcome_curves(idata: az.InferenceData, scenario: Scenario,
                    outcomes: Sequence[str] | None = None, group: str = "posterior",
                    bands: Sequence[float] = (0.5, 0.9), max_draws: int | None = 1000,
@@ -128,11 +145,7 @@ def outcome_curves(idata: az.InferenceData, scenario: Scenario,
         (``YYYY-MM``), ``date`` (month end), ``mean``, ``low50``, ``high50``, ...
     """
     specs = {o.id: o for o in scenario.outcomes}
-    wanted = list(specs) if outcomes is None else list(outcomes)
-    unknown = [o for o in wanted if o not in specs]
-    if unknown:
-        raise ValueError(f"unknown outcome(s) {', '.join(unknown)}; the scenario has "
-                         f"{', '.join(specs)}")
+    wanted = select_outcomes(scenario, outcomes)
     tl = scenario.timeline
     dates = [tl.month_end_date(t) for t in range(tl.n_steps)]
     probs: dict[str, np.ndarray] = {}

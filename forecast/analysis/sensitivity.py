@@ -23,7 +23,12 @@ import pandas as pd
 import xarray as xr
 from scipy import special, stats
 
-from forecast.analysis.outcomes import QUESTION_VAR, evidence_cutoff, rule_parameters
+from forecast.analysis.outcomes import (
+    QUESTION_VAR,
+    evidence_cutoff,
+    rule_parameters,
+    select_outcomes,
+)
 from forecast.elicitation import Priors, elicit
 from forecast.engine.exact import ExactEngine, evidence_matrices
 from forecast.spec.scenario import Question, Rule, Scenario
@@ -312,12 +317,7 @@ def outcome_questions(scenario: Scenario, outcomes: Sequence[str] | None = None,
     ValueError
         If an outcome id is unknown or nothing matches.
     """
-    known = [o.id for o in scenario.outcomes]
-    wanted = known if outcomes is None else list(outcomes)
-    unknown = [o for o in wanted if o not in known]
-    if unknown:
-        raise ValueError(f"unknown outcome(s) {', '.join(unknown)}; the scenario has "
-                         f"{', '.join(known) or 'none'}")
+    wanted = select_outcomes(scenario, outcomes)
     steps = None if dates is None else {scenario.timeline.step_of(d) for d in dates}
     out = [q for oid in wanted for q in sorted(
         (q for q in scenario.questions if q.outcome == oid), key=lambda q: q.step)

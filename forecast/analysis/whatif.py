@@ -44,7 +44,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from forecast.analysis.outcomes import evidence_cutoff, rule_parameters
+from forecast.analysis.outcomes import evidence_cutoff, rule_parameters, select_outcomes
 from forecast.engine.exact import (
     ExactEngine,
     ExactResult,
@@ -244,12 +244,7 @@ def curve_questions(scenario: Scenario, outcomes: Sequence[str] | None = None
     having been in them at any month from the first one (as
     :func:`forecast.analysis.outcomes.outcome_curves` draws them).
     """
-    specs = {o.id: o for o in scenario.outcomes}
-    wanted = list(specs) if outcomes is None else list(outcomes)
-    unknown = [o for o in wanted if o not in specs]
-    if unknown:
-        raise ValueError(f"unknown outcome(s) {', '.join(unknown)}; the scenario has "
-                         f"{', '.join(specs) or 'none'}")
+    wanted = select_outcomes(scenario, outcomes)
     tl = scenario.timeline
     out = []
     for oid in wanted:
