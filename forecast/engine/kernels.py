@@ -58,6 +58,8 @@ class LoweredPlan:
         Number of joint states.
     state_of : ndarray of int64
         ``state_of[n, s]`` is node n's state in joint state s.
+    state_start : ndarray of int64
+        Offsets of each node's states in a per-node weight row (length nodes + 1).
     """
 
     row: np.ndarray
@@ -78,6 +80,7 @@ class LoweredPlan:
     dest_state: np.ndarray
     n_joint: int
     state_of: np.ndarray
+    state_start: np.ndarray
 
 
 def _flat(letters: str, coords: dict[str, np.ndarray], sizes: dict[str, int]) -> np.ndarray:
@@ -139,7 +142,8 @@ def lower_plan(plan: StepPlan, layout: list[NodeTable], n_states: list[int]) -> 
             np.int64),
         dest_state=np.array([d for ds in dests for d in ds], dtype=np.int64),
         n_joint=n_joint,
-        state_of=np.array(np.unravel_index(np.arange(n_joint), n_states), dtype=np.int64))
+        state_of=np.array(np.unravel_index(np.arange(n_joint), n_states), dtype=np.int64),
+        state_start=np.concatenate([[0], np.cumsum(n_states)]).astype(np.int64))
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,56 @@ def joint_weights(evidence: list[np.ndarray], state_of: np.ndarray) -> np.ndarra
     for n, matrix in enumerate(evidence):
         weights *= matrix[:, state_of[n]]
     return weights
+
+
+@dataclass(frozen=True)
+class LikelihoodWeights:
+    """Evidence in the form the likelihood kernel takes, with the entries it can skip.
+
+    Attributes
+    ----------
+    weights : ndarray
+        ``(months, total states)``: ``weights[t, state_start[n] + k]`` multiplies the mass
+        that node ``n`` sends to its new state ``k`` in month ``t``. Only the months up to the
+        last one that carries evidence are kept.
+    active, active_start : ndarray of int64
+        The input entries of contraction ``c`` in month ``t`` that can hold mass are
+        ``active[active_start[t * contractions + c]: active_start[t * contractions + c + 1]]``.
+    """
+
+    weights: np.ndarray
+    active: np.ndarray
+    active_start: np.ndarray
+
+
+def likelihood_weights(evidence: list[np.ndarray], lowered: LoweredPlan,
+                       initial: np.ndarray) -> LikelihoodWeights:
+    """Prepare the evidence for :func:`loglik_and_grad`.
+
+    Each node's weights are multiplied in as soon as the node's new state is formed, so states
+    the evidence rules out are dropped right away. Which joint entries can hold mass does not
+    depend on the parameters (a rule's cells are positive for every interior parameter), so a
+    boolean pass finds them once per evidence set and the kernel visits only those: on Kursk,
+    about one entry in eight.
+
+    Only the months up to the last one that carries evidence are kept. A month whose weights
+    are all one adds nothing to the log-likelihood: the transition keeps the total mass, so
+    its normaliser is one for parameters on the simplex. A forecast made at the start then
+    costs one month instead of the whole timeline. The log-likelihood is unchanged; its
+    gradient with respect to an outcome vector changes only along ``(1, ..., 1)``, the
+    direction that leaves the simplex, so the gradient the sampler sees (through the
+    Beta/Dirichlet transforms) is unchanged.
+    """
+    weights = np.concatenate([np.asarray(m, dtype=float) for m in evidence], axis=1)
+    informative = np.flatnonzero(np.any(weights != 1.0, axis=1))
+    last = int(informative[-1]) + 1 if informative.size else 1
+    weights = np.ascontiguousarray(weights[:last])
+    interior = [np.full(int(n), 1.0 / n) for n in np.diff(lowered.rule_param_start)]
+    table_mask = table_vector(lowered, interior) > 0.0
+    active, active_start = _active_entries(
+        table_mask, weights != 0.0, lowered.state_start, np.asarray(initial) > 0.0,
+        *_plan_args(lowered))
+    return LikelihoodWeights(weights, active, active_start)
 
 
 # ----------------------------------------------------------------------------- numba kernels
@@ -290,9 +344,56 @@ def _contract_adjoint(out_bar, in_bar, table, c, row, base, entry_start, stride,
 
 
 @numba.njit(cache=True, nogil=True)
-def _loglik_and_grad(table, weights, initial, row, base, entry_start, stride, k_new, op_node,
-                     out_size, table_start, want_grad):  # pragma: no cover
-    n_months, n_joint = weights.shape
+def _active_entries(table_mask, weight_mask, state_start, initial_mask, row, base, entry_start,
+                    stride, k_new, op_node, out_size, table_start):  # pragma: no cover
+    """Boolean forward pass: which input entries of each month's contractions can be non-zero.
+
+    Returned as index lists (see :class:`LikelihoodWeights`).
+    """
+    n_months = weight_mask.shape[0]
+    n_joint = initial_mask.shape[0]
+    n_ops = op_node.shape[0]
+    max_size = max(out_size.max(), n_joint)
+    for c in range(n_ops):
+        max_size = max(max_size, entry_start[c + 1] - entry_start[c])
+    src = np.zeros(max_size, dtype=np.bool_)
+    dst = np.zeros(max_size, dtype=np.bool_)
+    src[:n_joint] = initial_mask
+    active = np.empty(n_months * (entry_start[n_ops] - entry_start[0]), dtype=np.int64)
+    active_start = np.zeros(n_months * n_ops + 1, dtype=np.int64)
+    n_active = 0
+    for t in range(n_months):
+        for c in range(n_ops):
+            dst[:] = False
+            tb = table_start[op_node[c]]
+            e0 = state_start[op_node[c]]
+            kn = k_new[c]
+            first = entry_start[c]
+            for r in range(entry_start[c + 1] - first):
+                if not src[r]:
+                    continue
+                active[n_active] = r
+                n_active += 1
+                t0 = tb + row[first + r] * kn
+                for k in range(kn):
+                    if table_mask[t0 + k] and weight_mask[t, e0 + k]:
+                        dst[base[first + r] + k * stride[c]] = True
+            active_start[t * n_ops + c + 1] = n_active
+            src, dst = dst, src
+    return active[:n_active].copy(), active_start
+
+
+@numba.njit(cache=True, nogil=True)
+def _loglik_and_grad(table, weights, state_start, active, active_start, initial, row, base,
+                     entry_start, stride, k_new, op_node, out_size, table_start,
+                     want_grad):  # pragma: no cover
+    """Log-likelihood and its gradient in the flat table (see :class:`LikelihoodWeights`).
+
+    ``weights[t, state_start[n] + k]`` multiplies the mass that node ``n`` sends to its new
+    state ``k`` in month ``t``; only the active entries of each contraction are visited.
+    """
+    n_months = weights.shape[0]
+    n_joint = initial.shape[0]
     n_ops = op_node.shape[0]
     in_size = np.empty(n_ops, dtype=np.int64)
     offset = np.zeros(n_ops + 1, dtype=np.int64)
@@ -316,18 +417,30 @@ def _loglik_and_grad(table, weights, initial, row, base, entry_start, stride, k_
                 dst = buffer[:out_size[c]]
             else:
                 dst = saved[m0 + offset[c + 1]: m0 + offset[c + 1] + out_size[c]]
-            _contract(src, dst, table, c, row, base, entry_start, stride, k_new, op_node,
-                      out_size, table_start)
+            for o in range(out_size[c]):
+                dst[o] = 0.0
+            tb = table_start[op_node[c]]
+            e0 = state_start[op_node[c]]
+            kn = k_new[c]
+            st = stride[c]
+            first = entry_start[c]
+            for i in range(active_start[t * n_ops + c], active_start[t * n_ops + c + 1]):
+                r = active[i]
+                v = src[r]
+                t0 = tb + row[first + r] * kn
+                b0 = base[first + r]
+                for k in range(kn):
+                    w = weights[t, e0 + k]
+                    if w != 0.0:
+                        dst[b0 + k * st] += v * table[t0 + k] * w
         total = 0.0
         for s in range(n_joint):
-            value = buffer[s] * weights[t, s]
-            alphas[t, s] = value
-            total += value
+            total += buffer[s]
         norms[t] = total
         if total <= 0.0:
             return -np.inf, grad
         for s in range(n_joint):
-            alphas[t, s] /= total
+            alphas[t, s] = buffer[s] / total
     loglik = 0.0
     for t in range(n_months):
         loglik += np.log(norms[t])
@@ -341,29 +454,33 @@ def _loglik_and_grad(table, weights, initial, row, base, entry_start, stride, k_
         for s in range(n_joint):
             inner += alpha_bar[s] * alphas[t, s]
         for s in range(n_joint):
-            out_bar[s] = (1.0 + alpha_bar[s] - inner) / norms[t] * weights[t, s]
+            out_bar[s] = (1.0 + alpha_bar[s] - inner) / norms[t]
         m0 = t * per_month
         for c in range(n_ops - 1, -1, -1):
             src = saved[m0 + offset[c]: m0 + offset[c] + in_size[c]]
             tb = table_start[op_node[c]]
+            e0 = state_start[op_node[c]]
             kn = k_new[c]
             st = stride[c]
             first = entry_start[c]
+            # An entry that cannot hold mass passes gradient only to table cells that are
+            # zero wherever the joint has mass (fixed cells, which carry no parameter) or
+            # that a zero weight multiplies, so only the active entries are visited; see the
+            # module docstring.
             for r in range(in_size[c]):
+                in_bar[r] = 0.0
+            for i in range(active_start[t * n_ops + c], active_start[t * n_ops + c + 1]):
+                r = active[i]
                 v = src[r]
-                if v == 0.0:
-                    # A zero entry passes gradient only to table cells that are zero wherever
-                    # the joint has mass (fixed cells, which carry no parameter), so it is
-                    # skipped; see the module docstring.
-                    in_bar[r] = 0.0
-                    continue
                 t0 = tb + row[first + r] * kn
                 b0 = base[first + r]
                 acc = 0.0
                 for k in range(kn):
-                    g = out_bar[b0 + k * st]
-                    acc += g * table[t0 + k]
-                    grad[t0 + k] += g * v
+                    w = weights[t, e0 + k]
+                    if w != 0.0:
+                        g = out_bar[b0 + k * st] * w
+                        acc += g * table[t0 + k]
+                        grad[t0 + k] += g * v
                 in_bar[r] = acc
             for r in range(in_size[c]):
                 out_bar[r] = in_bar[r]
@@ -543,7 +660,7 @@ def table_vector(lowered: LoweredPlan, params: list[np.ndarray]) -> np.ndarray:
     return _build_tables(flat_params(params), lowered.fixed, *_rule_args(lowered))
 
 
-def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
+def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], weights: LikelihoodWeights,
                     initial: np.ndarray, want_grad: bool = True
                     ) -> tuple[float, list[np.ndarray]]:
     """Evidence log-likelihood and its gradient with respect to every rule's outcome vector.
@@ -554,8 +671,8 @@ def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], weights: np.
         From :func:`lower_plan`.
     params : list of ndarray
         One N-month outcome vector ``[stay, *destinations]`` per rule.
-    weights : ndarray
-        From :func:`joint_weights`.
+    weights : LikelihoodWeights
+        From :func:`likelihood_weights`.
     initial : ndarray
         Flat joint distribution just before month 0.
     want_grad : bool
@@ -563,8 +680,9 @@ def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], weights: np.
     """
     flat = flat_params(params)
     table = _build_tables(flat, lowered.fixed, *_rule_args(lowered))
-    loglik, table_grad = _loglik_and_grad(table, np.ascontiguousarray(weights, dtype=float),
-                                          initial, *_plan_args(lowered), want_grad)
+    loglik, table_grad = _loglik_and_grad(table, weights.weights, lowered.state_start,
+                                          weights.active, weights.active_start, initial,
+                                          *_plan_args(lowered), want_grad)
     if want_grad and np.isfinite(loglik):
         grad = _params_grad(flat, table_grad, *_rule_args(lowered))
     else:

@@ -15,15 +15,18 @@ import xarray as xr
 
 from forecast.elicitation import Priors, elicit
 from forecast.engine.exact import ExactEngine, evidence_matrices
+from forecast.pymc_backend.density import CompiledDensity
 from forecast.pymc_backend.model import (
     QUESTION_VAR,
     build_model,
     evidence_data,
     group_data,
     marginal_var,
+    model_coords,
     parameter_groups,
     state_dim,
 )
+from forecast.pymc_backend.nutpie_model import DensityModel
 from forecast.spec.scenario import Scenario
 
 logger = logging.getLogger(__name__)
@@ -34,20 +37,47 @@ CONSTANT_SPREAD = 1e-9
 """Quantities whose draws all agree within this are fixed by the evidence (no R-hat/ESS)."""
 
 
+SAMPLER_BACKENDS = ("nutpie", "pymc")
+
+
 @dataclass(frozen=True)
 class SamplerConfig:
-    """NUTS settings; every sampling call states chains, cores and seed explicitly."""
+    """NUTS settings; every sampling call states chains, cores and seed explicitly.
+
+    Attributes
+    ----------
+    backend : {"nutpie", "pymc"}
+        ``"nutpie"`` (default) runs nutpie's NUTS on the model's density compiled with numba
+        (:mod:`forecast.pymc_backend.density`): nothing is compiled per model, and the
+        compiled code is cached on disk. ``"pymc"`` runs ``pm.sample`` on the PyMC model (its
+        PyTensor graph is compiled once per fitter): the reference, slower.
+    """
 
     draws: int = 1000
     tune: int = 1000
     chains: int = 2
     cores: int = 2
     target_accept: float = 0.8
+    backend: str = "nutpie"
 
-    def as_attrs(self) -> dict[str, int | float]:
+    def __post_init__(self) -> None:
+        if self.backend not in SAMPLER_BACKENDS:
+            raise ValueError(f"sampler backend must be one of {', '.join(SAMPLER_BACKENDS)}, "
+                             f"got {self.backend!r}")
+        for name in ("draws", "chains", "cores"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"sampler {name} must be at least 1, got {getattr(self, name)}")
+        if self.tune < 0:
+            raise ValueError(f"sampler tune must be at least 0, got {self.tune}")
+        if not 0.0 < self.target_accept < 1.0:
+            raise ValueError(f"sampler target_accept must be in (0, 1), got "
+                             f"{self.target_accept}")
+
+    def as_attrs(self) -> dict[str, int | float | str]:
         """The settings as InferenceData attributes."""
         return {"draws": self.draws, "tune": self.tune, "chains": self.chains,
-                "cores": self.cores, "target_accept": self.target_accept}
+                "cores": self.cores, "target_accept": self.target_accept,
+                "backend": self.backend}
 
 
 @dataclass
@@ -186,7 +216,7 @@ def exact_quantities(engine: ExactEngine, params: list[np.ndarray],
 
 
 class ScenarioFitter:
-    """A scenario's PyMC model, compiled once and re-fitted with new priors or evidence.
+    """A scenario's model, compiled once and re-fitted with new priors or evidence.
 
     Parameters
     ----------
@@ -195,7 +225,12 @@ class ScenarioFitter:
     priors : Priors, optional
         Defaults to the priors elicited from the scenario file.
     sampler : SamplerConfig, optional
-        NUTS settings.
+        NUTS settings and backend.
+
+    Notes
+    -----
+    ``compiles`` counts how often a sampler's density was built: once per fitter, whatever
+    the number of fits, prior edits and evidence cut-offs.
 
     Examples
     --------
@@ -209,10 +244,21 @@ class ScenarioFitter:
         self.priors = priors or elicit(scenario)
         self.sampler = sampler or SamplerConfig()
         self.engine = ExactEngine(scenario)
-        self.model = build_model(scenario, self.priors, engine=self.engine)
+        self.density = CompiledDensity(self.engine, self.priors)
+        self.coords = model_coords(scenario, self.priors)
+        self._model: pm.Model | None = None
         self._step: pm.step_methods.NUTS | None = None
+        self._nutpie_model: Any = None
         self.compiles = 0
         self._prior_cache: dict[tuple[int, int], az.InferenceData] = {}
+
+    @property
+    def model(self) -> pm.Model:
+        """The PyMC model (built on first use, with the current priors and evidence)."""
+        if self._model is None:
+            self._model = build_model(self.scenario, self.priors, engine=self.engine)
+            self._set_model_evidence(getattr(self, "_evidence", None))
+        return self._model
 
     def _nuts(self) -> pm.step_methods.NUTS:
         if self._step is None:
@@ -224,21 +270,35 @@ class ScenarioFitter:
             self._step.reset_tuning()
         return self._step
 
+    def _nutpie(self) -> Any:
+        if self._nutpie_model is None:
+            self._nutpie_model = DensityModel(self.density, self.coords)
+            self.compiles += 1
+        return self._nutpie_model
+
     def set_priors(self, priors: Priors) -> None:
         """Replace the priors (same rules) without recompiling."""
-        values: dict[str, Any] = {}
-        for group in parameter_groups(priors):
-            values.update(group_data(group, priors))
-        pm.set_data(values, model=self.model)
+        self.density.set_priors(priors)
+        if self._model is not None:
+            values: dict[str, Any] = {}
+            for group in parameter_groups(priors):
+                values.update(group_data(group, priors))
+            pm.set_data(values, model=self._model)
         self.priors = priors
         self._prior_cache.clear()
 
     def set_evidence(self, as_of: dt.date | None = None) -> list[np.ndarray]:
         """Use the evidence known by ``as_of`` (all of it when None), without recompiling."""
         matrices = evidence_matrices(self.scenario, self.scenario.evidence_as_of(as_of))
-        pm.set_data({evidence_data(n.name): m for n, m in
-                     zip(self.scenario.nodes, matrices, strict=True)}, model=self.model)
+        self._evidence = matrices
+        self.density.set_evidence(matrices)
+        self._set_model_evidence(matrices)
         return matrices
+
+    def _set_model_evidence(self, matrices: list[np.ndarray] | None) -> None:
+        if self._model is not None and matrices is not None:
+            pm.set_data({evidence_data(n.name): m for n, m in
+                         zip(self.scenario.nodes, matrices, strict=True)}, model=self._model)
 
     def prior_draws(self, seed: int, size: int | None = None) -> az.InferenceData:
         """Question probabilities and marginals implied by the priors alone.
@@ -265,10 +325,18 @@ class ScenarioFitter:
             data[rule.name] = ((("chain", "draw")), values[:, 1].reshape(shape)) \
                 if prior.is_beta else (("chain", "draw", f"{rule.name}_outcome"),
                                        values.reshape(*shape, -1))
-        coords = self.model.coords
+        coords = self.coords
         ds = xr.Dataset({k: xr.DataArray(v[1], dims=v[0]) for k, v in data.items()})
         ds = ds.assign_coords({d: list(coords[d]) for d in ds.dims if d in coords})
         return az.InferenceData(prior=ds)
+
+    def _prior_means(self) -> dict[str, np.ndarray]:
+        """The free variables at the priors' means (where the chains start, jittered)."""
+        out = {}
+        for group in self.density.groups:
+            means = np.stack([self.priors[r].mean for r in group.rules])
+            out[group.name] = means[:, 1] if group.is_beta else means
+        return out
 
     def fit(self, as_of: dt.date | None = None, seed: int = 20240930,
             progressbar: bool = False) -> az.InferenceData:
@@ -284,14 +352,26 @@ class ScenarioFitter:
         from forecast import __version__
 
         evidence = self.set_evidence(as_of)
-        step = self._nuts()
         cfg = self.sampler
-        idata = pm.sample(
-            draws=cfg.draws, tune=cfg.tune, chains=cfg.chains, cores=cfg.cores,
-            random_seed=seed, step=step, model=self.model, progressbar=progressbar,
-            var_names=[v.name for v in self.model.free_RVs],
-            compute_convergence_checks=False, idata_kwargs={"include_transformed": False},
-        )
+        if cfg.backend == "nutpie":
+            import nutpie
+
+            model = self._nutpie()
+            model.init_mean = self.density.unconstrained(self._prior_means())
+            idata = nutpie.sample(
+                model, draws=cfg.draws, tune=cfg.tune, chains=cfg.chains, cores=cfg.cores,
+                seed=seed, save_warmup=False, progress_bar=progressbar,
+                target_accept=cfg.target_accept)
+            idata = az.InferenceData(posterior=idata.posterior,
+                                     sample_stats=idata.sample_stats)
+        else:
+            step = self._nuts()
+            idata = pm.sample(
+                draws=cfg.draws, tune=cfg.tune, chains=cfg.chains, cores=cfg.cores,
+                random_seed=seed, step=step, model=self.model, progressbar=progressbar,
+                var_names=[v.name for v in self.model.free_RVs],
+                compute_convergence_checks=False, idata_kwargs={"include_transformed": False},
+            )
         shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"])
         rules = rule_draws(idata.posterior, self.priors)
         for name, da in rules.items():
@@ -301,8 +381,7 @@ class ScenarioFitter:
                                                      shape).items():
             idata.posterior[name] = xr.DataArray(values, dims=("chain", "draw", *dims))
         idata.posterior = idata.posterior.assign_coords(
-            {d: list(self.model.coords[d]) for d in idata.posterior.dims
-             if d in self.model.coords})
+            {d: list(self.coords[d]) for d in idata.posterior.dims if d in self.coords})
         idata.extend(self.prior_draws(seed))
         attrs = {
             "scenario_id": self.scenario.id,

@@ -108,6 +108,26 @@ def rule_outcome_vectors(model: pm.Model, priors: Priors) -> dict[str, Any]:
     return out
 
 
+def parameter_dims(group: ParameterGroup) -> tuple[str, ...]:
+    """Dimensions of a parameter group's variable."""
+    return (group.rule_dim,) if group.is_beta else (group.rule_dim, group.outcome_dim)
+
+
+def model_coords(scenario: Scenario, priors: Priors) -> dict[str, list[str]]:
+    """Coordinates of the model's dimensions (months, questions, states, rules, outcomes)."""
+    coords: dict[str, list[str]] = {
+        "month": scenario.timeline.labels,
+        "question": [q.id for q in scenario.questions],
+    }
+    for node in scenario.nodes:
+        coords[state_dim(node.name)] = list(node.states)
+    for group in parameter_groups(priors):
+        coords[group.rule_dim] = list(group.rules)
+        if not group.is_beta:
+            coords[group.outcome_dim] = ["stay", *(f"to{k}" for k in range(1, group.width))]
+    return coords
+
+
 def build_model(scenario: Scenario, priors: Priors | None = None, as_of: Any = None,
                 engine: ExactEngine | None = None) -> pm.Model:
     """Build the PyMC model of a scenario.
@@ -134,17 +154,8 @@ def build_model(scenario: Scenario, priors: Priors | None = None, as_of: Any = N
     """
     priors = priors or elicit(scenario)
     engine = engine or ExactEngine(scenario)
-    coords: dict[str, list[str]] = {
-        "month": scenario.timeline.labels,
-        "question": [q.id for q in scenario.questions],
-    }
-    for node in scenario.nodes:
-        coords[state_dim(node.name)] = list(node.states)
+    coords = model_coords(scenario, priors)
     groups = parameter_groups(priors)
-    for group in groups:
-        coords[group.rule_dim] = list(group.rules)
-        if not group.is_beta:
-            coords[group.outcome_dim] = ["stay", *(f"to{k}" for k in range(1, group.width))]
     matrices = evidence_matrices(scenario, scenario.evidence_as_of(as_of))
 
     with pm.Model(coords=coords) as model:
@@ -155,7 +166,7 @@ def build_model(scenario: Scenario, priors: Priors | None = None, as_of: Any = N
             if group.is_beta:
                 pm.Beta(group.name, alpha=alpha[:, 1], beta=alpha[:, 0], dims=group.rule_dim)
             else:
-                pm.Dirichlet(group.name, a=alpha, dims=(group.rule_dim, group.outcome_dim))
+                pm.Dirichlet(group.name, a=alpha, dims=parameter_dims(group))
             counts = pm.Data(counts_name, values[counts_name])
             coef = pm.Data(coef_name, values[coef_name])
             pm.Potential(f"{group.name}__reference", pt.sum(coef) + pt.sum(xlogy0(

@@ -16,7 +16,7 @@ from pytensor.graph.op import Op
 
 from forecast.engine.exact import ExactEngine
 from forecast.engine.forward import initial_joint
-from forecast.engine.kernels import joint_weights, loglik_and_grad, lower_plan
+from forecast.engine.kernels import likelihood_weights, loglik_and_grad, lower_plan
 
 
 class EvidenceLoglik(Op):
@@ -48,7 +48,7 @@ class EvidenceLoglik(Op):
         if cached is None or not all(np.array_equal(a, b) for a, b in zip(cached[0], evidence,
                                                                              strict=True)):
             cached = ([np.array(e) for e in evidence],
-                      joint_weights(evidence, self.lowered.state_of))
+                      likelihood_weights(evidence, self.lowered, self.initial))
             self._cache = cached
         return cached[1]
 

@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 
 from forecast.engine import ExactEngine
 from forecast.engine import forward as fw
-from forecast.engine.kernels import joint_weights, loglik_and_grad, lower_plan
+from forecast.engine.kernels import likelihood_weights, loglik_and_grad, lower_plan
 from forecast.spec import load_scenario
 from forecast.spec.scenario import Scenario
 from forecast.synthetic import random_scenario
@@ -43,8 +43,8 @@ class Kernel:
         self.evidence = self.engine.evidence() if evidence is None else evidence
         self.lowered = lower_plan(self.engine.plan, self.engine.layout,
                                   [n.n_states for n in scenario.nodes])
-        self.weights = joint_weights(self.evidence, self.lowered.state_of)
         self.initial = fw.initial_joint(self.engine.initials, self.engine.plan, np).ravel()
+        self.weights = likelihood_weights(self.evidence, self.lowered, self.initial)
 
     def __call__(self, params: list[np.ndarray], want_grad: bool = True):
         return loglik_and_grad(self.lowered, params, self.weights, self.initial, want_grad)

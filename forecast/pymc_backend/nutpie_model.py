@@ -1,0 +1,210 @@
+"""The compiled density as a nutpie model: C callbacks, no Python in the sampling loop.
+
+nutpie's Rust NUTS calls a log-density through a C function pointer. The two callbacks here
+(:data:`_logp_callback`, :data:`_expand_callback`) are numba ``cfunc`` compiled once per
+machine and cached on disk. The scenario, priors and evidence reach them as data: a table of
+``(address, rows, columns)`` per array of :class:`~forecast.pymc_backend.density.CompiledDensity`,
+read afresh at the start of every sampling run. So a new scenario, prior or evidence set
+compiles nothing, and chains run in parallel without the GIL.
+
+This uses nutpie's low-level model interface (``nutpie._lib``), the one its own numba backend
+uses; ``pyproject.toml`` pins nutpie to the minor version it was tested with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from forecast.pymc_backend.density import CompiledDensity, _logp_dlogp, _outcomes
+from forecast.pymc_backend.model import parameter_dims
+
+ARRAYS = (
+    "kind", "width", "x_start", "q_start", "prior_weight", "prior_constant", "n_params",
+    "fixed", "rule_param_start", "rule_months", "rule_cell_start", "cell_row_start",
+    "cell_old", "rule_dest_start", "dest_state", "weights", "state_start", "active",
+    "active_start", "initial", "row", "base", "entry_start", "stride", "k_new", "op_node",
+    "out_size", "table_start",
+)
+"""The density's arrays, in the order of the table the callbacks read."""
+N_ARRAYS = len(ARRAYS)
+
+LOGP_SIGNATURE = types.int64(types.uint64, types.CPointer(types.double),
+                             types.CPointer(types.double), types.CPointer(types.double),
+                             types.voidptr)
+EXPAND_SIGNATURE = types.int64(types.uint64, types.uint64, types.CPointer(types.double),
+                               types.CPointer(types.double), types.voidptr)
+
+
+@intrinsic
+def _as_pointer(typingctx, address):  # pragma: no cover - compiled
+    """A void pointer from an integer address."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+    return types.voidptr(address), codegen
+
+
+@numba.njit(cache=True, inline="always")
+def _int(table, i):  # pragma: no cover - compiled
+    return numba.carray(_as_pointer(table[i, 0]), (np.int64(table[i, 1]),), np.int64)
+
+
+@numba.njit(cache=True, inline="always")
+def _float(table, i):  # pragma: no cover - compiled
+    return numba.carray(_as_pointer(table[i, 0]), (np.int64(table[i, 1]),), np.float64)
+
+
+@numba.njit(cache=True, inline="always")
+def _matrix(table, i):  # pragma: no cover - compiled
+    return numba.carray(_as_pointer(table[i, 0]),
+                        (np.int64(table[i, 1]), np.int64(table[i, 2])), np.float64)
+
+
+@numba.njit(cache=True, inline="always")
+def _table(user_data):  # pragma: no cover - compiled
+    return numba.carray(user_data, (N_ARRAYS, 3), np.uint64)
+
+
+@numba.cfunc(LOGP_SIGNATURE, cache=True)
+def _logp_callback(dim, x_, grad_, logp_, user_data):  # pragma: no cover - compiled
+    t = _table(user_data)
+    x = numba.carray(x_, (dim,))
+    out = numba.carray(grad_, (dim,))
+    logp_out = numba.carray(logp_, (1,))
+    logp, grad = _logp_dlogp(
+        x, _int(t, 0), _int(t, 1), _int(t, 2), _int(t, 3), _float(t, 4), _float(t, 5)[0],
+        _int(t, 6)[0], _float(t, 7), _int(t, 8), _int(t, 9), _int(t, 10), _int(t, 11),
+        _int(t, 12), _int(t, 13), _int(t, 14), _matrix(t, 15), _int(t, 16), _int(t, 17),
+        _int(t, 18), _float(t, 19), _int(t, 20), _int(t, 21), _int(t, 22), _int(t, 23),
+        _int(t, 24), _int(t, 25), _int(t, 26), _int(t, 27))
+    logp_out[0] = logp
+    for i in range(dim):
+        out[i] = grad[i]
+    if not np.isfinite(logp):
+        return 4
+    for i in range(dim):
+        if not np.isfinite(out[i]):
+            return 3
+    return 0
+
+
+@numba.cfunc(EXPAND_SIGNATURE, cache=True)
+def _expand_callback(dim, n_expanded, x_, out_, user_data):  # pragma: no cover - compiled
+    t = _table(user_data)
+    x = numba.carray(x_, (dim,))
+    out = numba.carray(out_, (n_expanded,))
+    kind, width, q_start = _int(t, 0), _int(t, 1), _int(t, 3)
+    q = _outcomes(x, kind, width, _int(t, 2), q_start, _int(t, 6)[0])
+    e = 0
+    for k in range(kind.shape[0]):
+        if kind[k] == 0:  # log-odds: the Beta's variable is the probability of moving
+            out[e] = q[q_start[k] + 1]
+            e += 1
+        else:
+            for j in range(width[k]):
+                out[e] = q[q_start[k] + j]
+                e += 1
+    return 0
+
+
+def _density_arrays(density: CompiledDensity) -> list[np.ndarray]:
+    layout, lowered, weights = density.layout, density.lowered, density.weights
+    as_int = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
+    as_float = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+    return [
+        as_int(layout.kind), as_int(layout.width), as_int(layout.x_start),
+        as_int(layout.q_start), as_float(density.prior.weight),
+        as_float([density.prior.constant]), as_int([density.n_params]),
+        as_float(lowered.fixed), as_int(lowered.rule_param_start),
+        as_int(lowered.rule_months), as_int(lowered.rule_cell_start),
+        as_int(lowered.cell_row_start), as_int(lowered.cell_old),
+        as_int(lowered.rule_dest_start), as_int(lowered.dest_state),
+        as_float(weights.weights), as_int(lowered.state_start), as_int(weights.active),
+        as_int(weights.active_start), as_float(density.initial), as_int(lowered.row),
+        as_int(lowered.base), as_int(lowered.entry_start), as_int(lowered.stride),
+        as_int(lowered.k_new), as_int(lowered.op_node), as_int(lowered.out_size),
+        as_int(lowered.table_start),
+    ]
+
+
+def pack(density: CompiledDensity) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The table the callbacks read, and the arrays it points to (keep them alive)."""
+    arrays = _density_arrays(density)
+    table = np.zeros((len(ARRAYS), 3), dtype=np.uint64)
+    for i, array in enumerate(arrays):
+        table[i, 0] = array.ctypes.data
+        table[i, 1] = array.shape[0]
+        table[i, 2] = array.shape[1] if array.ndim == 2 else 1
+    return table, arrays
+
+
+class DensityModel:
+    """A nutpie model (``nutpie.sample`` takes it) of a compiled density.
+
+    Parameters
+    ----------
+    density : CompiledDensity
+        The density; its current priors and evidence are read when a sampling run starts.
+    coords : dict
+        Coordinates of the parameter dimensions.
+    """
+
+    def __init__(self, density: CompiledDensity, coords: dict[str, list[str]]) -> None:
+        self.density = density
+        groups = density.groups
+        self.names = [g.name for g in groups]
+        self._shapes = {g.name: (len(g.rules),) if g.is_beta else (len(g.rules), g.width)
+                        for g in groups}
+        self.dims = {g.name: parameter_dims(g) for g in groups}
+        self._coords = {d: list(coords[d]) for g in groups for d in parameter_dims(g)}
+        self.n_expanded = int(sum(np.prod(s) for s in self._shapes.values()))
+        self.init_mean = np.zeros(density.ndim)
+        self._packed: list[Any] = []
+
+    @property
+    def n_dim(self) -> int:
+        """Number of unconstrained parameters."""
+        return self.density.ndim
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shape of each free variable."""
+        return dict(self._shapes)
+
+    @property
+    def coords(self) -> dict[str, list[str]]:
+        """Coordinates of the variables' dimensions."""
+        return dict(self._coords)
+
+    def _initial_point(self, seed: int) -> np.ndarray:
+        """``init_mean`` jittered uniformly in (-1, 1), as PyMC's ``jitter+adapt_diag``."""
+        rng = np.random.default_rng(int(seed))
+        return self.init_mean + rng.uniform(-1.0, 1.0, self.n_dim)
+
+    def _make_model(self, init_mean: Any = None) -> Any:
+        from nutpie import _lib
+
+        table, arrays = pack(self.density)
+        # the sampler may outlive this call: keep every buffer it points to alive
+        self._packed = [table, arrays]
+        logp = _lib.LogpFunc(_logp_callback.address, table.ctypes.data, self)
+        expand = _lib.ExpandFunc(self.n_dim, self.n_expanded, _expand_callback.address,
+                                 table.ctypes.data, self)
+        dim_sizes = {name: len(values) for name, values in self._coords.items()}
+        variables = _lib.PyVariable.new_variables(
+            self.names, ["float64"] * len(self.names), [self._shapes[n] for n in self.names],
+            dim_sizes, self.dims)
+        return _lib.PyMcModel(logp, expand, variables, self.n_dim, dim_sizes,
+                              dict(self._coords), self._initial_point, None)
+
+    def _make_sampler(self, settings: Any, init_mean: Any, cores: int, progress_type: Any,
+                      store: Any) -> Any:
+        from nutpie import _lib
+
+        return _lib.PySampler.from_pymc(settings, cores, self._make_model(init_mean),
+                                        progress_type, store)
