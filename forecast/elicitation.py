@@ -23,6 +23,7 @@ import numpy as np
 from scipy import special, stats
 
 from forecast.errors import ScenarioError
+from forecast.result_cache import ResultCache
 from forecast.spec.scenario import Rule, Scenario
 from forecast.spec.schema import Judgement
 
@@ -83,18 +84,34 @@ def reference_log_coefficient(counts: np.ndarray) -> float:
     return float(special.gammaln(n + 1) - special.gammaln(counts + 1).sum())
 
 
+_MAXENT_CACHE = ResultCache("maxent_beta", "preliz")
+
+
 @lru_cache(maxsize=1024)
 def maxent_beta(best: float, lower: float, upper: float, mass: float) -> tuple[float, float]:
     """Maximum-entropy Beta with mean ``best`` and ``mass`` in ``[lower, upper]`` (PreliZ).
 
     The mean is held fixed by giving PreliZ a Beta with ``mu`` set, so only the concentration
     is fitted; both the mean and the mass are then met exactly where the interval allows.
+    Results are kept on disk per PreliZ version (:mod:`forecast.result_cache`), so a new
+    process does not import PreliZ for judgements it has already fitted.
 
     Returns
     -------
     tuple of float
         ``(alpha, beta)``.
     """
+    key = repr((best, lower, upper, mass))
+    cached = _MAXENT_CACHE.get(key)
+    if cached is not None:
+        return float(cached[0]), float(cached[1])
+    alpha, beta = _preliz_maxent_beta(best, lower, upper, mass)
+    _MAXENT_CACHE.put(key, [alpha, beta])
+    return alpha, beta
+
+
+def _preliz_maxent_beta(best: float, lower: float, upper: float,
+                        mass: float) -> tuple[float, float]:
     import preliz as pz
 
     dist = pz.Beta(mu=best)

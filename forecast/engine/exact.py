@@ -244,7 +244,7 @@ class ExactEngine:
             Node tables replaced in some months (see :func:`forced_state`).
         """
         from forecast.engine.forward import initial_joint
-        from forecast.engine.kernels import joint_weights, lower_overrides, lower_plan, smooth_draws
+        from forecast.engine.kernels import lower_overrides, lower_plan, node_weights, smooth_draws
 
         scenario = self.scenario
         if evidence is None:
@@ -260,7 +260,7 @@ class ExactEngine:
         check_overrides(scenario, self.layout, overrides)
         lowered_overrides = (lower_overrides(self._lowered, overrides, scenario.timeline.n_steps)
                              if overrides else None)
-        weights = joint_weights(evidence, self._lowered.state_of)
+        weights = node_weights(evidence)
         norms, answers, per_node = smooth_draws(
             self._lowered, params, weights, self._initial, arrays,
             [n.n_states for n in scenario.nodes], overrides=lowered_overrides)

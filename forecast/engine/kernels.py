@@ -190,12 +190,16 @@ def lower_overrides(lowered: LoweredPlan, overrides, n_months: int) -> LoweredOv
     return LoweredOverrides(keep, put, month_variant)
 
 
-def joint_weights(evidence: list[np.ndarray], state_of: np.ndarray) -> np.ndarray:
-    """Evidence likelihood of every joint state in every month, ``(months, joint states)``."""
-    weights = np.ones((evidence[0].shape[0], state_of.shape[1]))
-    for n, matrix in enumerate(evidence):
-        weights *= matrix[:, state_of[n]]
-    return weights
+def node_weights(evidence: list[np.ndarray]) -> np.ndarray:
+    """Per-node evidence weights, ``(months, total states)``.
+
+    Node ``n``'s states are columns ``state_start[n]:state_start[n + 1]`` (see
+    :class:`LoweredPlan`); the passes multiply a node's weights in as soon as its new state
+    is formed, so states the evidence rules out are dropped before the rest of the month's
+    update touches them.
+    """
+    return np.ascontiguousarray(np.concatenate([np.asarray(m, dtype=float) for m in evidence],
+                                               axis=1))
 
 
 @dataclass(frozen=True)
@@ -236,7 +240,7 @@ def likelihood_weights(evidence: list[np.ndarray], lowered: LoweredPlan,
     direction that leaves the simplex, so the gradient the sampler sees (through the
     Beta/Dirichlet transforms) is unchanged.
     """
-    weights = np.concatenate([np.asarray(m, dtype=float) for m in evidence], axis=1)
+    weights = node_weights(evidence)
     informative = np.flatnonzero(np.any(weights != 1.0, axis=1))
     last = int(informative[-1]) + 1 if informative.size else 1
     weights = np.ascontiguousarray(weights[:last])
@@ -309,11 +313,13 @@ def _params_grad(params, table_grad, rule_param_start, rule_months, rule_cell_st
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _contract(src, dst, table, c, row, base, entry_start, stride, k_new, op_node,
-              out_size, table_start):  # pragma: no cover
+def _contract(src, dst, table, weights_t, state_start, c, row, base, entry_start, stride, k_new,
+              op_node, out_size, table_start):  # pragma: no cover
+    """``dst[base[r] + k * stride] += src[r] * table[row[r], k] * w[k]`` (node weights ``w``)."""
     for o in range(out_size[c]):
         dst[o] = 0.0
     tb = table_start[op_node[c]]
+    e0 = state_start[op_node[c]]
     kn = k_new[c]
     st = stride[c]
     first = entry_start[c]
@@ -324,13 +330,17 @@ def _contract(src, dst, table, c, row, base, entry_start, stride, k_new, op_node
         t0 = tb + row[first + r] * kn
         b0 = base[first + r]
         for k in range(kn):
-            dst[b0 + k * st] += v * table[t0 + k]
+            w = weights_t[e0 + k]
+            if w != 0.0:
+                dst[b0 + k * st] += v * table[t0 + k] * w
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _contract_adjoint(out_bar, in_bar, table, c, row, base, entry_start, stride, k_new,
-                      op_node, table_start):  # pragma: no cover
+def _contract_adjoint(out_bar, in_bar, table, weights_t, state_start, c, row, base, entry_start,
+                      stride, k_new, op_node, table_start):  # pragma: no cover
+    """Transpose of :func:`_contract`."""
     tb = table_start[op_node[c]]
+    e0 = state_start[op_node[c]]
     kn = k_new[c]
     st = stride[c]
     first = entry_start[c]
@@ -339,7 +349,7 @@ def _contract_adjoint(out_bar, in_bar, table, c, row, base, entry_start, stride,
         b0 = base[first + r]
         acc = 0.0
         for k in range(kn):
-            acc += out_bar[b0 + k * st] * table[t0 + k]
+            acc += out_bar[b0 + k * st] * table[t0 + k] * weights_t[e0 + k]
         in_bar[r] = acc
 
 
@@ -490,34 +500,37 @@ def _loglik_and_grad(table, weights, state_start, active, active_start, initial,
 
 
 @numba.njit(cache=True, nogil=True)
-def _step(vec, weights_t, table, row, base, entry_start, stride, k_new, op_node, out_size,
-          table_start, buf_a, buf_b):  # pragma: no cover
-    """One month forward: transition then evidence weights (unnormalised)."""
+def _step(vec, weights_t, state_start, table, row, base, entry_start, stride, k_new, op_node,
+          out_size, table_start, buf_a, buf_b):  # pragma: no cover
+    """One month forward, each node's evidence weights applied as its state forms.
+
+    Unnormalised; ``weights_t`` is a per-node weight row (see :class:`LikelihoodWeights`).
+    """
     src = vec
     for c in range(op_node.shape[0]):
         dst = buf_a if c % 2 == 0 else buf_b
-        _contract(src, dst, table, c, row, base, entry_start, stride, k_new, op_node,
-                  out_size, table_start)
+        _contract(src, dst, table, weights_t, state_start, c, row, base, entry_start, stride,
+                  k_new, op_node, out_size, table_start)
         src = dst
     out = np.empty(vec.shape[0])
     for s in range(vec.shape[0]):
-        out[s] = src[s] * weights_t[s]
+        out[s] = src[s]
     return out
 
 
 @numba.njit(cache=True, nogil=True)
-def _step_adjoint(vec, weights_t, table, row, base, entry_start, stride, k_new, op_node,
-                  table_start, buf_a, buf_b):  # pragma: no cover
+def _step_adjoint(vec, weights_t, state_start, table, row, base, entry_start, stride, k_new,
+                  op_node, table_start, buf_a, buf_b):  # pragma: no cover
     """Transpose of :func:`_step`."""
     n = vec.shape[0]
     src = buf_a
     for s in range(n):
-        src[s] = vec[s] * weights_t[s]
+        src[s] = vec[s]
     n_ops = op_node.shape[0]
     for c in range(n_ops - 1, -1, -1):
         dst = buf_b if (n_ops - 1 - c) % 2 == 0 else buf_a
-        _contract_adjoint(src, dst, table, c, row, base, entry_start, stride, k_new, op_node,
-                          table_start)
+        _contract_adjoint(src, dst, table, weights_t, state_start, c, row, base, entry_start,
+                          stride, k_new, op_node, table_start)
         src = dst
     out = np.empty(n)
     for s in range(n):
@@ -546,7 +559,8 @@ def _smooth(tables, month_variant, weights, initial, row, base, entry_start, str
     the same node, target and window start and it stops no earlier: the months already done
     are the same operations, so a curve over every month costs one pass.
     """
-    n_months, n_joint = weights.shape
+    n_months = weights.shape[0]
+    n_joint = initial.shape[0]
     size = max(out_size.max(), (entry_start[1:] - entry_start[:-1]).max())
     buf_a = np.empty(size)
     buf_b = np.empty(size)
@@ -554,8 +568,8 @@ def _smooth(tables, month_variant, weights, initial, row, base, entry_start, str
     norms = np.empty(n_months)
     previous = initial
     for t in range(n_months):
-        joint = _step(previous, weights[t], tables[month_variant[t]], row, base, entry_start,
-                      stride, k_new, op_node, out_size, table_start, buf_a, buf_b)
+        joint = _step(previous, weights[t], marginal_start, tables[month_variant[t]], row, base,
+                      entry_start, stride, k_new, op_node, out_size, table_start, buf_a, buf_b)
         total = joint.sum()
         norms[t] = total
         if total <= 0.0:
@@ -563,12 +577,18 @@ def _smooth(tables, month_variant, weights, initial, row, base, entry_start, str
                                                                       n_months, np.nan)
         alphas[t] = joint / total
         previous = alphas[t]
-    betas = np.empty((n_months, n_joint))
-    betas[n_months - 1] = 1.0
-    for t in range(n_months - 1, 0, -1):
-        betas[t - 1] = _step_adjoint(betas[t], weights[t], tables[month_variant[t]], row, base,
-                                     entry_start, stride, k_new, op_node, table_start, buf_a,
-                                     buf_b) / norms[t]
+    betas = np.ones((n_months, n_joint))
+    # after the last month with evidence, every beta is one: the tables are stochastic
+    last = 0
+    for t in range(n_months):
+        for i in range(weights.shape[1]):
+            if weights[t, i] != 1.0:
+                last = t
+                break
+    for t in range(last, 0, -1):
+        betas[t - 1] = _step_adjoint(betas[t], weights[t], marginal_start,
+                                     tables[month_variant[t]], row, base, entry_start, stride,
+                                     k_new, op_node, table_start, buf_a, buf_b) / norms[t]
     n_nodes = state_of.shape[0]
     marginals = np.zeros(marginal_start[-1] * n_months)
     for t in range(n_months):
@@ -600,11 +620,12 @@ def _smooth(tables, month_variant, weights, initial, row, base, entry_start, str
             joint = initial.copy() if start == 0 else alphas[start - 1].copy()
         for t in range(first, stop + 1):
             masked = weights[t].copy()
-            for s in range(n_joint):
-                if target[state_of[node, s]] > 0.0:
-                    masked[s] = 0.0
-            joint = _step(joint, masked, tables[month_variant[t]], row, base, entry_start,
-                          stride, k_new, op_node, out_size, table_start, buf_a, buf_b) / norms[t]
+            for k in range(n_states[node]):
+                if target[k] > 0.0:
+                    masked[marginal_start[node] + k] = 0.0
+            joint = _step(joint, masked, marginal_start, tables[month_variant[t]], row, base,
+                          entry_start, stride, k_new, op_node, out_size, table_start, buf_a,
+                          buf_b) / norms[t]
         previous_q = q
         stay_out = 0.0
         for s in range(n_joint):
@@ -708,7 +729,8 @@ def smooth(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
            ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Normalisers, question probabilities and smoothed marginals for one parameter point.
 
-    ``overrides`` (from :func:`lower_overrides`) replaces tables in some months.
+    ``weights`` come from :func:`node_weights`. ``overrides`` (from
+    :func:`lower_overrides`) replaces tables in some months.
 
     Returns
     -------
@@ -739,8 +761,8 @@ def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.nda
                  ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """:func:`smooth` for a batch of draws (leading axis of every ``params`` entry), in parallel.
 
-    ``overrides`` (from :func:`lower_overrides`) replaces tables in some months, the same for
-    every draw.
+    ``weights`` come from :func:`node_weights`. ``overrides`` (from
+    :func:`lower_overrides`) replaces tables in some months, the same for every draw.
 
     Returns
     -------

@@ -208,12 +208,45 @@ def test_posterior_matches_importance_sampling(tiny_fit) -> None:
     assert_matches_importance_sampling(fitter, idata, 40_000, seed=5)
 
 
-@pytest.mark.parametrize("seed", [4, 5, 6])
-def test_random_scenario_posterior_matches_importance_sampling(tmp_path, seed) -> None:
+@pytest.mark.parametrize(("seed", "backend"),
+                         [(4, "nutpie"), (5, "nutpie"), (6, "nutpie"), (4, "pymc")])
+def test_random_scenario_posterior_matches_importance_sampling(tmp_path, seed, backend) -> None:
     scenario = random_scenario(np.random.default_rng(seed), folder=tmp_path, n_nodes=3,
                                n_months=6, evidence_rate=0.25)
-    fitter = ScenarioFitter(scenario, sampler=SamplerConfig(draws=1000, tune=1000))
-    assert_matches_importance_sampling(fitter, fitter.fit(seed=seed), 20_000, seed=seed)
+    fitter = ScenarioFitter(scenario, sampler=SamplerConfig(draws=1000, tune=1000,
+                                                            backend=backend))
+    idata = fitter.fit(seed=seed)
+    assert idata.posterior.attrs["sampler_backend"] == backend
+    assert_matches_importance_sampling(fitter, idata, 20_000, seed=seed)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("backend", "stan", "backend must be one of nutpie, pymc"),
+    ("draws", 0, "draws must be at least 1"),
+    ("tune", -1, "tune must be at least 0"),
+    ("target_accept", 1.0, "target_accept must be in"),
+])
+def test_sampler_config_rejects_bad_settings(field, value, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        SamplerConfig(**{field: value})
+
+
+def test_nutpie_and_pymc_backends_agree_on_kursk_as_of_the_article() -> None:
+    """Both samplers, same model: posterior means within 4 combined MCSE."""
+    import arviz as az
+
+    scenario = forecast.load_scenario(HERE.parent / "scenarios" / "kursk_2024.yaml")
+    fits = {}
+    for backend in ("nutpie", "pymc"):
+        fitter = ScenarioFitter(scenario, sampler=SamplerConfig(draws=500, tune=500,
+                                                                backend=backend))
+        fits[backend] = fitter.fit(as_of=dt.date(2024, 9, 30), seed=8)
+    means = {b: f.posterior["question_prob"].mean(("chain", "draw")).values
+             for b, f in fits.items()}
+    mcse = {b: np.nan_to_num(az.mcse(f, var_names=["question_prob"])["question_prob"].values)
+            for b, f in fits.items()}
+    tolerance = 4 * np.hypot(mcse["nutpie"], mcse["pymc"]) + 1e-9
+    assert np.all(np.abs(means["nutpie"] - means["pymc"]) < tolerance)
 
 
 @pytest.mark.slow
