@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--tune", type=int, default=1000)
     fit.add_argument("--chains", type=int, default=2)
     fit.add_argument("--cores", type=int, default=2)
+    fit.add_argument("--sampler", choices=["nutpie", "pymc"], default="nutpie",
+                     help="NUTS implementation: nutpie on the numba-compiled density "
+                          "(default, fast) or PyMC's pm.sample (reference)")
     fit.add_argument("--strict", action="store_true",
                      help="exit with status 3 when a convergence check fails")
     fit.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -168,12 +171,13 @@ def run_fit(args: argparse.Namespace) -> int:
     from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter, diagnose
 
     sampler = SamplerConfig(draws=args.draws, tune=args.tune, chains=args.chains,
-                            cores=args.cores)
+                            cores=args.cores, backend=args.sampler)
     as_of = args.as_of
     console.print(f"Fitting {scenario.id} with evidence "
                   f"{'as of ' + as_of.isoformat() if as_of else 'to date'} "
                   f"({len(scenario.evidence_as_of(as_of))} of {len(scenario.evidence)} items); "
-                  f"{sampler.chains} chains x {sampler.draws} draws, seed {args.seed}")
+                  f"{sampler.chains} chains x {sampler.draws} draws ({sampler.backend}), "
+                  f"seed {args.seed}")
     with _status("Eliciting priors and building the model", args.no_progress):
         fitter = ScenarioFitter(scenario, sampler=sampler)
     idata = fitter.fit(as_of=as_of, seed=args.seed, progressbar=not args.no_progress)

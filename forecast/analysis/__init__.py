@@ -41,6 +41,7 @@ from forecast.analysis.pooling import (
     pooled_forecast_table,
     reference_updated,
 )
+from forecast.analysis.prior_update import update_priors
 from forecast.analysis.priors import marginal_beta, prior_table, rule_condition
 from forecast.analysis.scoring import (
     brier_score,
@@ -169,6 +170,7 @@ __all__ = [
     "state_probabilities",
     "top_swings",
     "tornado_table",
+    "update_priors",
     "value_of_information",
     "weighted_quantile",
     "weighted_summary",

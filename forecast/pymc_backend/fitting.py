@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 RHAT_MAX = 1.01
 ESS_MIN = 400
+FIT_METHOD_NUTS = "nuts"
+FIT_METHOD_REWEIGHTED = "nuts, then importance-resampled to new priors"
+"""``fit_method`` attribute of a fit (see :mod:`forecast.analysis.prior_update`)."""
 CONSTANT_SPREAD = 1e-9
 """Quantities whose draws all agree within this are fixed by the evidence (no R-hat/ESS)."""
 
@@ -139,6 +142,10 @@ def diagnose(idata: az.InferenceData, var_names: list[str]) -> Diagnostics:
                          "constant": constant})
     table = pd.DataFrame(rows, columns=["quantity", "r_hat", "ess_bulk", "ess_tail",
                                         "constant"])
+    if idata.posterior.attrs.get("fit_method") == FIT_METHOD_REWEIGHTED:
+        # resampled draws repeat: no quantity is known better than the importance ESS allows
+        cap = float(idata.posterior.attrs["reweight_ess"])
+        table[["ess_bulk", "ess_tail"]] = table[["ess_bulk", "ess_tail"]].clip(upper=cap)
     divergences = int(idata.sample_stats["diverging"].sum()) if "sample_stats" in idata else 0
     problems = []
     bad_rhat = table[table["r_hat"] > RHAT_MAX]
@@ -390,6 +397,7 @@ class ScenarioFitter:
             "as_of": as_of.isoformat() if as_of else "all evidence",
             "evidence_items": len(self.scenario.evidence_as_of(as_of)),
             "seed": seed,
+            "fit_method": FIT_METHOD_NUTS,
             **{f"sampler_{k}": v for k, v in cfg.as_attrs().items()},
         }
         for group in idata.groups():
