@@ -193,7 +193,7 @@ class ExactResult:
 
 def question_arrays(scenario: Scenario, questions: tuple[Question, ...],
                     overrides: Sequence[TableOverride] = ()):
-    """The questions as arrays for the compiled :func:`forecast.engine.kernels.smooth`."""
+    """The questions as arrays for the compiled :func:`forecast.engine.smoothing.smooth_draws`."""
     from forecast.engine.kernels import QuestionArrays
 
     width = max(n.n_states for n in scenario.nodes)
@@ -244,7 +244,8 @@ class ExactEngine:
             Node tables replaced in some months (see :func:`forced_state`).
         """
         from forecast.engine.forward import initial_joint
-        from forecast.engine.kernels import lower_overrides, lower_plan, node_weights, smooth_draws
+        from forecast.engine.kernels import lower_overrides, lower_plan, node_weights
+        from forecast.engine.smoothing import smooth_draws
 
         scenario = self.scenario
         if evidence is None:

@@ -16,7 +16,7 @@ reverse pass of the same loops. Tables are built from the rules' N-month
 outcome vectors inside the kernel too, so one call maps parameters to the log-likelihood and
 its gradient. Everything is compiled once per machine (``cache=True``).
 
-The smoothing passes (:func:`smooth`, :func:`smooth_draws`) can replace tables in some months
+The smoothing passes (:mod:`forecast.engine.smoothing`) can replace tables in some months
 (interventions): each draw's table is copied into a few variants, ``table * keep + put``, and
 each month's transition uses the variant ``month_variant[t]`` (0, the plain table, by default).
 """
@@ -244,12 +244,33 @@ def likelihood_weights(evidence: list[np.ndarray], lowered: LoweredPlan,
     informative = np.flatnonzero(np.any(weights != 1.0, axis=1))
     last = int(informative[-1]) + 1 if informative.size else 1
     weights = np.ascontiguousarray(weights[:last])
-    interior = [np.full(int(n), 1.0 / n) for n in np.diff(lowered.rule_param_start)]
-    table_mask = table_vector(lowered, interior) > 0.0
-    active, active_start = _active_entries(
-        table_mask, weights != 0.0, lowered.state_start, np.asarray(initial) > 0.0,
-        *_plan_args(lowered))
+    active, active_start = active_entries(lowered, weights, initial)
     return LikelihoodWeights(weights, active, active_start)
+
+
+def active_entries(lowered: LoweredPlan, weights: np.ndarray, initial: np.ndarray,
+                   overrides: LoweredOverrides | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The input entries of each month's contractions that can hold mass, as index lists.
+
+    Which entries can be non-zero does not depend on the parameters: a rule's cells are
+    positive for every interior parameter, so one boolean forward pass over the tables' zero
+    pattern (each month's override variant included) and the evidence's finds them. The
+    passes visit only these; a masked pass (a reached question) only removes mass, so the
+    same lists serve it.
+
+    Returns
+    -------
+    active, active_start : ndarray of int64
+        Contraction ``c`` of month ``t`` visits
+        ``active[active_start[t * contractions + c]: active_start[t * contractions + c + 1]]``.
+    """
+    months = weights.shape[0]
+    overrides = overrides or no_overrides(lowered, months)
+    interior = [np.full(int(n), 1.0 / n) for n in np.diff(lowered.rule_param_start)]
+    masks = _variants(table_vector(lowered, interior), overrides.keep, overrides.put) > 0.0
+    return _active_entries(masks, overrides.month_variant[:months], weights != 0.0,
+                           lowered.state_start, np.asarray(initial) > 0.0,
+                           *_plan_args(lowered))
 
 
 # ----------------------------------------------------------------------------- numba kernels
@@ -313,9 +334,12 @@ def _params_grad(params, table_grad, rule_param_start, rule_months, rule_cell_st
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _contract(src, dst, table, weights_t, state_start, c, row, base, entry_start, stride, k_new,
-              op_node, out_size, table_start):  # pragma: no cover
-    """``dst[base[r] + k * stride] += src[r] * table[row[r], k] * w[k]`` (node weights ``w``)."""
+def _contract(src, dst, table, weights_t, state_start, c, entries, row, base, entry_start,
+              stride, k_new, op_node, out_size, table_start):  # pragma: no cover
+    """``dst[base[r] + k * stride] += src[r] * table[row[r], k] * w[k]`` for active ``r``.
+
+    ``r`` runs over ``entries`` (the active ones); ``w`` are the node's weights.
+    """
     for o in range(out_size[c]):
         dst[o] = 0.0
     tb = table_start[op_node[c]]
@@ -323,7 +347,7 @@ def _contract(src, dst, table, weights_t, state_start, c, row, base, entry_start
     kn = k_new[c]
     st = stride[c]
     first = entry_start[c]
-    for r in range(entry_start[c + 1] - first):
+    for r in entries:
         v = src[r]
         if v == 0.0:
             continue
@@ -335,27 +359,10 @@ def _contract(src, dst, table, weights_t, state_start, c, row, base, entry_start
                 dst[b0 + k * st] += v * table[t0 + k] * w
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _contract_adjoint(out_bar, in_bar, table, weights_t, state_start, c, row, base, entry_start,
-                      stride, k_new, op_node, table_start):  # pragma: no cover
-    """Transpose of :func:`_contract`."""
-    tb = table_start[op_node[c]]
-    e0 = state_start[op_node[c]]
-    kn = k_new[c]
-    st = stride[c]
-    first = entry_start[c]
-    for r in range(entry_start[c + 1] - first):
-        t0 = tb + row[first + r] * kn
-        b0 = base[first + r]
-        acc = 0.0
-        for k in range(kn):
-            acc += out_bar[b0 + k * st] * table[t0 + k] * weights_t[e0 + k]
-        in_bar[r] = acc
-
-
 @numba.njit(cache=True, nogil=True)
-def _active_entries(table_mask, weight_mask, state_start, initial_mask, row, base, entry_start,
-                    stride, k_new, op_node, out_size, table_start):  # pragma: no cover
+def _active_entries(table_masks, month_variant, weight_mask, state_start, initial_mask, row,
+                    base, entry_start, stride, k_new, op_node, out_size,
+                    table_start):  # pragma: no cover
     """Boolean forward pass: which input entries of each month's contractions can be non-zero.
 
     Returned as index lists (see :class:`LikelihoodWeights`).
@@ -373,6 +380,7 @@ def _active_entries(table_mask, weight_mask, state_start, initial_mask, row, bas
     active_start = np.zeros(n_months * n_ops + 1, dtype=np.int64)
     n_active = 0
     for t in range(n_months):
+        table_mask = table_masks[month_variant[t]]
         for c in range(n_ops):
             dst[:] = False
             tb = table_start[op_node[c]]
@@ -427,22 +435,9 @@ def _loglik_and_grad(table, weights, state_start, active, active_start, initial,
                 dst = buffer[:out_size[c]]
             else:
                 dst = saved[m0 + offset[c + 1]: m0 + offset[c + 1] + out_size[c]]
-            for o in range(out_size[c]):
-                dst[o] = 0.0
-            tb = table_start[op_node[c]]
-            e0 = state_start[op_node[c]]
-            kn = k_new[c]
-            st = stride[c]
-            first = entry_start[c]
-            for i in range(active_start[t * n_ops + c], active_start[t * n_ops + c + 1]):
-                r = active[i]
-                v = src[r]
-                t0 = tb + row[first + r] * kn
-                b0 = base[first + r]
-                for k in range(kn):
-                    w = weights[t, e0 + k]
-                    if w != 0.0:
-                        dst[b0 + k * st] += v * table[t0 + k] * w
+            _contract(src, dst, table, weights[t], state_start, c,
+                      active[active_start[t * n_ops + c]:active_start[t * n_ops + c + 1]], row,
+                      base, entry_start, stride, k_new, op_node, out_size, table_start)
         total = 0.0
         for s in range(n_joint):
             total += buffer[s]
@@ -500,45 +495,6 @@ def _loglik_and_grad(table, weights, state_start, active, active_start, initial,
 
 
 @numba.njit(cache=True, nogil=True)
-def _step(vec, weights_t, state_start, table, row, base, entry_start, stride, k_new, op_node,
-          out_size, table_start, buf_a, buf_b):  # pragma: no cover
-    """One month forward, each node's evidence weights applied as its state forms.
-
-    Unnormalised; ``weights_t`` is a per-node weight row (see :class:`LikelihoodWeights`).
-    """
-    src = vec
-    for c in range(op_node.shape[0]):
-        dst = buf_a if c % 2 == 0 else buf_b
-        _contract(src, dst, table, weights_t, state_start, c, row, base, entry_start, stride,
-                  k_new, op_node, out_size, table_start)
-        src = dst
-    out = np.empty(vec.shape[0])
-    for s in range(vec.shape[0]):
-        out[s] = src[s]
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _step_adjoint(vec, weights_t, state_start, table, row, base, entry_start, stride, k_new,
-                  op_node, table_start, buf_a, buf_b):  # pragma: no cover
-    """Transpose of :func:`_step`."""
-    n = vec.shape[0]
-    src = buf_a
-    for s in range(n):
-        src[s] = vec[s]
-    n_ops = op_node.shape[0]
-    for c in range(n_ops - 1, -1, -1):
-        dst = buf_b if (n_ops - 1 - c) % 2 == 0 else buf_a
-        _contract_adjoint(src, dst, table, weights_t, state_start, c, row, base, entry_start,
-                          stride, k_new, op_node, table_start)
-        src = dst
-    out = np.empty(n)
-    for s in range(n):
-        out[s] = src[s]
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
 def _variants(table, keep, put):  # pragma: no cover
     """The plain table (row 0) and its override variants ``table * keep[v] + put[v]``."""
     out = np.empty((keep.shape[0] + 1, table.shape[0]))
@@ -547,113 +503,6 @@ def _variants(table, keep, put):  # pragma: no cover
         for i in range(table.shape[0]):
             out[v + 1, i] = table[i] * keep[v, i] + put[v, i]
     return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _smooth(tables, month_variant, weights, initial, row, base, entry_start, stride, k_new,
-            op_node, out_size, table_start, q_node_axis, q_target, q_start, q_stop, q_reached,
-            state_of, marginal_start, n_states):  # pragma: no cover
-    """Forward-backward pass, marginals and questions; month t uses ``tables[month_variant[t]]``.
-
-    A "reached" question continues the masked pass of the question before it when both have
-    the same node, target and window start and it stops no earlier: the months already done
-    are the same operations, so a curve over every month costs one pass.
-    """
-    n_months = weights.shape[0]
-    n_joint = initial.shape[0]
-    size = max(out_size.max(), (entry_start[1:] - entry_start[:-1]).max())
-    buf_a = np.empty(size)
-    buf_b = np.empty(size)
-    alphas = np.empty((n_months, n_joint))
-    norms = np.empty(n_months)
-    previous = initial
-    for t in range(n_months):
-        joint = _step(previous, weights[t], marginal_start, tables[month_variant[t]], row, base,
-                      entry_start, stride, k_new, op_node, out_size, table_start, buf_a, buf_b)
-        total = joint.sum()
-        norms[t] = total
-        if total <= 0.0:
-            return norms, np.full(q_start.shape[0], np.nan), np.full(marginal_start[-1] *
-                                                                      n_months, np.nan)
-        alphas[t] = joint / total
-        previous = alphas[t]
-    betas = np.ones((n_months, n_joint))
-    # after the last month with evidence, every beta is one: the tables are stochastic
-    last = 0
-    for t in range(n_months):
-        for i in range(weights.shape[1]):
-            if weights[t, i] != 1.0:
-                last = t
-                break
-    for t in range(last, 0, -1):
-        betas[t - 1] = _step_adjoint(betas[t], weights[t], marginal_start,
-                                     tables[month_variant[t]], row, base, entry_start, stride,
-                                     k_new, op_node, table_start, buf_a, buf_b) / norms[t]
-    n_nodes = state_of.shape[0]
-    marginals = np.zeros(marginal_start[-1] * n_months)
-    for t in range(n_months):
-        for s in range(n_joint):
-            g = alphas[t, s] * betas[t, s]
-            for n in range(n_nodes):
-                marginals[(marginal_start[n] * n_months) + t * n_states[n] + state_of[n, s]] += g
-    answers = np.empty(q_start.shape[0])
-    joint = initial.copy()
-    previous_q = -1  # the reached question whose masked pass ``joint`` holds
-    for q in range(q_start.shape[0]):
-        node = q_node_axis[q]
-        target = q_target[q]
-        stop = q_stop[q]
-        if not q_reached[q]:
-            p = 0.0
-            for s in range(n_joint):
-                if target[state_of[node, s]] > 0.0:
-                    p += alphas[stop, s] * betas[stop, s]
-            answers[q] = min(max(p, 0.0), 1.0)
-            continue
-        start = q_start[q]
-        first = start
-        if (previous_q >= 0 and q_node_axis[previous_q] == node
-                and q_start[previous_q] == start and q_stop[previous_q] <= stop
-                and np.all(q_target[previous_q] == target)):
-            first = q_stop[previous_q] + 1
-        else:
-            joint = initial.copy() if start == 0 else alphas[start - 1].copy()
-        for t in range(first, stop + 1):
-            masked = weights[t].copy()
-            for k in range(n_states[node]):
-                if target[k] > 0.0:
-                    masked[marginal_start[node] + k] = 0.0
-            joint = _step(joint, masked, marginal_start, tables[month_variant[t]], row, base,
-                          entry_start, stride, k_new, op_node, out_size, table_start, buf_a,
-                          buf_b) / norms[t]
-        previous_q = q
-        stay_out = 0.0
-        for s in range(n_joint):
-            stay_out += joint[s] * betas[stop, s]
-        answers[q] = min(max(1.0 - stay_out, 0.0), 1.0)
-    return norms, answers, marginals
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _smooth_draws(params, fixed, rule_param_start, rule_months, rule_cell_start, cell_row_start,
-                  cell_old, rule_dest_start, dest_state, keep, put, month_variant, weights,
-                  initial, row, base, entry_start, stride, k_new, op_node, out_size, table_start,
-                  q_node_axis, q_target, q_start, q_stop, q_reached, state_of, marginal_start,
-                  n_states):  # pragma: no cover
-    """:func:`_smooth` for every row of ``params`` (one draw per row), draws in parallel."""
-    n_draws = params.shape[0]
-    n_months = weights.shape[0]
-    norms = np.empty((n_draws, n_months))
-    answers = np.empty((n_draws, q_start.shape[0]))
-    marginals = np.empty((n_draws, marginal_start[-1] * n_months))
-    for d in numba.prange(n_draws):
-        table = _build_tables(params[d], fixed, rule_param_start, rule_months, rule_cell_start,
-                              cell_row_start, cell_old, rule_dest_start, dest_state)
-        norms[d], answers[d], marginals[d] = _smooth(
-            _variants(table, keep, put), month_variant, weights, initial, row, base,
-            entry_start, stride, k_new, op_node, out_size, table_start, q_node_axis, q_target,
-            q_start, q_stop, q_reached, state_of, marginal_start, n_states)
-    return norms, answers, marginals
 
 
 # ----------------------------------------------------------------------------- Python API
@@ -714,77 +563,10 @@ def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], weights: Lik
 
 @dataclass(frozen=True)
 class QuestionArrays:
-    """Questions as arrays for :func:`smooth`."""
+    """Questions as arrays for :func:`forecast.engine.smoothing.smooth_draws`."""
 
     node: np.ndarray
     target: np.ndarray
     start: np.ndarray
     stop: np.ndarray
     reached: np.ndarray
-
-
-def smooth(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
-           initial: np.ndarray, questions: QuestionArrays, n_states: list[int],
-           overrides: LoweredOverrides | None = None
-           ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Normalisers, question probabilities and smoothed marginals for one parameter point.
-
-    ``weights`` come from :func:`node_weights`. ``overrides`` (from
-    :func:`lower_overrides`) replaces tables in some months.
-
-    Returns
-    -------
-    norms : ndarray
-        ``(months,)``.
-    answers : ndarray
-        One probability per question (NaN if the evidence is impossible).
-    marginals : list of ndarray
-        ``(months, states)`` per node.
-    """
-    months = weights.shape[0]
-    overrides = overrides or no_overrides(lowered, months)
-    tables = _variants(table_vector(lowered, params), overrides.keep, overrides.put)
-    starts = np.concatenate([[0], np.cumsum(n_states)]).astype(np.int64)
-    norms, answers, flat = _smooth(
-        tables, overrides.month_variant, np.ascontiguousarray(weights, dtype=float), initial,
-        *_plan_args(lowered),
-        questions.node, questions.target, questions.start, questions.stop, questions.reached,
-        lowered.state_of, starts, np.asarray(n_states, dtype=np.int64))
-    marginals = [flat[starts[n] * months: starts[n + 1] * months].reshape(months, k)
-                 for n, k in enumerate(n_states)]
-    return norms, answers, marginals
-
-
-def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
-                 initial: np.ndarray, questions: QuestionArrays, n_states: list[int],
-                 overrides: LoweredOverrides | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """:func:`smooth` for a batch of draws (leading axis of every ``params`` entry), in parallel.
-
-    ``weights`` come from :func:`node_weights`. ``overrides`` (from
-    :func:`lower_overrides`) replaces tables in some months, the same for every draw.
-
-    Returns
-    -------
-    norms : ndarray
-        ``(draws, months)``.
-    answers : ndarray
-        ``(draws, questions)``; NaN where the evidence is impossible.
-    marginals : list of ndarray
-        ``(draws, months, states)`` per node.
-    """
-    n_draws = params[0].shape[0] if params else 0
-    flat = (np.concatenate([np.asarray(p, dtype=float).reshape(n_draws, -1) for p in params],
-                           axis=1) if params else np.zeros((n_draws, 0)))
-    starts = np.concatenate([[0], np.cumsum(n_states)]).astype(np.int64)
-    months = weights.shape[0]
-    overrides = overrides or no_overrides(lowered, months)
-    norms, answers, marg = _smooth_draws(
-        np.ascontiguousarray(flat), lowered.fixed, *_rule_args(lowered), overrides.keep,
-        overrides.put, overrides.month_variant,
-        np.ascontiguousarray(weights, dtype=float), initial, *_plan_args(lowered),
-        questions.node, questions.target, questions.start, questions.stop, questions.reached,
-        lowered.state_of, starts, np.asarray(n_states, dtype=np.int64))
-    marginals = [marg[:, starts[n] * months: starts[n + 1] * months].reshape(n_draws, months, k)
-                 for n, k in enumerate(n_states)]
-    return norms, answers, marginals

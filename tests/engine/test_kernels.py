@@ -124,3 +124,39 @@ def test_run_draws_equals_numpy_run(cases) -> None:
         for node in scenario.nodes:
             assert_allclose(fast.marginals[node.name], ref.marginals[node.name], rtol=0,
                             atol=1e-12)
+
+
+def test_run_draws_with_impossible_evidence_gives_nan(cases) -> None:
+    """A draw whose evidence has probability zero gets NaN answers and marginals, not 0/0."""
+    tiny = cases[0]
+    engine = ExactEngine(tiny)
+    evidence = engine.evidence()
+    evidence[tiny.node_index["b"]][0] = [0.0, 0.0, 0.0]
+    params = [np.random.default_rng(4).dirichlet(np.ones(len(r.destinations) + 1), size=3)
+              for r in tiny.rules]
+    result = engine.run_draws(params, evidence)
+    assert np.all(result.loglik == -np.inf)
+    assert all(np.all(np.isnan(v)) for v in result.questions.values())
+    assert all(np.all(np.isnan(m)) for m in result.marginals.values())
+
+
+def test_run_draws_does_not_depend_on_the_block_size(cases) -> None:
+    """Blocks of draws are independent: any block size gives the same numbers."""
+    from forecast.engine.kernels import node_weights
+    from forecast.engine.smoothing import smooth_draws
+
+    scenario = cases[4]
+    engine = ExactEngine(scenario)
+    engine.run_draws([np.ones((1, len(r.destinations) + 1)) / (len(r.destinations) + 1)
+                      for r in scenario.rules])
+    rng = np.random.default_rng(5)
+    params = [rng.dirichlet(np.ones(len(r.destinations) + 1), size=37) for r in scenario.rules]
+    args = (engine._lowered, params, node_weights(engine.evidence()), engine._initial,
+            engine._questions, [n.n_states for n in scenario.nodes])
+    reference = smooth_draws(*args, block=1)
+    for block in (5, 64):
+        other = smooth_draws(*args, block=block)
+        assert_allclose(other[0], reference[0], rtol=1e-13)
+        assert_allclose(other[1], reference[1], rtol=1e-13, atol=1e-15)
+        for a, b in zip(other[2], reference[2], strict=True):
+            assert_allclose(a, b, rtol=1e-13, atol=1e-15)

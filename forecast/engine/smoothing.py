@@ -1,0 +1,316 @@
+"""Forward-backward passes over many parameter draws at once (numba), for a fit's summaries.
+
+A fit needs, for each of its thousands of draws, the question probabilities and the smoothed
+monthly marginals: a forward pass, a backward pass and one masked pass per group of "reached"
+questions. The draws share the contraction plan, the evidence and which joint entries can hold
+mass; only the tables differ. So the passes run on blocks of draws with the draw as the
+innermost (contiguous) axis: each update ``dst[b + k * stride] += src[r] * table[row, k] * w``
+becomes a loop over the block that the compiler vectorises, instead of one scattered update per
+draw. Blocks run in parallel (``prange``). The algorithm is that of
+:func:`forecast.engine.forward` and is tested equal to it.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from forecast.engine.kernels import (
+    LoweredOverrides,
+    LoweredPlan,
+    QuestionArrays,
+    _build_tables,
+    _plan_args,
+    _rule_args,
+    active_entries,
+    no_overrides,
+)
+
+BLOCK = 64
+"""Draws per block: the block's working vectors (joint states x draws) stay in cache."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _step(src, weights_t, state_start, tables, active, month_start, row, base, entry_start,
+          stride, k_new, op_node, out_size, table_start, buf_a, buf_b):  # pragma: no cover
+    """One month forward for a block: ``src`` and the result are ``(joint states, block)``.
+
+    Each node's evidence weights ``weights_t`` multiply in as its new state forms; contraction
+    ``c`` visits the entries ``active[month_start[c]:month_start[c + 1]]``.
+    """
+    n_block = src.shape[1]
+    for c in range(op_node.shape[0]):
+        dst = buf_a if c % 2 == 0 else buf_b
+        dst[:out_size[c]] = 0.0
+        tb = table_start[op_node[c]]
+        e0 = state_start[op_node[c]]
+        kn = k_new[c]
+        st = stride[c]
+        first = entry_start[c]
+        for i in range(month_start[c], month_start[c + 1]):
+            r = active[i]
+            t0 = tb + row[first + r] * kn
+            b0 = base[first + r]
+            for k in range(kn):
+                w = weights_t[e0 + k]
+                if w == 0.0:
+                    continue
+                out = dst[b0 + k * st]
+                cell = tables[t0 + k]
+                value = src[r]
+                for d in range(n_block):
+                    out[d] += value[d] * cell[d] * w
+        src = dst
+    return src[:out_size[op_node.shape[0] - 1]].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _step_adjoint(vec, weights_t, state_start, tables, active, month_start, row, base,
+                  entry_start, stride, k_new, op_node, table_start, buf_a,
+                  buf_b):  # pragma: no cover
+    """Transpose of :func:`_step`; zero on the entries that cannot hold mass."""
+    n_block = vec.shape[1]
+    n_ops = op_node.shape[0]
+    src = vec
+    for c in range(n_ops - 1, -1, -1):
+        dst = buf_b if (n_ops - 1 - c) % 2 == 0 else buf_a
+        dst[:entry_start[c + 1] - entry_start[c]] = 0.0
+        tb = table_start[op_node[c]]
+        e0 = state_start[op_node[c]]
+        kn = k_new[c]
+        st = stride[c]
+        first = entry_start[c]
+        for i in range(month_start[c], month_start[c + 1]):
+            r = active[i]
+            t0 = tb + row[first + r] * kn
+            b0 = base[first + r]
+            acc = dst[r]
+            for k in range(kn):
+                w = weights_t[e0 + k]
+                if w == 0.0:
+                    continue
+                bar = src[b0 + k * st]
+                cell = tables[t0 + k]
+                for d in range(n_block):
+                    acc[d] += bar[d] * cell[d] * w
+        src = dst
+    return src[:vec.shape[0]].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _smooth_block(tables, month_variant, weights, initial, active, active_start, row, base,
+                  entry_start, stride, k_new, op_node, out_size, table_start, q_node, q_target,
+                  q_start, q_stop, q_reached, state_of, marginal_start,
+                  n_states):  # pragma: no cover
+    """Forward-backward, marginals and questions for one block of draws.
+
+    ``tables`` is ``(variants, table entries, block)``; month ``t`` uses variant
+    ``month_variant[t]``. A "reached" question continues the masked pass of the question
+    before it when both have the same node, target and window start and it stops no earlier.
+
+    Returns
+    -------
+    norms : ``(months, block)``; answers : ``(questions, block)``, NaN for a draw whose
+    evidence is impossible; marginals : ``(marginal entries, block)``.
+    """
+    n_months = weights.shape[0]
+    n_joint = initial.shape[0]
+    n_ops = op_node.shape[0]
+    n_block = tables.shape[2]
+    size = max(out_size.max(), (entry_start[1:] - entry_start[:-1]).max())
+    buf_a = np.empty((size, n_block))
+    buf_b = np.empty((size, n_block))
+    alphas = np.empty((n_months, n_joint, n_block))
+    norms = np.empty((n_months, n_block))
+    possible = np.ones(n_block, dtype=np.bool_)
+    previous = np.empty((n_joint, n_block))
+    for s in range(n_joint):
+        previous[s] = initial[s]
+    for t in range(n_months):
+        joint = _step(previous, weights[t], marginal_start, tables[month_variant[t]], active,
+                      active_start[t * n_ops:], row, base, entry_start, stride, k_new, op_node,
+                      out_size, table_start, buf_a, buf_b)
+        total = joint.sum(axis=0)
+        for d in range(n_block):
+            norms[t, d] = total[d]
+            if total[d] > 0.0:
+                total[d] = 1.0 / total[d]
+            else:
+                possible[d] = False
+                total[d] = 0.0
+        for s in range(n_joint):
+            for d in range(n_block):
+                alphas[t, s, d] = joint[s, d] * total[d]
+        previous = alphas[t]
+    betas = np.ones((n_months, n_joint, n_block))
+    # after the last month with evidence every beta is one: the tables are stochastic
+    last = 0
+    for t in range(n_months):
+        for i in range(weights.shape[1]):
+            if weights[t, i] != 1.0:
+                last = t
+                break
+    inverse = np.empty(n_block)
+    for t in range(last, 0, -1):
+        for d in range(n_block):
+            inverse[d] = 1.0 / norms[t, d] if possible[d] else 0.0
+        back = _step_adjoint(betas[t], weights[t], marginal_start, tables[month_variant[t]],
+                             active, active_start[t * n_ops:], row, base, entry_start, stride,
+                             k_new, op_node, table_start, buf_a, buf_b)
+        for s in range(n_joint):
+            for d in range(n_block):
+                betas[t - 1, s, d] = back[s, d] * inverse[d]
+    n_nodes = state_of.shape[0]
+    marginals = np.zeros((marginal_start[-1] * n_months, n_block))
+    for t in range(n_months):
+        for s in range(n_joint):
+            for n in range(n_nodes):
+                at = marginal_start[n] * n_months + t * n_states[n] + state_of[n, s]
+                for d in range(n_block):
+                    marginals[at, d] += alphas[t, s, d] * betas[t, s, d]
+    answers = np.empty((q_start.shape[0], n_block))
+    joint = np.empty((n_joint, n_block))
+    previous_q = -1  # the reached question whose masked pass ``joint`` holds
+    for q in range(q_start.shape[0]):
+        node = q_node[q]
+        target = q_target[q]
+        stop = q_stop[q]
+        if not q_reached[q]:
+            p = np.zeros(n_block)
+            for s in range(n_joint):
+                if target[state_of[node, s]] > 0.0:
+                    for d in range(n_block):
+                        p[d] += alphas[stop, s, d] * betas[stop, s, d]
+            for d in range(n_block):
+                answers[q, d] = min(max(p[d], 0.0), 1.0)
+            continue
+        start = q_start[q]
+        first = start
+        if (previous_q >= 0 and q_node[previous_q] == node
+                and q_start[previous_q] == start and q_stop[previous_q] <= stop
+                and np.all(q_target[previous_q] == target)):
+            first = q_stop[previous_q] + 1
+        elif start == 0:
+            for s in range(n_joint):
+                joint[s] = initial[s]
+        else:
+            joint = alphas[start - 1].copy()
+        for t in range(first, stop + 1):
+            masked = weights[t].copy()
+            for k in range(n_states[node]):
+                if target[k] > 0.0:
+                    masked[marginal_start[node] + k] = 0.0
+            for d in range(n_block):
+                inverse[d] = 1.0 / norms[t, d] if possible[d] else 0.0
+            joint = _step(joint, masked, marginal_start, tables[month_variant[t]], active,
+                          active_start[t * n_ops:], row, base, entry_start, stride, k_new,
+                          op_node, out_size, table_start, buf_a, buf_b)
+            for s in range(n_joint):
+                for d in range(n_block):
+                    joint[s, d] *= inverse[d]
+        previous_q = q
+        stay_out = np.zeros(n_block)
+        for s in range(n_joint):
+            for d in range(n_block):
+                stay_out[d] += joint[s, d] * betas[stop, s, d]
+        for d in range(n_block):
+            answers[q, d] = min(max(1.0 - stay_out[d], 0.0), 1.0)
+    for d in range(n_block):
+        if not possible[d]:
+            answers[:, d] = np.nan
+            marginals[:, d] = np.nan
+    return norms, answers, marginals
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _smooth_draws(params, fixed, rule_param_start, rule_months, rule_cell_start, cell_row_start,
+                  cell_old, rule_dest_start, dest_state, keep, put, month_variant, weights,
+                  initial, active, active_start, row, base, entry_start, stride, k_new, op_node,
+                  out_size, table_start, q_node, q_target, q_start, q_stop, q_reached,
+                  state_of, marginal_start, n_states, block):  # pragma: no cover
+    """:func:`_smooth_block` over every row of ``params`` (one draw per row).
+
+    Blocks of ``block`` draws run in parallel; outputs have the draw as their leading axis.
+    """
+    n_draws = params.shape[0]
+    n_months = weights.shape[0]
+    n_tables = fixed.shape[0]
+    n_variants = keep.shape[0] + 1
+    norms = np.empty((n_draws, n_months))
+    answers = np.empty((n_draws, q_start.shape[0]))
+    marginals = np.empty((n_draws, marginal_start[-1] * n_months))
+    n_blocks = (n_draws + block - 1) // block
+    for b in numba.prange(n_blocks):
+        lo = b * block
+        hi = min(lo + block, n_draws)
+        tables = np.empty((n_variants, n_tables, hi - lo))
+        for d in range(lo, hi):
+            table = _build_tables(params[d], fixed, rule_param_start, rule_months,
+                                  rule_cell_start, cell_row_start, cell_old, rule_dest_start,
+                                  dest_state)
+            for i in range(n_tables):
+                tables[0, i, d - lo] = table[i]
+                for v in range(n_variants - 1):
+                    tables[v + 1, i, d - lo] = table[i] * keep[v, i] + put[v, i]
+        block_norms, block_answers, block_marginals = _smooth_block(
+            tables, month_variant, weights, initial, active, active_start, row, base,
+            entry_start, stride, k_new, op_node, out_size, table_start, q_node, q_target,
+            q_start, q_stop, q_reached, state_of, marginal_start, n_states)
+        norms[lo:hi] = block_norms.T
+        answers[lo:hi] = block_answers.T
+        marginals[lo:hi] = block_marginals.T
+    return norms, answers, marginals
+
+
+def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
+                 initial: np.ndarray, questions: QuestionArrays, n_states: list[int],
+                 overrides: LoweredOverrides | None = None, block: int = BLOCK
+                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Normalisers, question probabilities and smoothed marginals for a batch of draws.
+
+    Parameters
+    ----------
+    lowered : LoweredPlan
+        From :func:`forecast.engine.kernels.lower_plan`.
+    params : list of ndarray
+        One ``(draws, outcomes)`` array per rule.
+    weights : ndarray
+        Per-node evidence weights (:func:`forecast.engine.kernels.node_weights`).
+    initial : ndarray
+        Flat joint distribution just before month 0.
+    questions : QuestionArrays
+        The questions as arrays.
+    n_states : list of int
+        States per node.
+    overrides : LoweredOverrides, optional
+        Tables replaced in some months, the same for every draw.
+    block : int
+        Draws per block.
+
+    Returns
+    -------
+    norms : ndarray
+        ``(draws, months)``.
+    answers : ndarray
+        ``(draws, questions)``; NaN where the evidence is impossible.
+    marginals : list of ndarray
+        ``(draws, months, states)`` per node.
+    """
+    n_draws = params[0].shape[0] if params else 0
+    flat = (np.concatenate([np.asarray(p, dtype=float).reshape(n_draws, -1) for p in params],
+                           axis=1) if params else np.zeros((n_draws, 0)))
+    starts = np.concatenate([[0], np.cumsum(n_states)]).astype(np.int64)
+    months = weights.shape[0]
+    overrides = overrides or no_overrides(lowered, months)
+    weights = np.ascontiguousarray(weights, dtype=float)
+    initial = np.ascontiguousarray(initial, dtype=float)
+    active, active_start = active_entries(lowered, weights, initial, overrides)
+    norms, answers, marg = _smooth_draws(
+        np.ascontiguousarray(flat), lowered.fixed, *_rule_args(lowered), overrides.keep,
+        overrides.put, overrides.month_variant, weights, initial, active, active_start,
+        *_plan_args(lowered),
+        questions.node, questions.target, questions.start, questions.stop, questions.reached,
+        lowered.state_of, starts, np.asarray(n_states, dtype=np.int64), int(block))
+    marginals = [marg[:, starts[n] * months: starts[n + 1] * months].reshape(n_draws, months, k)
+                 for n, k in enumerate(n_states)]
+    return norms, answers, marginals
