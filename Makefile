@@ -22,6 +22,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	@# compile the numba kernels once, so that the first fit does not (cached on disk)
+	$(PY) -m forecast.warmup
 	touch $@
 
 forecast: setup

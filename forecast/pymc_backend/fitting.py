@@ -26,7 +26,6 @@ from forecast.pymc_backend.model import (
     parameter_groups,
     state_dim,
 )
-from forecast.pymc_backend.nutpie_model import DensityModel
 from forecast.spec.scenario import Scenario
 
 logger = logging.getLogger(__name__)
@@ -279,6 +278,10 @@ class ScenarioFitter:
 
     def _nutpie(self) -> Any:
         if self._nutpie_model is None:
+            # imported here: its C callbacks are compiled (or loaded from numba's cache) on
+            # import, which the PyMC backend does not need
+            from forecast.pymc_backend.nutpie_model import DensityModel
+
             self._nutpie_model = DensityModel(self.density, self.coords)
             self.compiles += 1
         return self._nutpie_model
