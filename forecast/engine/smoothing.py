@@ -6,11 +6,16 @@ questions. The draws share the contraction plan, the evidence and which joint en
 mass; only the tables differ. So the passes run on blocks of draws with the draw as the
 innermost (contiguous) axis: each update ``dst[b + k * stride] += src[r] * table[row, k] * w``
 becomes a loop over the block that the compiler vectorises, instead of one scattered update per
-draw. Blocks run in parallel (``prange``). The algorithm is that of
+draw. Ranges of blocks run in parallel threads (the compiled code releases the GIL; a
+``prange`` would cost many seconds more to compile). The algorithm is that of
 :func:`forecast.engine.forward` and is tested equal to it.
 """
 
 from __future__ import annotations
+
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -222,27 +227,22 @@ def _smooth_block(tables, month_variant, weights, initial, active, active_start,
     return norms, answers, marginals
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _smooth_draws(params, fixed, rule_param_start, rule_months, rule_cell_start, cell_row_start,
+@numba.njit(cache=True, nogil=True)
+def _smooth_range(params, fixed, rule_param_start, rule_months, rule_cell_start, cell_row_start,
                   cell_old, rule_dest_start, dest_state, keep, put, month_variant, weights,
                   initial, active, active_start, row, base, entry_start, stride, k_new, op_node,
                   out_size, table_start, q_node, q_target, q_start, q_stop, q_reached,
-                  state_of, marginal_start, n_states, block):  # pragma: no cover
-    """:func:`_smooth_block` over every row of ``params`` (one draw per row).
+                  state_of, marginal_start, n_states, block, first, last, norms, answers,
+                  marginals):  # pragma: no cover
+    """:func:`_smooth_block` over draws ``first:last`` of ``params`` (one draw per row).
 
-    Blocks of ``block`` draws run in parallel; outputs have the draw as their leading axis.
+    Writes rows ``first:last`` of ``norms``, ``answers`` and ``marginals`` (draw first).
+    Releases the GIL, so threads can run ranges side by side.
     """
-    n_draws = params.shape[0]
-    n_months = weights.shape[0]
     n_tables = fixed.shape[0]
     n_variants = keep.shape[0] + 1
-    norms = np.empty((n_draws, n_months))
-    answers = np.empty((n_draws, q_start.shape[0]))
-    marginals = np.empty((n_draws, marginal_start[-1] * n_months))
-    n_blocks = (n_draws + block - 1) // block
-    for b in numba.prange(n_blocks):
-        lo = b * block
-        hi = min(lo + block, n_draws)
+    for lo in range(first, last, block):
+        hi = min(lo + block, last)
         tables = np.empty((n_variants, n_tables, hi - lo))
         for d in range(lo, hi):
             table = _build_tables(params[d], fixed, rule_param_start, rule_months,
@@ -259,7 +259,11 @@ def _smooth_draws(params, fixed, rule_param_start, rule_months, rule_cell_start,
         norms[lo:hi] = block_norms.T
         answers[lo:hi] = block_answers.T
         marginals[lo:hi] = block_marginals.T
-    return norms, answers, marginals
+
+
+def _threads() -> int:
+    """Worker threads for the smoothing passes (numba's thread count, at most the CPUs)."""
+    return max(1, min(numba.get_num_threads(), os.cpu_count() or 1))
 
 
 def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
@@ -305,12 +309,27 @@ def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.nda
     weights = np.ascontiguousarray(weights, dtype=float)
     initial = np.ascontiguousarray(initial, dtype=float)
     active, active_start = active_entries(lowered, weights, initial, overrides)
-    norms, answers, marg = _smooth_draws(
-        np.ascontiguousarray(flat), lowered.fixed, *_rule_args(lowered), overrides.keep,
-        overrides.put, overrides.month_variant, weights, initial, active, active_start,
-        *_plan_args(lowered),
-        questions.node, questions.target, questions.start, questions.stop, questions.reached,
-        lowered.state_of, starts, np.asarray(n_states, dtype=np.int64), int(block))
+    norms = np.empty((n_draws, months))
+    answers = np.empty((n_draws, questions.start.shape[0]))
+    marg = np.empty((n_draws, int(starts[-1]) * months))
+    args = (np.ascontiguousarray(flat), lowered.fixed, *_rule_args(lowered), overrides.keep,
+            overrides.put, overrides.month_variant, weights, initial, active, active_start,
+            *_plan_args(lowered), questions.node, questions.target, questions.start,
+            questions.stop, questions.reached, lowered.state_of, starts,
+            np.asarray(n_states, dtype=np.int64), int(block))
+    # whole blocks per thread; the threads share the outputs but write disjoint rows
+    n_blocks = -(-n_draws // block)
+    edges = [min(n_draws, -(-n_blocks * k // _threads()) * block)
+             for k in range(_threads() + 1)]
+    ranges = [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+    if len(ranges) <= 1:
+        for a, b in ranges:
+            _smooth_range(*args, a, b, norms, answers, marg)
+    else:
+        with ThreadPoolExecutor(len(ranges)) as pool:
+            for future in [pool.submit(_smooth_range, *args, a, b, norms, answers, marg)
+                           for a, b in ranges]:
+                future.result()
     marginals = [marg[:, starts[n] * months: starts[n + 1] * months].reshape(n_draws, months, k)
                  for n, k in enumerate(n_states)]
     return norms, answers, marginals
