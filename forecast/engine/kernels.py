@@ -215,11 +215,21 @@ class LikelihoodWeights:
     active, active_start : ndarray of int64
         The input entries of contraction ``c`` in month ``t`` that can hold mass are
         ``active[active_start[t * contractions + c]: active_start[t * contractions + c + 1]]``.
+    pair_start, pair_src, pair_cell, pair_out, pair_weight : ndarray
+        The same, unrolled over new states with a non-zero weight: pair ``j`` of contraction
+        ``c`` in month ``t`` (``pair_start[t * contractions + c] <= j < pair_start[... + 1]``)
+        adds ``input[pair_src[j]] * table[pair_cell[j]] * pair_weight[j]`` to
+        ``output[pair_out[j]]``. The likelihood kernel runs over these flat lists.
     """
 
     weights: np.ndarray
     active: np.ndarray
     active_start: np.ndarray
+    pair_start: np.ndarray
+    pair_src: np.ndarray
+    pair_cell: np.ndarray
+    pair_out: np.ndarray
+    pair_weight: np.ndarray
 
 
 def likelihood_weights(evidence: list[np.ndarray], lowered: LoweredPlan,
@@ -245,7 +255,8 @@ def likelihood_weights(evidence: list[np.ndarray], lowered: LoweredPlan,
     last = int(informative[-1]) + 1 if informative.size else 1
     weights = np.ascontiguousarray(weights[:last])
     active, active_start = active_entries(lowered, weights, initial)
-    return LikelihoodWeights(weights, active, active_start)
+    pairs = _pairs(weights, lowered.state_start, active, active_start, *_plan_args(lowered))
+    return LikelihoodWeights(weights, active, active_start, *pairs)
 
 
 def active_entries(lowered: LoweredPlan, weights: np.ndarray, initial: np.ndarray,
@@ -402,17 +413,58 @@ def _active_entries(table_masks, month_variant, weight_mask, state_start, initia
 
 
 @numba.njit(cache=True, nogil=True)
-def _loglik_and_grad(table, weights, state_start, active, active_start, initial, row, base,
-                     entry_start, stride, k_new, op_node, out_size, table_start,
-                     want_grad):  # pragma: no cover
-    """Log-likelihood and its gradient in the flat table (see :class:`LikelihoodWeights`).
+def _pairs(weights, state_start, active, active_start, row, base, entry_start, stride, k_new,
+           op_node, out_size, table_start):  # pragma: no cover
+    """Unroll the active entries over new states with a non-zero weight.
 
-    ``weights[t, state_start[n] + k]`` multiplies the mass that node ``n`` sends to its new
-    state ``k`` in month ``t``; only the active entries of each contraction are visited.
+    See :class:`LikelihoodWeights` for the layout.
     """
     n_months = weights.shape[0]
-    n_joint = initial.shape[0]
     n_ops = op_node.shape[0]
+    n_max = 0
+    for g in range(n_months * n_ops):
+        n_max += (active_start[g + 1] - active_start[g]) * k_new[g % n_ops]
+    pair_start = np.zeros(n_months * n_ops + 1, dtype=np.int64)
+    pair_src = np.empty(n_max, dtype=np.int64)
+    pair_cell = np.empty(n_max, dtype=np.int64)
+    pair_out = np.empty(n_max, dtype=np.int64)
+    pair_weight = np.empty(n_max)
+    j = 0
+    for t in range(n_months):
+        for c in range(n_ops):
+            g = t * n_ops + c
+            tb = table_start[op_node[c]]
+            e0 = state_start[op_node[c]]
+            kn = k_new[c]
+            first = entry_start[c]
+            for i in range(active_start[g], active_start[g + 1]):
+                r = active[i]
+                t0 = tb + row[first + r] * kn
+                b0 = base[first + r]
+                for k in range(kn):
+                    w = weights[t, e0 + k]
+                    if w != 0.0:
+                        pair_src[j] = r
+                        pair_cell[j] = t0 + k
+                        pair_out[j] = b0 + k * stride[c]
+                        pair_weight[j] = w
+                        j += 1
+            pair_start[g + 1] = j
+    return (pair_start, pair_src[:j].copy(), pair_cell[:j].copy(), pair_out[:j].copy(),
+            pair_weight[:j].copy())
+
+
+@numba.njit(cache=True, nogil=True)
+def _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell, pair_out, pair_weight,
+                     entry_start, out_size, want_grad):  # pragma: no cover
+    """Log-likelihood and its gradient in the flat table (see :class:`LikelihoodWeights`).
+
+    Runs over the flat lists of (input entry, table cell, output entry, weight) of every
+    month's contractions; the gradient is the reverse pass of the same lists.
+    """
+    n_ops = out_size.shape[0]
+    n_months = (pair_start.shape[0] - 1) // n_ops
+    n_joint = initial.shape[0]
     in_size = np.empty(n_ops, dtype=np.int64)
     offset = np.zeros(n_ops + 1, dtype=np.int64)
     for c in range(n_ops):
@@ -435,9 +487,10 @@ def _loglik_and_grad(table, weights, state_start, active, active_start, initial,
                 dst = buffer[:out_size[c]]
             else:
                 dst = saved[m0 + offset[c + 1]: m0 + offset[c + 1] + out_size[c]]
-            _contract(src, dst, table, weights[t], state_start, c,
-                      active[active_start[t * n_ops + c]:active_start[t * n_ops + c + 1]], row,
-                      base, entry_start, stride, k_new, op_node, out_size, table_start)
+            dst[:] = 0.0
+            g = t * n_ops + c
+            for j in range(pair_start[g], pair_start[g + 1]):
+                dst[pair_out[j]] += src[pair_src[j]] * table[pair_cell[j]] * pair_weight[j]
         total = 0.0
         for s in range(n_joint):
             total += buffer[s]
@@ -463,32 +516,19 @@ def _loglik_and_grad(table, weights, state_start, active, active_start, initial,
         m0 = t * per_month
         for c in range(n_ops - 1, -1, -1):
             src = saved[m0 + offset[c]: m0 + offset[c] + in_size[c]]
-            tb = table_start[op_node[c]]
-            e0 = state_start[op_node[c]]
-            kn = k_new[c]
-            st = stride[c]
-            first = entry_start[c]
             # An entry that cannot hold mass passes gradient only to table cells that are
             # zero wherever the joint has mass (fixed cells, which carry no parameter) or
-            # that a zero weight multiplies, so only the active entries are visited; see the
+            # that a zero weight multiplies, so only the active pairs are visited; see the
             # module docstring.
-            for r in range(in_size[c]):
-                in_bar[r] = 0.0
-            for i in range(active_start[t * n_ops + c], active_start[t * n_ops + c + 1]):
-                r = active[i]
-                v = src[r]
-                t0 = tb + row[first + r] * kn
-                b0 = base[first + r]
-                acc = 0.0
-                for k in range(kn):
-                    w = weights[t, e0 + k]
-                    if w != 0.0:
-                        g = out_bar[b0 + k * st] * w
-                        acc += g * table[t0 + k]
-                        grad[t0 + k] += g * v
-                in_bar[r] = acc
-            for r in range(in_size[c]):
-                out_bar[r] = in_bar[r]
+            in_bar[:in_size[c]] = 0.0
+            g = t * n_ops + c
+            for j in range(pair_start[g], pair_start[g + 1]):
+                bar = out_bar[pair_out[j]] * pair_weight[j]
+                cell = pair_cell[j]
+                r = pair_src[j]
+                in_bar[r] += bar * table[cell]
+                grad[cell] += bar * src[r]
+            out_bar, in_bar = in_bar, out_bar
         for s in range(n_joint):
             alpha_bar[s] = out_bar[s]
     return loglik, grad
@@ -550,9 +590,10 @@ def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], weights: Lik
     """
     flat = flat_params(params)
     table = _build_tables(flat, lowered.fixed, *_rule_args(lowered))
-    loglik, table_grad = _loglik_and_grad(table, weights.weights, lowered.state_start,
-                                          weights.active, weights.active_start, initial,
-                                          *_plan_args(lowered), want_grad)
+    loglik, table_grad = _loglik_and_grad(
+        table, np.ascontiguousarray(initial, dtype=float), weights.pair_start, weights.pair_src,
+        weights.pair_cell, weights.pair_out, weights.pair_weight, lowered.entry_start,
+        lowered.out_size, want_grad)
     if want_grad and np.isfinite(loglik):
         grad = _params_grad(flat, table_grad, *_rule_args(lowered))
     else:

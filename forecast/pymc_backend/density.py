@@ -38,7 +38,6 @@ from forecast.engine.kernels import (
     _build_tables,
     _loglik_and_grad,
     _params_grad,
-    _plan_args,
     _rule_args,
     likelihood_weights,
     lower_plan,
@@ -169,18 +168,15 @@ def _outcomes(x, kind, width, x_start, q_start, n_params):  # pragma: no cover
 @numba.njit(cache=True, nogil=True)
 def _logp_dlogp(x, kind, width, x_start, q_start, weight, constant, n_params, fixed,
                 rule_param_start, rule_months, rule_cell_start, cell_row_start, cell_old,
-                rule_dest_start, dest_state, weights, state_start, active, active_start,
-                initial, row, base, entry_start, stride, k_new, op_node, out_size,
-                table_start):  # pragma: no cover
+                rule_dest_start, dest_state, initial, pair_start, pair_src, pair_cell,
+                pair_out, pair_weight, entry_start, out_size):  # pragma: no cover
     """Unconstrained log-density and its gradient (see the module docstring)."""
     grad = np.zeros(x.shape[0])
     q = _outcomes(x, kind, width, x_start, q_start, n_params)
     table = _build_tables(q, fixed, rule_param_start, rule_months, rule_cell_start,
                           cell_row_start, cell_old, rule_dest_start, dest_state)
-    loglik, table_grad = _loglik_and_grad(table, weights, state_start, active, active_start,
-                                          initial, row, base,
-                                          entry_start, stride, k_new, op_node, out_size,
-                                          table_start, True)
+    loglik, table_grad = _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell,
+                                          pair_out, pair_weight, entry_start, out_size, True)
     if not np.isfinite(loglik):
         return -np.inf, grad
     g_q = _params_grad(q, table_grad, rule_param_start, rule_months, rule_cell_start,
@@ -259,6 +255,12 @@ class CompiledDensity:
         """Use new evidence matrices (one ``(months, states)`` array per node)."""
         self.weights = likelihood_weights(evidence, self.lowered, self.initial)
 
+    def _likelihood_args(self) -> tuple:
+        """The likelihood kernel's inputs after the rule arrays (see :func:`_logp_dlogp`)."""
+        w = self.weights
+        return (self.initial, w.pair_start, w.pair_src, w.pair_cell, w.pair_out,
+                w.pair_weight, self.lowered.entry_start, self.lowered.out_size)
+
     def _layout_args(self) -> tuple:
         layout = self.layout
         return (layout.kind, layout.width, layout.x_start, layout.q_start)
@@ -268,8 +270,7 @@ class CompiledDensity:
         logp, grad = _logp_dlogp(
             np.ascontiguousarray(x, dtype=float), *self._layout_args(), self.prior.weight,
             self.prior.constant, self.n_params, self.lowered.fixed, *_rule_args(self.lowered),
-            self.weights.weights, self.lowered.state_start, self.weights.active,
-            self.weights.active_start, self.initial, *_plan_args(self.lowered))
+            *self._likelihood_args())
         return float(logp), grad
 
     def outcome_vector(self, x: np.ndarray) -> np.ndarray:
