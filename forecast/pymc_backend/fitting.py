@@ -193,7 +193,7 @@ def outcome_vectors(rules: dict[str, xr.DataArray], scenario: Scenario) -> list[
 
 def exact_quantities(engine: ExactEngine, params: list[np.ndarray],
                      evidence: list[np.ndarray] | None, shape: tuple[int, int],
-                     chunk: int = 500) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+                     chunk: int = 8000) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
     """Question probabilities and marginals for a batch of parameter draws.
 
     Returns
