@@ -203,33 +203,61 @@ def node_weights(evidence: list[np.ndarray]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class EntryPairs:
+    """The work of every month's contractions as flat lists, for the compiled passes.
+
+    Only the joint entries that can hold mass are listed, unrolled over the new states that
+    the evidence allows: pair ``j`` of contraction ``c`` in month ``t``
+    (``start[t * contractions + c] <= j < start[t * contractions + c + 1]``) adds
+    ``input[src[j]] * table[cell[j]] * weights[t, col[j]]`` to ``output[out[j]]``, where
+    ``weights`` are per-node evidence weights (:func:`node_weights`; a masked pass may zero
+    more of them). Which entries can hold mass does not depend on the parameters (a rule's
+    cells are positive for every interior parameter), so the lists are built once per
+    evidence set: on Kursk, about one joint entry in eight.
+    """
+
+    start: np.ndarray
+    src: np.ndarray
+    cell: np.ndarray
+    out: np.ndarray
+    col: np.ndarray
+
+
+def entry_pairs(lowered: LoweredPlan, weights: np.ndarray, initial: np.ndarray,
+                overrides: LoweredOverrides | None = None) -> EntryPairs:
+    """Build the :class:`EntryPairs` of per-node weights ``weights`` (all their months).
+
+    A boolean forward pass over the tables' zero pattern (each month's override variant
+    included) and the evidence's finds the entries that can hold mass; a masked pass (a
+    reached question) only removes mass, so the same lists serve it.
+    """
+    months = weights.shape[0]
+    overrides = overrides or no_overrides(lowered, months)
+    interior = [np.full(int(n), 1.0 / n) for n in np.diff(lowered.rule_param_start)]
+    masks = _variants(table_vector(lowered, interior), overrides.keep, overrides.put) > 0.0
+    weights = np.ascontiguousarray(weights, dtype=float)
+    active, active_start = _active_entries(
+        masks, overrides.month_variant[:months], weights != 0.0, lowered.state_start,
+        np.asarray(initial) > 0.0, *_plan_args(lowered))
+    return EntryPairs(*_pairs(weights, lowered.state_start, active, active_start,
+                              *_plan_args(lowered)))
+
+
+@dataclass(frozen=True)
 class LikelihoodWeights:
-    """Evidence in the form the likelihood kernel takes, with the entries it can skip.
+    """Evidence in the form the likelihood kernel takes.
 
     Attributes
     ----------
     weights : ndarray
-        ``(months, total states)``: ``weights[t, state_start[n] + k]`` multiplies the mass
-        that node ``n`` sends to its new state ``k`` in month ``t``. Only the months up to the
-        last one that carries evidence are kept.
-    active, active_start : ndarray of int64
-        The input entries of contraction ``c`` in month ``t`` that can hold mass are
-        ``active[active_start[t * contractions + c]: active_start[t * contractions + c + 1]]``.
-    pair_start, pair_src, pair_cell, pair_out, pair_weight : ndarray
-        The same, unrolled over new states with a non-zero weight: pair ``j`` of contraction
-        ``c`` in month ``t`` (``pair_start[t * contractions + c] <= j < pair_start[... + 1]``)
-        adds ``input[pair_src[j]] * table[pair_cell[j]] * pair_weight[j]`` to
-        ``output[pair_out[j]]``. The likelihood kernel runs over these flat lists.
+        ``(months, total states)`` per-node weights (:func:`node_weights`), only the months up
+        to the last one that carries evidence.
+    pairs : EntryPairs
+        The entries the kernel visits.
     """
 
     weights: np.ndarray
-    active: np.ndarray
-    active_start: np.ndarray
-    pair_start: np.ndarray
-    pair_src: np.ndarray
-    pair_cell: np.ndarray
-    pair_out: np.ndarray
-    pair_weight: np.ndarray
+    pairs: EntryPairs
 
 
 def likelihood_weights(evidence: list[np.ndarray], lowered: LoweredPlan,
@@ -237,10 +265,8 @@ def likelihood_weights(evidence: list[np.ndarray], lowered: LoweredPlan,
     """Prepare the evidence for :func:`loglik_and_grad`.
 
     Each node's weights are multiplied in as soon as the node's new state is formed, so states
-    the evidence rules out are dropped right away. Which joint entries can hold mass does not
-    depend on the parameters (a rule's cells are positive for every interior parameter), so a
-    boolean pass finds them once per evidence set and the kernel visits only those: on Kursk,
-    about one entry in eight.
+    the evidence rules out are dropped right away, and only the entries that can hold mass are
+    visited (:class:`EntryPairs`).
 
     Only the months up to the last one that carries evidence are kept. A month whose weights
     are all one adds nothing to the log-likelihood: the transition keeps the total mass, so
@@ -254,34 +280,7 @@ def likelihood_weights(evidence: list[np.ndarray], lowered: LoweredPlan,
     informative = np.flatnonzero(np.any(weights != 1.0, axis=1))
     last = int(informative[-1]) + 1 if informative.size else 1
     weights = np.ascontiguousarray(weights[:last])
-    active, active_start = active_entries(lowered, weights, initial)
-    pairs = _pairs(weights, lowered.state_start, active, active_start, *_plan_args(lowered))
-    return LikelihoodWeights(weights, active, active_start, *pairs)
-
-
-def active_entries(lowered: LoweredPlan, weights: np.ndarray, initial: np.ndarray,
-                   overrides: LoweredOverrides | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The input entries of each month's contractions that can hold mass, as index lists.
-
-    Which entries can be non-zero does not depend on the parameters: a rule's cells are
-    positive for every interior parameter, so one boolean forward pass over the tables' zero
-    pattern (each month's override variant included) and the evidence's finds them. The
-    passes visit only these; a masked pass (a reached question) only removes mass, so the
-    same lists serve it.
-
-    Returns
-    -------
-    active, active_start : ndarray of int64
-        Contraction ``c`` of month ``t`` visits
-        ``active[active_start[t * contractions + c]: active_start[t * contractions + c + 1]]``.
-    """
-    months = weights.shape[0]
-    overrides = overrides or no_overrides(lowered, months)
-    interior = [np.full(int(n), 1.0 / n) for n in np.diff(lowered.rule_param_start)]
-    masks = _variants(table_vector(lowered, interior), overrides.keep, overrides.put) > 0.0
-    return _active_entries(masks, overrides.month_variant[:months], weights != 0.0,
-                           lowered.state_start, np.asarray(initial) > 0.0,
-                           *_plan_args(lowered))
+    return LikelihoodWeights(weights, entry_pairs(lowered, weights, initial))
 
 
 # ----------------------------------------------------------------------------- numba kernels
@@ -344,32 +343,6 @@ def _params_grad(params, table_grad, rule_param_start, rule_months, rule_cell_st
     return grad
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _contract(src, dst, table, weights_t, state_start, c, entries, row, base, entry_start,
-              stride, k_new, op_node, out_size, table_start):  # pragma: no cover
-    """``dst[base[r] + k * stride] += src[r] * table[row[r], k] * w[k]`` for active ``r``.
-
-    ``r`` runs over ``entries`` (the active ones); ``w`` are the node's weights.
-    """
-    for o in range(out_size[c]):
-        dst[o] = 0.0
-    tb = table_start[op_node[c]]
-    e0 = state_start[op_node[c]]
-    kn = k_new[c]
-    st = stride[c]
-    first = entry_start[c]
-    for r in entries:
-        v = src[r]
-        if v == 0.0:
-            continue
-        t0 = tb + row[first + r] * kn
-        b0 = base[first + r]
-        for k in range(kn):
-            w = weights_t[e0 + k]
-            if w != 0.0:
-                dst[b0 + k * st] += v * table[t0 + k] * w
-
-
 @numba.njit(cache=True, nogil=True)
 def _active_entries(table_masks, month_variant, weight_mask, state_start, initial_mask, row,
                     base, entry_start, stride, k_new, op_node, out_size,
@@ -417,7 +390,7 @@ def _pairs(weights, state_start, active, active_start, row, base, entry_start, s
            op_node, out_size, table_start):  # pragma: no cover
     """Unroll the active entries over new states with a non-zero weight.
 
-    See :class:`LikelihoodWeights` for the layout.
+    Returns the arrays of :class:`EntryPairs`.
     """
     n_months = weights.shape[0]
     n_ops = op_node.shape[0]
@@ -428,7 +401,7 @@ def _pairs(weights, state_start, active, active_start, row, base, entry_start, s
     pair_src = np.empty(n_max, dtype=np.int64)
     pair_cell = np.empty(n_max, dtype=np.int64)
     pair_out = np.empty(n_max, dtype=np.int64)
-    pair_weight = np.empty(n_max)
+    pair_col = np.empty(n_max, dtype=np.int64)
     j = 0
     for t in range(n_months):
         for c in range(n_ops):
@@ -442,25 +415,24 @@ def _pairs(weights, state_start, active, active_start, row, base, entry_start, s
                 t0 = tb + row[first + r] * kn
                 b0 = base[first + r]
                 for k in range(kn):
-                    w = weights[t, e0 + k]
-                    if w != 0.0:
+                    if weights[t, e0 + k] != 0.0:
                         pair_src[j] = r
                         pair_cell[j] = t0 + k
                         pair_out[j] = b0 + k * stride[c]
-                        pair_weight[j] = w
+                        pair_col[j] = e0 + k
                         j += 1
             pair_start[g + 1] = j
     return (pair_start, pair_src[:j].copy(), pair_cell[:j].copy(), pair_out[:j].copy(),
-            pair_weight[:j].copy())
+            pair_col[:j].copy())
 
 
 @numba.njit(cache=True, nogil=True)
-def _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell, pair_out, pair_weight,
-                     entry_start, out_size, want_grad):  # pragma: no cover
-    """Log-likelihood and its gradient in the flat table (see :class:`LikelihoodWeights`).
+def _loglik_and_grad(table, initial, weights, pair_start, pair_src, pair_cell, pair_out,
+                     pair_col, entry_start, out_size, want_grad):  # pragma: no cover
+    """Log-likelihood and its gradient in the flat table.
 
-    Runs over the flat lists of (input entry, table cell, output entry, weight) of every
-    month's contractions; the gradient is the reverse pass of the same lists.
+    Runs over the :class:`EntryPairs` of every month's contractions; the gradient is the
+    reverse pass of the same lists.
     """
     n_ops = out_size.shape[0]
     n_months = (pair_start.shape[0] - 1) // n_ops
@@ -490,7 +462,8 @@ def _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell, pair_out, 
             dst[:] = 0.0
             g = t * n_ops + c
             for j in range(pair_start[g], pair_start[g + 1]):
-                dst[pair_out[j]] += src[pair_src[j]] * table[pair_cell[j]] * pair_weight[j]
+                dst[pair_out[j]] += (src[pair_src[j]] * table[pair_cell[j]]
+                                     * weights[t, pair_col[j]])
         total = 0.0
         for s in range(n_joint):
             total += buffer[s]
@@ -523,7 +496,7 @@ def _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell, pair_out, 
             in_bar[:in_size[c]] = 0.0
             g = t * n_ops + c
             for j in range(pair_start[g], pair_start[g + 1]):
-                bar = out_bar[pair_out[j]] * pair_weight[j]
+                bar = out_bar[pair_out[j]] * weights[t, pair_col[j]]
                 cell = pair_cell[j]
                 r = pair_src[j]
                 in_bar[r] += bar * table[cell]
@@ -590,10 +563,11 @@ def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], weights: Lik
     """
     flat = flat_params(params)
     table = _build_tables(flat, lowered.fixed, *_rule_args(lowered))
+    pairs = weights.pairs
     loglik, table_grad = _loglik_and_grad(
-        table, np.ascontiguousarray(initial, dtype=float), weights.pair_start, weights.pair_src,
-        weights.pair_cell, weights.pair_out, weights.pair_weight, lowered.entry_start,
-        lowered.out_size, want_grad)
+        table, np.ascontiguousarray(initial, dtype=float), weights.weights, pairs.start,
+        pairs.src, pairs.cell, pairs.out, pairs.col, lowered.entry_start, lowered.out_size,
+        want_grad)
     if want_grad and np.isfinite(loglik):
         grad = _params_grad(flat, table_grad, *_rule_args(lowered))
     else:

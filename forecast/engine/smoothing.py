@@ -25,9 +25,8 @@ from forecast.engine.kernels import (
     LoweredPlan,
     QuestionArrays,
     _build_tables,
-    _plan_args,
     _rule_args,
-    active_entries,
+    entry_pairs,
     no_overrides,
 )
 
@@ -36,77 +35,59 @@ BLOCK = 64
 
 
 @numba.njit(cache=True, nogil=True)
-def _step(src, weights_t, state_start, tables, active, month_start, row, base, entry_start,
-          stride, k_new, op_node, out_size, table_start, buf_a, buf_b):  # pragma: no cover
+def _step(src, weights_t, tables, start, pair_src, pair_cell, pair_out, pair_col, entry_start,
+          out_size, buf_a, buf_b):  # pragma: no cover
     """One month forward for a block: ``src`` and the result are ``(joint states, block)``.
 
-    Each node's evidence weights ``weights_t`` multiply in as its new state forms; contraction
-    ``c`` visits the entries ``active[month_start[c]:month_start[c + 1]]``.
+    Runs over one month of :class:`~forecast.engine.kernels.EntryPairs` (``start`` holds that
+    month's contraction offsets); each node's evidence weights ``weights_t`` multiply in as
+    its new state forms.
     """
     n_block = src.shape[1]
-    for c in range(op_node.shape[0]):
+    n_ops = out_size.shape[0]
+    for c in range(n_ops):
         dst = buf_a if c % 2 == 0 else buf_b
         dst[:out_size[c]] = 0.0
-        tb = table_start[op_node[c]]
-        e0 = state_start[op_node[c]]
-        kn = k_new[c]
-        st = stride[c]
-        first = entry_start[c]
-        for i in range(month_start[c], month_start[c + 1]):
-            r = active[i]
-            t0 = tb + row[first + r] * kn
-            b0 = base[first + r]
-            for k in range(kn):
-                w = weights_t[e0 + k]
-                if w == 0.0:
-                    continue
-                out = dst[b0 + k * st]
-                cell = tables[t0 + k]
-                value = src[r]
-                for d in range(n_block):
-                    out[d] += value[d] * cell[d] * w
+        for j in range(start[c], start[c + 1]):
+            w = weights_t[pair_col[j]]
+            if w == 0.0:
+                continue
+            out = dst[pair_out[j]]
+            cell = tables[pair_cell[j]]
+            value = src[pair_src[j]]
+            for d in range(n_block):
+                out[d] += value[d] * cell[d] * w
         src = dst
-    return src[:out_size[op_node.shape[0] - 1]].copy()
+    return src[:out_size[n_ops - 1]].copy()
 
 
 @numba.njit(cache=True, nogil=True)
-def _step_adjoint(vec, weights_t, state_start, tables, active, month_start, row, base,
-                  entry_start, stride, k_new, op_node, table_start, buf_a,
-                  buf_b):  # pragma: no cover
+def _step_adjoint(vec, weights_t, tables, start, pair_src, pair_cell, pair_out, pair_col,
+                  entry_start, out_size, buf_a, buf_b):  # pragma: no cover
     """Transpose of :func:`_step`; zero on the entries that cannot hold mass."""
     n_block = vec.shape[1]
-    n_ops = op_node.shape[0]
+    n_ops = out_size.shape[0]
     src = vec
     for c in range(n_ops - 1, -1, -1):
         dst = buf_b if (n_ops - 1 - c) % 2 == 0 else buf_a
         dst[:entry_start[c + 1] - entry_start[c]] = 0.0
-        tb = table_start[op_node[c]]
-        e0 = state_start[op_node[c]]
-        kn = k_new[c]
-        st = stride[c]
-        first = entry_start[c]
-        for i in range(month_start[c], month_start[c + 1]):
-            r = active[i]
-            t0 = tb + row[first + r] * kn
-            b0 = base[first + r]
-            acc = dst[r]
-            for k in range(kn):
-                w = weights_t[e0 + k]
-                if w == 0.0:
-                    continue
-                bar = src[b0 + k * st]
-                cell = tables[t0 + k]
-                for d in range(n_block):
-                    acc[d] += bar[d] * cell[d] * w
+        for j in range(start[c], start[c + 1]):
+            w = weights_t[pair_col[j]]
+            if w == 0.0:
+                continue
+            acc = dst[pair_src[j]]
+            bar = src[pair_out[j]]
+            cell = tables[pair_cell[j]]
+            for d in range(n_block):
+                acc[d] += bar[d] * cell[d] * w
         src = dst
     return src[:vec.shape[0]].copy()
 
 
 @numba.njit(cache=True, nogil=True)
-def _smooth_block(tables, month_variant, weights, initial, active, active_start, row, base,
-                  entry_start, stride, k_new, op_node, out_size, table_start, q_node, q_target,
-                  q_start, q_stop, q_reached, state_of, marginal_start,
-                  n_states):  # pragma: no cover
+def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src, pair_cell,
+                  pair_out, pair_col, entry_start, out_size, q_node, q_target, q_start, q_stop,
+                  q_reached, state_of, marginal_start, n_states):  # pragma: no cover
     """Forward-backward, marginals and questions for one block of draws.
 
     ``tables`` is ``(variants, table entries, block)``; month ``t`` uses variant
@@ -120,7 +101,7 @@ def _smooth_block(tables, month_variant, weights, initial, active, active_start,
     """
     n_months = weights.shape[0]
     n_joint = initial.shape[0]
-    n_ops = op_node.shape[0]
+    n_ops = out_size.shape[0]
     n_block = tables.shape[2]
     size = max(out_size.max(), (entry_start[1:] - entry_start[:-1]).max())
     buf_a = np.empty((size, n_block))
@@ -132,9 +113,9 @@ def _smooth_block(tables, month_variant, weights, initial, active, active_start,
     for s in range(n_joint):
         previous[s] = initial[s]
     for t in range(n_months):
-        joint = _step(previous, weights[t], marginal_start, tables[month_variant[t]], active,
-                      active_start[t * n_ops:], row, base, entry_start, stride, k_new, op_node,
-                      out_size, table_start, buf_a, buf_b)
+        joint = _step(previous, weights[t], tables[month_variant[t]], pair_start[t * n_ops:],
+                      pair_src, pair_cell, pair_out, pair_col, entry_start, out_size, buf_a,
+                      buf_b)
         total = joint.sum(axis=0)
         for d in range(n_block):
             norms[t, d] = total[d]
@@ -159,9 +140,9 @@ def _smooth_block(tables, month_variant, weights, initial, active, active_start,
     for t in range(last, 0, -1):
         for d in range(n_block):
             inverse[d] = 1.0 / norms[t, d] if possible[d] else 0.0
-        back = _step_adjoint(betas[t], weights[t], marginal_start, tables[month_variant[t]],
-                             active, active_start[t * n_ops:], row, base, entry_start, stride,
-                             k_new, op_node, table_start, buf_a, buf_b)
+        back = _step_adjoint(betas[t], weights[t], tables[month_variant[t]],
+                             pair_start[t * n_ops:], pair_src, pair_cell, pair_out, pair_col,
+                             entry_start, out_size, buf_a, buf_b)
         for s in range(n_joint):
             for d in range(n_block):
                 betas[t - 1, s, d] = back[s, d] * inverse[d]
@@ -207,9 +188,9 @@ def _smooth_block(tables, month_variant, weights, initial, active, active_start,
                     masked[marginal_start[node] + k] = 0.0
             for d in range(n_block):
                 inverse[d] = 1.0 / norms[t, d] if possible[d] else 0.0
-            joint = _step(joint, masked, marginal_start, tables[month_variant[t]], active,
-                          active_start[t * n_ops:], row, base, entry_start, stride, k_new,
-                          op_node, out_size, table_start, buf_a, buf_b)
+            joint = _step(joint, masked, tables[month_variant[t]], pair_start[t * n_ops:],
+                          pair_src, pair_cell, pair_out, pair_col, entry_start, out_size, buf_a,
+                          buf_b)
             for s in range(n_joint):
                 for d in range(n_block):
                     joint[s, d] *= inverse[d]
@@ -230,9 +211,9 @@ def _smooth_block(tables, month_variant, weights, initial, active, active_start,
 @numba.njit(cache=True, nogil=True)
 def _smooth_range(params, fixed, rule_param_start, rule_months, rule_cell_start, cell_row_start,
                   cell_old, rule_dest_start, dest_state, keep, put, month_variant, weights,
-                  initial, active, active_start, row, base, entry_start, stride, k_new, op_node,
-                  out_size, table_start, q_node, q_target, q_start, q_stop, q_reached,
-                  state_of, marginal_start, n_states, block, first, last, norms, answers,
+                  initial, pair_start, pair_src, pair_cell, pair_out, pair_col, entry_start,
+                  out_size, q_node, q_target, q_start, q_stop, q_reached, state_of,
+                  marginal_start, n_states, block, first, last, norms, answers,
                   marginals):  # pragma: no cover
     """:func:`_smooth_block` over draws ``first:last`` of ``params`` (one draw per row).
 
@@ -253,9 +234,9 @@ def _smooth_range(params, fixed, rule_param_start, rule_months, rule_cell_start,
                 for v in range(n_variants - 1):
                     tables[v + 1, i, d - lo] = table[i] * keep[v, i] + put[v, i]
         block_norms, block_answers, block_marginals = _smooth_block(
-            tables, month_variant, weights, initial, active, active_start, row, base,
-            entry_start, stride, k_new, op_node, out_size, table_start, q_node, q_target,
-            q_start, q_stop, q_reached, state_of, marginal_start, n_states)
+            tables, month_variant, weights, initial, pair_start, pair_src, pair_cell, pair_out,
+            pair_col, entry_start, out_size, q_node, q_target, q_start, q_stop, q_reached,
+            state_of, marginal_start, n_states)
         norms[lo:hi] = block_norms.T
         answers[lo:hi] = block_answers.T
         marginals[lo:hi] = block_marginals.T
@@ -308,13 +289,14 @@ def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.nda
     overrides = overrides or no_overrides(lowered, months)
     weights = np.ascontiguousarray(weights, dtype=float)
     initial = np.ascontiguousarray(initial, dtype=float)
-    active, active_start = active_entries(lowered, weights, initial, overrides)
+    pairs = entry_pairs(lowered, weights, initial, overrides)
     norms = np.empty((n_draws, months))
     answers = np.empty((n_draws, questions.start.shape[0]))
     marg = np.empty((n_draws, int(starts[-1]) * months))
     args = (np.ascontiguousarray(flat), lowered.fixed, *_rule_args(lowered), overrides.keep,
-            overrides.put, overrides.month_variant, weights, initial, active, active_start,
-            *_plan_args(lowered), questions.node, questions.target, questions.start,
+            overrides.put, overrides.month_variant, weights, initial, pairs.start, pairs.src,
+            pairs.cell, pairs.out, pairs.col, lowered.entry_start, lowered.out_size,
+            questions.node, questions.target, questions.start,
             questions.stop, questions.reached, lowered.state_of, starts,
             np.asarray(n_states, dtype=np.int64), int(block))
     # whole blocks per thread; the threads share the outputs but write disjoint rows

@@ -166,17 +166,37 @@ def _outcomes(x, kind, width, x_start, q_start, n_params):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
+def _expand(x, kind, width, x_start, q_start, n_params, out):  # pragma: no cover
+    """Write the model's free variables at ``x`` into ``out``, variable after variable.
+
+    A Beta group's variable is each rule's probability of moving (the outcome vector's second
+    entry); a Dirichlet group's is each rule's whole outcome vector (C order).
+    """
+    q = _outcomes(x, kind, width, x_start, q_start, n_params)
+    e = 0
+    for k in range(kind.shape[0]):
+        if kind[k] == LOG_ODDS:
+            out[e] = q[q_start[k] + 1]
+            e += 1
+        else:
+            for j in range(width[k]):
+                out[e] = q[q_start[k] + j]
+                e += 1
+
+
+@numba.njit(cache=True, nogil=True)
 def _logp_dlogp(x, kind, width, x_start, q_start, weight, constant, n_params, fixed,
                 rule_param_start, rule_months, rule_cell_start, cell_row_start, cell_old,
-                rule_dest_start, dest_state, initial, pair_start, pair_src, pair_cell,
-                pair_out, pair_weight, entry_start, out_size):  # pragma: no cover
+                rule_dest_start, dest_state, initial, weights, pair_start, pair_src,
+                pair_cell, pair_out, pair_col, entry_start, out_size):  # pragma: no cover
     """Unconstrained log-density and its gradient (see the module docstring)."""
     grad = np.zeros(x.shape[0])
     q = _outcomes(x, kind, width, x_start, q_start, n_params)
     table = _build_tables(q, fixed, rule_param_start, rule_months, rule_cell_start,
                           cell_row_start, cell_old, rule_dest_start, dest_state)
-    loglik, table_grad = _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell,
-                                          pair_out, pair_weight, entry_start, out_size, True)
+    loglik, table_grad = _loglik_and_grad(table, initial, weights, pair_start, pair_src,
+                                          pair_cell, pair_out, pair_col, entry_start, out_size,
+                                          True)
     if not np.isfinite(loglik):
         return -np.inf, grad
     g_q = _params_grad(q, table_grad, rule_param_start, rule_months, rule_cell_start,
@@ -257,9 +277,9 @@ class CompiledDensity:
 
     def _likelihood_args(self) -> tuple:
         """The likelihood kernel's inputs after the rule arrays (see :func:`_logp_dlogp`)."""
-        w = self.weights
-        return (self.initial, w.pair_start, w.pair_src, w.pair_cell, w.pair_out,
-                w.pair_weight, self.lowered.entry_start, self.lowered.out_size)
+        pairs = self.weights.pairs
+        return (self.initial, self.weights.weights, pairs.start, pairs.src, pairs.cell,
+                pairs.out, pairs.col, self.lowered.entry_start, self.lowered.out_size)
 
     def _layout_args(self) -> tuple:
         layout = self.layout
@@ -273,22 +293,23 @@ class CompiledDensity:
             *self._likelihood_args())
         return float(logp), grad
 
-    def outcome_vector(self, x: np.ndarray) -> np.ndarray:
-        """The kernels' flat parameter vector (all rules' outcome vectors) at ``x``."""
-        return _outcomes(np.ascontiguousarray(x, dtype=float), *self._layout_args(),
-                         self.n_params)
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shape of each free variable (``move_prob``, ``outcome<L>``), in order."""
+        return {g.name: (len(g.rules),) if g.is_beta else (len(g.rules), g.width)
+                for g in self.groups}
 
     def constrained(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """The model's free variables (``move_prob``, ``outcome<L>``) at ``x``."""
-        q = self.outcome_vector(x)
-        layout = self.layout
-        out, k = {}, 0
-        for group in self.groups:
-            rows = [q[layout.q_start[k + j]: layout.q_start[k + j] + group.width]
-                    for j in range(len(group.rules))]
-            out[group.name] = (np.array([r[1] for r in rows]) if group.is_beta
-                               else np.array(rows))
-            k += len(group.rules)
+        shapes = self.shapes
+        flat = np.empty(sum(int(np.prod(s)) for s in shapes.values()))
+        _expand(np.ascontiguousarray(x, dtype=float), *self._layout_args(), self.n_params,
+                flat)
+        out, i = {}, 0
+        for name, shape in shapes.items():
+            size = int(np.prod(shape))
+            out[name] = flat[i:i + size].reshape(shape)
+            i += size
         return out
 
     def unconstrained(self, values: dict[str, np.ndarray]) -> np.ndarray:

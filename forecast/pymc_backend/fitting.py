@@ -253,6 +253,7 @@ class ScenarioFitter:
         self.density = CompiledDensity(self.engine, self.priors)
         self.coords = model_coords(scenario, self.priors)
         self._model: pm.Model | None = None
+        self._evidence: list[np.ndarray] | None = None
         self._step: pm.step_methods.NUTS | None = None
         self._nutpie_model: Any = None
         self.compiles = 0
@@ -263,7 +264,7 @@ class ScenarioFitter:
         """The PyMC model (built on first use, with the current priors and evidence)."""
         if self._model is None:
             self._model = build_model(self.scenario, self.priors, engine=self.engine)
-            self._set_model_evidence(getattr(self, "_evidence", None))
+            self._set_model_evidence(self._evidence)
         return self._model
 
     def _nuts(self) -> pm.step_methods.NUTS:
