@@ -211,9 +211,10 @@ class EntryPairs:
     (``start[t * contractions + c] <= j < start[t * contractions + c + 1]``) adds
     ``input[src[j]] * table[cell[j]] * weights[t, col[j]]`` to ``output[out[j]]``, where
     ``weights`` are per-node evidence weights (:func:`node_weights`; a masked pass may zero
-    more of them). Which entries can hold mass does not depend on the parameters (a rule's
-    cells are positive for every interior parameter), so the lists are built once per
-    evidence set: on Kursk, about one joint entry in eight.
+    more of them); ``weight[j]`` is ``weights[t, col[j]]`` of the evidence itself. Which
+    entries can hold mass does not depend on the parameters (a rule's cells are positive for
+    every interior parameter), so the lists are built once per evidence set: on Kursk, about
+    one joint entry in eight.
     """
 
     start: np.ndarray
@@ -221,6 +222,7 @@ class EntryPairs:
     cell: np.ndarray
     out: np.ndarray
     col: np.ndarray
+    weight: np.ndarray
 
 
 def entry_pairs(lowered: LoweredPlan, weights: np.ndarray, initial: np.ndarray,
@@ -402,6 +404,7 @@ def _pairs(weights, state_start, active, active_start, row, base, entry_start, s
     pair_cell = np.empty(n_max, dtype=np.int64)
     pair_out = np.empty(n_max, dtype=np.int64)
     pair_col = np.empty(n_max, dtype=np.int64)
+    pair_weight = np.empty(n_max)
     j = 0
     for t in range(n_months):
         for c in range(n_ops):
@@ -416,6 +419,7 @@ def _pairs(weights, state_start, active, active_start, row, base, entry_start, s
                 b0 = base[first + r]
                 for k in range(kn):
                     if weights[t, e0 + k] != 0.0:
+                        pair_weight[j] = weights[t, e0 + k]
                         pair_src[j] = r
                         pair_cell[j] = t0 + k
                         pair_out[j] = b0 + k * stride[c]
@@ -423,12 +427,12 @@ def _pairs(weights, state_start, active, active_start, row, base, entry_start, s
                         j += 1
             pair_start[g + 1] = j
     return (pair_start, pair_src[:j].copy(), pair_cell[:j].copy(), pair_out[:j].copy(),
-            pair_col[:j].copy())
+            pair_col[:j].copy(), pair_weight[:j].copy())
 
 
 @numba.njit(cache=True, nogil=True)
-def _loglik_and_grad(table, initial, weights, pair_start, pair_src, pair_cell, pair_out,
-                     pair_col, entry_start, out_size, want_grad):  # pragma: no cover
+def _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell, pair_out, pair_weight,
+                     entry_start, out_size, want_grad):  # pragma: no cover
     """Log-likelihood and its gradient in the flat table.
 
     Runs over the :class:`EntryPairs` of every month's contractions; the gradient is the
@@ -462,8 +466,7 @@ def _loglik_and_grad(table, initial, weights, pair_start, pair_src, pair_cell, p
             dst[:] = 0.0
             g = t * n_ops + c
             for j in range(pair_start[g], pair_start[g + 1]):
-                dst[pair_out[j]] += (src[pair_src[j]] * table[pair_cell[j]]
-                                     * weights[t, pair_col[j]])
+                dst[pair_out[j]] += src[pair_src[j]] * table[pair_cell[j]] * pair_weight[j]
         total = 0.0
         for s in range(n_joint):
             total += buffer[s]
@@ -496,7 +499,7 @@ def _loglik_and_grad(table, initial, weights, pair_start, pair_src, pair_cell, p
             in_bar[:in_size[c]] = 0.0
             g = t * n_ops + c
             for j in range(pair_start[g], pair_start[g + 1]):
-                bar = out_bar[pair_out[j]] * weights[t, pair_col[j]]
+                bar = out_bar[pair_out[j]] * pair_weight[j]
                 cell = pair_cell[j]
                 r = pair_src[j]
                 in_bar[r] += bar * table[cell]
@@ -565,9 +568,8 @@ def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], weights: Lik
     table = _build_tables(flat, lowered.fixed, *_rule_args(lowered))
     pairs = weights.pairs
     loglik, table_grad = _loglik_and_grad(
-        table, np.ascontiguousarray(initial, dtype=float), weights.weights, pairs.start,
-        pairs.src, pairs.cell, pairs.out, pairs.col, lowered.entry_start, lowered.out_size,
-        want_grad)
+        table, np.ascontiguousarray(initial, dtype=float), pairs.start, pairs.src, pairs.cell,
+        pairs.out, pairs.weight, lowered.entry_start, lowered.out_size, want_grad)
     if want_grad and np.isfinite(loglik):
         grad = _params_grad(flat, table_grad, *_rule_args(lowered))
     else:

@@ -187,16 +187,15 @@ def _expand(x, kind, width, x_start, q_start, n_params, out):  # pragma: no cove
 @numba.njit(cache=True, nogil=True)
 def _logp_dlogp(x, kind, width, x_start, q_start, weight, constant, n_params, fixed,
                 rule_param_start, rule_months, rule_cell_start, cell_row_start, cell_old,
-                rule_dest_start, dest_state, initial, weights, pair_start, pair_src,
-                pair_cell, pair_out, pair_col, entry_start, out_size):  # pragma: no cover
+                rule_dest_start, dest_state, initial, pair_start, pair_src, pair_cell,
+                pair_out, pair_weight, entry_start, out_size):  # pragma: no cover
     """Unconstrained log-density and its gradient (see the module docstring)."""
     grad = np.zeros(x.shape[0])
     q = _outcomes(x, kind, width, x_start, q_start, n_params)
     table = _build_tables(q, fixed, rule_param_start, rule_months, rule_cell_start,
                           cell_row_start, cell_old, rule_dest_start, dest_state)
-    loglik, table_grad = _loglik_and_grad(table, initial, weights, pair_start, pair_src,
-                                          pair_cell, pair_out, pair_col, entry_start, out_size,
-                                          True)
+    loglik, table_grad = _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell,
+                                          pair_out, pair_weight, entry_start, out_size, True)
     if not np.isfinite(loglik):
         return -np.inf, grad
     g_q = _params_grad(q, table_grad, rule_param_start, rule_months, rule_cell_start,
@@ -278,8 +277,8 @@ class CompiledDensity:
     def _likelihood_args(self) -> tuple:
         """The likelihood kernel's inputs after the rule arrays (see :func:`_logp_dlogp`)."""
         pairs = self.weights.pairs
-        return (self.initial, self.weights.weights, pairs.start, pairs.src, pairs.cell,
-                pairs.out, pairs.col, self.lowered.entry_start, self.lowered.out_size)
+        return (self.initial, pairs.start, pairs.src, pairs.cell, pairs.out, pairs.weight,
+                self.lowered.entry_start, self.lowered.out_size)
 
     def _layout_args(self) -> tuple:
         layout = self.layout
