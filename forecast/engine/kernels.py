@@ -206,15 +206,22 @@ def node_weights(evidence: list[np.ndarray]) -> np.ndarray:
 class EntryPairs:
     """The work of every month's contractions as flat lists, for the compiled passes.
 
-    Only the joint entries that can hold mass are listed, unrolled over the new states that
-    the evidence allows: pair ``j`` of contraction ``c`` in month ``t``
-    (``start[t * contractions + c] <= j < start[t * contractions + c + 1]``) adds
-    ``input[src[j]] * table[cell[j]] * weights[t, col[j]]`` to ``output[out[j]]``, where
+    Only the joint entries that can hold mass are kept, each as a *slot*: the entries read by
+    contraction ``c`` in month ``t`` (group ``g = t * contractions + c``) are slots
+    ``slot_start[g] <= i < slot_start[g + 1]``, and ``slot_entry[i]`` is the entry's index in
+    that contraction's input tensor. Group ``g + 1`` holds what group ``g`` writes; the last
+    group (one past the last month) holds the joint after the last month, so the slots of
+    group ``(t + 1) * contractions`` are the joint after month ``t``. Every pass works on one
+    flat vector of slots: on Kursk about one joint entry in eight, and no pass touches an
+    entry that cannot hold mass.
+
+    The contractions are unrolled over the new states the evidence allows: pair ``j`` of group
+    ``g`` (``start[g] <= j < start[g + 1]``) adds
+    ``slots[src[j]] * table[cell[j]] * weights[t, col[j]]`` to ``slots[out[j]]``, where
     ``weights`` are per-node evidence weights (:func:`node_weights`; a masked pass may zero
-    more of them); ``weight[j]`` is ``weights[t, col[j]]`` of the evidence itself. Which
+    more of them) and ``weight[j]`` is ``weights[t, col[j]]`` of the evidence itself. Which
     entries can hold mass does not depend on the parameters (a rule's cells are positive for
-    every interior parameter), so the lists are built once per evidence set: on Kursk, about
-    one joint entry in eight.
+    every interior parameter), so the lists are built once per evidence set.
     """
 
     start: np.ndarray
@@ -223,6 +230,8 @@ class EntryPairs:
     out: np.ndarray
     col: np.ndarray
     weight: np.ndarray
+    slot_start: np.ndarray
+    slot_entry: np.ndarray
 
 
 def entry_pairs(lowered: LoweredPlan, weights: np.ndarray, initial: np.ndarray,
@@ -242,7 +251,7 @@ def entry_pairs(lowered: LoweredPlan, weights: np.ndarray, initial: np.ndarray,
         masks, overrides.month_variant[:months], weights != 0.0, lowered.state_start,
         np.asarray(initial) > 0.0, *_plan_args(lowered))
     return EntryPairs(*_pairs(weights, lowered.state_start, active, active_start,
-                              *_plan_args(lowered)))
+                              *_plan_args(lowered)), active_start, active)
 
 
 @dataclass(frozen=True)
@@ -351,7 +360,8 @@ def _active_entries(table_masks, month_variant, weight_mask, state_start, initia
                     table_start):  # pragma: no cover
     """Boolean forward pass: which input entries of each month's contractions can be non-zero.
 
-    Returned as index lists (see :class:`LikelihoodWeights`).
+    Returned as index lists, one per contraction and month and a last one for the joint
+    entries after the last month (see :class:`EntryPairs`).
     """
     n_months = weight_mask.shape[0]
     n_joint = initial_mask.shape[0]
@@ -384,22 +394,31 @@ def _active_entries(table_masks, month_variant, weight_mask, state_start, initia
                         dst[base[first + r] + k * stride[c]] = True
             active_start[t * n_ops + c + 1] = n_active
             src, dst = dst, src
-    return active[:n_active].copy(), active_start
+    final = np.flatnonzero(src[:n_joint])
+    return np.concatenate((active[:n_active], final)), np.append(active_start,
+                                                                  n_active + final.shape[0])
 
 
 @numba.njit(cache=True, nogil=True)
 def _pairs(weights, state_start, active, active_start, row, base, entry_start, stride, k_new,
            op_node, out_size, table_start):  # pragma: no cover
-    """Unroll the active entries over new states with a non-zero weight.
+    """Number the active entries as slots and unroll them over the new states they can reach.
 
     Returns the arrays of :class:`EntryPairs`.
     """
     n_months = weights.shape[0]
     n_ops = op_node.shape[0]
+    n_groups = n_months * n_ops
     n_max = 0
-    for g in range(n_months * n_ops):
+    for g in range(n_groups):
         n_max += (active_start[g + 1] - active_start[g]) * k_new[g % n_ops]
-    pair_start = np.zeros(n_months * n_ops + 1, dtype=np.int64)
+    max_size = max(out_size.max(), (entry_start[1:] - entry_start[:-1]).max())
+    # slot of each entry of the contraction being read and of the one being written
+    slot_in = np.full(max_size, -1, dtype=np.int64)
+    slot_out = np.full(max_size, -1, dtype=np.int64)
+    for i in range(active_start[0], active_start[1]):
+        slot_in[active[i]] = i
+    pair_start = np.zeros(n_groups + 1, dtype=np.int64)
     pair_src = np.empty(n_max, dtype=np.int64)
     pair_cell = np.empty(n_max, dtype=np.int64)
     pair_out = np.empty(n_max, dtype=np.int64)
@@ -409,6 +428,8 @@ def _pairs(weights, state_start, active, active_start, row, base, entry_start, s
     for t in range(n_months):
         for c in range(n_ops):
             g = t * n_ops + c
+            for i in range(active_start[g + 1], active_start[g + 2]):
+                slot_out[active[i]] = i
             tb = table_start[op_node[c]]
             e0 = state_start[op_node[c]]
             kn = k_new[c]
@@ -418,95 +439,76 @@ def _pairs(weights, state_start, active, active_start, row, base, entry_start, s
                 t0 = tb + row[first + r] * kn
                 b0 = base[first + r]
                 for k in range(kn):
-                    if weights[t, e0 + k] != 0.0:
-                        pair_weight[j] = weights[t, e0 + k]
-                        pair_src[j] = r
-                        pair_cell[j] = t0 + k
-                        pair_out[j] = b0 + k * stride[c]
-                        pair_col[j] = e0 + k
-                        j += 1
+                    out = slot_out[b0 + k * stride[c]]
+                    # a zero weight, or a table cell that is zero for every parameter value
+                    if out < 0 or weights[t, e0 + k] == 0.0:
+                        continue
+                    pair_weight[j] = weights[t, e0 + k]
+                    pair_src[j] = i
+                    pair_cell[j] = t0 + k
+                    pair_out[j] = out
+                    pair_col[j] = e0 + k
+                    j += 1
             pair_start[g + 1] = j
+            for i in range(active_start[g], active_start[g + 1]):
+                slot_in[active[i]] = -1
+            slot_in, slot_out = slot_out, slot_in
     return (pair_start, pair_src[:j].copy(), pair_cell[:j].copy(), pair_out[:j].copy(),
             pair_col[:j].copy(), pair_weight[:j].copy())
 
 
 @numba.njit(cache=True, nogil=True)
 def _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell, pair_out, pair_weight,
-                     entry_start, out_size, want_grad):  # pragma: no cover
+                     slot_start, slot_entry, n_ops, want_grad):  # pragma: no cover
     """Log-likelihood and its gradient in the flat table.
 
-    Runs over the :class:`EntryPairs` of every month's contractions; the gradient is the
-    reverse pass of the same lists.
+    Runs over the :class:`EntryPairs` of every month's contractions, keeping every slot's
+    value for the reverse pass (the gradient), which runs over the same lists backwards.
     """
-    n_ops = out_size.shape[0]
     n_months = (pair_start.shape[0] - 1) // n_ops
-    n_joint = initial.shape[0]
-    in_size = np.empty(n_ops, dtype=np.int64)
-    offset = np.zeros(n_ops + 1, dtype=np.int64)
-    for c in range(n_ops):
-        in_size[c] = entry_start[c + 1] - entry_start[c]
-        offset[c + 1] = offset[c] + in_size[c]
-    per_month = offset[n_ops]
-    saved = np.empty(n_months * per_month)
-    alphas = np.empty((n_months, n_joint))
+    values = np.zeros(slot_start[-1])
     norms = np.empty(n_months)
-    max_size = max(in_size.max(), out_size.max())
-    buffer = np.empty(max_size)
     grad = np.zeros_like(table)
+    for i in range(slot_start[0], slot_start[1]):
+        values[i] = initial[slot_entry[i]]
     for t in range(n_months):
-        m0 = t * per_month
-        for s in range(n_joint):
-            saved[m0 + s] = alphas[t - 1, s] if t > 0 else initial[s]
-        for c in range(n_ops):
-            src = saved[m0 + offset[c]: m0 + offset[c] + in_size[c]]
-            if c == n_ops - 1:
-                dst = buffer[:out_size[c]]
-            else:
-                dst = saved[m0 + offset[c + 1]: m0 + offset[c + 1] + out_size[c]]
-            dst[:] = 0.0
-            g = t * n_ops + c
-            for j in range(pair_start[g], pair_start[g + 1]):
-                dst[pair_out[j]] += src[pair_src[j]] * table[pair_cell[j]] * pair_weight[j]
+        for j in range(pair_start[t * n_ops], pair_start[(t + 1) * n_ops]):
+            values[pair_out[j]] += values[pair_src[j]] * table[pair_cell[j]] * pair_weight[j]
+        lo, hi = slot_start[(t + 1) * n_ops], slot_start[(t + 1) * n_ops + 1]
         total = 0.0
-        for s in range(n_joint):
-            total += buffer[s]
+        for i in range(lo, hi):
+            total += values[i]
         norms[t] = total
         if total <= 0.0:
             return -np.inf, grad
-        for s in range(n_joint):
-            alphas[t, s] = buffer[s] / total
+        inverse = 1.0 / total
+        for i in range(lo, hi):
+            values[i] *= inverse
     loglik = 0.0
     for t in range(n_months):
         loglik += np.log(norms[t])
     if not want_grad:
         return loglik, grad
-    alpha_bar = np.zeros(n_joint)
-    out_bar = np.empty(max_size)
-    in_bar = np.empty(max_size)
+    # bar: adjoint of every slot; on the joint after month t it first holds the adjoint of
+    # the normalised joint (from the months after), turned into that of the unnormalised one.
+    # Entries that cannot hold mass pass gradient only to table cells that are zero wherever
+    # the joint has mass (fixed cells, which carry no parameter) or that a zero weight
+    # multiplies, so only the slots and pairs are visited; see the module docstring.
+    bar = np.zeros(slot_start[-1])
     for t in range(n_months - 1, -1, -1):
+        lo, hi = slot_start[(t + 1) * n_ops], slot_start[(t + 1) * n_ops + 1]
         inner = 0.0
-        for s in range(n_joint):
-            inner += alpha_bar[s] * alphas[t, s]
-        for s in range(n_joint):
-            out_bar[s] = (1.0 + alpha_bar[s] - inner) / norms[t]
-        m0 = t * per_month
-        for c in range(n_ops - 1, -1, -1):
-            src = saved[m0 + offset[c]: m0 + offset[c] + in_size[c]]
-            # An entry that cannot hold mass passes gradient only to table cells that are
-            # zero wherever the joint has mass (fixed cells, which carry no parameter) or
-            # that a zero weight multiplies, so only the active pairs are visited; see the
-            # module docstring.
-            in_bar[:in_size[c]] = 0.0
-            g = t * n_ops + c
-            for j in range(pair_start[g], pair_start[g + 1]):
-                bar = out_bar[pair_out[j]] * pair_weight[j]
-                cell = pair_cell[j]
-                r = pair_src[j]
-                in_bar[r] += bar * table[cell]
-                grad[cell] += bar * src[r]
-            out_bar, in_bar = in_bar, out_bar
-        for s in range(n_joint):
-            alpha_bar[s] = out_bar[s]
+        for i in range(lo, hi):
+            inner += bar[i] * values[i]
+        inverse = 1.0 / norms[t]
+        for i in range(lo, hi):
+            bar[i] = (1.0 + bar[i] - inner) * inverse
+        for j in range(pair_start[(t + 1) * n_ops] - 1, pair_start[t * n_ops] - 1, -1):
+            b = bar[pair_out[j]] * pair_weight[j]
+            cell = pair_cell[j]
+            src = pair_src[j]
+            bar[src] += b * table[cell]
+            grad[cell] += b * values[src]
     return loglik, grad
 
 
@@ -569,7 +571,8 @@ def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], weights: Lik
     pairs = weights.pairs
     loglik, table_grad = _loglik_and_grad(
         table, np.ascontiguousarray(initial, dtype=float), pairs.start, pairs.src, pairs.cell,
-        pairs.out, pairs.weight, lowered.entry_start, lowered.out_size, want_grad)
+        pairs.out, pairs.weight, pairs.slot_start, pairs.slot_entry,
+        lowered.out_size.shape[0], want_grad)
     if want_grad and np.isfinite(loglik):
         grad = _params_grad(flat, table_grad, *_rule_args(lowered))
     else:

@@ -3,12 +3,12 @@
 A fit needs, for each of its thousands of draws, the question probabilities and the smoothed
 monthly marginals: a forward pass, a backward pass and one masked pass per group of "reached"
 questions. The draws share the contraction plan, the evidence and which joint entries can hold
-mass; only the tables differ. So the passes run on blocks of draws with the draw as the
-innermost (contiguous) axis: each update ``dst[b + k * stride] += src[r] * table[row, k] * w``
-becomes a loop over the block that the compiler vectorises, instead of one scattered update per
-draw. Ranges of blocks run in parallel threads (the compiled code releases the GIL; a
-``prange`` would cost many seconds more to compile). The algorithm is that of
-:func:`forecast.engine.forward` and is tested equal to it.
+mass (the slots of :class:`~forecast.engine.kernels.EntryPairs`); only the tables differ. So
+the passes run on blocks of draws with the draw as the innermost (contiguous) axis: each pair's
+update ``slots[out] += slots[src] * table[cell] * w`` becomes a loop over the block that the
+compiler vectorises, instead of one scattered update per draw. Ranges of blocks run in parallel
+threads (the compiled code releases the GIL; a ``prange`` would cost many seconds more to
+compile). The algorithm is that of :func:`forecast.engine.forward` and is tested equal to it.
 """
 
 from __future__ import annotations
@@ -31,67 +31,63 @@ from forecast.engine.kernels import (
 )
 
 BLOCK = 64
-"""Draws per block: the block's working vectors (joint states x draws) stay in cache."""
+"""Draws per block, at most: the draw is the vectorised axis."""
+
 
 
 @numba.njit(cache=True, nogil=True)
-def _step(src, weights_t, tables, start, pair_src, pair_cell, pair_out, pair_col, entry_start,
-          out_size, buf_a, buf_b):  # pragma: no cover
-    """One month forward for a block: ``src`` and the result are ``(joint states, block)``.
+def _step(work, t, weights_t, tables, pair_start, pair_src, pair_cell, pair_out, pair_col,
+          slot_start, n_ops):  # pragma: no cover
+    """Month ``t`` forward for a block: ``work`` is ``(slots, block)``, from month ``t``'s first.
 
-    Runs over one month of :class:`~forecast.engine.kernels.EntryPairs` (``start`` holds that
-    month's contraction offsets); each node's evidence weights ``weights_t`` multiply in as
-    its new state forms.
+    Reads the joint before month ``t`` from the first rows of ``work`` and overwrites the rows
+    of its contractions' results, up to the joint after it (the slots of group
+    ``(t + 1) * n_ops``, see :class:`~forecast.engine.kernels.EntryPairs`); each node's
+    evidence weights ``weights_t`` multiply in as its new state forms.
     """
-    n_block = src.shape[1]
-    n_ops = out_size.shape[0]
-    for c in range(n_ops):
-        dst = buf_a if c % 2 == 0 else buf_b
-        dst[:out_size[c]] = 0.0
-        for j in range(start[c], start[c + 1]):
-            w = weights_t[pair_col[j]]
-            if w == 0.0:
-                continue
-            out = dst[pair_out[j]]
-            cell = tables[pair_cell[j]]
-            value = src[pair_src[j]]
-            for d in range(n_block):
-                out[d] += value[d] * cell[d] * w
-        src = dst
-    return src[:out_size[n_ops - 1]].copy()
+    n_block = work.shape[1]
+    base = slot_start[t * n_ops]
+    work[slot_start[t * n_ops + 1] - base:slot_start[(t + 1) * n_ops + 1] - base] = 0.0
+    for j in range(pair_start[t * n_ops], pair_start[(t + 1) * n_ops]):
+        w = weights_t[pair_col[j]]
+        if w == 0.0:
+            continue
+        out = work[pair_out[j] - base]
+        cell = tables[pair_cell[j]]
+        value = work[pair_src[j] - base]
+        for d in range(n_block):
+            out[d] += value[d] * cell[d] * w
 
 
 @numba.njit(cache=True, nogil=True)
-def _step_adjoint(vec, weights_t, tables, start, pair_src, pair_cell, pair_out, pair_col,
-                  entry_start, out_size, buf_a, buf_b):  # pragma: no cover
-    """Transpose of :func:`_step`; zero on the entries that cannot hold mass."""
-    n_block = vec.shape[1]
-    n_ops = out_size.shape[0]
-    src = vec
-    for c in range(n_ops - 1, -1, -1):
-        dst = buf_b if (n_ops - 1 - c) % 2 == 0 else buf_a
-        dst[:entry_start[c + 1] - entry_start[c]] = 0.0
-        for j in range(start[c], start[c + 1]):
-            w = weights_t[pair_col[j]]
-            if w == 0.0:
-                continue
-            acc = dst[pair_src[j]]
-            bar = src[pair_out[j]]
-            cell = tables[pair_cell[j]]
-            for d in range(n_block):
-                acc[d] += bar[d] * cell[d] * w
-        src = dst
-    return src[:vec.shape[0]].copy()
+def _step_adjoint(work, t, weights_t, tables, pair_start, pair_src, pair_cell, pair_out,
+                  pair_col, slot_start, n_ops):  # pragma: no cover
+    """Transpose of :func:`_step`: from the rows of the joint after month ``t`` to the first."""
+    n_block = work.shape[1]
+    base = slot_start[t * n_ops]
+    work[:slot_start[(t + 1) * n_ops] - base] = 0.0
+    for j in range(pair_start[(t + 1) * n_ops] - 1, pair_start[t * n_ops] - 1, -1):
+        w = weights_t[pair_col[j]]
+        if w == 0.0:
+            continue
+        acc = work[pair_src[j] - base]
+        bar = work[pair_out[j] - base]
+        cell = tables[pair_cell[j]]
+        for d in range(n_block):
+            acc[d] += bar[d] * cell[d] * w
 
 
 @numba.njit(cache=True, nogil=True)
 def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src, pair_cell,
-                  pair_out, pair_col, entry_start, out_size, q_node, q_target, q_start, q_stop,
-                  q_reached, state_of, marginal_start, n_states):  # pragma: no cover
+                  pair_out, pair_col, slot_start, slot_entry, n_ops, q_node, q_target, q_start,
+                  q_stop, q_reached, state_of, marginal_start, n_states):  # pragma: no cover
     """Forward-backward, marginals and questions for one block of draws.
 
     ``tables`` is ``(variants, table entries, block)``; month ``t`` uses variant
-    ``month_variant[t]``. A "reached" question continues the masked pass of the question
+    ``month_variant[t]``. ``alphas`` (filtered) and ``betas`` (backward messages) hold the
+    joint before each month and after the last, in slots (see
+    :class:`~forecast.engine.kernels.EntryPairs`): rows ``at[t]:at[t + 1]`` are the slots
+    of group ``t * n_ops``. A "reached" question continues the masked pass of the question
     before it when both have the same node, target and window start and it stops no earlier.
 
     Returns
@@ -100,35 +96,39 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
     evidence is impossible; marginals : ``(marginal entries, block)``.
     """
     n_months = weights.shape[0]
-    n_joint = initial.shape[0]
-    n_ops = out_size.shape[0]
     n_block = tables.shape[2]
-    size = max(out_size.max(), (entry_start[1:] - entry_start[:-1]).max())
-    buf_a = np.empty((size, n_block))
-    buf_b = np.empty((size, n_block))
-    alphas = np.empty((n_months, n_joint, n_block))
+    first_slot = np.empty(n_months + 1, dtype=np.int64)
+    at = np.zeros(n_months + 2, dtype=np.int64)
+    span = 0
+    for t in range(n_months + 1):
+        first_slot[t] = slot_start[t * n_ops]
+        at[t + 1] = at[t] + slot_start[t * n_ops + 1] - slot_start[t * n_ops]
+        if t < n_months:
+            span = max(span, slot_start[(t + 1) * n_ops + 1] - slot_start[t * n_ops])
+    work = np.empty((span, n_block))
+    alphas = np.empty((at[-1], n_block))
     norms = np.empty((n_months, n_block))
     possible = np.ones(n_block, dtype=np.bool_)
-    previous = np.empty((n_joint, n_block))
-    for s in range(n_joint):
-        previous[s] = initial[s]
+    inverse = np.empty(n_block)
+    for i in range(at[1]):
+        alphas[i] = initial[slot_entry[first_slot[0] + i]]
     for t in range(n_months):
-        joint = _step(previous, weights[t], tables[month_variant[t]], pair_start[t * n_ops:],
-                      pair_src, pair_cell, pair_out, pair_col, entry_start, out_size, buf_a,
-                      buf_b)
+        work[:at[t + 1] - at[t]] = alphas[at[t]:at[t + 1]]
+        _step(work, t, weights[t], tables[month_variant[t]], pair_start, pair_src, pair_cell,
+              pair_out, pair_col, slot_start, n_ops)
+        joint = work[first_slot[t + 1] - first_slot[t]:][:at[t + 2] - at[t + 1]]
         total = joint.sum(axis=0)
         for d in range(n_block):
             norms[t, d] = total[d]
             if total[d] > 0.0:
-                total[d] = 1.0 / total[d]
+                inverse[d] = 1.0 / total[d]
             else:
                 possible[d] = False
-                total[d] = 0.0
-        for s in range(n_joint):
+                inverse[d] = 0.0
+        for i in range(joint.shape[0]):
             for d in range(n_block):
-                alphas[t, s, d] = joint[s, d] * total[d]
-        previous = alphas[t]
-    betas = np.ones((n_months, n_joint, n_block))
+                alphas[at[t + 1] + i, d] = joint[i, d] * inverse[d]
+    betas = np.empty((at[-1], n_block))
     # after the last month with evidence every beta is one: the tables are stochastic
     last = 0
     for t in range(n_months):
@@ -136,37 +136,40 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
             if weights[t, i] != 1.0:
                 last = t
                 break
-    inverse = np.empty(n_block)
+    betas[at[last + 1]:] = 1.0
     for t in range(last, 0, -1):
         for d in range(n_block):
             inverse[d] = 1.0 / norms[t, d] if possible[d] else 0.0
-        back = _step_adjoint(betas[t], weights[t], tables[month_variant[t]],
-                             pair_start[t * n_ops:], pair_src, pair_cell, pair_out, pair_col,
-                             entry_start, out_size, buf_a, buf_b)
-        for s in range(n_joint):
+        after = first_slot[t + 1] - first_slot[t]
+        work[after:after + at[t + 2] - at[t + 1]] = betas[at[t + 1]:at[t + 2]]
+        _step_adjoint(work, t, weights[t], tables[month_variant[t]], pair_start, pair_src,
+                      pair_cell, pair_out, pair_col, slot_start, n_ops)
+        for i in range(at[t + 1] - at[t]):
             for d in range(n_block):
-                betas[t - 1, s, d] = back[s, d] * inverse[d]
+                betas[at[t] + i, d] = work[i, d] * inverse[d]
     n_nodes = state_of.shape[0]
     marginals = np.zeros((marginal_start[-1] * n_months, n_block))
     for t in range(n_months):
-        for s in range(n_joint):
+        for i in range(at[t + 1], at[t + 2]):
+            s = slot_entry[first_slot[t + 1] + i - at[t + 1]]
             for n in range(n_nodes):
-                at = marginal_start[n] * n_months + t * n_states[n] + state_of[n, s]
+                m = marginal_start[n] * n_months + t * n_states[n] + state_of[n, s]
                 for d in range(n_block):
-                    marginals[at, d] += alphas[t, s, d] * betas[t, s, d]
+                    marginals[m, d] += alphas[i, d] * betas[i, d]
     answers = np.empty((q_start.shape[0], n_block))
-    joint = np.empty((n_joint, n_block))
-    previous_q = -1  # the reached question whose masked pass ``joint`` holds
+    held = np.empty((span, n_block))  # the masked pass's joint, as the first rows of ``work``
+    previous_q = -1  # the reached question whose masked pass ``held`` holds
     for q in range(q_start.shape[0]):
         node = q_node[q]
         target = q_target[q]
         stop = q_stop[q]
+        lo, hi = at[stop + 1], at[stop + 2]
         if not q_reached[q]:
             p = np.zeros(n_block)
-            for s in range(n_joint):
-                if target[state_of[node, s]] > 0.0:
+            for i in range(lo, hi):
+                if target[state_of[node, slot_entry[first_slot[stop + 1] + i - lo]]] > 0.0:
                     for d in range(n_block):
-                        p[d] += alphas[stop, s, d] * betas[stop, s, d]
+                        p[d] += alphas[i, d] * betas[i, d]
             for d in range(n_block):
                 answers[q, d] = min(max(p[d], 0.0), 1.0)
             continue
@@ -176,11 +179,8 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
                 and q_start[previous_q] == start and q_stop[previous_q] <= stop
                 and np.all(q_target[previous_q] == target)):
             first = q_stop[previous_q] + 1
-        elif start == 0:
-            for s in range(n_joint):
-                joint[s] = initial[s]
         else:
-            joint = alphas[start - 1].copy()
+            held[:at[start + 1] - at[start]] = alphas[at[start]:at[start + 1]]
         for t in range(first, stop + 1):
             masked = weights[t].copy()
             for k in range(n_states[node]):
@@ -188,17 +188,18 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
                     masked[marginal_start[node] + k] = 0.0
             for d in range(n_block):
                 inverse[d] = 1.0 / norms[t, d] if possible[d] else 0.0
-            joint = _step(joint, masked, tables[month_variant[t]], pair_start[t * n_ops:],
-                          pair_src, pair_cell, pair_out, pair_col, entry_start, out_size, buf_a,
-                          buf_b)
-            for s in range(n_joint):
+            work[:at[t + 1] - at[t]] = held[:at[t + 1] - at[t]]
+            _step(work, t, masked, tables[month_variant[t]], pair_start, pair_src, pair_cell,
+                  pair_out, pair_col, slot_start, n_ops)
+            after = first_slot[t + 1] - first_slot[t]
+            for i in range(at[t + 2] - at[t + 1]):
                 for d in range(n_block):
-                    joint[s, d] *= inverse[d]
+                    held[i, d] = work[after + i, d] * inverse[d]
         previous_q = q
         stay_out = np.zeros(n_block)
-        for s in range(n_joint):
+        for i in range(hi - lo):
             for d in range(n_block):
-                stay_out[d] += joint[s, d] * betas[stop, s, d]
+                stay_out[d] += held[i, d] * betas[lo + i, d]
         for d in range(n_block):
             answers[q, d] = min(max(1.0 - stay_out[d], 0.0), 1.0)
     for d in range(n_block):
@@ -211,8 +212,8 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
 @numba.njit(cache=True, nogil=True)
 def _smooth_range(params, fixed, rule_param_start, rule_months, rule_cell_start, cell_row_start,
                   cell_old, rule_dest_start, dest_state, keep, put, month_variant, weights,
-                  initial, pair_start, pair_src, pair_cell, pair_out, pair_col, entry_start,
-                  out_size, q_node, q_target, q_start, q_stop, q_reached, state_of,
+                  initial, pair_start, pair_src, pair_cell, pair_out, pair_col, slot_start,
+                  slot_entry, n_ops, q_node, q_target, q_start, q_stop, q_reached, state_of,
                   marginal_start, n_states, block, first, last, norms, answers,
                   marginals):  # pragma: no cover
     """:func:`_smooth_block` over draws ``first:last`` of ``params`` (one draw per row).
@@ -235,8 +236,8 @@ def _smooth_range(params, fixed, rule_param_start, rule_months, rule_cell_start,
                     tables[v + 1, i, d - lo] = table[i] * keep[v, i] + put[v, i]
         block_norms, block_answers, block_marginals = _smooth_block(
             tables, month_variant, weights, initial, pair_start, pair_src, pair_cell, pair_out,
-            pair_col, entry_start, out_size, q_node, q_target, q_start, q_stop, q_reached,
-            state_of, marginal_start, n_states)
+            pair_col, slot_start, slot_entry, n_ops, q_node, q_target, q_start, q_stop,
+            q_reached, state_of, marginal_start, n_states)
         norms[lo:hi] = block_norms.T
         answers[lo:hi] = block_answers.T
         marginals[lo:hi] = block_marginals.T
@@ -295,7 +296,8 @@ def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.nda
     marg = np.empty((n_draws, int(starts[-1]) * months))
     args = (np.ascontiguousarray(flat), lowered.fixed, *_rule_args(lowered), overrides.keep,
             overrides.put, overrides.month_variant, weights, initial, pairs.start, pairs.src,
-            pairs.cell, pairs.out, pairs.col, lowered.entry_start, lowered.out_size,
+            pairs.cell, pairs.out, pairs.col, pairs.slot_start, pairs.slot_entry,
+            int(lowered.out_size.shape[0]),
             questions.node, questions.target, questions.start,
             questions.stop, questions.reached, lowered.state_of, starts,
             np.asarray(n_states, dtype=np.int64), int(block))

@@ -188,14 +188,15 @@ def _expand(x, kind, width, x_start, q_start, n_params, out):  # pragma: no cove
 def _logp_dlogp(x, kind, width, x_start, q_start, weight, constant, n_params, fixed,
                 rule_param_start, rule_months, rule_cell_start, cell_row_start, cell_old,
                 rule_dest_start, dest_state, initial, pair_start, pair_src, pair_cell,
-                pair_out, pair_weight, entry_start, out_size):  # pragma: no cover
+                pair_out, pair_weight, slot_start, slot_entry, n_ops):  # pragma: no cover
     """Unconstrained log-density and its gradient (see the module docstring)."""
     grad = np.zeros(x.shape[0])
     q = _outcomes(x, kind, width, x_start, q_start, n_params)
     table = _build_tables(q, fixed, rule_param_start, rule_months, rule_cell_start,
                           cell_row_start, cell_old, rule_dest_start, dest_state)
     loglik, table_grad = _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell,
-                                          pair_out, pair_weight, entry_start, out_size, True)
+                                          pair_out, pair_weight, slot_start, slot_entry, n_ops,
+                                          True)
     if not np.isfinite(loglik):
         return -np.inf, grad
     g_q = _params_grad(q, table_grad, rule_param_start, rule_months, rule_cell_start,
@@ -256,6 +257,7 @@ class CompiledDensity:
         self.layout = density_layout(self.groups, [r.name for r in scenario.rules],
                                      self.lowered)
         self.n_params = int(self.lowered.rule_param_start[-1])
+        self.n_ops = int(self.lowered.out_size.shape[0])
         self.set_priors(priors)
         self.set_evidence(engine.evidence())
 
@@ -278,7 +280,7 @@ class CompiledDensity:
         """The likelihood kernel's inputs after the rule arrays (see :func:`_logp_dlogp`)."""
         pairs = self.weights.pairs
         return (self.initial, pairs.start, pairs.src, pairs.cell, pairs.out, pairs.weight,
-                self.lowered.entry_start, self.lowered.out_size)
+                pairs.slot_start, pairs.slot_entry, self.n_ops)
 
     def _layout_args(self) -> tuple:
         layout = self.layout

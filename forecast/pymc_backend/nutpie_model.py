@@ -28,7 +28,7 @@ ARRAYS = (
     "kind", "width", "x_start", "q_start", "prior_weight", "prior_constant", "n_params",
     "fixed", "rule_param_start", "rule_months", "rule_cell_start", "cell_row_start",
     "cell_old", "rule_dest_start", "dest_state", "initial", "pair_start", "pair_src",
-    "pair_cell", "pair_out", "pair_weight", "entry_start", "out_size",
+    "pair_cell", "pair_out", "pair_weight", "slot_start", "slot_entry", "n_ops",
 )
 """The density's arrays, in the order of the table the callbacks read."""
 N_ARRAYS = len(ARRAYS)
@@ -73,7 +73,7 @@ def _logp_callback(dim, x_, grad_, logp_, user_data):  # pragma: no cover - comp
         x, _int(t, 0), _int(t, 1), _int(t, 2), _int(t, 3), _float(t, 4), _float(t, 5)[0],
         _int(t, 6)[0], _float(t, 7), _int(t, 8), _int(t, 9), _int(t, 10), _int(t, 11),
         _int(t, 12), _int(t, 13), _int(t, 14), _float(t, 15), _int(t, 16), _int(t, 17),
-        _int(t, 18), _int(t, 19), _float(t, 20), _int(t, 21), _int(t, 22))
+        _int(t, 18), _int(t, 19), _float(t, 20), _int(t, 21), _int(t, 22), _int(t, 23)[0])
     logp_out[0] = logp
     for i in range(dim):
         out[i] = grad[i]
@@ -108,7 +108,7 @@ def _density_arrays(density: CompiledDensity) -> list[np.ndarray]:
         as_int(lowered.rule_dest_start), as_int(lowered.dest_state),
         as_float(density.initial), as_int(pairs.start), as_int(pairs.src),
         as_int(pairs.cell), as_int(pairs.out), as_float(pairs.weight),
-        as_int(lowered.entry_start), as_int(lowered.out_size),
+        as_int(pairs.slot_start), as_int(pairs.slot_entry), as_int([density.n_ops]),
     ]
 
 
