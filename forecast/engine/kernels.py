@@ -295,6 +295,27 @@ def likelihood_weights(evidence: list[np.ndarray], lowered: LoweredPlan,
 
 
 # ----------------------------------------------------------------------------- numba kernels
+# The kernels use scalar loops only, no array expressions (slice assignment between arrays,
+# reductions such as ``.max()``, ``np.concatenate``): those make numba compile several times
+# longer, and compiling is what a first fit on a new machine waits for.
+
+@numba.njit(cache=True, nogil=True)
+def _max_span(starts):  # pragma: no cover
+    """The largest ``starts[i + 1] - starts[i]``."""
+    top = 0
+    for i in range(starts.shape[0] - 1):
+        top = max(top, starts[i + 1] - starts[i])
+    return top
+
+
+@numba.njit(cache=True, nogil=True)
+def _max(values):  # pragma: no cover
+    """The largest entry of a non-empty integer array."""
+    top = values[0]
+    for i in range(1, values.shape[0]):
+        top = max(top, values[i])
+    return top
+
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _monthly(q0, months):  # pragma: no cover
@@ -319,7 +340,9 @@ def _monthly(q0, months):  # pragma: no cover
 @numba.njit(cache=True, nogil=True)
 def _build_tables(params, fixed, rule_param_start, rule_months, rule_cell_start,
                   cell_row_start, cell_old, rule_dest_start, dest_state):  # pragma: no cover
-    table = fixed.copy()
+    table = np.empty(fixed.shape[0])
+    for i in range(fixed.shape[0]):
+        table[i] = fixed[i]
     for r in range(rule_months.shape[0]):
         p0 = rule_param_start[r]
         p_stay, factor, _, _ = _monthly(params[p0], rule_months[r])
@@ -366,19 +389,19 @@ def _active_entries(table_masks, month_variant, weight_mask, state_start, initia
     n_months = weight_mask.shape[0]
     n_joint = initial_mask.shape[0]
     n_ops = op_node.shape[0]
-    max_size = max(out_size.max(), n_joint)
-    for c in range(n_ops):
-        max_size = max(max_size, entry_start[c + 1] - entry_start[c])
+    max_size = max(_max(out_size), n_joint, _max_span(entry_start))
     src = np.zeros(max_size, dtype=np.bool_)
     dst = np.zeros(max_size, dtype=np.bool_)
-    src[:n_joint] = initial_mask
-    active = np.empty(n_months * (entry_start[n_ops] - entry_start[0]), dtype=np.int64)
-    active_start = np.zeros(n_months * n_ops + 1, dtype=np.int64)
+    for s in range(n_joint):
+        src[s] = initial_mask[s]
+    active = np.empty(n_months * (entry_start[n_ops] - entry_start[0]) + n_joint, dtype=np.int64)
+    active_start = np.zeros(n_months * n_ops + 2, dtype=np.int64)
     n_active = 0
     for t in range(n_months):
         table_mask = table_masks[month_variant[t]]
         for c in range(n_ops):
-            dst[:] = False
+            for s in range(max_size):
+                dst[s] = False
             tb = table_start[op_node[c]]
             e0 = state_start[op_node[c]]
             kn = k_new[c]
@@ -394,9 +417,12 @@ def _active_entries(table_masks, month_variant, weight_mask, state_start, initia
                         dst[base[first + r] + k * stride[c]] = True
             active_start[t * n_ops + c + 1] = n_active
             src, dst = dst, src
-    final = np.flatnonzero(src[:n_joint])
-    return np.concatenate((active[:n_active], final)), np.append(active_start,
-                                                                  n_active + final.shape[0])
+    for s in range(n_joint):
+        if src[s]:
+            active[n_active] = s
+            n_active += 1
+    active_start[n_months * n_ops + 1] = n_active
+    return active[:n_active], active_start
 
 
 @numba.njit(cache=True, nogil=True)
@@ -412,7 +438,7 @@ def _pairs(weights, state_start, active, active_start, row, base, entry_start, s
     n_max = 0
     for g in range(n_groups):
         n_max += (active_start[g + 1] - active_start[g]) * k_new[g % n_ops]
-    max_size = max(out_size.max(), (entry_start[1:] - entry_start[:-1]).max())
+    max_size = max(_max(out_size), _max_span(entry_start))
     # slot of each entry of the contraction being read and of the one being written
     slot_in = np.full(max_size, -1, dtype=np.int64)
     slot_out = np.full(max_size, -1, dtype=np.int64)
@@ -453,8 +479,8 @@ def _pairs(weights, state_start, active, active_start, row, base, entry_start, s
             for i in range(active_start[g], active_start[g + 1]):
                 slot_in[active[i]] = -1
             slot_in, slot_out = slot_out, slot_in
-    return (pair_start, pair_src[:j].copy(), pair_cell[:j].copy(), pair_out[:j].copy(),
-            pair_col[:j].copy(), pair_weight[:j].copy())
+    return (pair_start, pair_src[:j], pair_cell[:j], pair_out[:j], pair_col[:j],
+            pair_weight[:j])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -516,7 +542,8 @@ def _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell, pair_out, 
 def _variants(table, keep, put):  # pragma: no cover
     """The plain table (row 0) and its override variants ``table * keep[v] + put[v]``."""
     out = np.empty((keep.shape[0] + 1, table.shape[0]))
-    out[0] = table
+    for i in range(table.shape[0]):
+        out[0, i] = table[i]
     for v in range(keep.shape[0]):
         for i in range(table.shape[0]):
             out[v + 1, i] = table[i] * keep[v, i] + put[v, i]

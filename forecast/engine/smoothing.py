@@ -35,6 +35,33 @@ BLOCK = 64
 
 
 
+# Scalar loops only, no array expressions: they make numba compile several times longer
+# (see :mod:`forecast.engine.kernels`).
+
+@numba.njit(cache=True, nogil=True)
+def _fill(rows, first, stop, value):  # pragma: no cover
+    """Set rows ``first:stop`` of a 2-D array to ``value``."""
+    for i in range(first, stop):
+        for d in range(rows.shape[1]):
+            rows[i, d] = value
+
+
+@numba.njit(cache=True, nogil=True)
+def _copy_rows(source, first, target, to, n):  # pragma: no cover
+    """``target[to:to + n] = source[first:first + n]`` (2-D, same width)."""
+    for i in range(n):
+        for d in range(source.shape[1]):
+            target[to + i, d] = source[first + i, d]
+
+
+@numba.njit(cache=True, nogil=True)
+def _put_transposed(block, out, first):  # pragma: no cover
+    """``out[first:first + block.shape[1]] = block.T``."""
+    for i in range(block.shape[0]):
+        for d in range(block.shape[1]):
+            out[first + d, i] = block[i, d]
+
+
 @numba.njit(cache=True, nogil=True)
 def _step(work, t, weights_t, tables, pair_start, pair_src, pair_cell, pair_out, pair_col,
           slot_start, n_ops):  # pragma: no cover
@@ -47,7 +74,7 @@ def _step(work, t, weights_t, tables, pair_start, pair_src, pair_cell, pair_out,
     """
     n_block = work.shape[1]
     base = slot_start[t * n_ops]
-    work[slot_start[t * n_ops + 1] - base:slot_start[(t + 1) * n_ops + 1] - base] = 0.0
+    _fill(work, slot_start[t * n_ops + 1] - base, slot_start[(t + 1) * n_ops + 1] - base, 0.0)
     for j in range(pair_start[t * n_ops], pair_start[(t + 1) * n_ops]):
         w = weights_t[pair_col[j]]
         if w == 0.0:
@@ -65,7 +92,7 @@ def _step_adjoint(work, t, weights_t, tables, pair_start, pair_src, pair_cell, p
     """Transpose of :func:`_step`: from the rows of the joint after month ``t`` to the first."""
     n_block = work.shape[1]
     base = slot_start[t * n_ops]
-    work[:slot_start[(t + 1) * n_ops] - base] = 0.0
+    _fill(work, 0, slot_start[(t + 1) * n_ops] - base, 0.0)
     for j in range(pair_start[(t + 1) * n_ops] - 1, pair_start[t * n_ops] - 1, -1):
         w = weights_t[pair_col[j]]
         if w == 0.0:
@@ -111,23 +138,28 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
     possible = np.ones(n_block, dtype=np.bool_)
     inverse = np.empty(n_block)
     for i in range(at[1]):
-        alphas[i] = initial[slot_entry[first_slot[0] + i]]
+        for d in range(n_block):
+            alphas[i, d] = initial[slot_entry[first_slot[0] + i]]
     for t in range(n_months):
-        work[:at[t + 1] - at[t]] = alphas[at[t]:at[t + 1]]
+        _copy_rows(alphas, at[t], work, 0, at[t + 1] - at[t])
         _step(work, t, weights[t], tables[month_variant[t]], pair_start, pair_src, pair_cell,
               pair_out, pair_col, slot_start, n_ops)
-        joint = work[first_slot[t + 1] - first_slot[t]:][:at[t + 2] - at[t + 1]]
-        total = joint.sum(axis=0)
+        after = first_slot[t + 1] - first_slot[t]
         for d in range(n_block):
-            norms[t, d] = total[d]
-            if total[d] > 0.0:
-                inverse[d] = 1.0 / total[d]
+            inverse[d] = 0.0
+        for i in range(at[t + 2] - at[t + 1]):
+            for d in range(n_block):
+                inverse[d] += work[after + i, d]
+        for d in range(n_block):
+            norms[t, d] = inverse[d]
+            if inverse[d] > 0.0:
+                inverse[d] = 1.0 / inverse[d]
             else:
                 possible[d] = False
                 inverse[d] = 0.0
-        for i in range(joint.shape[0]):
+        for i in range(at[t + 2] - at[t + 1]):
             for d in range(n_block):
-                alphas[at[t + 1] + i, d] = joint[i, d] * inverse[d]
+                alphas[at[t + 1] + i, d] = work[after + i, d] * inverse[d]
     betas = np.empty((at[-1], n_block))
     # after the last month with evidence every beta is one: the tables are stochastic
     last = 0
@@ -136,12 +168,12 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
             if weights[t, i] != 1.0:
                 last = t
                 break
-    betas[at[last + 1]:] = 1.0
+    _fill(betas, at[last + 1], at[-1], 1.0)
     for t in range(last, 0, -1):
         for d in range(n_block):
             inverse[d] = 1.0 / norms[t, d] if possible[d] else 0.0
-        after = first_slot[t + 1] - first_slot[t]
-        work[after:after + at[t + 2] - at[t + 1]] = betas[at[t + 1]:at[t + 2]]
+        _copy_rows(betas, at[t + 1], work, first_slot[t + 1] - first_slot[t],
+                   at[t + 2] - at[t + 1])
         _step_adjoint(work, t, weights[t], tables[month_variant[t]], pair_start, pair_src,
                       pair_cell, pair_out, pair_col, slot_start, n_ops)
         for i in range(at[t + 1] - at[t]):
@@ -158,6 +190,7 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
                     marginals[m, d] += alphas[i, d] * betas[i, d]
     answers = np.empty((q_start.shape[0], n_block))
     held = np.empty((span, n_block))  # the masked pass's joint, as the first rows of ``work``
+    masked = np.empty(weights.shape[1])
     previous_q = -1  # the reached question whose masked pass ``held`` holds
     for q in range(q_start.shape[0]):
         node = q_node[q]
@@ -175,20 +208,23 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
             continue
         start = q_start[q]
         first = start
-        if (previous_q >= 0 and q_node[previous_q] == node
-                and q_start[previous_q] == start and q_stop[previous_q] <= stop
-                and np.all(q_target[previous_q] == target)):
+        same_target = previous_q >= 0
+        for k in range(target.shape[0]):
+            same_target = same_target and q_target[previous_q, k] == target[k]
+        if (same_target and q_node[previous_q] == node and q_start[previous_q] == start
+                and q_stop[previous_q] <= stop):
             first = q_stop[previous_q] + 1
         else:
-            held[:at[start + 1] - at[start]] = alphas[at[start]:at[start + 1]]
+            _copy_rows(alphas, at[start], held, 0, at[start + 1] - at[start])
         for t in range(first, stop + 1):
-            masked = weights[t].copy()
+            for k in range(weights.shape[1]):
+                masked[k] = weights[t, k]
             for k in range(n_states[node]):
                 if target[k] > 0.0:
                     masked[marginal_start[node] + k] = 0.0
             for d in range(n_block):
                 inverse[d] = 1.0 / norms[t, d] if possible[d] else 0.0
-            work[:at[t + 1] - at[t]] = held[:at[t + 1] - at[t]]
+            _copy_rows(held, 0, work, 0, at[t + 1] - at[t])
             _step(work, t, masked, tables[month_variant[t]], pair_start, pair_src, pair_cell,
                   pair_out, pair_col, slot_start, n_ops)
             after = first_slot[t + 1] - first_slot[t]
@@ -204,8 +240,10 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
             answers[q, d] = min(max(1.0 - stay_out[d], 0.0), 1.0)
     for d in range(n_block):
         if not possible[d]:
-            answers[:, d] = np.nan
-            marginals[:, d] = np.nan
+            for q in range(answers.shape[0]):
+                answers[q, d] = np.nan
+            for m in range(marginals.shape[0]):
+                marginals[m, d] = np.nan
     return norms, answers, marginals
 
 
@@ -238,9 +276,9 @@ def _smooth_range(params, fixed, rule_param_start, rule_months, rule_cell_start,
             tables, month_variant, weights, initial, pair_start, pair_src, pair_cell, pair_out,
             pair_col, slot_start, slot_entry, n_ops, q_node, q_target, q_start, q_stop,
             q_reached, state_of, marginal_start, n_states)
-        norms[lo:hi] = block_norms.T
-        answers[lo:hi] = block_answers.T
-        marginals[lo:hi] = block_marginals.T
+        _put_transposed(block_norms, norms, lo)
+        _put_transposed(block_answers, answers, lo)
+        _put_transposed(block_marginals, marginals, lo)
 
 
 def _threads() -> int:

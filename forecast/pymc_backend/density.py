@@ -37,6 +37,7 @@ from forecast.engine.kernels import (
     LoweredPlan,
     _build_tables,
     _loglik_and_grad,
+    _max,
     _params_grad,
     _rule_args,
     likelihood_weights,
@@ -155,7 +156,7 @@ def _log_softmax(z, n, log_q):  # pragma: no cover
 def _outcomes(x, kind, width, x_start, q_start, n_params):  # pragma: no cover
     """The kernels' flat parameter vector (every rule's outcome vector) at ``x``."""
     q = np.zeros(n_params)
-    z = np.empty(width.max() if width.shape[0] else 1)
+    z = np.empty(_max(width) if width.shape[0] else 1)
     log_q = np.empty_like(z)
     for k in range(kind.shape[0]):
         n = _softmax_z(x, kind, width, x_start, k, z)
@@ -202,7 +203,7 @@ def _logp_dlogp(x, kind, width, x_start, q_start, weight, constant, n_params, fi
     g_q = _params_grad(q, table_grad, rule_param_start, rule_months, rule_cell_start,
                        cell_row_start, cell_old, rule_dest_start, dest_state)
     logp = constant + loglik
-    z = np.empty(width.max())
+    z = np.empty(_max(width))
     log_q = np.empty_like(z)
     g_z = np.empty_like(z)
     w0 = 0
