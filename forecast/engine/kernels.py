@@ -7,14 +7,15 @@ mass lands (``base[r] + new * stride``), and spreads it over the node's new stat
 
     out[base[r] + k * stride] += joint[r] * table[row[r], k]
 
-Zero entries of the joint (ruled out by evidence or absorbing states) are skipped, in the
-forward pass and in its reverse (the gradient). Skipping them in reverse is exact for the
-parameters: an entry is zero only when every non-zero entry feeding it meets a zero table cell,
-and cells that come from a rule are positive for interior parameters, so the adjoint that flows
-through a zero entry reaches only fixed cells, whose gradient is discarded. The gradient is the
-reverse pass of the same loops. Tables are built from the rules' N-month
-outcome vectors inside the kernel too, so one call maps parameters to the log-likelihood and
-its gradient. Everything is compiled once per machine (``cache=True``).
+Entries of the joint that cannot hold mass (ruled out by evidence or absorbing states) are
+never stored: the entries that can are numbered as *slots*, one flat vector per pass, and the
+work is a list of (input slot, table cell, output slot) pairs (:class:`EntryPairs`). Dropping
+the other entries is exact for the forward pass and for its reverse (the gradient): an entry
+is zero only when every non-zero entry feeding it meets a zero table cell, and cells that come
+from a rule are positive for interior parameters, so the adjoint that would flow through a
+zero entry reaches only fixed cells, whose gradient is discarded. Tables are built from the
+rules' N-month outcome vectors inside the kernel too, so one call maps parameters to the
+log-likelihood and its gradient. Everything is compiled once per machine (``cache=True``).
 
 The smoothing passes (:mod:`forecast.engine.smoothing`) can replace tables in some months
 (interventions): each draw's table is copied into a few variants, ``table * keep + put``, and

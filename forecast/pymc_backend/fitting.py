@@ -385,13 +385,13 @@ class ScenarioFitter:
             )
         shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"])
         rules = rule_draws(idata.posterior, self.priors)
-        for name, da in rules.items():
-            idata.posterior[name] = da
         params = outcome_vectors(rules, self.scenario)
+        derived: dict[str, xr.DataArray] = dict(rules)
         for name, (dims, values) in exact_quantities(self.engine, params, evidence,
                                                      shape).items():
-            idata.posterior[name] = xr.DataArray(values, dims=("chain", "draw", *dims))
-        idata.posterior = idata.posterior.assign_coords(
+            derived[name] = xr.DataArray(values, dims=("chain", "draw", *dims))
+        # one merge for all the derived variables (one per variable costs ~0.1 s)
+        idata.posterior = idata.posterior.assign(derived).assign_coords(
             {d: list(self.coords[d]) for d in idata.posterior.dims if d in self.coords})
         idata.extend(self.prior_draws(seed))
         attrs = {
