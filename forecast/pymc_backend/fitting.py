@@ -336,7 +336,9 @@ class ScenarioFitter:
             data[rule.name] = ((("chain", "draw")), values[:, 1].reshape(shape)) \
                 if prior.is_beta else (("chain", "draw", f"{rule.name}_outcome"),
                                        values.reshape(*shape, -1))
-        coords = self.coords
+        coords = {**self.coords, **{f"{rule.name}_outcome": list(self.priors[rule.name].labels)
+                                    for rule in self.scenario.rules
+                                    if not self.priors[rule.name].is_beta}}
         ds = xr.Dataset({k: xr.DataArray(v[1], dims=v[0]) for k, v in data.items()})
         ds = ds.assign_coords({d: list(coords[d]) for d in ds.dims if d in coords})
         return az.InferenceData(prior=ds)
@@ -391,8 +393,9 @@ class ScenarioFitter:
                                                      shape).items():
             derived[name] = xr.DataArray(values, dims=("chain", "draw", *dims))
         # one merge for all the derived variables (one per variable costs ~0.1 s)
-        idata.posterior = idata.posterior.assign(derived).assign_coords(
-            {d: list(self.coords[d]) for d in idata.posterior.dims if d in self.coords})
+        posterior = idata.posterior.assign(derived)
+        idata.posterior = posterior.assign_coords(
+            {d: list(self.coords[d]) for d in posterior.dims if d in self.coords})
         idata.extend(self.prior_draws(seed))
         attrs = {
             "scenario_id": self.scenario.id,

@@ -267,3 +267,23 @@ def test_refit_reuses_compiled_model(tiny_fit) -> None:
     assert second.posterior.attrs["scenario_hash"] == fitter.scenario.hash
     # the edited prior (stay 9 : move 1) pulls the move probability down
     assert float(second.posterior[rule].mean()) < float(first.posterior[rule].mean())
+
+
+def test_fit_labels_every_dimension(tiny_fit) -> None:
+    """Every dimension of the posterior and prior carries the scenario's labels as coordinates
+    (months, states, questions, rule outcomes), so ``.sel`` by name works."""
+    fitter, idata = tiny_fit
+    for group in ("posterior", "prior"):
+        data = idata[group]
+        for dim in data.dims:
+            if dim in ("chain", "draw"):
+                continue
+            assert dim in data.coords, (group, dim)
+            if dim in fitter.coords:
+                assert list(data[dim].values) == list(fitter.coords[dim]), (group, dim)
+    node = fitter.scenario.nodes[0]
+    month = fitter.coords["month"][-1]
+    state = node.states[-1]
+    marginal = idata.posterior[f"p_{node.name}"].sel(month=month, **{f"{node.name}_state": state})
+    assert marginal.sizes == {"chain": idata.posterior.sizes["chain"],
+                              "draw": idata.posterior.sizes["draw"]}
