@@ -48,7 +48,10 @@ def main() -> int:
     for name in ("pymc", "pytensor", "numba", "preliz"):
         logging.getLogger(name).setLevel(logging.ERROR)
     seconds = warm_up()
-    logger.info("forecast: numba kernels compiled and cached in %.1f s", seconds)
+    import numba
+
+    logger.info("forecast: numba kernels compiled and cached in %.1f s (%s)", seconds,
+                numba.config.CACHE_DIR or "next to the sources")
     return 0
 
 

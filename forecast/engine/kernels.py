@@ -29,8 +29,11 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from forecast.engine.compile_cache import configure_numba_cache
 from forecast.engine.plan import StepPlan
 from forecast.engine.tables import NodeTable
+
+configure_numba_cache()
 
 
 @dataclass(frozen=True)
