@@ -4,11 +4,9 @@ from forecast.analysis.backtest import (
     Cutoff,
     Replay,
     evidence_arrivals,
-    importance_weights,
     largest_moves,
     replay,
     replay_dates,
-    weighted_quantile,
 )
 from forecast.analysis.claims import causal_edges, load_claim_map, node_claims
 from forecast.analysis.diagnostics import diagnostics_table
@@ -63,7 +61,6 @@ from forecast.analysis.sensitivity import (
     outcome_questions,
     power_scaling,
     prior_edits,
-    psis_weights,
     rule_label,
     rule_log_density,
     shift_mean,
@@ -78,6 +75,14 @@ from forecast.analysis.voi import (
     preposterior,
     value_of_information,
 )
+from forecast.analysis.weights import (
+    effective_sample_size,
+    normalised_weights,
+    psis_weights,
+    relative_ess,
+    weighted_mean_se,
+    weighted_quantile,
+)
 from forecast.analysis.whatif import (
     CaseDraws,
     Intervention,
@@ -85,8 +90,6 @@ from forecast.analysis.whatif import (
     WhatIf,
     case_draws,
     curve_questions,
-    effective_sample_size,
-    normalised_weights,
     weighted_summary,
     what_if,
     what_if_table,
@@ -128,7 +131,6 @@ __all__ = [
     "forecaster_priors",
     "headline_table",
     "hierarchical_pool",
-    "importance_weights",
     "largest_moves",
     "lead_as_of",
     "linear_pool",
@@ -154,6 +156,7 @@ __all__ = [
     "question_summary",
     "read_questions",
     "reference_updated",
+    "relative_ess",
     "replay",
     "replay_dates",
     "resolved_questions",
@@ -172,6 +175,7 @@ __all__ = [
     "tornado_table",
     "update_priors",
     "value_of_information",
+    "weighted_mean_se",
     "weighted_quantile",
     "weighted_summary",
     "what_if",

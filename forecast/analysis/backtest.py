@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecast.analysis.weights import effective_sample_size, psis_weights, weighted_quantile
 from forecast.elicitation import Priors, elicit
 from forecast.engine.exact import ExactEngine, evidence_matrices
 from forecast.spec.scenario import EvidenceItem, Question, Scenario
@@ -29,11 +30,9 @@ __all__ = [
     "Cutoff",
     "Replay",
     "evidence_arrivals",
-    "importance_weights",
     "largest_moves",
     "replay",
     "replay_dates",
-    "weighted_quantile",
 ]
 
 logger = logging.getLogger(__name__)
@@ -82,82 +81,6 @@ def replay_dates(scenario: Scenario, start: str | dt.date | None = None,
     return out
 
 
-def weighted_quantile(values: np.ndarray, weights: np.ndarray,
-                      probs: float | Sequence[float]) -> np.ndarray:
-    """Quantiles of weighted draws (the weighted empirical distribution, interpolated).
-
-    Each draw stands at the middle of its weight in the cumulative distribution, so equal
-    weights give the ``hazen`` quantiles of :func:`numpy.quantile`.
-
-    Parameters
-    ----------
-    values : ndarray
-        One value per draw.
-    weights : ndarray
-        Non-negative weights, one per draw (need not sum to 1).
-    probs : float or sequence of float
-        Probabilities in [0, 1].
-
-    Returns
-    -------
-    ndarray
-        One quantile per probability.
-    """
-    values = np.asarray(values, dtype=float)
-    weights = np.asarray(weights, dtype=float)
-    keep = weights > 0
-    order = np.argsort(values[keep], kind="stable")
-    v = values[keep][order]
-    w = weights[keep][order]
-    cdf = (np.cumsum(w) - 0.5 * w) / w.sum()
-    return np.interp(np.atleast_1d(probs), cdf, v)
-
-
-def importance_weights(log_weights: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Pareto-smoothed, self-normalised importance weights, their ESS and Pareto k.
-
-    Parameters
-    ----------
-    log_weights : ndarray
-        Unnormalised log weight of every draw (``-inf`` for a draw under which the evidence
-        is impossible).
-
-    Returns
-    -------
-    weights : ndarray
-        Normalised weights (sum 1), smoothed with ``arviz.psislw``.
-    ess : float
-        Effective sample size ``1 / sum(w**2)``.
-    pareto_k : float
-        Estimated shape of the weights' upper tail: below 0.5 good, up to 0.7 usable, above
-        unreliable. NaN when all weights are equal (nothing to smooth).
-
-    Raises
-    ------
-    ValueError
-        If every log weight is ``-inf`` (the evidence is impossible under every draw).
-    """
-    import arviz as az
-
-    lw = np.asarray(log_weights, dtype=float)
-    finite = np.isfinite(lw)
-    if not finite.any():
-        raise ValueError("the evidence has probability zero under every draw; check the "
-                         "observations against the scenario's absorbing and fixed states")
-    weights = np.zeros_like(lw)
-    if np.ptp(lw[finite]) < 1e-12:
-        weights[finite] = 1.0 / finite.sum()
-        k = float("nan")
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the caller reports a large k itself
-            smoothed, k = az.psislw(lw[finite], reff=1.0)
-        weights[finite] = np.exp(smoothed - np.max(smoothed))
-        weights /= weights.sum()
-        k = float(k)
-    return weights, float(1.0 / np.sum(weights**2)), k
-
-
 @dataclass(frozen=True)
 class Cutoff:
     """The posterior at one evidence cut-off, as weighted draws of the question probabilities.
@@ -177,7 +100,8 @@ class Cutoff:
         Effective sample size of the weights (importance sampling) or the smallest bulk ESS
         of the questions (NUTS).
     pareto_k : float
-        Pareto k of the importance weights (NaN for NUTS and the prior).
+        Pareto k of the importance weights (:func:`~forecast.analysis.weights.psis_weights`;
+        ``-inf`` when the evidence weighs every draw alike, NaN for NUTS and the prior).
     n_evidence : int
         Evidence items known at the cut-off.
     question_ess : dict
@@ -364,7 +288,13 @@ class Replay:
         evidence = evidence_matrices(self.scenario, items)
         params = self.prior_params
         result = self.engine.run_draws(params, evidence)
-        weights, ess, k = importance_weights(result.loglik + self._reference)
+        try:
+            weights, k = psis_weights(result.loglik + self._reference)
+        except ValueError:
+            raise ValueError(f"as of {as_of} the evidence has probability zero under every "
+                             "draw; check the observations against the scenario's absorbing "
+                             "and fixed states") from None
+        ess = effective_sample_size(weights)
         if k > PARETO_K_MAX:
             logger.warning("as of %s the importance weights have Pareto k %.2f > %.1f (ESS "
                            "%.0f of %d draws): use more draws or method='nuts'", as_of, k,

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from forecast.analysis.weights import weighted_quantile
 from forecast.elicitation import Priors, RulePrior, elicit, reference_log_coefficient
 from forecast.spec.scenario import Scenario
 
@@ -58,7 +59,6 @@ __all__ = [
     "log_pool_priors",
     "pooled_forecast_table",
     "reference_updated",
-    "weighted_quantile",
 ]
 
 logger = logging.getLogger(__name__)
@@ -281,44 +281,6 @@ def forecaster_prior_table(scenario: Scenario, priors: Mapping[str, Priors],
 
 # ---------------------------------------------------------------------------------------------
 # forecasts
-
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray | None, q: float) -> np.ndarray:
-    """Quantile ``q`` of weighted draws, column by column.
-
-    The distinct values of a column, sorted, sit at the midpoints of their cumulative weights
-    (equal values pooled into one) and the quantile interpolates linearly between them: the
-    Hazen rule for equal weights, and unchanged when a draw is split into equal copies (so a
-    pool of identical forecasters has their quantiles exactly).
-
-    Parameters
-    ----------
-    values : ndarray
-        ``(draws,)`` or ``(draws, columns)``.
-    weights : ndarray or None
-        ``(draws,)`` non-negative weights (normalised here); None for equal weights.
-    q : float
-        Probability in [0, 1].
-
-    Returns
-    -------
-    ndarray
-        ``(columns,)`` (a scalar array for 1-d values).
-    """
-    values = np.asarray(values, dtype=float)
-    flat = values.reshape(values.shape[0], -1)
-    w = np.ones(flat.shape[0]) if weights is None else np.asarray(weights, dtype=float)
-    if w.shape != (flat.shape[0],) or np.any(w < 0) or not w.sum() > 0:
-        raise ValueError("weights must be one non-negative number per draw, not all zero")
-    w = w / w.sum()
-    out = np.empty(flat.shape[1])
-    keep = w > 0
-    for j in range(flat.shape[1]):
-        x, inverse = np.unique(flat[keep, j], return_inverse=True)
-        wj = np.bincount(inverse.ravel(), weights=w[keep], minlength=len(x))
-        position = np.cumsum(wj) - wj / 2
-        out[j] = np.interp(q, position, x)
-    return out.reshape(values.shape[1:])
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
-from forecast.analysis.sensitivity import _reff, log_prior_draws, psis_weights
+from forecast.analysis.sensitivity import log_prior_draws
+from forecast.analysis.weights import psis_weights, relative_ess
 from forecast.elicitation import Priors
 from forecast.pymc_backend.fitting import (
     ESS_MIN,
@@ -74,7 +75,7 @@ def _importance(old: Priors, new: Priors, group: xr.Dataset, fitter: ScenarioFit
     """PSIS weights from the old to the new priors over a group's draws, k and Kish ESS."""
     params, shape = _rule_params(group, fitter)
     log_ratio = log_prior_draws(new, params) - log_prior_draws(old, params)
-    weights, k = psis_weights(log_ratio, _reff(log_ratio, shape))
+    weights, k = psis_weights(log_ratio, relative_ess(log_ratio, shape))
     return weights, k, float(1.0 / np.sum(weights ** 2))
 
 

@@ -29,6 +29,7 @@ from forecast.analysis.outcomes import (
     rule_parameters,
     select_outcomes,
 )
+from forecast.analysis.weights import psis_weights, relative_ess, weighted_mean_se
 from forecast.elicitation import Priors, elicit
 from forecast.engine.exact import ExactEngine, evidence_matrices
 from forecast.spec.scenario import Question, Rule, Scenario
@@ -42,7 +43,6 @@ __all__ = [
     "outcome_questions",
     "power_scaling",
     "prior_edits",
-    "psis_weights",
     "rule_label",
     "rule_log_density",
     "shift_mean",
@@ -233,64 +233,6 @@ def rule_log_density(alpha: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# importance weights
-
-
-def psis_weights(log_ratio: np.ndarray, reff: float = 1.0) -> tuple[np.ndarray, float]:
-    """Normalised Pareto-smoothed importance weights and the Pareto k of their tail.
-
-    Parameters
-    ----------
-    log_ratio : ndarray
-        Log importance ratio per draw, shape ``(draws,)``.
-    reff : float
-        Relative effective sample size of the draws (1 for independent draws).
-
-    Returns
-    -------
-    weights : ndarray
-        Summing to one.
-    k : float
-        Pareto shape of the largest ratios (``-inf`` when all ratios are equal, where the
-        weights are exact; above 0.7 the estimate is unreliable).
-    """
-    lr = np.asarray(log_ratio, dtype=float).ravel()
-    n = lr.size
-    finite = np.isfinite(lr)
-    if not finite.any():
-        raise ValueError("every importance ratio is zero or undefined")
-    lr = np.where(finite, lr, -np.inf)
-    if np.ptp(lr[finite]) < 1e-12 and finite.all():
-        return np.full(n, 1.0 / n), -np.inf
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        smoothed, k = az.psislw(lr - lr[finite].max(), reff)
-    w = np.exp(np.asarray(smoothed, dtype=float))
-    return w / w.sum(), float(k)
-
-
-def _reff(log_ratio: np.ndarray, shape: tuple[int, int]) -> float:
-    """Relative ESS of the ratios over chains and draws (for autocorrelated MCMC draws)."""
-    if shape[1] < 4:
-        return 1.0
-    ratio = np.exp(log_ratio - np.max(log_ratio))
-    if np.ptp(ratio) < 1e-12:
-        return 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ess = float(az.ess(ratio.reshape(shape), method="mean"))
-    return float(np.clip(ess / ratio.size, 0.05, 1.0))
-
-
-def _weighted(values: np.ndarray, weights: np.ndarray, reff: float
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted means of ``values`` (draws, items) and their Monte Carlo standard errors."""
-    est = weights @ values
-    se = np.sqrt(np.sum(weights[:, None] ** 2 * (values - est) ** 2, axis=0) / reff)
-    return est, se
-
-
-# ---------------------------------------------------------------------------------------------
 # tornado
 
 
@@ -398,7 +340,7 @@ def _prior_importance(engine: ExactEngine, priors: Priors, evidence: list[np.nda
         log_w = np.asarray(result.loglik, dtype=float) + priors.reference_loglik(params)
         weights, k = psis_weights(log_w)
     values = np.where(weights[:, None] > 0, np.nan_to_num(values), 0.0)
-    est, se = _weighted(values, weights, 1.0)
+    est, se = weighted_mean_se(values, weights, 1.0)
     return est, se, k
 
 
@@ -502,9 +444,9 @@ def tornado_table(idata: az.InferenceData, scenario: Scenario, priors: Priors | 
         old = rule_log_density(priors[edit.rule].alpha, rule_draws)
         for end, alpha in (("low", edit.alpha_low), ("high", edit.alpha_high)):
             log_ratio = rule_log_density(alpha, rule_draws) - old
-            reff = 1.0 if group == "prior" else _reff(log_ratio, shape)
+            reff = 1.0 if group == "prior" else relative_ess(log_ratio, shape)
             weights, k = psis_weights(log_ratio, reff)
-            est, se = _weighted(values, weights, reff)
+            est, se = weighted_mean_se(values, weights, reff)
             ends[(e, end)] = [est, se, k, "reweighted"]
     if recompute is not None:
         if recompute == "prior_is":

@@ -45,6 +45,11 @@ import numpy as np
 import pandas as pd
 
 from forecast.analysis.outcomes import evidence_cutoff, rule_parameters, select_outcomes
+from forecast.analysis.weights import (
+    effective_sample_size,
+    normalised_weights,
+    weighted_quantile,
+)
 from forecast.engine.exact import (
     ExactEngine,
     ExactResult,
@@ -56,7 +61,7 @@ from forecast.spec.scenario import Question, Scenario
 from forecast.timeline import parse_date
 
 __all__ = ["CASES", "CaseDraws", "Intervention", "Observation", "WhatIf", "case_draws",
-           "curve_questions", "effective_sample_size", "normalised_weights", "weighted_summary",
+           "curve_questions", "weighted_summary",
            "what_if", "what_if_table"]
 
 logger = logging.getLogger(__name__)
@@ -181,34 +186,12 @@ class Observation(_Setting):
         return out
 
 
-def normalised_weights(log_weights: np.ndarray) -> np.ndarray:
-    """Importance weights summing to one from log weights (``-inf`` gives weight 0).
-
-    Raises
-    ------
-    ValueError
-        If every weight is zero.
-    """
-    log_weights = np.asarray(log_weights, dtype=float)
-    finite = np.isfinite(log_weights)
-    if not finite.any():
-        raise ValueError("the observation is impossible under every parameter draw")
-    w = np.where(finite, np.exp(log_weights - np.max(log_weights[finite])), 0.0)
-    return w / w.sum()
-
-
-def effective_sample_size(weights: np.ndarray) -> float:
-    """Kish's effective sample size ``(sum w)^2 / sum w^2`` of importance weights."""
-    w = np.asarray(weights, dtype=float)
-    return float(w.sum() ** 2 / np.sum(w ** 2))
-
-
 def weighted_summary(prob: np.ndarray, weights: np.ndarray | None = None,
                      bands: Sequence[float] = (0.5, 0.9)) -> dict[str, np.ndarray]:
     """Mean and central bands over the draws (axis 0), optionally importance-weighted.
 
-    Quantiles are those of the (weighted) empirical distribution of the draws (numpy's
-    ``inverted_cdf``), so equal weights and importance weights are summarised alike.
+    Quantiles are :func:`~forecast.analysis.weights.weighted_quantile` (the Hazen rule for
+    equal weights), so equal weights and importance weights are summarised alike.
 
     Parameters
     ----------
@@ -230,8 +213,7 @@ def weighted_summary(prob: np.ndarray, weights: np.ndarray | None = None,
     prob, w = prob[keep], w[keep]
     out = {"mean": np.tensordot(w / w.sum(), prob, axes=1)}
     for band in bands:
-        lo, hi = np.quantile(prob, [(1 - band) / 2, 1 - (1 - band) / 2], axis=0, weights=w,
-                             method="inverted_cdf")
+        lo, hi = weighted_quantile(prob, w, [(1 - band) / 2, 1 - (1 - band) / 2])
         out[f"low{_pct(band)}"], out[f"high{_pct(band)}"] = lo, hi
     return out
 

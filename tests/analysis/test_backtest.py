@@ -22,11 +22,9 @@ import forecast
 from forecast.analysis.backtest import (
     Replay,
     evidence_arrivals,
-    importance_weights,
     largest_moves,
     replay,
     replay_dates,
-    weighted_quantile,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,48 +123,6 @@ def test_replay_dates_run_to_the_month_of_the_latest_evidence(one_rule, kursk) -
     assert dates[0] == dt.date(2024, 9, 30)  # the scenario's first month
     assert (dates[-1].year, dates[-1].month) == (last.year, last.month)
     assert len(dates) == (last.year - 2024) * 12 + last.month - 9 + 1
-
-
-@pytest.mark.parametrize(("values", "weights", "probs", "expected"), [
-    ([0.0, 1.0], [3.0, 1.0], [0.5], [0.25]),          # cdf mid-points 0.375 and 0.875
-    ([0.0, 1.0], [1.0, 1.0], [0.25, 0.5, 0.75], [0.0, 0.5, 1.0]),
-    ([5.0, 1.0, 3.0], [1.0, 1.0, 2.0], [0.5], [3.0]),  # sorted 1, 3, 5: mid-points .125 .5 .875
-    ([1.0, 2.0, 9.0], [1.0, 0.0, 1.0], [0.5], [5.0]),  # a zero weight drops the draw
-])
-def test_weighted_quantile_by_hand(values, weights, probs, expected) -> None:
-    assert_allclose(weighted_quantile(np.array(values), np.array(weights), probs), expected)
-
-
-def test_weighted_quantile_with_equal_weights_is_hazen() -> None:
-    values = np.random.default_rng(0).normal(size=101)
-    probs = [0.05, 0.3, 0.5, 0.95]
-    assert_allclose(weighted_quantile(values, np.ones(101), probs),
-                    np.quantile(values, probs, method="hazen"))
-
-
-def test_importance_weights_equal_and_impossible_draws() -> None:
-    w, ess, k = importance_weights(np.array([0.3, 0.3, -np.inf, 0.3]))
-    assert_allclose(w, [1 / 3, 1 / 3, 0, 1 / 3])
-    assert ess == pytest.approx(3.0)
-    assert np.isnan(k)
-    with pytest.raises(ValueError, match="probability zero under every draw"):
-        importance_weights(np.full(5, -np.inf))
-
-
-def test_importance_weights_light_tail_are_the_plain_weights() -> None:
-    lw = np.random.default_rng(1).normal(scale=0.2, size=4000)
-    w, ess, k = importance_weights(lw)
-    plain = np.exp(lw - lw.max())
-    plain /= plain.sum()
-    assert k < 0.5
-    assert w.sum() == pytest.approx(1.0)
-    # PSIS replaces only the largest M = 3 sqrt(N) weights (190 of 4000) by a Pareto fit
-    tail = np.argsort(lw)[-190:]
-    body = np.setdiff1d(np.arange(4000), tail)
-    ratio = w[body] / plain[body]
-    assert_allclose(ratio, ratio[0], rtol=1e-9)
-    assert_allclose(w[tail], plain[tail], rtol=0.05)
-    assert ess == pytest.approx(1 / np.sum(plain**2), rel=0.01)
 
 
 # ------------------------------------------------------------------- exact posterior (1-D)

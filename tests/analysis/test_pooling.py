@@ -26,8 +26,8 @@ from forecast.analysis.pooling import (
     log_pool_priors,
     pooled_forecast_table,
     reference_updated,
-    weighted_quantile,
 )
+from forecast.analysis.weights import weighted_quantile
 from forecast.elicitation import Priors, RulePrior, elicit
 from tests.tiny_fits import AS_OF, OUTCOMES, TINY
 
@@ -98,17 +98,6 @@ def test_categorical_log_pool():
 def test_log_pool_refuses_bad_input(p, w, message):
     with pytest.raises(ValueError, match=message):
         log_pool(p, w)
-
-
-@pytest.mark.parametrize(("values", "weights", "q", "expected"), [
-    ([1.0, 2.0, 3.0], None, 0.5, 2.0),
-    ([0.0, 1.0], [0.5, 0.5], 0.5, 0.5),
-    ([0.0, 1.0], [0.5, 0.5], 0.25, 0.0),
-    ([0.0, 1.0, 5.0], [0.5, 0.5, 0.0], 0.9, 1.0),
-    ([0.0, 1.0], [1.0, 3.0], 0.5, (0.5 - 0.125) / (0.625 - 0.125)),
-])
-def test_weighted_quantile(values, weights, q, expected):
-    assert_allclose(weighted_quantile(np.array(values), weights, q), expected, rtol=1e-12)
 
 
 # --- structure checks --------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from forecast.analysis.sensitivity import (
     outcome_questions,
     power_scaling,
     prior_edits,
-    psis_weights,
     rule_label,
     rule_log_density,
     shift_mean,
@@ -151,19 +150,6 @@ def test_prior_edits_use_stated_intervals_else_the_prior_interval(tiny):
     assert_allclose([dirichlet.low, dirichlet.high], stats.beta(2, 4).ppf([0.1, 0.9]),
                     rtol=1e-12)
     assert len(edits) == sum(len(r.destinations) for r in tiny.rules)
-
-
-def test_psis_weights_are_uniform_and_exact_for_equal_ratios():
-    weights, k = psis_weights(np.full(50, 3.2))
-    assert_allclose(weights, 1 / 50)
-    assert k == -np.inf
-
-
-def test_psis_weights_flag_a_heavy_tail():
-    rng = np.random.default_rng(0)
-    _, light = psis_weights(rng.normal(size=4000) * 0.3)
-    _, heavy = psis_weights(rng.standard_cauchy(size=4000) * 3)
-    assert light < 0.5 < 0.7 < heavy
 
 
 def test_outcome_questions_filter_by_outcome_and_month(single):

@@ -21,8 +21,6 @@ from forecast.analysis.whatif import (
     Observation,
     case_draws,
     curve_questions,
-    effective_sample_size,
-    normalised_weights,
     weighted_summary,
     what_if,
     what_if_table,
@@ -255,9 +253,11 @@ def test_observation_reweights_draws(tmp_path) -> None:
     # unweighted mean of the per-draw conditionals would be wrong
     unweighted = np.mean([h["observe"] for h in hands], axis=0)
     assert abs(curve(result, "a set", "observe", "b_yes")[1] - unweighted[1]) > 1e-3
-    # weighted empirical quantiles: the lower draw holds 1/3 of the mass
+    # weighted quantiles: the lower draw holds 1/3 of the mass, so the draws sit at cumulative
+    # midpoints 1/6 and 2/3; the 25% quantile interpolates, the 75% one is the upper draw
     low, high = sorted(h["observe"][1] for h in hands)
-    assert curve(result, "a set", "observe", "b_yes", "low50")[1] == pytest.approx(low)
+    assert curve(result, "a set", "observe", "b_yes", "low50")[1] == pytest.approx(
+        low + (0.25 - 1 / 6) / (2 / 3 - 1 / 6) * (high - low))
     assert curve(result, "a set", "observe", "b_yes", "high50")[1] == pytest.approx(high)
 
 
@@ -486,18 +486,12 @@ def test_late_evidence_is_reported(tmp_path, caplog) -> None:
 # -------------------------------------------------------------------- helpers and the figure
 
 
-def test_weights_and_summary() -> None:
-    w = normalised_weights(np.log([1.0, 3.0]) + 700.0)  # large logs do not overflow
-    assert_allclose(w, [0.25, 0.75], atol=1e-15)
-    assert_allclose(normalised_weights([-np.inf, 0.0]), [0.0, 1.0])
-    with pytest.raises(ValueError, match="impossible"):
-        normalised_weights([-np.inf, -np.inf])
-    assert effective_sample_size(np.full(8, 0.125)) == pytest.approx(8.0)
-    assert effective_sample_size([0.25, 0.75]) == pytest.approx(1.6)
+def test_weighted_summary_bands_are_weighted_hazen_quantiles() -> None:
     prob = np.array([[0.1], [0.2], [0.3], [0.4]])
     plain = weighted_summary(prob, bands=(0.5,))
     assert_allclose(plain["mean"], [0.25])
-    assert_allclose([plain["low50"], plain["high50"]], [[0.1], [0.3]])  # inverted cdf
+    # draws at cumulative midpoints 1/8, 3/8, 5/8, 7/8: the 25% and 75% quantiles interpolate
+    assert_allclose([plain["low50"], plain["high50"]], [[0.15], [0.35]])
     weighted = weighted_summary(prob, np.array([0.0, 0.0, 0.5, 0.5]), bands=(0.9,))
     assert_allclose(weighted["mean"], [0.35])
     assert_allclose([weighted["low90"], weighted["high90"]], [[0.3], [0.4]])
