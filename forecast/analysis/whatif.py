@@ -61,7 +61,7 @@ from forecast.spec.scenario import Question, Scenario
 from forecast.timeline import parse_date
 
 __all__ = ["CASES", "CaseDraws", "Intervention", "Observation", "WhatIf", "case_draws",
-           "curve_questions", "weighted_summary",
+           "contrast_interventions", "curve_questions", "weighted_summary",
            "what_if", "what_if_table"]
 
 logger = logging.getLogger(__name__)
@@ -326,6 +326,39 @@ def _names(settings: Sequence[Intervention | Observation]) -> str:
     return ", ".join(s.describe() for s in settings) or "no intervention"
 
 
+def contrast_interventions(contrasts: Mapping[str, Intervention | Sequence[Intervention]],
+                           scenario: Scenario) -> dict[str, tuple[Intervention, ...]]:
+    """Each contrast as a tuple of interventions, checked against the scenario.
+
+    A contrast is one :class:`Intervention` or several applied together (on different nodes,
+    or on one node in months that do not overlap).
+
+    Raises
+    ------
+    ValueError
+        For an empty contrast, an item that is not an Intervention, an intervention the
+        scenario cannot take (see :meth:`Intervention.months`), or two interventions forcing
+        one node in the same month.
+    """
+    out: dict[str, tuple[Intervention, ...]] = {}
+    for label, value in contrasts.items():
+        items = (value,) if isinstance(value, Intervention) else tuple(value)
+        if not items:
+            raise ValueError(f"contrast '{label}': no intervention")
+        taken: dict[tuple[str, int], Intervention] = {}
+        for item in items:
+            if not isinstance(item, Intervention):
+                raise ValueError(f"contrast '{label}': {item!r} is not an Intervention")
+            for t in item.months(scenario):
+                other = taken.setdefault((item.node, t), item)
+                if other is not item:
+                    raise ValueError(
+                        f"contrast '{label}': {other.describe()} and {item.describe()} both "
+                        f"force '{item.node}' in {scenario.timeline.labels[t]}")
+        out[label] = items
+    return out
+
+
 @dataclasses.dataclass
 class WhatIf:
     """Outcome curves of a fit under its baseline, interventions and observations.
@@ -341,7 +374,8 @@ class WhatIf:
         Per contrast and case: ``draws`` and the effective sample size ``ess`` (the number
         of draws except for observations).
     contrasts : dict
-        Label -> intervention (its observation has the same node, state and months).
+        Label -> the contrast's interventions (its observation sees the same nodes, states
+        and months).
     probabilities : dict
         ``(contrast, case)`` -> per-draw probabilities ``(draws, outcomes, months)``.
     weights : dict
@@ -354,7 +388,7 @@ class WhatIf:
 
     curves: pd.DataFrame
     ess: pd.DataFrame
-    contrasts: dict[str, Intervention]
+    contrasts: dict[str, tuple[Intervention, ...]]
     probabilities: dict[tuple[str, str], np.ndarray]
     weights: dict[tuple[str, str], np.ndarray]
     outcomes: list[str]
@@ -362,20 +396,22 @@ class WhatIf:
 
 
 def what_if(idata: az.InferenceData, scenario: Scenario,
-            contrasts: Mapping[str, Intervention], outcomes: Sequence[str] | None = None,
+            contrasts: Mapping[str, Intervention | Sequence[Intervention]],
+            outcomes: Sequence[str] | None = None,
             bands: Sequence[float] = (0.5, 0.9), max_draws: int | None = None,
             as_of: dt.date | str | None = "recorded",
             engine: ExactEngine | None = None) -> WhatIf:
     """Every outcome's probability by month under the baseline, do() and observe().
 
-    For each contrast (an :class:`Intervention`) three cases are computed exactly for every
-    posterior draw of the fit, with the fit's evidence: the baseline, the intervention
-    ``do(node = state)`` in its months, and the observation of the same node, state and months
-    (:meth:`Observation.of`). Draws keep equal weights under the baseline and do(); under the
-    observation they are re-weighted by its likelihood (see the module docstring), and the
-    effective sample size is reported. Bands are quantiles of the (weighted) draws, computed
-    the same way for the three cases (:func:`weighted_summary`); they can differ slightly from
-    the interpolated quantiles of :func:`forecast.analysis.outcomes.outcome_curves`.
+    For each contrast (an :class:`Intervention`, or several applied together) three cases are
+    computed exactly for every posterior draw of the fit, with the fit's evidence: the baseline,
+    the interventions ``do(node = state)`` in their months, and the observation of the same
+    nodes, states and months (:meth:`Observation.of`). Draws keep equal weights under the
+    baseline and do(); under the observation they are re-weighted by its likelihood (see the
+    module docstring), and the effective sample size is reported. Bands are quantiles of the
+    (weighted) draws, computed the same way for the three cases (:func:`weighted_summary`); they
+    can differ slightly from the interpolated quantiles of
+    :func:`forecast.analysis.outcomes.outcome_curves`.
 
     Parameters
     ----------
@@ -383,8 +419,9 @@ def what_if(idata: az.InferenceData, scenario: Scenario,
         A fit (posterior rule parameters, evidence cut-off in its attributes).
     scenario : Scenario
         The fitted scenario.
-    contrasts : mapping of str to Intervention
-        Label -> intervention.
+    contrasts : mapping of str to Intervention or sequence of Intervention
+        Label -> intervention, or interventions applied together (see
+        :func:`contrast_interventions`).
     outcomes : sequence of str, optional
         Outcome ids (default: every outcome).
     bands : sequence of float
@@ -416,27 +453,27 @@ def what_if(idata: az.InferenceData, scenario: Scenario,
         return np.stack([np.stack([answers[f"{oid}@{t}"] for t in range(steps)], axis=-1)
                          for oid in ids], axis=1)
 
+    interventions = contrast_interventions(contrasts, scenario)
     baseline = case_draws(engine, params, evidence, questions=questions)
     cases: dict[tuple[str, str], CaseDraws] = {}
     settings: dict[tuple[str, str], str] = {}
-    for label, intervention in contrasts.items():
-        months = intervention.months(scenario)
-        late = [e for e in known if scenario.timeline.step_of(e.date) >= months[0]]
+    for label, forced in interventions.items():
+        first = min(i.months(scenario)[0] for i in forced)
+        late = [e for e in known if scenario.timeline.step_of(e.date) >= first]
         if late:
             logger.warning("%s: %d evidence item(s) dated from %s on are conditioned on in "
                            "the intervened world; fit as of an earlier date for a forecast "
                            "from a vantage point", label, len(late),
-                           scenario.timeline.labels[months[0]])
-        observation = Observation.of(intervention)
+                           scenario.timeline.labels[first])
+        observations = [Observation.of(i) for i in forced]
         cases[label, "baseline"] = baseline
-        cases[label, "do"] = case_draws(engine, params, evidence, [intervention],
-                                        questions=questions)
+        cases[label, "do"] = case_draws(engine, params, evidence, forced, questions=questions)
         cases[label, "observe"] = case_draws(engine, params, evidence,
-                                             observations=[observation], questions=questions,
+                                             observations=observations, questions=questions,
                                              reference_loglik=baseline.result.loglik)
         settings[label, "baseline"] = "baseline"
-        settings[label, "do"] = intervention.describe()
-        settings[label, "observe"] = observation.describe()
+        settings[label, "do"] = " and ".join(i.describe() for i in forced)
+        settings[label, "observe"] = " and ".join(o.describe() for o in observations)
         logger.info("%s: observe ESS %.0f of %d draws", label, cases[label, "observe"].ess,
                     len(baseline.weights))
     tl = scenario.timeline
@@ -464,7 +501,7 @@ def what_if(idata: az.InferenceData, scenario: Scenario,
                "mean"] + [f"{side}{_pct(b)}" for b in bands for side in ("low", "high")]
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     return WhatIf(curves, pd.DataFrame(ess_rows, columns=["contrast", "case", "draws", "ess"]),
-                  dict(contrasts), probs, weights, ids, cutoff)
+                  interventions, probs, weights, ids, cutoff)
 
 
 def what_if_table(result: WhatIf, date: dt.date | str | None = None,

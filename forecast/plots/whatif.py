@@ -94,17 +94,18 @@ def plot_what_if(result: WhatIf, scenario: Scenario, outcomes: Sequence[str] | N
     labels = {o.id: o.label for o in scenario.outcomes}
     kinds = {o.id: o.kind for o in scenario.outcomes}
     for j, contrast in enumerate(cols):
-        intervention = result.contrasts[contrast]
-        start, end = intervention.period(scenario)
-        setting = f"{intervention.node} = {intervention.state}, " + (
-            intervention.describe().split(", ", 1)[1].rstrip(")"))
+        forced = result.contrasts[contrast]
+        periods = [i.period(scenario) for i in forced]
+        setting = "\n".join(f"{i.node} = {i.state}, " + i.describe().split(", ", 1)[1].rstrip(")")
+                            for i in forced)
         row_ess = ess.loc[(contrast, "observe")]
         header = (f"{contrast}\n{setting}\nobserve: ESS {row_ess['ess']:.0f} of "
                   f"{row_ess['draws']:.0f} draws")
         for i, oid in enumerate(rows):
             ax = axes[i, j]
-            ax.axvspan(start, end, color=WINDOW_COLOUR, zorder=0, linewidth=0,
-                       label="months forced (do) or seen (observe)")
+            for start, end in periods:
+                ax.axvspan(start, end, color=WINDOW_COLOUR, zorder=0, linewidth=0,
+                           label="months forced (do) or seen (observe)")
             if result.as_of is not None:
                 ax.axvline(result.as_of, color="black", lw=1, ls=":",
                            label=f"evidence cut-off {result.as_of}")

@@ -16,6 +16,7 @@ import yaml
 from numpy.testing import assert_allclose
 
 import forecast
+from forecast.analysis.outcomes import rule_parameters
 from forecast.analysis.whatif import (
     Intervention,
     Observation,
@@ -532,3 +533,104 @@ def test_what_if_table_and_figure(tmp_path) -> None:
     with pytest.raises(ValueError, match="not in the result"):
         plot_what_if(result, scenario, outcomes=["a_yes"])
     plt.close(fig)
+
+
+# -------------------------------------------------------------------- combined contrasts
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_combined_contrast_matches_brute_force(tmp_path, seed) -> None:
+    """Two nodes forced together (do) or seen together (observe), against every trajectory."""
+    rng = np.random.default_rng(700 + seed)
+    scenario = random_scenario(rng, folder=tmp_path, n_nodes=3, max_states=3, n_months=3,
+                               evidence_rate=0.0)
+    steps = scenario.timeline.n_steps
+    draws = 3
+    params = [rng.dirichlet(np.ones(len(r.destinations) + 1), size=draws)
+              for r in scenario.rules]
+    first_node, second_node = rng.choice(len(scenario.nodes), size=2, replace=False)
+    settings = []
+    for index, start in ((first_node, 1), (second_node, int(rng.integers(0, steps)))):
+        node = scenario.nodes[index]
+        settings.append(Intervention(node.name, node.states[int(rng.integers(node.n_states))],
+                                     scenario.timeline.labels[start]))
+    forced = [{i.node: scenario.node(i.node).state_index(i.state) for i in settings
+               if t in i.months(scenario)} for t in range(steps)]
+    items = [item for i in settings
+             for item in seen(scenario, i.node, i.state, i.months(scenario))]
+    no_force = [{} for _ in range(steps)]
+    possible = [brute_force_do(scenario, [p[d] for p in params], items, (), no_force)[0] > 0
+                for d in range(draws)]
+    engine = ExactEngine(scenario)
+    questions = scenario.questions + extra_questions(scenario, rng)
+    evidence = evidence_matrices(scenario, ())
+    do = case_draws(engine, params, evidence, settings, questions=questions)
+    if not any(possible):
+        with pytest.raises(ValueError, match="impossible under every draw"):
+            case_draws(engine, params, evidence,
+                       observations=[Observation.of(i) for i in settings], questions=questions)
+    else:
+        observe = case_draws(engine, params, evidence,
+                             observations=[Observation.of(i) for i in settings],
+                             questions=questions)
+    likelihoods = []
+    for d in range(draws):
+        one = [p[d] for p in params]
+        _, marginals, answers = brute_force_do(scenario, one, (), questions, forced)
+        for name, m in marginals.items():
+            assert_allclose(do.result.marginals[name][d], m, atol=ATOL, err_msg=name)
+        for qid, prob in answers.items():
+            assert_allclose(do.result.questions[qid][d], prob, atol=ATOL, err_msg=qid)
+        total, marginals, _ = brute_force_do(scenario, one, items, questions, no_force)
+        likelihoods.append(total)
+        if possible[d]:
+            for name, m in marginals.items():
+                assert_allclose(observe.result.marginals[name][d], m, atol=ATOL, err_msg=name)
+    if any(possible):
+        assert_allclose(observe.weights, np.array(likelihoods) / sum(likelihoods), atol=ATOL)
+
+
+def test_what_if_takes_several_interventions_per_contrast(tmp_path) -> None:
+    scenario = load(tmp_path, CHAIN)
+    fit = chain_fit(p=(0.2, 0.5), q=(Q, Q), r1=(R1, R1), r0=(R0, R0))
+    pair = [Intervention("a", "yes", "2024-02", "2024-02"),
+            Intervention("b", "yes", "2024-04")]
+    result = what_if(fit, scenario, {"both": pair, "a only": pair[0]})
+    assert result.contrasts == {"both": tuple(pair), "a only": (pair[0],)}
+    settings = result.curves.set_index(["contrast", "case"])["setting"]
+    assert settings.loc[("both", "do")].iloc[0] == (
+        "do(a = yes, 2024-02 to 2024-02) and do(b = yes, 2024-04 on)")
+    assert settings.loc[("both", "observe")].iloc[0].count("observe(") == 2
+    # b is forced to yes in the last month; before it the pair acts as a alone
+    both = curve(result, "both", "do", "b_yes")
+    alone = curve(result, "a only", "do", "b_yes")
+    assert_allclose(both[:3], alone[:3], atol=ATOL)
+    assert_allclose(both[3], 1.0, atol=ATOL)
+    # seeing both: the draws are re-weighted by the joint likelihood of the two observations
+    engine = ExactEngine(scenario)
+    params = rule_parameters(fit, scenario, "posterior")
+    evidence = evidence_matrices(scenario, ())
+    seen_both = case_draws(engine, params, evidence,
+                           observations=[Observation.of(i) for i in pair])
+    assert_allclose(result.weights["both", "observe"], seen_both.weights, atol=ATOL)
+    fig = plot_what_if(result, scenario)
+    assert fig.axes[0].get_title().startswith("both\na = yes, 2024-02 to 2024-02\n"
+                                              "b = yes, 2024-04 on\nobserve: ESS")
+    plt.close(fig)
+
+
+def test_contrasts_are_checked(tmp_path) -> None:
+    scenario = load(tmp_path, CHAIN)
+    fit = chain_fit()
+    early = Intervention("a", "yes", "2024-02", "2024-03")
+    for contrast, match in (([], "no intervention"),
+                            ([early, "a = yes"], "is not an Intervention"),
+                            ([early, Intervention("a", "no", "2024-03")],
+                             "both force 'a' in 2024-03")):
+        with pytest.raises(ValueError, match=match):
+            what_if(fit, scenario, {"bad": contrast})
+    # the same node in months that do not overlap is one contrast
+    result = what_if(fit, scenario, {"a yes then no": [early, Intervention("a", "no",
+                                                                           "2024-04")]})
+    a_yes = curve(result, "a yes then no", "do", "a_yes")
+    assert_allclose(a_yes[1:], [1.0, 1.0, 0.0], atol=ATOL)
