@@ -55,3 +55,22 @@ def test_the_kernels_use_the_configured_folder() -> None:
 
     assert numba.config.CACHE_DIR  # ours, or the user's NUMBA_CACHE_DIR
     assert str(_loglik_and_grad._cache._cache_path).startswith(numba.config.CACHE_DIR)
+
+
+def test_an_unwritable_cache_folder_still_runs(tmp_path) -> None:
+    """numba then falls back to its own cache locations (or compiles in memory)."""
+    import os
+    import subprocess
+    import sys
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["FORECAST_CACHE_DIR"] = str(blocked)
+    code = ("import numpy as np\n"
+            "from forecast.engine.kernels import _max\n"
+            "print(_max(np.array([3, 9, 4])))\n")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "9"
