@@ -10,6 +10,7 @@ from pathlib import Path
 from forecast.errors import Problem
 from forecast.spec.scenario import EvidenceItem
 from forecast.spec.schema import ScenarioSpec, SeriesEvidence
+from forecast.spec.yaml_source import LineMap
 from forecast.timeline import Timeline, parse_date
 
 TABLE_COLUMNS = ("date", "node", "state", "source")
@@ -27,9 +28,9 @@ class EvidenceReader:
     timeline : Timeline
         The scenario's months.
     scenario_file : str
-        Name of the scenario file, for messages about inline observations.
-    line_of : callable
-        Line of a field path of the scenario file (``LineMap.line``).
+        Name of the scenario file, for messages about its evidence fields.
+    lines : LineMap
+        Line (and, for a scenario that extends another, file) of each field path.
 
     Attributes
     ----------
@@ -45,16 +46,21 @@ class EvidenceReader:
     """
 
     def __init__(self, spec: ScenarioSpec, base_dir: Path, timeline: Timeline,
-                 scenario_file: str, line_of) -> None:
+                 scenario_file: str, lines: LineMap) -> None:
         self.spec = spec
         self.base_dir = base_dir
         self.timeline = timeline
         self.scenario_file = scenario_file
-        self.line_of = line_of
+        self.line_of = lines.line
+        self._lines = lines
         self.problems: list[Problem] = []
         self.files: dict[str, str] = {}
         self.where: dict[str, tuple[str, str, int | None]] = {}
         self.superseded: list[EvidenceItem] = []
+
+    def _file_of(self, path: tuple) -> str:
+        """The file a field of the scenario comes from (its base, for an inherited field)."""
+        return self._lines.file(path, self.scenario_file)
 
     def _problem(self, file: str, field: str, message: str, allowed: str = "",
                  line: int | None = None) -> None:
@@ -95,9 +101,10 @@ class EvidenceReader:
             path = ("evidence", "observations", i)
             field = f"evidence.observations[{i}]"
             line = self.line_of(path)
-            if self._check(self.scenario_file, field, line, obs.node, obs.states, obs.date):
-                origin = f"{self.scenario_file}:{field}"
-                self.where[origin] = (self.scenario_file, field, line)
+            file = self._file_of(path)
+            if self._check(file, field, line, obs.node, obs.states, obs.date):
+                origin = f"{file}:{field}"
+                self.where[origin] = (file, field, line)
                 out.append(EvidenceItem(obs.node, obs.date, obs.known_on, tuple(obs.states),
                                         obs.source, origin, obs.note))
         return out
@@ -110,15 +117,16 @@ class EvidenceReader:
         """
         path = (self.base_dir / name).resolve()
         line = self.line_of(tuple(_split_field(field)))
+        file = self._file_of(tuple(_split_field(field)))
         try:
             text = path.read_bytes().decode("utf-8-sig")
         except OSError as exc:
-            self._problem(self.scenario_file, field, f"cannot read evidence file '{name}': "
+            self._problem(file, field, f"cannot read evidence file '{name}': "
                           f"{exc.strerror or exc}", "a CSV path relative to the scenario file",
                           line)
             return None
         except UnicodeDecodeError as exc:
-            self._problem(self.scenario_file, field, f"evidence file '{name}' is not UTF-8 "
+            self._problem(file, field, f"evidence file '{name}' is not UTF-8 "
                           f"text (byte {exc.start})", "a CSV file saved as UTF-8", line)
             return None
         self.files[name] = text
@@ -185,12 +193,14 @@ class EvidenceReader:
         missing = [c for c in needed if c not in header]
         if missing:
             self._problem(file, "header", f"missing column(s) {', '.join(missing)} named in "
-                          f"{self.scenario_file} {field}", f"columns of the file: "
+                          f"{self._file_of(tuple(_split_field(field)))} {field}",
+                          f"columns of the file: "
                           f"{', '.join(header)}", 1)
             return []
         node = self.spec.nodes.get(series.node)
         if node is None:
-            self._problem(self.scenario_file, f"{field}.node", f"unknown node '{series.node}'",
+            self._problem(self._file_of(("evidence", "series", index, "node")), f"{field}.node",
+                          f"unknown node '{series.node}'",
                           f"one of: {', '.join(self.spec.nodes)}", self.line_of(
                               ("evidence", "series", index, "node")))
             return []

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from forecast.errors import Problem, ScenarioError
 from forecast.evidence import EvidenceReader
+from forecast.spec.extends import resolve_extends
 from forecast.spec.scenario import Scenario
 from forecast.spec.schema import ScenarioSpec
 from forecast.spec.semantics import Checker, build_nodes, build_questions
@@ -210,8 +211,8 @@ def pydantic_problems(exc: ValidationError, file: str, lines: LineMap) -> list[P
         message = "; or ".join(messages)
         if shown is not None and not isinstance(shown, dict | list):
             message = f"{message} (got {shown!r})"
-        problems.append(Problem(file, format_field(loc), message, "; or ".join(alloweds),
-                                lines.line(loc)))
+        problems.append(Problem(lines.file(loc, file), format_field(loc), message,
+                                "; or ".join(alloweds), lines.line(loc)))
     return problems
 
 
@@ -274,7 +275,8 @@ def zero_probability_problems(
     context = (f"given the initial states and {len(earlier)} earlier observation(s)"
                if earlier else "given the initial states")
     at_file, at_field, at_line = (where or {}).get(
-        here[0].origin if here else "", (file, "evidence", lines.line(("evidence",))))
+        here[0].origin if here else "",
+        (lines.file(("evidence",), file), "evidence", lines.line(("evidence",))))
     return [Problem(at_file, at_field, f"the evidence of {month} has probability zero under "
                     f"the scenario {context}: {shown}",
                     "evidence that some path allowed by the transition rules can produce "
@@ -309,6 +311,7 @@ def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     file = str(path)
     data, lines = load_yaml(path)
+    data, lines, texts = resolve_extends(data, lines, path)
     spec = parse_spec(data, file, lines)
     check = Checker(file, lines)
     timeline = _timeline(spec, check)
@@ -316,12 +319,12 @@ def load_scenario(path: str | Path) -> Scenario:
     if timeline is None or nodes is None:
         raise ScenarioError(_in_file_order(check.problems))
     questions = build_questions(check, spec, timeline)
-    reader = EvidenceReader(spec, path.parent, timeline, file, lines.line)
+    reader = EvidenceReader(spec, path.parent, timeline, file, lines)
     evidence = reader.read()
     problems = check.problems + reader.problems
     if problems:
         raise ScenarioError(_in_file_order(problems))
-    scenario = Scenario(spec=spec, path=path, text=path.read_text(encoding="utf-8"),
+    scenario = Scenario(spec=spec, path=path, text="\n".join(texts),
                         timeline=timeline, nodes=nodes, questions=questions,
                         evidence=tuple(evidence), outcomes=tuple(spec.outcomes),
                         evidence_files=reader.files, superseded=tuple(reader.superseded))

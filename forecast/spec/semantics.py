@@ -25,7 +25,8 @@ class Checker:
     def add(self, path: Path_, message: str, allowed: str = "") -> None:
         """Record a problem at ``path``."""
         self.problems.append(
-            Problem(self.file, format_field(path), message, allowed, self.lines.line(path))
+            Problem(self.lines.file(path, self.file), format_field(path), message, allowed,
+                    self.lines.line(path))
         )
 
 

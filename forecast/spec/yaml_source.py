@@ -55,20 +55,36 @@ def format_field(path: Path_) -> str:
 
 
 class LineMap:
-    """Lines of the fields of a YAML document, looked up by field path."""
+    """Lines of the fields of a YAML document, looked up by field path.
 
-    def __init__(self, lines: dict[Path_, int]) -> None:
+    A scenario that extends another is one document made of two files: ``files`` then names
+    the file each field comes from (a field not listed is in the scenario's own file).
+    """
+
+    def __init__(self, lines: dict[Path_, int], files: dict[Path_, str] | None = None) -> None:
         self._lines = lines
+        self._files = files or {}
 
-    def line(self, path: Path_) -> int | None:
-        """Line of ``path``, or of its nearest ancestor that has one."""
+    def _nearest(self, table: dict, path: Path_):
         path = tuple(path)
         while True:
-            if path in self._lines:
-                return self._lines[path]
+            if path in table:
+                return table[path]
             if not path:
                 return None
             path = path[:-1]
+
+    def line(self, path: Path_) -> int | None:
+        """Line of ``path``, or of its nearest ancestor that has one."""
+        return self._nearest(self._lines, path)
+
+    def file(self, path: Path_, default: str) -> str:
+        """File that ``path`` comes from (``default``: the scenario's own file)."""
+        return self._nearest(self._files, path) or default
+
+    def items(self) -> tuple[dict[Path_, int], dict[Path_, str]]:
+        """Copies of the line and file tables, for building a merged map."""
+        return dict(self._lines), dict(self._files)
 
 
 def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem],

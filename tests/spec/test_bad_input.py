@@ -1,7 +1,8 @@
 """Every broken scenario in tests/bad_scenarios is answered by a clear ScenarioError.
 
-Each file there is a copy of tests/scenarios/tiny_chain.yaml with one defect; expected.yaml
-says which problem (field, message, line, file, allowed text) the loader must report for it.
+Each file there is a copy of tests/scenarios/tiny_chain.yaml with one defect, or a short
+variant that extends it (``extends``) with one defect; expected.yaml says which problem
+(field, message, line, file, allowed text) the loader must report for it.
 """
 
 from __future__ import annotations
