@@ -904,7 +904,10 @@ def hierarchical_pool(scenario: Scenario, priors: Mapping[str, Priors], seed: in
         The pooled prior, a table per destination, the fit and its diagnostics.
     """
     import arviz as az
-    import pymc as pm
+
+    from forecast.pymc_backend import import_pymc
+
+    pm = import_pymc()
 
     if len(priors) < 2:
         raise ValueError("a hierarchical pool needs at least two forecasters")

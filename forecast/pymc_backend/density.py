@@ -43,7 +43,7 @@ from forecast.engine.kernels import (
     likelihood_weights,
     lower_plan,
 )
-from forecast.pymc_backend.model import ParameterGroup, parameter_groups
+from forecast.pymc_backend.layout import ParameterGroup, parameter_groups
 
 LOG_ODDS = 0
 SIMPLEX = 1

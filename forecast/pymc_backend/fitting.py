@@ -6,19 +6,18 @@ import datetime as dt
 import logging
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import arviz as az
 import numpy as np
-import pymc as pm
 import xarray as xr
 
 from forecast.elicitation import Priors, elicit
 from forecast.engine.exact import ExactEngine, evidence_matrices
+from forecast.pymc_backend import import_pymc
 from forecast.pymc_backend.density import CompiledDensity
-from forecast.pymc_backend.model import (
+from forecast.pymc_backend.layout import (
     QUESTION_VAR,
-    build_model,
     evidence_data,
     group_data,
     marginal_var,
@@ -27,6 +26,9 @@ from forecast.pymc_backend.model import (
     state_dim,
 )
 from forecast.spec.scenario import Scenario
+
+if TYPE_CHECKING:
+    import pymc as pm
 
 logger = logging.getLogger(__name__)
 
@@ -263,6 +265,9 @@ class ScenarioFitter:
     def model(self) -> pm.Model:
         """The PyMC model (built on first use, with the current priors and evidence)."""
         if self._model is None:
+            import_pymc()  # before the model module imports it: keeps the logger's level
+            from forecast.pymc_backend.model import build_model
+
             self._model = build_model(self.scenario, self.priors, engine=self.engine)
             self._set_model_evidence(self._evidence)
         return self._model
@@ -270,7 +275,7 @@ class ScenarioFitter:
     def _nuts(self) -> pm.step_methods.NUTS:
         if self._step is None:
             with self.model:
-                self._step = pm.NUTS(vars=self.model.free_RVs,
+                self._step = import_pymc().NUTS(vars=self.model.free_RVs,
                                      target_accept=self.sampler.target_accept)
             self.compiles += 1
         else:
@@ -294,7 +299,7 @@ class ScenarioFitter:
             values: dict[str, Any] = {}
             for group in parameter_groups(priors):
                 values.update(group_data(group, priors))
-            pm.set_data(values, model=self._model)
+            import_pymc().set_data(values, model=self._model)
         self.priors = priors
         self._prior_cache.clear()
 
@@ -308,7 +313,7 @@ class ScenarioFitter:
 
     def _set_model_evidence(self, matrices: list[np.ndarray] | None) -> None:
         if self._model is not None and matrices is not None:
-            pm.set_data({evidence_data(n.name): m for n, m in
+            import_pymc().set_data({evidence_data(n.name): m for n, m in
                          zip(self.scenario.nodes, matrices, strict=True)}, model=self._model)
 
     def prior_draws(self, seed: int, size: int | None = None) -> az.InferenceData:
@@ -379,7 +384,7 @@ class ScenarioFitter:
                                      sample_stats=idata.sample_stats)
         else:
             step = self._nuts()
-            idata = pm.sample(
+            idata = import_pymc().sample(
                 draws=cfg.draws, tune=cfg.tune, chains=cfg.chains, cores=cfg.cores,
                 random_seed=seed, step=step, model=self.model, progressbar=progressbar,
                 var_names=[v.name for v in self.model.free_RVs],

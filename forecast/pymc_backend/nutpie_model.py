@@ -22,7 +22,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from forecast.pymc_backend.density import CompiledDensity, _expand, _logp_dlogp
-from forecast.pymc_backend.model import parameter_dims
+from forecast.pymc_backend.layout import parameter_dims
 
 ARRAYS = (
     "kind", "width", "x_start", "q_start", "prior_weight", "prior_constant", "n_params",

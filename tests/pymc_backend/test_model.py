@@ -289,3 +289,34 @@ def test_fit_labels_every_dimension(tiny_fit) -> None:
     marginal = idata.posterior[f"p_{node.name}"].sel(month=month, **{f"{node.name}_state": state})
     assert marginal.sizes == {"chain": idata.posterior.sizes["chain"],
                               "draw": idata.posterior.sizes["draw"]}
+
+
+def test_the_nutpie_path_does_not_import_pymc_and_keeps_its_logger_quiet() -> None:
+    """A fit with the default backend never imports PyMC; importing it later (PyMC backend,
+    hierarchical pool) keeps a level the user set on the ``pymc`` logger before."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, sys\n"
+        "logging.getLogger('pymc').setLevel(logging.ERROR)\n"
+        "import forecast\n"
+        "from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter\n"
+        "from forecast.synthetic import random_scenario\n"
+        "import numpy as np, tempfile, pathlib\n"
+        "folder = pathlib.Path(tempfile.mkdtemp())\n"
+        "scenario = random_scenario(np.random.default_rng(0), folder=folder, n_nodes=2,\n"
+        "                           n_months=2)\n"
+        "fitter = ScenarioFitter(scenario, sampler=SamplerConfig(draws=5, tune=5, chains=1,\n"
+        "                                                        cores=1))\n"
+        "fitter.fit(seed=1)\n"
+        "print('pymc after nutpie fit:', 'pymc' in sys.modules)\n"
+        "fitter.model\n"
+        "print('pymc level:', logging.getLevelName(logging.getLogger('pymc').level))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)
+    report = f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert done.returncode == 0, report
+    assert "pymc after nutpie fit: False" in done.stdout, report
+    assert "pymc level: ERROR" in done.stdout, report
