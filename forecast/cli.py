@@ -110,6 +110,14 @@ def _load(path: Path) -> Scenario | None:
         return None
 
 
+def _shown_path(path: Path) -> str:
+    """A path relative to the working folder when it lies below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def run_check(path: Path) -> int:
     """Validate a scenario and explain its structure, priors and evidence."""
     scenario = _load(path)
@@ -123,6 +131,9 @@ def run_check(path: Path) -> int:
     console.print(f"[bold]{escape(scenario.spec.title)}[/] ({scenario.id}) is valid.")
     console.print(f"Months {tl.month_label(0)} to {tl.month_label(tl.n_steps - 1)} "
                   f"({tl.n_steps} steps); priors set on {scenario.spec.priors_set_on}.")
+    for base in scenario.bases:
+        console.print(f"Extends {escape(_shown_path(base))}: structure, evidence and questions "
+                      "from there; transitions restated here replace its own.")
     joint = 1
     for node in scenario.nodes:
         joint *= node.n_states

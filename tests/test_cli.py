@@ -63,6 +63,14 @@ def test_check_valid_scenario_exits_zero_and_names_it(kursk_check) -> None:
     assert "Months 2024-09 to 2026-12 (28 steps)" in out  # start 2024-09, horizon 2026-12
 
 
+def test_check_names_the_scenario_a_variant_extends() -> None:
+    code, out, _ = _run(["check", ROOT / "scenarios" / "forecasters" / "dove.yaml"])
+    assert code == 0
+    assert "(kursk_2024_dove) is valid." in out
+    assert "Extends " in out and "kursk_2024.yaml" in out
+    assert "Extends" not in _run(["check", KURSK])[1]
+
+
 def test_check_counts_match_the_file(kursk_check) -> None:
     """Nodes, joint states, free rules, evidence items and questions, counted from the files."""
     _, out = kursk_check

@@ -91,7 +91,8 @@ def _variant_problems(data: dict, base: dict, file: str, lines: LineMap) -> list
 
 
 def resolve_extends(data: Any, lines: LineMap, path: Path,
-                    chain: tuple[Path, ...] = ()) -> tuple[Any, LineMap, list[str]]:
+                    chain: tuple[Path, ...] = ()
+                    ) -> tuple[Any, LineMap, list[str], list[Path]]:
     """Merge a variant with the scenario it extends (a no-op for other files).
 
     Parameters
@@ -109,6 +110,8 @@ def resolve_extends(data: Any, lines: LineMap, path: Path,
         The merged document; ``lines`` names each field's own file.
     texts : list of str
         The texts of the file and of every scenario it extends, for the scenario's hash.
+    bases : list of Path
+        The scenarios it extends, nearest first.
 
     Raises
     ------
@@ -119,7 +122,7 @@ def resolve_extends(data: Any, lines: LineMap, path: Path,
     file = str(path)
     text = path.read_text(encoding="utf-8")
     if not isinstance(data, dict) or EXTENDS not in data:
-        return data, lines, [text]
+        return data, lines, [text], []
     target = data[EXTENDS]
     allowed = "a path to a scenario file, relative to this file's folder"
     if not isinstance(target, str) or not target.strip():
@@ -134,8 +137,8 @@ def resolve_extends(data: Any, lines: LineMap, path: Path,
         raise ScenarioError([_problem(file, lines, (EXTENDS,),
                                       f"no scenario file at {base_path}", allowed)])
     base_data, base_lines = load_yaml(base_path)
-    base_data, base_lines, texts = resolve_extends(base_data, base_lines, base_path,
-                                                   (*chain, path.resolve()))
+    base_data, base_lines, texts, bases = resolve_extends(base_data, base_lines, base_path,
+                                                          (*chain, path.resolve()))
     if not isinstance(base_data, dict):
         raise ScenarioError([Problem(str(base_path), "(file)", "the file must hold a mapping "
                                      "of scenario fields", "a scenario file",
@@ -171,4 +174,4 @@ def resolve_extends(data: Any, lines: LineMap, path: Path,
     file_of[()] = file
     line_of[(EXTENDS,)] = lines.line((EXTENDS,)) or 1
     file_of[(EXTENDS,)] = file
-    return merged, LineMap(line_of, file_of), [text, *texts]
+    return merged, LineMap(line_of, file_of), [text, *texts], [base_path, *bases]

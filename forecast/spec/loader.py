@@ -311,7 +311,7 @@ def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     file = str(path)
     data, lines = load_yaml(path)
-    data, lines, texts = resolve_extends(data, lines, path)
+    data, lines, texts, bases = resolve_extends(data, lines, path)
     spec = parse_spec(data, file, lines)
     check = Checker(file, lines)
     timeline = _timeline(spec, check)
@@ -327,7 +327,8 @@ def load_scenario(path: str | Path) -> Scenario:
     scenario = Scenario(spec=spec, path=path, text="\n".join(texts),
                         timeline=timeline, nodes=nodes, questions=questions,
                         evidence=tuple(evidence), outcomes=tuple(spec.outcomes),
-                        evidence_files=reader.files, superseded=tuple(reader.superseded))
+                        evidence_files=reader.files, superseded=tuple(reader.superseded),
+                        bases=tuple(bases))
     zero = zero_probability_problems(scenario, lines, file, reader.where)
     if zero:
         raise ScenarioError(zero)

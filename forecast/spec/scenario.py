@@ -141,9 +141,11 @@ class Scenario:
     path : Path or None
         Where it was loaded from.
     text : str
-        The file's text, for the hash.
+        The file's text (and the texts of the scenarios it extends), for the hash.
     superseded : tuple of EvidenceItem
         Series readings replaced later in their month (see :meth:`evidence_as_of`).
+    bases : tuple of Path
+        The scenarios the file extends, nearest first (empty for a self-contained file).
     """
 
     spec: ScenarioSpec
@@ -156,6 +158,7 @@ class Scenario:
     outcomes: tuple[OutcomeSpec, ...] = field(default=())
     evidence_files: dict[str, str] = field(default_factory=dict)
     superseded: tuple[EvidenceItem, ...] = field(default=())
+    bases: tuple[Path, ...] = field(default=())
 
     @property
     def id(self) -> str:

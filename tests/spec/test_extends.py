@@ -41,6 +41,7 @@ def test_a_variant_keeps_the_structure_and_restates_priors(tmp_path) -> None:
     variant = load_scenario(_write(tmp_path, "variant.yaml", VARIANT.format(base="base.yaml")))
     base = load_scenario(base_path)
     assert variant.id == "tiny_variant" and variant.spec.author == "a second forecaster"
+    assert variant.bases == (Path(base_path).resolve(),) and base.bases == ()
     assert variant.spec.title == base.spec.title  # not restated: the base's
     check_same_structure({"base": base, "variant": variant})
     assert variant.evidence == base.evidence
@@ -88,6 +89,8 @@ nodes:
       - {from: mid, dirichlet: {stay: 1, low: 1, high: 1}, rationale: r}
 """)
     scenario = load_scenario(second)
+    assert scenario.bases == ((tmp_path / "first.yaml").resolve(),
+                              (tmp_path / "base.yaml").resolve())
     assert scenario.id == "tiny_second"
     assert scenario.spec.author == "a second forecaster"  # from the first variant
     a_rule = scenario.spec.nodes["a"].transitions[0]
