@@ -21,6 +21,7 @@ another scenario.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,7 @@ def resolve_extends(data: Any, lines: LineMap, path: Path,
     problems = _variant_problems(data, base_data, file, lines)
     if problems:
         raise ScenarioError(problems)
-    merged = {key: value for key, value in base_data.items()}
+    merged = copy.deepcopy(base_data)
     _rebase_evidence(merged, base_path.parent, path.parent)
     line_of, file_of = base_lines.items()
     for key in list(line_of):
@@ -166,11 +167,10 @@ def resolve_extends(data: Any, lines: LineMap, path: Path,
         if key in VARIANT_FIELDS:
             merged[key] = value
             restate((key,))
-    nodes = {name: dict(node) for name, node in base_data.get("nodes", {}).items()}
     for name, node in data.get("nodes", {}).items():
-        nodes[name]["transitions"] = node["transitions"]
-        restate(("nodes", name, "transitions"))
-    merged["nodes"] = nodes
+        if isinstance(merged["nodes"][name], dict):  # else the base's own problem is reported
+            merged["nodes"][name]["transitions"] = node["transitions"]
+            restate(("nodes", name, "transitions"))
     file_of[()] = file
     line_of[(EXTENDS,)] = lines.line((EXTENDS,)) or 1
     file_of[(EXTENDS,)] = file

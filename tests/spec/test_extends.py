@@ -120,3 +120,16 @@ def test_the_forecasters_are_variants_of_the_kursk_scenario() -> None:
         fits[name] = load_scenario(path)
         assert fits[name].evidence == kursk.evidence
     check_same_structure(fits)
+
+
+def test_a_malformed_node_of_the_base_is_reported_in_the_base(tmp_path) -> None:
+    text = TINY.read_text()
+    start = text.index("  a:\n")
+    end = text.index("  b:\n")
+    _write(tmp_path, "base.yaml", text[:start] + "  a: 5\n" + text[end:])
+    path = _write(tmp_path, "variant.yaml", VARIANT.format(base="base.yaml"))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    problem = next(p for p in caught.value.problems if p.field == "nodes.a")
+    assert Path(problem.file).name == "base.yaml"
+    assert problem.line == text[:start].count("\n") + 1
