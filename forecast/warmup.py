@@ -36,7 +36,7 @@ def warm_up() -> float:
         fitter.fit(seed=0)
         density = fitter.density
         density.logp_dlogp(np.zeros(density.ndim))
-        loglik_and_grad(density.lowered, fitter.priors.means(), density.weights,
+        loglik_and_grad(density.lowered, fitter.priors.means(), density.pairs,
                         density.initial)
     return time.perf_counter() - started
 

@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.analysis.weights import effective_sample_size, psis_weights, weighted_quantile
+from forecast.analysis.weights import (
+    PARETO_K_MAX,
+    effective_sample_size,
+    psis_weights,
+    weighted_quantile,
+)
 from forecast.elicitation import Priors, elicit
 from forecast.engine.exact import ExactEngine, evidence_matrices
 from forecast.spec.scenario import EvidenceItem, Question, Scenario
@@ -41,7 +46,6 @@ DEFAULT_DRAWS = 4000
 """Prior draws of an importance-sampling replay."""
 DEFAULT_SEED = 20240930
 METHODS = ("is", "nuts")
-PARETO_K_MAX = 0.7
 """Above this Pareto k the importance-sampling estimate is not reliable (Vehtari et al. 2024)."""
 RESOLVED_TOL = 1e-9
 """A question whose probability is within this of 0 (or of 1) in every draw is settled."""

@@ -31,7 +31,11 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from forecast.analysis.weights import weighted_quantile
+from forecast.analysis.weights import (
+    effective_sample_size,
+    normalised_weights,
+    weighted_quantile,
+)
 from forecast.elicitation import Priors, RulePrior, elicit, reference_log_coefficient
 from forecast.spec.scenario import Scenario
 
@@ -375,14 +379,14 @@ def _importance(engine: Any, params: list[np.ndarray], evidence: list[np.ndarray
     result = engine.run_draws(params, evidence)
     logw = np.asarray(result.loglik, dtype=float)
     logw = np.where(np.isnan(logw), -np.inf, logw)
-    if not np.isfinite(logw).any():
-        raise ValueError("the evidence has probability zero under every prior draw")
+    try:
+        w = normalised_weights(logw)
+    except ValueError:
+        raise ValueError("the evidence has probability zero under every prior draw") from None
     log_evidence = float(special.logsumexp(logw) - np.log(len(logw)))
-    w = np.exp(logw - logw.max())
-    w /= w.sum()
     values = _question_matrix(result, engine.scenario)
     values = np.where(w[:, None] > 0, values, 0.0)  # draws with zero weight may hold NaN
-    return ForecastDraws(questions, values, w, float(1.0 / np.sum(w ** 2)), log_evidence,
+    return ForecastDraws(questions, values, w, effective_sample_size(w), log_evidence,
                          "importance")
 
 
@@ -631,8 +635,8 @@ def _pool_draws(draws: Sequence[ForecastDraws], w: np.ndarray) -> ForecastDraws:
     """Linear pool of draws: the mixture, each forecaster's weights scaled by theirs."""
     values = np.concatenate([d.values for d in draws])
     weights = np.concatenate([wf * d.weights for wf, d in zip(w, draws, strict=True)])
-    ess = float(1.0 / np.sum(weights ** 2))
-    return ForecastDraws(draws[0].questions, values, weights, ess, None, LINEAR_POOL)
+    return ForecastDraws(draws[0].questions, values, weights, effective_sample_size(weights),
+                         None, LINEAR_POOL)
 
 
 def pooled_forecast_table(draws: Mapping[tuple[str, str], ForecastDraws], scenario: Scenario,

@@ -22,7 +22,12 @@ import numpy as np
 import xarray as xr
 
 from forecast.analysis.sensitivity import log_prior_draws
-from forecast.analysis.weights import psis_weights, relative_ess
+from forecast.analysis.weights import (
+    PARETO_K_MAX,
+    effective_sample_size,
+    psis_weights,
+    relative_ess,
+)
 from forecast.elicitation import Priors
 from forecast.pymc_backend.fitting import (
     ESS_MIN,
@@ -34,7 +39,6 @@ from forecast.pymc_backend.fitting import (
 
 logger = logging.getLogger(__name__)
 
-PARETO_K_MAX = 0.7
 
 
 def _rule_params(group: xr.Dataset, fitter: ScenarioFitter) -> tuple[list[np.ndarray],
@@ -76,7 +80,7 @@ def _importance(old: Priors, new: Priors, group: xr.Dataset, fitter: ScenarioFit
     params, shape = _rule_params(group, fitter)
     log_ratio = log_prior_draws(new, params) - log_prior_draws(old, params)
     weights, k = psis_weights(log_ratio, relative_ess(log_ratio, shape))
-    return weights, k, float(1.0 / np.sum(weights ** 2))
+    return weights, k, effective_sample_size(weights)
 
 
 def update_priors(fitter: ScenarioFitter, fit: az.InferenceData, priors: Priors,

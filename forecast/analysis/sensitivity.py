@@ -29,7 +29,12 @@ from forecast.analysis.outcomes import (
     rule_parameters,
     select_outcomes,
 )
-from forecast.analysis.weights import psis_weights, relative_ess, weighted_mean_se
+from forecast.analysis.weights import (
+    PARETO_K_MAX,
+    psis_weights,
+    relative_ess,
+    weighted_mean_se,
+)
 from forecast.elicitation import Priors, elicit
 from forecast.engine.exact import ExactEngine, evidence_matrices
 from forecast.spec.scenario import Question, Rule, Scenario
@@ -53,7 +58,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-K_THRESHOLD = 0.7
+K_THRESHOLD = PARETO_K_MAX
 """Pareto k above which importance re-weighting is unreliable (Vehtari et al. 2024)."""
 
 SENSITIVITY_THRESHOLD = 0.05

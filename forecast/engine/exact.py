@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from forecast.engine import forward as fw
 from forecast.engine.plan import StepPlan, scenario_plan
 from forecast.engine.tables import NodeTable, build_tables, node_tables
 from forecast.spec.scenario import EvidenceItem, Question, Scenario
+
+if TYPE_CHECKING:
+    from forecast.engine.kernels import LoweredPlan, QuestionArrays
 
 
 def evidence_matrices(scenario: Scenario, items: tuple[EvidenceItem, ...] | list[EvidenceItem]
@@ -224,6 +228,26 @@ class ExactEngine:
         self.layout: list[NodeTable] = node_tables(scenario)
         self.initials = [node.initial for node in scenario.nodes]
 
+    @cached_property
+    def lowered(self) -> LoweredPlan:
+        """The plan and tables as flat arrays for the compiled kernels (built on first use).
+
+        Shared by :meth:`run_draws` and the samplers' densities, so a scenario is lowered once.
+        """
+        from forecast.engine.kernels import lower_plan
+
+        return lower_plan(self.plan, self.layout, [n.n_states for n in self.scenario.nodes])
+
+    @cached_property
+    def initial_flat(self) -> np.ndarray:
+        """The joint distribution just before month 0, flat (built on first use)."""
+        return np.ascontiguousarray(
+            fw.initial_joint(self.initials, self.plan, np).ravel(), dtype=float)
+
+    @cached_property
+    def _question_arrays(self) -> QuestionArrays:
+        return question_arrays(self.scenario, self.scenario.questions)
+
     def run_draws(self, params: list[np.ndarray], evidence: list[np.ndarray] | None = None,
                   questions: tuple[Question, ...] | None = None,
                   overrides: Sequence[TableOverride] = ()) -> ExactResult:
@@ -243,27 +267,21 @@ class ExactEngine:
         overrides : sequence of TableOverride
             Node tables replaced in some months (see :func:`forced_state`).
         """
-        from forecast.engine.forward import initial_joint
-        from forecast.engine.kernels import lower_overrides, lower_plan, node_weights
+        from forecast.engine.kernels import lower_overrides, node_weights
         from forecast.engine.smoothing import smooth_draws
 
         scenario = self.scenario
         if evidence is None:
             evidence = evidence_matrices(scenario, ())
-        if not hasattr(self, "_lowered"):
-            self._lowered = lower_plan(self.plan, self.layout,
-                                       [n.n_states for n in scenario.nodes])
-            self._initial = initial_joint(self.initials, self.plan, np).ravel()
-            self._questions = question_arrays(scenario, scenario.questions)
         wanted = scenario.questions if questions is None else questions
-        arrays = (self._questions if questions is None and not overrides
+        arrays = (self._question_arrays if questions is None and not overrides
                   else question_arrays(scenario, wanted, overrides))
         check_overrides(scenario, self.layout, overrides)
-        lowered_overrides = (lower_overrides(self._lowered, overrides, scenario.timeline.n_steps)
+        lowered_overrides = (lower_overrides(self.lowered, overrides, scenario.timeline.n_steps)
                              if overrides else None)
         weights = node_weights(evidence)
         norms, answers, per_node = smooth_draws(
-            self._lowered, params, weights, self._initial, arrays,
+            self.lowered, params, weights, self.initial_flat, arrays,
             [n.n_states for n in scenario.nodes], overrides=lowered_overrides)
         marginals = {node.name: m for node, m in zip(scenario.nodes, per_node, strict=True)}
         return ExactResult(log_likelihood(norms), norms, marginals,

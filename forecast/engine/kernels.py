@@ -258,26 +258,9 @@ def entry_pairs(lowered: LoweredPlan, weights: np.ndarray, initial: np.ndarray,
                               *_plan_args(lowered)), active_start, active)
 
 
-@dataclass(frozen=True)
-class LikelihoodWeights:
-    """Evidence in the form the likelihood kernel takes.
-
-    Attributes
-    ----------
-    weights : ndarray
-        ``(months, total states)`` per-node weights (:func:`node_weights`), only the months up
-        to the last one that carries evidence.
-    pairs : EntryPairs
-        The entries the kernel visits.
-    """
-
-    weights: np.ndarray
-    pairs: EntryPairs
-
-
-def likelihood_weights(evidence: list[np.ndarray], lowered: LoweredPlan,
-                       initial: np.ndarray) -> LikelihoodWeights:
-    """Prepare the evidence for :func:`loglik_and_grad`.
+def likelihood_pairs(evidence: list[np.ndarray], lowered: LoweredPlan,
+                     initial: np.ndarray) -> EntryPairs:
+    """Prepare the evidence for :func:`loglik_and_grad`: its :class:`EntryPairs`.
 
     Each node's weights are multiplied in as soon as the node's new state is formed, so states
     the evidence rules out are dropped right away, and only the entries that can hold mass are
@@ -294,8 +277,7 @@ def likelihood_weights(evidence: list[np.ndarray], lowered: LoweredPlan,
     weights = node_weights(evidence)
     informative = np.flatnonzero(np.any(weights != 1.0, axis=1))
     last = int(informative[-1]) + 1 if informative.size else 1
-    weights = np.ascontiguousarray(weights[:last])
-    return LikelihoodWeights(weights, entry_pairs(lowered, weights, initial))
+    return entry_pairs(lowered, np.ascontiguousarray(weights[:last]), initial)
 
 
 # ----------------------------------------------------------------------------- numba kernels
@@ -579,7 +561,7 @@ def table_vector(lowered: LoweredPlan, params: list[np.ndarray]) -> np.ndarray:
     return _build_tables(flat_params(params), lowered.fixed, *_rule_args(lowered))
 
 
-def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], weights: LikelihoodWeights,
+def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], pairs: EntryPairs,
                     initial: np.ndarray, want_grad: bool = True
                     ) -> tuple[float, list[np.ndarray]]:
     """Evidence log-likelihood and its gradient with respect to every rule's outcome vector.
@@ -590,8 +572,8 @@ def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], weights: Lik
         From :func:`lower_plan`.
     params : list of ndarray
         One N-month outcome vector ``[stay, *destinations]`` per rule.
-    weights : LikelihoodWeights
-        From :func:`likelihood_weights`.
+    pairs : EntryPairs
+        The evidence, from :func:`likelihood_pairs`.
     initial : ndarray
         Flat joint distribution just before month 0.
     want_grad : bool
@@ -599,7 +581,6 @@ def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], weights: Lik
     """
     flat = flat_params(params)
     table = _build_tables(flat, lowered.fixed, *_rule_args(lowered))
-    pairs = weights.pairs
     loglik, table_grad = _loglik_and_grad(
         table, np.ascontiguousarray(initial, dtype=float), pairs.start, pairs.src, pairs.cell,
         pairs.out, pairs.weight, pairs.slot_start, pairs.slot_entry,

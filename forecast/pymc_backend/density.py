@@ -32,7 +32,6 @@ import numpy as np
 
 from forecast.elicitation import Priors, reference_log_coefficient
 from forecast.engine.exact import ExactEngine
-from forecast.engine.forward import initial_joint
 from forecast.engine.kernels import (
     LoweredPlan,
     _build_tables,
@@ -40,8 +39,7 @@ from forecast.engine.kernels import (
     _max,
     _params_grad,
     _rule_args,
-    likelihood_weights,
-    lower_plan,
+    likelihood_pairs,
 )
 from forecast.pymc_backend.layout import ParameterGroup, parameter_groups
 
@@ -250,10 +248,8 @@ class CompiledDensity:
     def __init__(self, engine: ExactEngine, priors: Priors) -> None:
         scenario = engine.scenario
         self.scenario = scenario
-        self.lowered = lower_plan(engine.plan, engine.layout,
-                                  [n.n_states for n in scenario.nodes])
-        self.initial = np.ascontiguousarray(
-            initial_joint(engine.initials, engine.plan, np).ravel(), dtype=float)
+        self.lowered = engine.lowered
+        self.initial = engine.initial_flat
         self.groups = parameter_groups(priors)
         self.layout = density_layout(self.groups, [r.name for r in scenario.rules],
                                      self.lowered)
@@ -275,11 +271,11 @@ class CompiledDensity:
 
     def set_evidence(self, evidence: list[np.ndarray]) -> None:
         """Use new evidence matrices (one ``(months, states)`` array per node)."""
-        self.weights = likelihood_weights(evidence, self.lowered, self.initial)
+        self.pairs = likelihood_pairs(evidence, self.lowered, self.initial)
 
     def _likelihood_args(self) -> tuple:
         """The likelihood kernel's inputs after the rule arrays (see :func:`_logp_dlogp`)."""
-        pairs = self.weights.pairs
+        pairs = self.pairs
         return (self.initial, pairs.start, pairs.src, pairs.cell, pairs.out, pairs.weight,
                 pairs.slot_start, pairs.slot_entry, self.n_ops)
 

@@ -94,8 +94,7 @@ def _expand_callback(dim, n_expanded, x_, out_, user_data):  # pragma: no cover 
 
 
 def _density_arrays(density: CompiledDensity) -> list[np.ndarray]:
-    layout, lowered, weights = density.layout, density.lowered, density.weights
-    pairs = weights.pairs
+    layout, lowered, pairs = density.layout, density.lowered, density.pairs
     as_int = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
     as_float = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
     return [

@@ -15,8 +15,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from forecast.engine.exact import ExactEngine
-from forecast.engine.forward import initial_joint
-from forecast.engine.kernels import likelihood_weights, loglik_and_grad, lower_plan
+from forecast.engine.kernels import EntryPairs, likelihood_pairs, loglik_and_grad
 
 
 class EvidenceLoglik(Op):
@@ -35,20 +34,17 @@ class EvidenceLoglik(Op):
     def __init__(self, engine: ExactEngine, key: str) -> None:
         self.engine = engine
         self.key = key
-        scenario = engine.scenario
-        self.n_nodes = len(scenario.nodes)
-        self.lowered = lower_plan(engine.plan, engine.layout, [n.n_states for n in
-                                                               scenario.nodes])
-        self.initial = np.ascontiguousarray(
-            initial_joint(engine.initials, engine.plan, np).ravel(), dtype=float)
+        self.n_nodes = len(engine.scenario.nodes)
+        self.lowered = engine.lowered
+        self.initial = engine.initial_flat
 
-    def _weights(self, evidence: list[np.ndarray]) -> np.ndarray:
-        """Joint evidence weights, recomputed only when the evidence changed."""
+    def _pairs(self, evidence: list[np.ndarray]) -> EntryPairs:
+        """The evidence's entry pairs, recomputed only when the evidence changed."""
         cached = getattr(self, "_cache", None)
         if cached is None or not all(np.array_equal(a, b) for a, b in zip(cached[0], evidence,
                                                                              strict=True)):
             cached = ([np.array(e) for e in evidence],
-                      likelihood_weights(evidence, self.lowered, self.initial))
+                      likelihood_pairs(evidence, self.lowered, self.initial))
             self._cache = cached
         return cached[1]
 
@@ -61,7 +57,7 @@ class EvidenceLoglik(Op):
     def perform(self, node: Apply, inputs: list[np.ndarray], outputs: list[list[Any]]) -> None:
         """Run the compiled pass and the chain rule."""
         evidence, params = list(inputs[:self.n_nodes]), list(inputs[self.n_nodes:])
-        loglik, grads = loglik_and_grad(self.lowered, params, self._weights(evidence),
+        loglik, grads = loglik_and_grad(self.lowered, params, self._pairs(evidence),
                                         self.initial)
         outputs[0][0] = np.asarray(loglik)
         for k, g in enumerate(grads):

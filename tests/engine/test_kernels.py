@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 
 from forecast.engine import ExactEngine
 from forecast.engine import forward as fw
-from forecast.engine.kernels import likelihood_weights, loglik_and_grad, lower_plan
+from forecast.engine.kernels import likelihood_pairs, loglik_and_grad, lower_plan
 from forecast.spec import load_scenario
 from forecast.spec.scenario import Scenario
 from forecast.synthetic import random_scenario
@@ -44,10 +44,10 @@ class Kernel:
         self.lowered = lower_plan(self.engine.plan, self.engine.layout,
                                   [n.n_states for n in scenario.nodes])
         self.initial = fw.initial_joint(self.engine.initials, self.engine.plan, np).ravel()
-        self.weights = likelihood_weights(self.evidence, self.lowered, self.initial)
+        self.pairs = likelihood_pairs(self.evidence, self.lowered, self.initial)
 
     def __call__(self, params: list[np.ndarray], want_grad: bool = True):
-        return loglik_and_grad(self.lowered, params, self.weights, self.initial, want_grad)
+        return loglik_and_grad(self.lowered, params, self.pairs, self.initial, want_grad)
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +151,8 @@ def test_run_draws_does_not_depend_on_the_block_size(cases) -> None:
                       for r in scenario.rules])
     rng = np.random.default_rng(5)
     params = [rng.dirichlet(np.ones(len(r.destinations) + 1), size=37) for r in scenario.rules]
-    args = (engine._lowered, params, node_weights(engine.evidence()), engine._initial,
-            engine._questions, [n.n_states for n in scenario.nodes])
+    args = (engine.lowered, params, node_weights(engine.evidence()), engine.initial_flat,
+            engine._question_arrays, [n.n_states for n in scenario.nodes])
     reference = smooth_draws(*args, block=1)
     for block in (5, 64):
         other = smooth_draws(*args, block=block)
