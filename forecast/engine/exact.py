@@ -267,7 +267,8 @@ class ExactEngine:
         overrides : sequence of TableOverride
             Node tables replaced in some months (see :func:`forced_state`).
         """
-        from forecast.engine.kernels import lower_overrides, node_weights
+        from forecast.engine.kernels import lower_overrides
+        from forecast.engine.slots import node_weights
         from forecast.engine.smoothing import smooth_draws
 
         scenario = self.scenario

@@ -9,7 +9,8 @@ mass lands (``base[r] + new * stride``), and spreads it over the node's new stat
 
 Entries of the joint that cannot hold mass (ruled out by evidence or absorbing states) are
 never stored: the entries that can are numbered as *slots*, one flat vector per pass, and the
-work is a list of (input slot, table cell, output slot) pairs (:class:`EntryPairs`). Dropping
+work is a list of (input slot, table cell, output slot) pairs
+(:class:`~forecast.engine.slots.EntryPairs`, built in numpy). Dropping
 the other entries is exact for the forward pass and for its reverse (the gradient): an entry
 is zero only when every non-zero entry feeding it meets a zero table cell, and cells that come
 from a rule are positive for interior parameters, so the adjoint that would flow through a
@@ -25,6 +26,7 @@ each month's transition uses the variant ``month_variant[t]`` (0, the plain tabl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -32,6 +34,9 @@ import numpy as np
 from forecast.engine.compile_cache import configure_numba_cache
 from forecast.engine.plan import StepPlan
 from forecast.engine.tables import NodeTable
+
+if TYPE_CHECKING:
+    from forecast.engine.slots import EntryPairs
 
 configure_numba_cache()
 
@@ -194,105 +199,10 @@ def lower_overrides(lowered: LoweredPlan, overrides, n_months: int) -> LoweredOv
     return LoweredOverrides(keep, put, month_variant)
 
 
-def node_weights(evidence: list[np.ndarray]) -> np.ndarray:
-    """Per-node evidence weights, ``(months, total states)``.
-
-    Node ``n``'s states are columns ``state_start[n]:state_start[n + 1]`` (see
-    :class:`LoweredPlan`); the passes multiply a node's weights in as soon as its new state
-    is formed, so states the evidence rules out are dropped before the rest of the month's
-    update touches them.
-    """
-    return np.ascontiguousarray(np.concatenate([np.asarray(m, dtype=float) for m in evidence],
-                                               axis=1))
-
-
-@dataclass(frozen=True)
-class EntryPairs:
-    """The work of every month's contractions as flat lists, for the compiled passes.
-
-    Only the joint entries that can hold mass are kept, each as a *slot*: the entries read by
-    contraction ``c`` in month ``t`` (group ``g = t * contractions + c``) are slots
-    ``slot_start[g] <= i < slot_start[g + 1]``, and ``slot_entry[i]`` is the entry's index in
-    that contraction's input tensor. Group ``g + 1`` holds what group ``g`` writes; the last
-    group (one past the last month) holds the joint after the last month, so the slots of
-    group ``(t + 1) * contractions`` are the joint after month ``t``. Every pass works on one
-    flat vector of slots: on Kursk about one joint entry in eight, and no pass touches an
-    entry that cannot hold mass.
-
-    The contractions are unrolled over the new states the evidence allows: pair ``j`` of group
-    ``g`` (``start[g] <= j < start[g + 1]``) adds
-    ``slots[src[j]] * table[cell[j]] * weights[t, col[j]]`` to ``slots[out[j]]``, where
-    ``weights`` are per-node evidence weights (:func:`node_weights`; a masked pass may zero
-    more of them) and ``weight[j]`` is ``weights[t, col[j]]`` of the evidence itself. Which
-    entries can hold mass does not depend on the parameters (a rule's cells are positive for
-    every interior parameter), so the lists are built once per evidence set.
-    """
-
-    start: np.ndarray
-    src: np.ndarray
-    cell: np.ndarray
-    out: np.ndarray
-    col: np.ndarray
-    weight: np.ndarray
-    slot_start: np.ndarray
-    slot_entry: np.ndarray
-
-
-def entry_pairs(lowered: LoweredPlan, weights: np.ndarray, initial: np.ndarray,
-                overrides: LoweredOverrides | None = None) -> EntryPairs:
-    """Build the :class:`EntryPairs` of per-node weights ``weights`` (all their months).
-
-    A boolean forward pass over the tables' zero pattern (each month's override variant
-    included) and the evidence's finds the entries that can hold mass; a masked pass (a
-    reached question) only removes mass, so the same lists serve it.
-    """
-    months = weights.shape[0]
-    overrides = overrides or no_overrides(lowered, months)
-    interior = [np.full(int(n), 1.0 / n) for n in np.diff(lowered.rule_param_start)]
-    masks = _variants(table_vector(lowered, interior), overrides.keep, overrides.put) > 0.0
-    weights = np.ascontiguousarray(weights, dtype=float)
-    active, active_start = _active_entries(
-        masks, overrides.month_variant[:months], weights != 0.0, lowered.state_start,
-        np.asarray(initial) > 0.0, *_plan_args(lowered))
-    return EntryPairs(*_pairs(weights, lowered.state_start, active, active_start,
-                              *_plan_args(lowered)), active_start, active)
-
-
-def likelihood_pairs(evidence: list[np.ndarray], lowered: LoweredPlan,
-                     initial: np.ndarray) -> EntryPairs:
-    """Prepare the evidence for :func:`loglik_and_grad`: its :class:`EntryPairs`.
-
-    Each node's weights are multiplied in as soon as the node's new state is formed, so states
-    the evidence rules out are dropped right away, and only the entries that can hold mass are
-    visited (:class:`EntryPairs`).
-
-    Only the months up to the last one that carries evidence are kept. A month whose weights
-    are all one adds nothing to the log-likelihood: the transition keeps the total mass, so
-    its normaliser is one for parameters on the simplex. A forecast made at the start then
-    costs one month instead of the whole timeline. The log-likelihood is unchanged; its
-    gradient with respect to an outcome vector changes only along ``(1, ..., 1)``, the
-    direction that leaves the simplex, so the gradient the sampler sees (through the
-    Beta/Dirichlet transforms) is unchanged.
-    """
-    weights = node_weights(evidence)
-    informative = np.flatnonzero(np.any(weights != 1.0, axis=1))
-    last = int(informative[-1]) + 1 if informative.size else 1
-    return entry_pairs(lowered, np.ascontiguousarray(weights[:last]), initial)
-
-
 # ----------------------------------------------------------------------------- numba kernels
 # The kernels use scalar loops only, no array expressions (slice assignment between arrays,
 # reductions such as ``.max()``, ``np.concatenate``): those make numba compile several times
 # longer, and compiling is what a first fit on a new machine waits for.
-
-@numba.njit(cache=True, nogil=True)
-def _max_span(starts):  # pragma: no cover
-    """The largest ``starts[i + 1] - starts[i]``."""
-    top = 0
-    for i in range(starts.shape[0] - 1):
-        top = max(top, starts[i + 1] - starts[i])
-    return top
-
 
 @numba.njit(cache=True, nogil=True)
 def _max(values):  # pragma: no cover
@@ -364,112 +274,6 @@ def _params_grad(params, table_grad, rule_param_start, rule_months, rule_cell_st
 
 
 @numba.njit(cache=True, nogil=True)
-def _active_entries(table_masks, month_variant, weight_mask, state_start, initial_mask, row,
-                    base, entry_start, stride, k_new, op_node, out_size,
-                    table_start):  # pragma: no cover
-    """Boolean forward pass: which input entries of each month's contractions can be non-zero.
-
-    Returned as index lists, one per contraction and month and a last one for the joint
-    entries after the last month (see :class:`EntryPairs`).
-    """
-    n_months = weight_mask.shape[0]
-    n_joint = initial_mask.shape[0]
-    n_ops = op_node.shape[0]
-    max_size = max(_max(out_size), n_joint, _max_span(entry_start))
-    src = np.zeros(max_size, dtype=np.bool_)
-    dst = np.zeros(max_size, dtype=np.bool_)
-    for s in range(n_joint):
-        src[s] = initial_mask[s]
-    active = np.empty(n_months * (entry_start[n_ops] - entry_start[0]) + n_joint, dtype=np.int64)
-    active_start = np.zeros(n_months * n_ops + 2, dtype=np.int64)
-    n_active = 0
-    for t in range(n_months):
-        table_mask = table_masks[month_variant[t]]
-        for c in range(n_ops):
-            for s in range(max_size):
-                dst[s] = False
-            tb = table_start[op_node[c]]
-            e0 = state_start[op_node[c]]
-            kn = k_new[c]
-            first = entry_start[c]
-            for r in range(entry_start[c + 1] - first):
-                if not src[r]:
-                    continue
-                active[n_active] = r
-                n_active += 1
-                t0 = tb + row[first + r] * kn
-                for k in range(kn):
-                    if table_mask[t0 + k] and weight_mask[t, e0 + k]:
-                        dst[base[first + r] + k * stride[c]] = True
-            active_start[t * n_ops + c + 1] = n_active
-            src, dst = dst, src
-    for s in range(n_joint):
-        if src[s]:
-            active[n_active] = s
-            n_active += 1
-    active_start[n_months * n_ops + 1] = n_active
-    return active[:n_active], active_start
-
-
-@numba.njit(cache=True, nogil=True)
-def _pairs(weights, state_start, active, active_start, row, base, entry_start, stride, k_new,
-           op_node, out_size, table_start):  # pragma: no cover
-    """Number the active entries as slots and unroll them over the new states they can reach.
-
-    Returns the arrays of :class:`EntryPairs`.
-    """
-    n_months = weights.shape[0]
-    n_ops = op_node.shape[0]
-    n_groups = n_months * n_ops
-    n_max = 0
-    for g in range(n_groups):
-        n_max += (active_start[g + 1] - active_start[g]) * k_new[g % n_ops]
-    max_size = max(_max(out_size), _max_span(entry_start))
-    # slot of each entry of the contraction being read and of the one being written
-    slot_in = np.full(max_size, -1, dtype=np.int64)
-    slot_out = np.full(max_size, -1, dtype=np.int64)
-    for i in range(active_start[0], active_start[1]):
-        slot_in[active[i]] = i
-    pair_start = np.zeros(n_groups + 1, dtype=np.int64)
-    pair_src = np.empty(n_max, dtype=np.int64)
-    pair_cell = np.empty(n_max, dtype=np.int64)
-    pair_out = np.empty(n_max, dtype=np.int64)
-    pair_col = np.empty(n_max, dtype=np.int64)
-    pair_weight = np.empty(n_max)
-    j = 0
-    for t in range(n_months):
-        for c in range(n_ops):
-            g = t * n_ops + c
-            for i in range(active_start[g + 1], active_start[g + 2]):
-                slot_out[active[i]] = i
-            tb = table_start[op_node[c]]
-            e0 = state_start[op_node[c]]
-            kn = k_new[c]
-            first = entry_start[c]
-            for i in range(active_start[g], active_start[g + 1]):
-                r = active[i]
-                t0 = tb + row[first + r] * kn
-                b0 = base[first + r]
-                for k in range(kn):
-                    out = slot_out[b0 + k * stride[c]]
-                    # a zero weight, or a table cell that is zero for every parameter value
-                    if out < 0 or weights[t, e0 + k] == 0.0:
-                        continue
-                    pair_weight[j] = weights[t, e0 + k]
-                    pair_src[j] = i
-                    pair_cell[j] = t0 + k
-                    pair_out[j] = out
-                    pair_col[j] = e0 + k
-                    j += 1
-            pair_start[g + 1] = j
-            for i in range(active_start[g], active_start[g + 1]):
-                slot_in[active[i]] = -1
-            slot_in, slot_out = slot_out, slot_in
-    return (pair_start, pair_src[:j], pair_cell[:j], pair_out[:j], pair_col[:j],
-            pair_weight[:j])
-
-
-@numba.njit(cache=True, nogil=True)
 def _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell, pair_out, pair_weight,
                      slot_start, slot_entry, n_ops, want_grad):  # pragma: no cover
     """Log-likelihood and its gradient in the flat table.
@@ -524,24 +328,7 @@ def _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell, pair_out, 
     return loglik, grad
 
 
-@numba.njit(cache=True, nogil=True)
-def _variants(table, keep, put):  # pragma: no cover
-    """The plain table (row 0) and its override variants ``table * keep[v] + put[v]``."""
-    out = np.empty((keep.shape[0] + 1, table.shape[0]))
-    for i in range(table.shape[0]):
-        out[0, i] = table[i]
-    for v in range(keep.shape[0]):
-        for i in range(table.shape[0]):
-            out[v + 1, i] = table[i] * keep[v, i] + put[v, i]
-    return out
-
-
 # ----------------------------------------------------------------------------- Python API
-
-def _plan_args(lowered: LoweredPlan) -> tuple:
-    return (lowered.row, lowered.base, lowered.entry_start, lowered.stride, lowered.k_new,
-            lowered.op_node, lowered.out_size, lowered.table_start)
-
 
 def _rule_args(lowered: LoweredPlan) -> tuple:
     return (lowered.rule_param_start, lowered.rule_months, lowered.rule_cell_start,
@@ -556,9 +343,30 @@ def flat_params(params: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.asarray(p, dtype=float).ravel() for p in params])
 
 
-def table_vector(lowered: LoweredPlan, params: list[np.ndarray]) -> np.ndarray:
-    """All nodes' tables, flat and concatenated, from the rules' outcome vectors."""
-    return _build_tables(flat_params(params), lowered.fixed, *_rule_args(lowered))
+def draw_tables(lowered: LoweredPlan, params: np.ndarray) -> np.ndarray:
+    """Flat table vectors of many parameter draws at once, in numpy: ``(draws, entries)``.
+
+    ``params`` is ``(draws, parameters)`` (rows of :func:`flat_params`). The same numbers as
+    the compiled :func:`_build_tables` (tested), limits at the edges included; with thousands
+    of draws numpy's vectorised operations are as fast as compiled loops, without a compile.
+    """
+    params = np.asarray(params, dtype=float)
+    tables = np.repeat(lowered.fixed[None, :], params.shape[0], axis=0)
+    for r, months in enumerate(lowered.rule_months):
+        p0 = lowered.rule_param_start[r]
+        q0 = np.clip(params[:, p0], 1e-300, 1.0)
+        p_stay = q0 ** (1.0 / months)
+        gap = 1.0 - q0
+        edge = gap < 1e-12
+        # limits as q0 -> 1: the moves keep the destinations' proportions, factor -> 1/N
+        factor = np.where(edge, 1.0 / months, (1.0 - p_stay) / np.where(edge, 1.0, gap))
+        cells = slice(lowered.rule_cell_start[r], lowered.rule_cell_start[r + 1])
+        rows = lowered.cell_row_start[cells]
+        tables[:, rows + lowered.cell_old[cells]] += p_stay[:, None]
+        for d in range(lowered.rule_dest_start[r], lowered.rule_dest_start[r + 1]):
+            move = params[:, p0 + 1 + d - lowered.rule_dest_start[r]] * factor
+            tables[:, rows + lowered.dest_state[d]] += move[:, None]
+    return tables
 
 
 def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], pairs: EntryPairs,

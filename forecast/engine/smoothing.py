@@ -3,7 +3,7 @@
 A fit needs, for each of its thousands of draws, the question probabilities and the smoothed
 monthly marginals: a forward pass, a backward pass and one masked pass per group of "reached"
 questions. The draws share the contraction plan, the evidence and which joint entries can hold
-mass (the slots of :class:`~forecast.engine.kernels.EntryPairs`); only the tables differ. So
+mass (the slots of :class:`~forecast.engine.slots.EntryPairs`); only the tables differ. So
 the passes run on blocks of draws with the draw as the innermost (contiguous) axis: each pair's
 update ``slots[out] += slots[src] * table[cell] * w`` becomes a loop over the block that the
 compiler vectorises, instead of one scattered update per draw. Ranges of blocks run in parallel
@@ -24,11 +24,10 @@ from forecast.engine.kernels import (
     LoweredOverrides,
     LoweredPlan,
     QuestionArrays,
-    _build_tables,
-    _rule_args,
-    entry_pairs,
+    draw_tables,
     no_overrides,
 )
+from forecast.engine.slots import entry_pairs
 
 BLOCK = 64
 """Draws per block, at most: the draw is the vectorised axis."""
@@ -55,21 +54,13 @@ def _copy_rows(source, first, target, to, n):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _put_transposed(block, out, first):  # pragma: no cover
-    """``out[first:first + block.shape[1]] = block.T``."""
-    for i in range(block.shape[0]):
-        for d in range(block.shape[1]):
-            out[first + d, i] = block[i, d]
-
-
-@numba.njit(cache=True, nogil=True)
 def _step(work, t, weights_t, tables, pair_start, pair_src, pair_cell, pair_out, pair_col,
           slot_start, n_ops):  # pragma: no cover
     """Month ``t`` forward for a block: ``work`` is ``(slots, block)``, from month ``t``'s first.
 
     Reads the joint before month ``t`` from the first rows of ``work`` and overwrites the rows
     of its contractions' results, up to the joint after it (the slots of group
-    ``(t + 1) * n_ops``, see :class:`~forecast.engine.kernels.EntryPairs`); each node's
+    ``(t + 1) * n_ops``, see :class:`~forecast.engine.slots.EntryPairs`); each node's
     evidence weights ``weights_t`` multiply in as its new state forms.
     """
     n_block = work.shape[1]
@@ -113,7 +104,7 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
     ``tables`` is ``(variants, table entries, block)``; month ``t`` uses variant
     ``month_variant[t]``. ``alphas`` (filtered) and ``betas`` (backward messages) hold the
     joint before each month and after the last, in slots (see
-    :class:`~forecast.engine.kernels.EntryPairs`): rows ``at[t]:at[t + 1]`` are the slots
+    :class:`~forecast.engine.slots.EntryPairs`): rows ``at[t]:at[t + 1]`` are the slots
     of group ``t * n_ops``. A "reached" question continues the masked pass of the question
     before it when both have the same node, target and window start and it stops no earlier.
 
@@ -247,38 +238,25 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
     return norms, answers, marginals
 
 
-@numba.njit(cache=True, nogil=True)
-def _smooth_range(params, fixed, rule_param_start, rule_months, rule_cell_start, cell_row_start,
-                  cell_old, rule_dest_start, dest_state, keep, put, month_variant, weights,
-                  initial, pair_start, pair_src, pair_cell, pair_out, pair_col, slot_start,
-                  slot_entry, n_ops, q_node, q_target, q_start, q_stop, q_reached, state_of,
-                  marginal_start, n_states, block, first, last, norms, answers,
-                  marginals):  # pragma: no cover
-    """:func:`_smooth_block` over draws ``first:last`` of ``params`` (one draw per row).
+def _smooth_range(tables, keep, put, block_args, block, first, last, norms, answers,
+                  marginals) -> None:
+    """:func:`_smooth_block` over draws ``first:last``, block by block.
 
-    Writes rows ``first:last`` of ``norms``, ``answers`` and ``marginals`` (draw first).
-    Releases the GIL, so threads can run ranges side by side.
+    ``tables`` holds every draw's table as a column; each block's override variants are
+    ``table * keep[v] + put[v]``. Writes rows ``first:last`` of ``norms``, ``answers`` and
+    ``marginals`` (draw first). The compiled passes release the GIL, so threads can run
+    ranges side by side; the Python here is a few calls per block of draws.
     """
-    n_tables = fixed.shape[0]
-    n_variants = keep.shape[0] + 1
     for lo in range(first, last, block):
-        hi = min(lo + block, last)
-        tables = np.empty((n_variants, n_tables, hi - lo))
-        for d in range(lo, hi):
-            table = _build_tables(params[d], fixed, rule_param_start, rule_months,
-                                  rule_cell_start, cell_row_start, cell_old, rule_dest_start,
-                                  dest_state)
-            for i in range(n_tables):
-                tables[0, i, d - lo] = table[i]
-                for v in range(n_variants - 1):
-                    tables[v + 1, i, d - lo] = table[i] * keep[v, i] + put[v, i]
-        block_norms, block_answers, block_marginals = _smooth_block(
-            tables, month_variant, weights, initial, pair_start, pair_src, pair_cell, pair_out,
-            pair_col, slot_start, slot_entry, n_ops, q_node, q_target, q_start, q_stop,
-            q_reached, state_of, marginal_start, n_states)
-        _put_transposed(block_norms, norms, lo)
-        _put_transposed(block_answers, answers, lo)
-        _put_transposed(block_marginals, marginals, lo)
+        plain = tables[:, lo:min(lo + block, last)]
+        variants = np.empty((keep.shape[0] + 1, *plain.shape))
+        variants[0] = plain
+        variants[1:] = plain[None] * keep[:, :, None] + put[:, :, None]
+        block_norms, block_answers, block_marginals = _smooth_block(variants, *block_args)
+        hi = lo + plain.shape[1]
+        norms[lo:hi] = block_norms.T
+        answers[lo:hi] = block_answers.T
+        marginals[lo:hi] = block_marginals.T
 
 
 def _threads() -> int:
@@ -299,7 +277,7 @@ def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.nda
     params : list of ndarray
         One ``(draws, outcomes)`` array per rule.
     weights : ndarray
-        Per-node evidence weights (:func:`forecast.engine.kernels.node_weights`).
+        Per-node evidence weights (:func:`forecast.engine.slots.node_weights`).
     initial : ndarray
         Flat joint distribution just before month 0.
     questions : QuestionArrays
@@ -332,13 +310,13 @@ def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.nda
     norms = np.empty((n_draws, months))
     answers = np.empty((n_draws, questions.start.shape[0]))
     marg = np.empty((n_draws, int(starts[-1]) * months))
-    args = (np.ascontiguousarray(flat), lowered.fixed, *_rule_args(lowered), overrides.keep,
-            overrides.put, overrides.month_variant, weights, initial, pairs.start, pairs.src,
-            pairs.cell, pairs.out, pairs.col, pairs.slot_start, pairs.slot_entry,
-            int(lowered.out_size.shape[0]),
-            questions.node, questions.target, questions.start,
-            questions.stop, questions.reached, lowered.state_of, starts,
-            np.asarray(n_states, dtype=np.int64), int(block))
+    tables = np.ascontiguousarray(draw_tables(lowered, flat).T)
+    block_args = (overrides.month_variant, weights, initial, pairs.start, pairs.src, pairs.cell,
+                  pairs.out, pairs.col, pairs.slot_start, pairs.slot_entry,
+                  int(lowered.out_size.shape[0]), questions.node, questions.target,
+                  questions.start, questions.stop, questions.reached, lowered.state_of, starts,
+                  np.asarray(n_states, dtype=np.int64))
+    args = (tables, overrides.keep, overrides.put, block_args, int(block))
     # whole blocks per thread; the threads share the outputs but write disjoint rows
     n_blocks = -(-n_draws // block)
     edges = [min(n_draws, -(-n_blocks * k // _threads()) * block)

@@ -38,9 +38,8 @@ from forecast.engine.kernels import (
     _loglik_and_grad,
     _max,
     _params_grad,
-    _rule_args,
-    likelihood_pairs,
 )
+from forecast.engine.slots import likelihood_pairs
 from forecast.pymc_backend.layout import ParameterGroup, parameter_groups
 
 LOG_ODDS = 0
@@ -183,7 +182,9 @@ def _expand(x, kind, width, x_start, q_start, n_params, out):  # pragma: no cove
                 e += 1
 
 
-@numba.njit(cache=True, nogil=True)
+# inlined into the sampler's callback (forecast.pymc_backend.nutpie_model), its only caller:
+# compiled on its own as well, it would cost a first fit about a second more
+@numba.njit(nogil=True, inline="always")
 def _logp_dlogp(x, kind, width, x_start, q_start, weight, constant, n_params, fixed,
                 rule_param_start, rule_months, rule_cell_start, cell_row_start, cell_old,
                 rule_dest_start, dest_state, initial, pair_start, pair_src, pair_cell,
@@ -273,23 +274,19 @@ class CompiledDensity:
         """Use new evidence matrices (one ``(months, states)`` array per node)."""
         self.pairs = likelihood_pairs(evidence, self.lowered, self.initial)
 
-    def _likelihood_args(self) -> tuple:
-        """The likelihood kernel's inputs after the rule arrays (see :func:`_logp_dlogp`)."""
-        pairs = self.pairs
-        return (self.initial, pairs.start, pairs.src, pairs.cell, pairs.out, pairs.weight,
-                pairs.slot_start, pairs.slot_entry, self.n_ops)
-
     def _layout_args(self) -> tuple:
         layout = self.layout
         return (layout.kind, layout.width, layout.x_start, layout.q_start)
 
     def logp_dlogp(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """Log-density (with PyMC's Jacobians and constants) and its gradient at ``x``."""
-        logp, grad = _logp_dlogp(
-            np.ascontiguousarray(x, dtype=float), *self._layout_args(), self.prior.weight,
-            self.prior.constant, self.n_params, self.lowered.fixed, *_rule_args(self.lowered),
-            *self._likelihood_args())
-        return float(logp), grad
+        """Log-density (with PyMC's Jacobians and constants) and its gradient at ``x``.
+
+        Runs the compiled callback the sampler calls
+        (:func:`forecast.pymc_backend.nutpie_model.call_logp`), so the density is compiled once.
+        """
+        from forecast.pymc_backend.nutpie_model import call_logp
+
+        return call_logp(self, x)
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:

@@ -13,6 +13,7 @@ uses; ``pyproject.toml`` pins nutpie to the minor version it was tested with.
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any
 
 import numba
@@ -120,6 +121,24 @@ def pack(density: CompiledDensity) -> tuple[np.ndarray, list[np.ndarray]]:
         table[i, 1] = array.shape[0]
         table[i, 2] = array.shape[1] if array.ndim == 2 else 1
     return table, arrays
+
+
+def call_logp(density: CompiledDensity, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """The log-density and its gradient at ``x``, through the sampler's callback.
+
+    ``-inf`` (and a zero gradient) where the evidence is impossible.
+    """
+    table, _arrays = pack(density)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    logp = np.zeros(1)
+    as_double = ctypes.POINTER(ctypes.c_double)
+    _logp_callback.ctypes(x.shape[0], x.ctypes.data_as(as_double),
+                          grad.ctypes.data_as(as_double), logp.ctypes.data_as(as_double),
+                          ctypes.c_void_p(table.ctypes.data))
+    if not np.isfinite(logp[0]):
+        grad[:] = 0.0
+    return float(logp[0]), grad
 
 
 class DensityModel:

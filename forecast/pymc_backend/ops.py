@@ -15,7 +15,8 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from forecast.engine.exact import ExactEngine
-from forecast.engine.kernels import EntryPairs, likelihood_pairs, loglik_and_grad
+from forecast.engine.kernels import loglik_and_grad
+from forecast.engine.slots import EntryPairs, likelihood_pairs
 
 
 class EvidenceLoglik(Op):

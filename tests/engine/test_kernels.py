@@ -10,7 +10,8 @@ from numpy.testing import assert_allclose
 
 from forecast.engine import ExactEngine
 from forecast.engine import forward as fw
-from forecast.engine.kernels import likelihood_pairs, loglik_and_grad, lower_plan
+from forecast.engine.kernels import loglik_and_grad, lower_plan
+from forecast.engine.slots import likelihood_pairs
 from forecast.spec import load_scenario
 from forecast.spec.scenario import Scenario
 from forecast.synthetic import random_scenario
@@ -142,7 +143,7 @@ def test_run_draws_with_impossible_evidence_gives_nan(cases) -> None:
 
 def test_run_draws_does_not_depend_on_the_block_size(cases) -> None:
     """Blocks of draws are independent: any block size gives the same numbers."""
-    from forecast.engine.kernels import node_weights
+    from forecast.engine.slots import node_weights
     from forecast.engine.smoothing import smooth_draws
 
     scenario = cases[4]

@@ -1,0 +1,132 @@
+"""The slot lists (forecast.engine.slots) against a dense pass over every joint entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from forecast.engine import ExactEngine, forced_state
+from forecast.engine.kernels import (
+    _build_tables,
+    _rule_args,
+    draw_tables,
+    flat_params,
+    lower_overrides,
+    no_overrides,
+)
+from forecast.engine.slots import EntryPairs, entry_pairs, node_weights
+from forecast.spec import load_scenario
+from forecast.synthetic import random_scenario
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory) -> list[ExactEngine]:
+    out = [ExactEngine(load_scenario(SCENARIOS / "tiny_chain.yaml"))]
+    for seed in range(4):
+        scenario = random_scenario(np.random.default_rng(100 + seed),
+                                   folder=tmp_path_factory.mktemp(f"s{seed}"), n_nodes=4,
+                                   max_states=3, n_months=5, evidence_rate=0.3)
+        out.append(ExactEngine(scenario))
+    return out
+
+
+def _draws(engine: ExactEngine, rng: np.random.Generator, n: int) -> np.ndarray:
+    params = [rng.dirichlet(np.ones(len(r.destinations) + 1), size=n)
+              for r in engine.scenario.rules]
+    return np.concatenate([p.reshape(n, -1) for p in params], axis=1) if params \
+        else np.zeros((n, 0))
+
+
+def _dense_pass(engine: ExactEngine, weights: np.ndarray, month_variant: np.ndarray,
+                variants: np.ndarray) -> list[np.ndarray]:
+    """Every contraction's input over all its entries (and the joint after the last month)."""
+    low = engine.lowered
+    joint = np.asarray(engine.initial_flat, dtype=float)
+    inputs = []
+    for t in range(weights.shape[0]):
+        month_table = variants[month_variant[t]]
+        for c in range(low.op_node.shape[0]):
+            inputs.append(joint)
+            out = np.zeros(low.out_size[c])
+            first = low.entry_start[c]
+            e0 = low.state_start[low.op_node[c]]
+            kn = low.k_new[c]
+            for r in range(low.entry_start[c + 1] - first):
+                for k in range(kn):
+                    cell = low.table_start[low.op_node[c]] + low.row[first + r] * kn + k
+                    out[low.base[first + r] + k * low.stride[c]] += (
+                        joint[r] * month_table[cell] * weights[t, e0 + k])
+            joint = out
+    inputs.append(joint)
+    return inputs
+
+
+def _slot_pass(pairs: EntryPairs, engine: ExactEngine, weights: np.ndarray,
+               month_variant: np.ndarray, variants: np.ndarray) -> np.ndarray:
+    n_ops = engine.lowered.op_node.shape[0]
+    values = np.zeros(pairs.slot_start[-1])
+    first = slice(pairs.slot_start[0], pairs.slot_start[1])
+    values[first] = engine.initial_flat[pairs.slot_entry[first]]
+    for g in range(len(pairs.start) - 1):
+        t = g // n_ops
+        for j in range(pairs.start[g], pairs.start[g + 1]):
+            values[pairs.out[j]] += (values[pairs.src[j]]
+                                     * variants[month_variant[t]][pairs.cell[j]]
+                                     * weights[t, pairs.col[j]])
+    return values
+
+
+def test_numpy_tables_equal_the_compiled_ones(engines) -> None:
+    """``draw_tables`` (numpy, many draws) equals ``_build_tables`` (numba), edges included."""
+    rng = np.random.default_rng(0)
+    for engine in engines:
+        low = engine.lowered
+        flat = _draws(engine, rng, 6)
+        starts = low.rule_param_start
+        for r in range(len(starts) - 1):
+            # a stay probability of exactly one and of zero, as the transforms can give
+            flat[0, starts[r]:starts[r + 1]] = np.eye(starts[r + 1] - starts[r])[0]
+            flat[1, starts[r]:starts[r + 1]] = np.eye(starts[r + 1] - starts[r])[-1]
+        want = np.array([_build_tables(row, low.fixed, *_rule_args(low)) for row in flat])
+        assert_allclose(draw_tables(low, flat), want, rtol=1e-15, atol=1e-15)
+        assert np.all(np.isfinite(draw_tables(low, flat)))
+
+
+def test_slots_are_the_support_of_the_dense_pass(engines) -> None:
+    """The slots of each group are exactly the entries a dense pass leaves non-zero, and the
+    pairs reproduce the dense pass on them (interventions and ruled-out states included)."""
+    rng = np.random.default_rng(1)
+    for engine in engines:
+        scenario = engine.scenario
+        months = scenario.timeline.n_steps
+        weights = node_weights(engine.evidence())
+        node = scenario.nodes[-1]
+        cases = [(no_overrides(engine.lowered, months), weights)]
+        override = forced_state(scenario, node.name, node.states[0], range(1, months))
+        cases.append((lower_overrides(engine.lowered, [override], months), weights))
+        ruled_out = weights.copy()
+        ruled_out[0, engine.lowered.state_start[0]] = 0.0
+        cases.append((no_overrides(engine.lowered, months), ruled_out))
+        for overrides, w in cases:
+            pairs = entry_pairs(engine.lowered, w, engine.initial_flat, overrides)
+            table = _build_tables(flat_params([p[0] for p in np.split(
+                _draws(engine, rng, 1), engine.lowered.rule_param_start[1:-1], axis=1)]),
+                engine.lowered.fixed, *_rule_args(engine.lowered))
+            variants = np.concatenate([table[None], table[None] * overrides.keep
+                                       + overrides.put])
+            dense = _dense_pass(engine, w, overrides.month_variant, variants)
+            slots = _slot_pass(pairs, engine, w, overrides.month_variant, variants)
+            assert len(pairs.slot_start) == len(dense) + 1
+            for g, values in enumerate(dense):
+                entries = pairs.slot_entry[pairs.slot_start[g]:pairs.slot_start[g + 1]]
+                assert_array_equal(entries, np.flatnonzero(values > 0.0))
+                assert_allclose(slots[pairs.slot_start[g]:pairs.slot_start[g + 1]],
+                                values[entries], rtol=1e-12, atol=0)
+            assert np.all(pairs.weight == w[np.repeat(np.arange(len(pairs.start) - 1)
+                                                      // engine.lowered.op_node.shape[0],
+                                                      np.diff(pairs.start)), pairs.col])
