@@ -1,15 +1,19 @@
 """Compile the numba kernels once, at install time (``python -m forecast.warmup``).
 
 The likelihood, density, sampler callbacks and smoothing passes are numba code cached on disk
-(``cache=True``): the first process on a machine compiles them (about 20 s on two cores), every
+(``cache=True``): the first process on a machine compiles them (about 9 s on two cores), every
 later one loads them. ``make setup`` runs this module after installing, so that the first
 ``forecast fit`` a user runs does not pay for the compilation. It fits a small random scenario
 with a few draws through every compiled path; the scenario's numbers do not matter, the
 argument types do, and those are the same for every scenario.
+
+``python -m forecast.warmup --smoothing`` compiles only the smoothing passes: a fit on a machine
+whose cache lacks them runs it in a second process (:mod:`forecast.engine.compile_ahead`).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import tempfile
@@ -41,13 +45,34 @@ def warm_up() -> float:
     return time.perf_counter() - started
 
 
-def main() -> int:
-    """Entry point of ``python -m forecast.warmup``."""
+def warm_up_smoothing() -> float:
+    """Run the smoothing passes once (no PyMC, no sampler); return the seconds it took."""
+    from forecast.engine import ExactEngine
+    from forecast.synthetic import random_scenario
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        scenario = random_scenario(np.random.default_rng(0), folder=Path(folder), n_nodes=3,
+                                   n_months=4)
+        engine = ExactEngine(scenario)
+        uniform = [np.full((2, len(r.destinations) + 1), 1.0 / (len(r.destinations) + 1))
+                   for r in scenario.rules]
+        engine.run_draws(uniform, engine.evidence())
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m forecast.warmup [--smoothing]``."""
+    parser = argparse.ArgumentParser(prog="python -m forecast.warmup",
+                                     description="Compile and cache the numba kernels.")
+    parser.add_argument("--smoothing", action="store_true",
+                        help="only the smoothing passes (what a fit compiles in a second process)")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logger.setLevel(logging.INFO)
     for name in ("pymc", "pytensor", "numba", "preliz"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    seconds = warm_up()
+    seconds = warm_up_smoothing() if args.smoothing else warm_up()
     import numba
 
     logger.info("forecast: numba kernels compiled and cached in %.1f s (%s)", seconds,

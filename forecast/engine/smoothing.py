@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from forecast.engine import compile_ahead
 from forecast.engine.kernels import (
     LoweredOverrides,
     LoweredPlan,
@@ -298,6 +299,7 @@ def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.nda
     marginals : list of ndarray
         ``(draws, months, states)`` per node.
     """
+    compile_ahead.wait()  # a helper compiling these passes (first fit on a machine)
     n_draws = params[0].shape[0] if params else 0
     flat = (np.concatenate([np.asarray(p, dtype=float).reshape(n_draws, -1) for p in params],
                            axis=1) if params else np.zeros((n_draws, 0)))

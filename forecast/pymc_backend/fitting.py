@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from forecast.elicitation import Priors, elicit
+from forecast.engine import compile_ahead
 from forecast.engine.exact import ExactEngine, evidence_matrices
 from forecast.pymc_backend import import_pymc
 from forecast.pymc_backend.density import CompiledDensity
@@ -249,6 +250,9 @@ class ScenarioFitter:
     def __init__(self, scenario: Scenario, priors: Priors | None = None,
                  sampler: SamplerConfig | None = None) -> None:
         self.scenario = scenario
+        # on a machine without the compiled kernels, a second process compiles the smoothing
+        # passes while this one elicits the priors and compiles the density
+        compile_ahead.start()
         self.priors = priors or elicit(scenario)
         self.sampler = sampler or SamplerConfig()
         self.engine = ExactEngine(scenario)

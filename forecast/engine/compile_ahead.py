@@ -1,0 +1,93 @@
+"""Compile the smoothing passes in a second process while a first fit compiles its density.
+
+On a machine whose numba cache lacks the kernels (``make setup`` fills it; a new numba or an
+edited kernel empties it), a first fit compiles two things one after the other: the sampler's
+density (about 4 s) and the smoothing passes that turn draws into question probabilities
+(about 4 s). numba compiles under a lock, one function at a time per process, so a thread
+cannot overlap them; a process can. :func:`start` launches ``python -m forecast.warmup
+--smoothing`` when the smoothing passes are not cached, and :func:`wait` (called before the
+passes first run) waits for it, so that this process loads them from the cache instead of
+compiling them. If the helper fails or is not done in time, this process compiles them itself,
+as it would have anyway. A warm cache starts nothing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numba
+
+from forecast.engine.compile_cache import PACKAGE
+
+logger = logging.getLogger(__name__)
+
+WAIT_S = 300.0
+"""How long to wait for the helper before compiling here (it takes about 5 s)."""
+
+_lock = threading.Lock()
+_helper: subprocess.Popen | None = None
+
+
+def smoothing_cached() -> bool:
+    """Whether numba's cache holds the smoothing passes (their index file exists)."""
+    from forecast.engine.smoothing import _smooth_block
+
+    try:
+        index = Path(_smooth_block._cache._cache_file._index_path)
+    except AttributeError:  # numba's cache internals changed: never start a helper
+        return True
+    return index.exists()
+
+
+def start() -> bool:
+    """Start compiling the smoothing passes in a second process, unless they are cached.
+
+    Returns whether a helper was started (not when one already runs).
+    """
+    global _helper
+    with _lock:
+        if _helper is not None or smoothing_cached():
+            return False
+        env = dict(os.environ)
+        # the same cache folder and the same package as this process
+        if numba.config.CACHE_DIR:
+            env["NUMBA_CACHE_DIR"] = str(numba.config.CACHE_DIR)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(PACKAGE.parent), *filter(None, [env.get("PYTHONPATH")])])
+        try:
+            _helper = subprocess.Popen(
+                [sys.executable, "-m", "forecast.warmup", "--smoothing"], env=env,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError as error:
+            logger.debug("could not start the compile helper (%s); compiling here", error)
+            return False
+        logger.debug("compiling the smoothing passes in process %d", _helper.pid)
+        return True
+
+
+def wait(timeout: float = WAIT_S) -> None:
+    """Wait for a running helper (if any) to finish; kill it after ``timeout`` seconds."""
+    global _helper
+    with _lock:
+        helper, _helper = _helper, None
+    if helper is None:
+        return
+    try:
+        code = helper.wait(timeout)
+    except subprocess.TimeoutExpired:
+        helper.kill()
+        helper.wait()
+        logger.debug("the compile helper took over %.0f s; compiling here", timeout)
+        return
+    if code != 0:
+        logger.debug("the compile helper exited with %d; compiling here", code)
+
+
+# a process that ends before its first smoothing pass lets the helper finish its work
+atexit.register(wait)

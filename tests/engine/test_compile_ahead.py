@@ -1,0 +1,64 @@
+"""A first fit compiles the smoothing passes in a second process and loads them from the cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from forecast.engine import ExactEngine, compile_ahead
+from forecast.spec import load_scenario
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
+# run in a fresh process with an empty numba cache: the helper must compile the passes, and
+# this process must then load them instead of compiling them
+CHILD = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from forecast.engine import ExactEngine, compile_ahead
+    from forecast.engine.smoothing import _smooth_block
+    from forecast.spec import load_scenario
+
+    out = {"cached_before": compile_ahead.smoothing_cached(),
+           "started": compile_ahead.start(), "started_again": compile_ahead.start()}
+    compile_ahead.wait()
+    out["cached_after"] = compile_ahead.smoothing_cached()
+    engine = ExactEngine(load_scenario(sys.argv[1]))
+    params = [np.full((3, len(r.destinations) + 1), 1.0 / (len(r.destinations) + 1))
+              for r in engine.scenario.rules]
+    result = engine.run_draws(params, engine.evidence())
+    out["finite"] = bool(np.all(np.isfinite(result.loglik)))
+    out["hits"] = sum(_smooth_block.stats.cache_hits.values())
+    out["misses"] = sum(_smooth_block.stats.cache_misses.values())
+    out["started_when_cached"] = compile_ahead.start()
+    print(json.dumps(out))
+""")
+
+
+def test_the_helper_compiles_the_smoothing_passes_for_this_process(tmp_path) -> None:
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    run = subprocess.run([sys.executable, "-c", CHILD, str(SCENARIOS / "tiny_chain.yaml")],
+                         env=env, capture_output=True, text=True, timeout=600, check=True)
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["cached_before"] is False
+    assert out["started"] is True and out["started_again"] is False
+    assert out["cached_after"] is True
+    # loaded from the helper's cache entry, never compiled in this process
+    assert out["hits"] >= 1 and out["misses"] == 0
+    assert out["finite"]
+    assert out["started_when_cached"] is False
+
+
+def test_a_warm_cache_starts_nothing() -> None:
+    engine = ExactEngine(load_scenario(SCENARIOS / "tiny_chain.yaml"))
+    engine.run_draws([np.full((2, len(r.destinations) + 1), 1.0 / (len(r.destinations) + 1))
+                      for r in engine.scenario.rules])
+    assert compile_ahead.smoothing_cached()
+    assert compile_ahead.start() is False
+    compile_ahead.wait()  # nothing to wait for
