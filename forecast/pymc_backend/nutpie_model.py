@@ -128,8 +128,10 @@ def call_logp(density: CompiledDensity, x: np.ndarray) -> tuple[float, np.ndarra
 
     ``-inf`` (and a zero gradient) where the evidence is impossible.
     """
-    table, _arrays = pack(density)
     x = np.ascontiguousarray(x, dtype=np.float64)
+    if x.shape != (density.ndim,):
+        raise ValueError(f"x must have shape ({density.ndim},), not {x.shape}")
+    table, _arrays = pack(density)
     grad = np.zeros_like(x)
     logp = np.zeros(1)
     as_double = ctypes.POINTER(ctypes.c_double)

@@ -114,8 +114,9 @@ def _call_logp(table, x):
     return code, float(logp[0]), grad
 
 
-def test_nutpie_callbacks_equal_the_density(scenarios) -> None:
-    """The C callbacks nutpie calls give the density's value, gradient and variables."""
+def test_nutpie_callbacks_give_the_density_and_its_variables(scenarios) -> None:
+    """The C callbacks nutpie calls: success codes, the density ``logp_dlogp`` reports (both
+    are checked against PyMC above) and the model's free variables at ``x``."""
     rng = np.random.default_rng(3)
     for scenario in scenarios:
         density = CompiledDensity(ExactEngine(scenario), elicit(scenario))
@@ -125,6 +126,7 @@ def test_nutpie_callbacks_equal_the_density(scenarios) -> None:
             code, logp, grad = _call_logp(table, x)
             want_logp, want_grad = density.logp_dlogp(x)
             assert code == 0
+            assert np.isfinite(logp) and np.all(np.isfinite(grad))
             assert logp == want_logp
             assert_allclose(grad, want_grad, rtol=0, atol=0)
             values = density.constrained(x)
@@ -136,6 +138,15 @@ def test_nutpie_callbacks_equal_the_density(scenarios) -> None:
                                            ctypes.c_void_p(table.ctypes.data)) == 0
             assert_allclose(out, expanded, rtol=0, atol=0)
         del arrays
+
+
+def test_density_refuses_a_point_of_the_wrong_size(scenarios) -> None:
+    """The callback reads ``ndim`` values; any other length is refused, not read past."""
+    density = CompiledDensity(ExactEngine(scenarios[0]), elicit(scenarios[0]))
+    for bad in (np.zeros(density.ndim + 1), np.zeros(max(density.ndim - 1, 0)),
+                np.zeros((1, density.ndim))):
+        with pytest.raises(ValueError, match="shape"):
+            density.logp_dlogp(bad)
 
 
 def test_nutpie_callback_reports_impossible_evidence(scenarios) -> None:
