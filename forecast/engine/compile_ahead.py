@@ -32,28 +32,44 @@ WAIT_S = 300.0
 
 _lock = threading.Lock()
 _helper: subprocess.Popen | None = None
+_started = False
+
+
+def _index_path() -> Path | None:
+    """The numba cache index file of the smoothing passes (None if numba's internals moved)."""
+    from forecast.engine.smoothing import _smooth_block
+
+    try:
+        return Path(_smooth_block._cache._cache_file._index_path)
+    except AttributeError:
+        return None
 
 
 def smoothing_cached() -> bool:
     """Whether numba's cache holds the smoothing passes (their index file exists)."""
-    from forecast.engine.smoothing import _smooth_block
+    index = _index_path()
+    return index is None or index.exists()
 
-    try:
-        index = Path(_smooth_block._cache._cache_file._index_path)
-    except AttributeError:  # numba's cache internals changed: never start a helper
-        return True
-    return index.exists()
+
+def _writable(folder: Path) -> bool:
+    """Whether ``folder`` (or, if it does not exist yet, its nearest ancestor) is writable."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return os.access(folder, os.W_OK)
 
 
 def start() -> bool:
     """Start compiling the smoothing passes in a second process, unless they are cached.
 
-    Returns whether a helper was started (not when one already runs).
+    At most once per process, and only into a cache folder that can be written: a helper
+    whose work cannot reach the cache would only make this process wait. Returns whether a
+    helper was started.
     """
-    global _helper
+    global _helper, _started
     with _lock:
-        if _helper is not None or smoothing_cached():
+        if _started or smoothing_cached() or not _writable(_index_path().parent):
             return False
+        _started = True
         env = dict(os.environ)
         # the same cache folder and the same package as this process
         if numba.config.CACHE_DIR:

@@ -37,6 +37,9 @@ CHILD = textwrap.dedent("""
     out["hits"] = sum(_smooth_block.stats.cache_hits.values())
     out["misses"] = sum(_smooth_block.stats.cache_misses.values())
     out["started_when_cached"] = compile_ahead.start()
+    # a helper whose work did not reach the cache is not started again in this process
+    compile_ahead._index_path().unlink()
+    out["started_after_loss"] = compile_ahead.start()
     print(json.dumps(out))
 """)
 
@@ -53,6 +56,7 @@ def test_the_helper_compiles_the_smoothing_passes_for_this_process(tmp_path) -> 
     assert out["hits"] >= 1 and out["misses"] == 0
     assert out["finite"]
     assert out["started_when_cached"] is False
+    assert out["started_after_loss"] is False
 
 
 def test_a_warm_cache_starts_nothing() -> None:
@@ -62,3 +66,13 @@ def test_a_warm_cache_starts_nothing() -> None:
     assert compile_ahead.smoothing_cached()
     assert compile_ahead.start() is False
     compile_ahead.wait()  # nothing to wait for
+
+
+def test_only_a_writable_cache_folder_gets_a_helper(tmp_path, monkeypatch) -> None:
+    """The nearest existing folder of the cache is what must be writable."""
+    assert compile_ahead._writable(tmp_path / "numba" / "engine")
+    asked = []
+    monkeypatch.setattr(compile_ahead.os, "access",
+                        lambda path, mode: asked.append(Path(path)) or False)
+    assert not compile_ahead._writable(tmp_path / "numba" / "engine")
+    assert asked == [tmp_path]
