@@ -206,9 +206,9 @@ def lower_overrides(lowered: LoweredPlan, overrides, n_months: int) -> LoweredOv
 
 @numba.njit(cache=True, nogil=True)
 def _max(values):  # pragma: no cover
-    """The largest entry of a non-empty integer array."""
-    top = values[0]
-    for i in range(1, values.shape[0]):
+    """The largest entry of a non-negative integer array (0 when it is empty)."""
+    top = 0
+    for i in range(values.shape[0]):
         top = max(top, values[i])
     return top
 
@@ -341,32 +341,6 @@ def flat_params(params: list[np.ndarray]) -> np.ndarray:
     if not params:
         return np.zeros(0)
     return np.concatenate([np.asarray(p, dtype=float).ravel() for p in params])
-
-
-def draw_tables(lowered: LoweredPlan, params: np.ndarray) -> np.ndarray:
-    """Flat table vectors of many parameter draws at once, in numpy: ``(draws, entries)``.
-
-    ``params`` is ``(draws, parameters)`` (rows of :func:`flat_params`). The same numbers as
-    the compiled :func:`_build_tables` (tested), limits at the edges included; with thousands
-    of draws numpy's vectorised operations are as fast as compiled loops, without a compile.
-    """
-    params = np.asarray(params, dtype=float)
-    tables = np.repeat(lowered.fixed[None, :], params.shape[0], axis=0)
-    for r, months in enumerate(lowered.rule_months):
-        p0 = lowered.rule_param_start[r]
-        q0 = np.clip(params[:, p0], 1e-300, 1.0)
-        p_stay = q0 ** (1.0 / months)
-        gap = 1.0 - q0
-        edge = gap < 1e-12
-        # limits as q0 -> 1: the moves keep the destinations' proportions, factor -> 1/N
-        factor = np.where(edge, 1.0 / months, (1.0 - p_stay) / np.where(edge, 1.0, gap))
-        cells = slice(lowered.rule_cell_start[r], lowered.rule_cell_start[r + 1])
-        rows = lowered.cell_row_start[cells]
-        tables[:, rows + lowered.cell_old[cells]] += p_stay[:, None]
-        for d in range(lowered.rule_dest_start[r], lowered.rule_dest_start[r + 1]):
-            move = params[:, p0 + 1 + d - lowered.rule_dest_start[r]] * factor
-            tables[:, rows + lowered.dest_state[d]] += move[:, None]
-    return tables
 
 
 def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], pairs: EntryPairs,

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.engine.kernels import LoweredOverrides, LoweredPlan, draw_tables, no_overrides
+from forecast.engine.kernels import (
+    LoweredOverrides,
+    LoweredPlan,
+    _build_tables,
+    _rule_args,
+    no_overrides,
+)
 
 
 def node_weights(evidence: list[np.ndarray]) -> np.ndarray:
@@ -71,7 +77,7 @@ def table_masks(lowered: LoweredPlan, overrides: LoweredOverrides) -> np.ndarray
     """
     interior = np.concatenate([np.full(int(n), 1.0 / n)
                                for n in np.diff(lowered.rule_param_start)] or [np.zeros(0)])
-    table = draw_tables(lowered, interior[None, :])[0]
+    table = _build_tables(interior, lowered.fixed, *_rule_args(lowered))
     variants = table[None, :] * overrides.keep + overrides.put
     return np.concatenate([table[None, :], variants]) > 0.0
 

@@ -25,7 +25,8 @@ from forecast.engine.kernels import (
     LoweredOverrides,
     LoweredPlan,
     QuestionArrays,
-    draw_tables,
+    _build_tables,
+    _rule_args,
     no_overrides,
 )
 from forecast.engine.slots import entry_pairs
@@ -239,14 +240,30 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
     return norms, answers, marginals
 
 
+@numba.njit(cache=True, nogil=True)
+def _draw_tables(params, fixed, rule_param_start, rule_months, rule_cell_start, cell_row_start,
+                 cell_old, rule_dest_start, dest_state):  # pragma: no cover
+    """Every draw's flat table vector as a column, ``(table entries, draws)``.
+
+    ``params`` holds one draw per row; each column is :func:`_build_tables` of that row.
+    """
+    tables = np.empty((fixed.shape[0], params.shape[0]))
+    for d in range(params.shape[0]):
+        table = _build_tables(params[d], fixed, rule_param_start, rule_months, rule_cell_start,
+                              cell_row_start, cell_old, rule_dest_start, dest_state)
+        for i in range(fixed.shape[0]):
+            tables[i, d] = table[i]
+    return tables
+
+
 def _smooth_range(tables, keep, put, block_args, block, first, last, norms, answers,
                   marginals) -> None:
     """:func:`_smooth_block` over draws ``first:last``, block by block.
 
-    ``tables`` holds every draw's table as a column; each block's override variants are
-    ``table * keep[v] + put[v]``. Writes rows ``first:last`` of ``norms``, ``answers`` and
-    ``marginals`` (draw first). The compiled passes release the GIL, so threads can run
-    ranges side by side; the Python here is a few calls per block of draws.
+    ``tables`` holds every draw's table as a column (:func:`_draw_tables`); each block's
+    override variants are ``table * keep[v] + put[v]``. Writes rows ``first:last`` of
+    ``norms``, ``answers`` and ``marginals`` (draw first). The compiled passes release the
+    GIL, so threads can run ranges side by side; the Python here is a few calls per block.
     """
     for lo in range(first, last, block):
         plain = tables[:, lo:min(lo + block, last)]
@@ -312,7 +329,7 @@ def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.nda
     norms = np.empty((n_draws, months))
     answers = np.empty((n_draws, questions.start.shape[0]))
     marg = np.empty((n_draws, int(starts[-1]) * months))
-    tables = np.ascontiguousarray(draw_tables(lowered, flat).T)
+    tables = _draw_tables(np.ascontiguousarray(flat), lowered.fixed, *_rule_args(lowered))
     block_args = (overrides.month_variant, weights, initial, pairs.start, pairs.src, pairs.cell,
                   pairs.out, pairs.col, pairs.slot_start, pairs.slot_entry,
                   int(lowered.out_size.shape[0]), questions.node, questions.target,

@@ -153,7 +153,7 @@ def _log_softmax(z, n, log_q):  # pragma: no cover
 def _outcomes(x, kind, width, x_start, q_start, n_params):  # pragma: no cover
     """The kernels' flat parameter vector (every rule's outcome vector) at ``x``."""
     q = np.zeros(n_params)
-    z = np.empty(_max(width) if width.shape[0] else 1)
+    z = np.empty(_max(width))
     log_q = np.empty_like(z)
     for k in range(kind.shape[0]):
         n = _softmax_z(x, kind, width, x_start, k, z)

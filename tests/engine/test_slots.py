@@ -12,12 +12,12 @@ from forecast.engine import ExactEngine, forced_state
 from forecast.engine.kernels import (
     _build_tables,
     _rule_args,
-    draw_tables,
     flat_params,
     lower_overrides,
     no_overrides,
 )
 from forecast.engine.slots import EntryPairs, entry_pairs, node_weights
+from forecast.engine.smoothing import _draw_tables
 from forecast.spec import load_scenario
 from forecast.synthetic import random_scenario
 
@@ -81,8 +81,8 @@ def _slot_pass(pairs: EntryPairs, engine: ExactEngine, weights: np.ndarray,
     return values
 
 
-def test_numpy_tables_equal_the_compiled_ones(engines) -> None:
-    """``draw_tables`` (numpy, many draws) equals ``_build_tables`` (numba), edges included."""
+def test_draw_tables_are_each_draws_table(engines) -> None:
+    """``_draw_tables`` (many draws) gives ``_build_tables`` of each draw, edges included."""
     rng = np.random.default_rng(0)
     for engine in engines:
         low = engine.lowered
@@ -93,8 +93,9 @@ def test_numpy_tables_equal_the_compiled_ones(engines) -> None:
             flat[0, starts[r]:starts[r + 1]] = np.eye(starts[r + 1] - starts[r])[0]
             flat[1, starts[r]:starts[r + 1]] = np.eye(starts[r + 1] - starts[r])[-1]
         want = np.array([_build_tables(row, low.fixed, *_rule_args(low)) for row in flat])
-        assert_allclose(draw_tables(low, flat), want, rtol=1e-15, atol=1e-15)
-        assert np.all(np.isfinite(draw_tables(low, flat)))
+        got = _draw_tables(flat, low.fixed, *_rule_args(low)).T
+        assert_allclose(got, want, rtol=1e-15, atol=1e-15)
+        assert np.all(np.isfinite(got))
 
 
 def test_slots_are_the_support_of_the_dense_pass(engines) -> None:
