@@ -37,7 +37,8 @@ BLOCK = 64
 
 
 # Scalar loops only, no array expressions: they make numba compile several times longer
-# (see :mod:`forecast.engine.kernels`).
+# (see :mod:`forecast.engine.kernels`). Offsets of 0 are passed as ``np.int64(0)``: numba
+# compiles a separate copy of a function for each literal constant among its arguments.
 
 @numba.njit(cache=True, nogil=True)
 def _fill(rows, first, stop, value):  # pragma: no cover
@@ -85,7 +86,7 @@ def _step_adjoint(work, t, weights_t, tables, pair_start, pair_src, pair_cell, p
     """Transpose of :func:`_step`: from the rows of the joint after month ``t`` to the first."""
     n_block = work.shape[1]
     base = slot_start[t * n_ops]
-    _fill(work, 0, slot_start[(t + 1) * n_ops] - base, 0.0)
+    _fill(work, np.int64(0), slot_start[(t + 1) * n_ops] - base, 0.0)
     for j in range(pair_start[(t + 1) * n_ops] - 1, pair_start[t * n_ops] - 1, -1):
         w = weights_t[pair_col[j]]
         if w == 0.0:
@@ -134,7 +135,7 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
         for d in range(n_block):
             alphas[i, d] = initial[slot_entry[first_slot[0] + i]]
     for t in range(n_months):
-        _copy_rows(alphas, at[t], work, 0, at[t + 1] - at[t])
+        _copy_rows(alphas, at[t], work, np.int64(0), at[t + 1] - at[t])
         _step(work, t, weights[t], tables[month_variant[t]], pair_start, pair_src, pair_cell,
               pair_out, pair_col, slot_start, n_ops)
         after = first_slot[t + 1] - first_slot[t]
@@ -208,7 +209,7 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
                 and q_stop[previous_q] <= stop):
             first = q_stop[previous_q] + 1
         else:
-            _copy_rows(alphas, at[start], held, 0, at[start + 1] - at[start])
+            _copy_rows(alphas, at[start], held, np.int64(0), at[start + 1] - at[start])
         for t in range(first, stop + 1):
             for k in range(weights.shape[1]):
                 masked[k] = weights[t, k]
@@ -217,7 +218,7 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
                     masked[marginal_start[node] + k] = 0.0
             for d in range(n_block):
                 inverse[d] = 1.0 / norms[t, d] if possible[d] else 0.0
-            _copy_rows(held, 0, work, 0, at[t + 1] - at[t])
+            _copy_rows(held, np.int64(0), work, np.int64(0), at[t + 1] - at[t])
             _step(work, t, masked, tables[month_variant[t]], pair_start, pair_src, pair_cell,
                   pair_out, pair_col, slot_start, n_ops)
             after = first_slot[t + 1] - first_slot[t]

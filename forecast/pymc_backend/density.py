@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+from scipy import special
 
 from forecast.elicitation import Priors, reference_log_coefficient
 from forecast.engine.exact import ExactEngine
@@ -163,25 +164,6 @@ def _outcomes(x, kind, width, x_start, q_start, n_params):  # pragma: no cover
     return q
 
 
-@numba.njit(cache=True, nogil=True)
-def _expand(x, kind, width, x_start, q_start, n_params, out):  # pragma: no cover
-    """Write the model's free variables at ``x`` into ``out``, variable after variable.
-
-    A Beta group's variable is each rule's probability of moving (the outcome vector's second
-    entry); a Dirichlet group's is each rule's whole outcome vector (C order).
-    """
-    q = _outcomes(x, kind, width, x_start, q_start, n_params)
-    e = 0
-    for k in range(kind.shape[0]):
-        if kind[k] == LOG_ODDS:
-            out[e] = q[q_start[k] + 1]
-            e += 1
-        else:
-            for j in range(width[k]):
-                out[e] = q[q_start[k] + j]
-                e += 1
-
-
 # inlined into the sampler's callback (forecast.pymc_backend.nutpie_model), its only caller:
 # compiled on its own as well, it would cost a first fit about a second more
 @numba.njit(nogil=True, inline="always")
@@ -274,10 +256,6 @@ class CompiledDensity:
         """Use new evidence matrices (one ``(months, states)`` array per node)."""
         self.pairs = likelihood_pairs(evidence, self.lowered, self.initial)
 
-    def _layout_args(self) -> tuple:
-        layout = self.layout
-        return (layout.kind, layout.width, layout.x_start, layout.q_start)
-
     def logp_dlogp(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Log-density (with PyMC's Jacobians and constants) and its gradient at ``x``.
 
@@ -295,16 +273,31 @@ class CompiledDensity:
                 for g in self.groups}
 
     def constrained(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """The model's free variables (``move_prob``, ``outcome<L>``) at ``x``."""
-        shapes = self.shapes
-        flat = np.empty(sum(int(np.prod(s)) for s in shapes.values()))
-        _expand(np.ascontiguousarray(x, dtype=float), *self._layout_args(), self.n_params,
-                flat)
-        out, i = {}, 0
-        for name, shape in shapes.items():
-            size = int(np.prod(shape))
-            out[name] = flat[i:i + size].reshape(shape)
-            i += size
+        """The model's free variables (``move_prob``, ``outcome<L>``) at ``x``.
+
+        ``x`` may carry leading axes (``(chain, draw, ndim)`` for a whole trace); each
+        variable gets the same leading axes. A Beta group's variable is each rule's
+        probability of moving, ``softmax(0, x)[1]``; a Dirichlet group's is each rule's
+        outcome vector, ``softmax(x, -sum(x))``: the outcome vectors the kernels use
+        (:func:`_outcomes`, tested equal).
+        """
+        x = np.asarray(x, dtype=float)
+        if x.ndim == 0 or x.shape[-1] != self.ndim:
+            raise ValueError(f"x must have {self.ndim} values on its last axis, "
+                             f"not shape {x.shape}")
+        lead = x.shape[:-1]
+        out, start = {}, 0
+        for group in self.groups:
+            n = len(group.rules)
+            if group.is_beta:
+                out[group.name] = special.expit(x[..., start:start + n])
+                start += n
+            else:
+                size = n * (group.width - 1)
+                z = x[..., start:start + size].reshape(*lead, n, group.width - 1)
+                z = np.concatenate([z, -z.sum(axis=-1, keepdims=True)], axis=-1)
+                out[group.name] = special.softmax(z, axis=-1)
+                start += size
         return out
 
     def unconstrained(self, values: dict[str, np.ndarray]) -> np.ndarray:

@@ -384,7 +384,7 @@ class ScenarioFitter:
                 model, draws=cfg.draws, tune=cfg.tune, chains=cfg.chains, cores=cfg.cores,
                 seed=seed, save_warmup=False, progress_bar=progressbar,
                 target_accept=cfg.target_accept)
-            idata = az.InferenceData(posterior=idata.posterior,
+            idata = az.InferenceData(posterior=model.variables(idata.posterior),
                                      sample_stats=idata.sample_stats)
         else:
             step = self._nuts()

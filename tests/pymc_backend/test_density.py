@@ -8,14 +8,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 from numpy.testing import assert_allclose
 
 import forecast
 from forecast.elicitation import elicit
 from forecast.engine import ExactEngine
-from forecast.pymc_backend.density import CompiledDensity
+from forecast.pymc_backend.density import CompiledDensity, _outcomes
 from forecast.pymc_backend.model import build_model
-from forecast.pymc_backend.nutpie_model import _expand_callback, _logp_callback, pack
+from forecast.pymc_backend.nutpie_model import (
+    POSITION,
+    POSITION_DIM,
+    DensityModel,
+    _expand_callback,
+    _logp_callback,
+    pack,
+)
 from forecast.synthetic import random_scenario
 
 HERE = Path(__file__).resolve().parents[1]
@@ -114,10 +122,11 @@ def _call_logp(table, x):
     return code, float(logp[0]), grad
 
 
-def test_nutpie_callbacks_give_the_density_and_its_variables(scenarios) -> None:
+def test_nutpie_callbacks_give_the_density_and_the_position(scenarios) -> None:
     """The C callbacks nutpie calls: success codes, the density ``logp_dlogp`` reports (both
-    are checked against PyMC above) and the model's free variables at ``x``."""
+    are checked against PyMC above), and the position itself as the stored draw."""
     rng = np.random.default_rng(3)
+    dbl = ctypes.POINTER(ctypes.c_double)
     for scenario in scenarios:
         density = CompiledDensity(ExactEngine(scenario), elicit(scenario))
         table, arrays = pack(density)
@@ -129,15 +138,64 @@ def test_nutpie_callbacks_give_the_density_and_its_variables(scenarios) -> None:
             assert np.isfinite(logp) and np.all(np.isfinite(grad))
             assert logp == want_logp
             assert_allclose(grad, want_grad, rtol=0, atol=0)
-            values = density.constrained(x)
-            expanded = np.concatenate([values[g.name].ravel() for g in density.groups])
-            out = np.zeros_like(expanded)
-            dbl = ctypes.POINTER(ctypes.c_double)
+            out = np.full_like(x, np.nan)
             assert _expand_callback.ctypes(x.size, out.size, x.ctypes.data_as(dbl),
                                            out.ctypes.data_as(dbl),
                                            ctypes.c_void_p(table.ctypes.data)) == 0
-            assert_allclose(out, expanded, rtol=0, atol=0)
+            assert np.array_equal(out, x)
         del arrays
+
+
+def test_variables_are_the_outcome_vectors_the_density_uses(scenarios) -> None:
+    """``constrained`` (numpy, any leading axes) gives each rule the outcome vector the
+    compiled density computes at the same position (``_outcomes``)."""
+    rng = np.random.default_rng(4)
+    for scenario in scenarios:
+        density = CompiledDensity(ExactEngine(scenario), elicit(scenario))
+        layout = density.layout
+        x = rng.normal(0.0, 3.0, (2, 3, density.ndim))
+        values = density.constrained(x)
+        for c in range(2):
+            for d in range(3):
+                q = _outcomes(x[c, d], layout.kind, layout.width, layout.x_start,
+                              layout.q_start, density.n_params)
+                k = 0
+                for group in density.groups:
+                    for i in range(len(group.rules)):
+                        start = layout.q_start[k]
+                        if group.is_beta:
+                            assert_allclose(values[group.name][c, d, i], q[start + 1],
+                                            rtol=1e-13, atol=1e-15)
+                        else:
+                            assert_allclose(values[group.name][c, d, i],
+                                            q[start:start + group.width], rtol=1e-13,
+                                            atol=1e-15)
+                        k += 1
+        with pytest.raises(ValueError, match=f"{density.ndim} values on its last axis"):
+            density.constrained(np.zeros(density.ndim + 1))
+
+
+def test_nutpie_trace_becomes_the_models_variables(scenarios) -> None:
+    """A trace of positions maps to the PyMC model's variables, dimensions and coordinates."""
+    kursk = scenarios[0]
+    priors = elicit(kursk)
+    density = CompiledDensity(ExactEngine(kursk), priors)
+    model = build_model(kursk, priors)
+    coords = {name: list(values) for name, values in model.coords.items()}
+    nutpie_model = DensityModel(density, coords)
+    x = np.random.default_rng(5).normal(0.0, 1.0, (2, 4, density.ndim))
+    trace = xr.Dataset({POSITION: (("chain", "draw", POSITION_DIM), x)},
+                       coords={"chain": [0, 1], "draw": np.arange(4)}, attrs={"a": 1})
+    variables = nutpie_model.variables(trace)
+    assert variables.attrs == {"a": 1}
+    assert set(variables.data_vars) == {v.name for v in model.free_RVs}
+    for var in model.free_RVs:
+        want_dims = ("chain", "draw", *model.named_vars_to_dims[var.name])
+        assert variables[var.name].dims == want_dims
+        for dim in want_dims[2:]:
+            assert list(variables[var.name][dim].values) == coords[dim]
+    for name, value in density.constrained(x).items():
+        assert np.array_equal(variables[name].values, value)
 
 
 def test_density_refuses_a_point_of_the_wrong_size(scenarios) -> None:
