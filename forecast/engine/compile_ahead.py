@@ -2,8 +2,8 @@
 
 On a machine whose numba cache lacks the kernels (``make setup`` fills it; a new numba or an
 edited kernel empties it), a first fit compiles two things one after the other: the sampler's
-density (about 4 s) and the smoothing passes that turn draws into question probabilities
-(about 4 s). numba compiles under a lock, one function at a time per process, so a thread
+density (about 3.5 s) and the smoothing passes that turn draws into question probabilities
+(about 4.5 s). numba compiles under a lock, one function at a time per process, so a thread
 cannot overlap them; a process can. :func:`start` launches ``python -m forecast.warmup
 --smoothing`` when the smoothing passes are not cached, and :func:`wait` (called before the
 passes first run) waits for it, so that this process loads them from the cache instead of
