@@ -13,5 +13,5 @@ def test_warm_up_runs_every_compiled_path() -> None:
 
 def test_warmup_entry_point_reports(caplog) -> None:
     with caplog.at_level(logging.INFO, logger="forecast.warmup"):
-        assert main() == 0
+        assert main([]) == 0
     assert "numba kernels compiled and cached" in caplog.text

@@ -27,7 +27,9 @@ CHILD = textwrap.dedent("""
 
     out = {"cached_before": compile_ahead.smoothing_cached(),
            "started": compile_ahead.start(), "started_again": compile_ahead.start()}
+    helper = compile_ahead._helper
     compile_ahead.wait()
+    out["helper_code"] = helper.returncode
     out["cached_after"] = compile_ahead.smoothing_cached()
     engine = ExactEngine(load_scenario(sys.argv[1]))
     params = [np.full((3, len(r.destinations) + 1), 1.0 / (len(r.destinations) + 1))
@@ -51,6 +53,8 @@ def test_the_helper_compiles_the_smoothing_passes_for_this_process(tmp_path) -> 
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["cached_before"] is False
     assert out["started"] is True and out["started_again"] is False
+    # the helper ends without the interpreter's teardown, with success, its work on disk
+    assert out["helper_code"] == 0
     assert out["cached_after"] is True
     # loaded from the helper's cache entry, never compiled in this process
     assert out["hits"] >= 1 and out["misses"] == 0
