@@ -1,7 +1,7 @@
 """Compile the numba kernels once, at install time (``python -m forecast.warmup``).
 
 The likelihood, density, sampler callbacks and smoothing passes are numba code cached on disk
-(``cache=True``): the first process on a machine compiles them (about 9 s on two cores), every
+(``cache=True``): the first process on a machine compiles them (6-9 s on two cores), every
 later one loads them. ``make setup`` runs this module after installing, so that the first
 ``forecast fit`` a user runs does not pay for the compilation. It fits a small random scenario
 with a few draws through every compiled path; the scenario's numbers do not matter, the
