@@ -116,8 +116,8 @@ class EvidenceReader:
         Rows whose number of cells differs from the header's are reported and left out.
         """
         path = (self.base_dir / name).resolve()
-        line = self.line_of(tuple(_split_field(field)))
-        file = self._file_of(tuple(_split_field(field)))
+        key = tuple(_split_field(field))
+        line, file = self.line_of(key), self._file_of(key)
         try:
             text = path.read_bytes().decode("utf-8-sig")
         except OSError as exc:
@@ -182,7 +182,7 @@ class EvidenceReader:
         return out
 
     def _series(self, index: int, series: SeriesEvidence) -> list[EvidenceItem]:
-        field = f"evidence.series[{index}]"
+        field, key = f"evidence.series[{index}]", ("evidence", "series", index)
         opened = self._open_csv(series.file, f"{field}.file")
         if opened is None:
             return []
@@ -193,16 +193,14 @@ class EvidenceReader:
         missing = [c for c in needed if c not in header]
         if missing:
             self._problem(file, "header", f"missing column(s) {', '.join(missing)} named in "
-                          f"{self._file_of(tuple(_split_field(field)))} {field}",
-                          f"columns of the file: "
-                          f"{', '.join(header)}", 1)
+                          f"{self._file_of(key)} {field}",
+                          f"columns of the file: {', '.join(header)}", 1)
             return []
         node = self.spec.nodes.get(series.node)
         if node is None:
-            self._problem(self._file_of(("evidence", "series", index, "node")), f"{field}.node",
+            self._problem(self._file_of((*key, "node")), f"{field}.node",
                           f"unknown node '{series.node}'",
-                          f"one of: {', '.join(self.spec.nodes)}", self.line_of(
-                              ("evidence", "series", index, "node")))
+                          f"one of: {', '.join(self.spec.nodes)}", self.line_of((*key, "node")))
             return []
         # every included reading by month, in date order (file order among equal dates)
         readings: dict[int, list[tuple[int, dt.date, float, dict[str, str]]]] = {}

@@ -46,7 +46,7 @@ DEFAULT_DRAWS = 4000
 """Prior draws of an importance-sampling replay."""
 DEFAULT_SEED = 20240930
 METHODS = ("is", "nuts")
-"""Above this Pareto k the importance-sampling estimate is not reliable (Vehtari et al. 2024)."""
+"""Replay methods: importance sampling of prior draws, or a NUTS fit per cut-off."""
 RESOLVED_TOL = 1e-9
 """A question whose probability is within this of 0 (or of 1) in every draw is settled."""
 

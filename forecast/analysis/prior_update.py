@@ -40,7 +40,6 @@ from forecast.pymc_backend.fitting import (
 logger = logging.getLogger(__name__)
 
 
-
 def _rule_params(group: xr.Dataset, fitter: ScenarioFitter) -> tuple[list[np.ndarray],
                                                                    tuple[int, int]]:
     """Each rule's outcome vector for every draw of a posterior or prior group."""

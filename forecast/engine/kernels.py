@@ -167,6 +167,17 @@ class LoweredOverrides:
     put: np.ndarray
     month_variant: np.ndarray
 
+    def variants(self, table: np.ndarray) -> np.ndarray:
+        """The plain table (row 0) and each variant ``table * keep + put`` after it.
+
+        ``table`` is ``(entries, ...)``: one flat table, or one per draw as columns.
+        """
+        tail = (Ellipsis, *(None,) * (table.ndim - 1))
+        out = np.empty((self.keep.shape[0] + 1, *table.shape))
+        out[0] = table
+        out[1:] = table[None] * self.keep[tail] + self.put[tail]
+        return out
+
 
 def no_overrides(lowered: LoweredPlan, n_months: int) -> LoweredOverrides:
     """Every month uses the plain table."""

@@ -77,9 +77,7 @@ def table_masks(lowered: LoweredPlan, overrides: LoweredOverrides) -> np.ndarray
     """
     interior = np.concatenate([np.full(int(n), 1.0 / n)
                                for n in np.diff(lowered.rule_param_start)] or [np.zeros(0)])
-    table = _build_tables(interior, lowered.fixed, *_rule_args(lowered))
-    variants = table[None, :] * overrides.keep + overrides.put
-    return np.concatenate([table[None, :], variants]) > 0.0
+    return overrides.variants(_build_tables(interior, lowered.fixed, *_rule_args(lowered))) > 0.0
 
 
 def _new_cells(lowered: LoweredPlan, c: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -257,21 +257,19 @@ def _draw_tables(params, fixed, rule_param_start, rule_months, rule_cell_start, 
     return tables
 
 
-def _smooth_range(tables, keep, put, block_args, block, first, last, norms, answers,
+def _smooth_range(tables, overrides, block_args, block, first, last, norms, answers,
                   marginals) -> None:
     """:func:`_smooth_block` over draws ``first:last``, block by block.
 
-    ``tables`` holds every draw's table as a column (:func:`_draw_tables`); each block's
-    override variants are ``table * keep[v] + put[v]``. Writes rows ``first:last`` of
+    ``tables`` holds every draw's table as a column (:func:`_draw_tables`); each block gets
+    its override variants (:meth:`LoweredOverrides.variants`). Writes rows ``first:last`` of
     ``norms``, ``answers`` and ``marginals`` (draw first). The compiled passes release the
     GIL, so threads can run ranges side by side; the Python here is a few calls per block.
     """
     for lo in range(first, last, block):
         plain = tables[:, lo:min(lo + block, last)]
-        variants = np.empty((keep.shape[0] + 1, *plain.shape))
-        variants[0] = plain
-        variants[1:] = plain[None] * keep[:, :, None] + put[:, :, None]
-        block_norms, block_answers, block_marginals = _smooth_block(variants, *block_args)
+        block_norms, block_answers, block_marginals = _smooth_block(
+            overrides.variants(plain), *block_args)
         hi = lo + plain.shape[1]
         norms[lo:hi] = block_norms.T
         answers[lo:hi] = block_answers.T
@@ -336,7 +334,7 @@ def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.nda
                   int(lowered.out_size.shape[0]), questions.node, questions.target,
                   questions.start, questions.stop, questions.reached, lowered.state_of, starts,
                   np.asarray(n_states, dtype=np.int64))
-    args = (tables, overrides.keep, overrides.put, block_args, int(block))
+    args = (tables, overrides, block_args, int(block))
     # whole blocks per thread; the threads share the outputs but write disjoint rows
     n_blocks = -(-n_draws // block)
     edges = [min(n_draws, -(-n_blocks * k // _threads()) * block)

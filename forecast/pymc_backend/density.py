@@ -9,7 +9,7 @@ the numba cache instead of compiling a PyTensor graph. A test checks the value a
 against ``model.compile_logp`` / ``compile_dlogp`` at random points.
 
 The unconstrained vector ``x`` follows PyMC's value variables in order: for each parameter
-group (:func:`forecast.pymc_backend.model.parameter_groups`), the log-odds of a vector Beta
+group (:func:`forecast.pymc_backend.layout.parameter_groups`), the log-odds of a vector Beta
 (one entry per rule) or the ``simplex`` transform of a batched Dirichlet (``width - 1``
 entries per rule, C order).
 
@@ -265,12 +265,6 @@ class CompiledDensity:
         from forecast.pymc_backend.nutpie_model import call_logp
 
         return call_logp(self, x)
-
-    @property
-    def shapes(self) -> dict[str, tuple[int, ...]]:
-        """Shape of each free variable (``move_prob``, ``outcome<L>``), in order."""
-        return {g.name: (len(g.rules),) if g.is_beta else (len(g.rules), g.width)
-                for g in self.groups}
 
     def constrained(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """The model's free variables (``move_prob``, ``outcome<L>``) at ``x``.

@@ -19,10 +19,9 @@ from pytensor.tensor.xlogx import xlogy0
 
 from forecast.elicitation import Priors, elicit
 from forecast.engine.exact import ExactEngine, evidence_matrices
-from forecast.pymc_backend.layout import (  # noqa: F401  (names re-exported)
+from forecast.pymc_backend.layout import (
     EVIDENCE_POTENTIAL,
     QUESTION_VAR,
-    ParameterGroup,
     evidence_data,
     group_data,
     marginal_var,
