@@ -58,19 +58,26 @@ EXACT_REPEATS = 5
 
 # question whose indicator ESS is compared, in order of preference: the first one that the
 # evidence does not fix in the compared scenario ({h} = its horizon, YYYY_MM)
-INDICATOR_PREFERENCE = ("ceasefire_by_{h}", "land_for_land_by_{h}", "mediation_by_{h}",
-                        "partners_by_{h}", "occupation_lost_by_{h}")
+INDICATOR_PREFERENCE = (
+    "ceasefire_by_{h}",
+    "land_for_land_by_{h}",
+    "mediation_by_{h}",
+    "partners_by_{h}",
+    "occupation_lost_by_{h}",
+)
 
 
 # --------------------------------------------------------------------------------------------
 # workers (run in subprocesses)
 # --------------------------------------------------------------------------------------------
 
+
 def _sampler(args):
     from forecast.pymc_backend.fitting import SamplerConfig
 
-    return SamplerConfig(draws=args.draws, tune=args.tune, chains=args.chains,
-                         cores=args.cores, backend=args.sampler)
+    return SamplerConfig(
+        draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, backend=args.sampler
+    )
 
 
 def _ess_report(idata, scenario) -> dict:
@@ -106,6 +113,7 @@ def worker_fit(args) -> dict:
 
     from forecast import load_scenario
     from forecast.pymc_backend.fitting import ScenarioFitter
+
     t_import = time.time()
     scenario = load_scenario(SCENARIO)
     t_load = time.time()
@@ -114,9 +122,12 @@ def worker_fit(args) -> dict:
     idata = fitter.fit(seed=args.seed)
     t_fit = time.time()
     out = {
-        "import_s": t_import - t_spawn, "load_s": t_load - t_import,
-        "build_s": t_build - t_load, "fit1_s": t_fit - t_build,
-        "total_s": t_fit - t_spawn, "compiles_after_fit1": fitter.compiles,
+        "import_s": t_import - t_spawn,
+        "load_s": t_load - t_import,
+        "build_s": t_build - t_load,
+        "fit1_s": t_fit - t_build,
+        "total_s": t_fit - t_spawn,
+        "compiles_after_fit1": fitter.compiles,
         "fit1": _ess_report(idata, scenario),
     }
     if args.worker == "prime":
@@ -137,18 +148,24 @@ def worker_fit(args) -> dict:
         t0 = time.time()
         updated = update_priors(fitter, idata, edited)
         out["update_s"] = time.time() - t0
-        out["update"] = {"method": updated.posterior.attrs["fit_method"],
-                         "pareto_k": float(updated.posterior.attrs["reweight_pareto_k"]),
-                         "ess": float(updated.posterior.attrs["reweight_ess"]),
-                         "posterior_mean": _rule_mean(updated, rule)}
+        out["update"] = {
+            "method": updated.posterior.attrs["fit_method"],
+            "pareto_k": float(updated.posterior.attrs["reweight_pareto_k"]),
+            "ess": float(updated.posterior.attrs["reweight_ess"]),
+            "posterior_mean": _rule_mean(updated, rule),
+        }
         fitter.set_priors(original)
         t0 = time.time()
         fitter.set_priors(edited)
         idata = fitter.fit(seed=args.seed + 2)
         out["refit_s"] = time.time() - t0
         out["refit"] = _ess_report(idata, scenario)
-        out["edit"] = {"rule": rule, "old_alpha": old.tolist(), "new_alpha": new.tolist(),
-                       "posterior_mean": _rule_mean(idata, rule)}
+        out["edit"] = {
+            "rule": rule,
+            "old_alpha": old.tolist(),
+            "new_alpha": new.tolist(),
+            "posterior_mean": _rule_mean(idata, rule),
+        }
         out["compiles"] = fitter.compiles
     return out
 
@@ -191,9 +208,15 @@ def worker_exact_compare(args) -> dict:
         t0 = time.time()
         idata = fitter.fit(seed=args.seed)
         times.append(time.time() - t0)
-    return {"months": scenario.timeline.n_steps, "fit_s": float(np.median(times)),
-            "fit_all_s": times, "prior_s": prior_s, "warmup_s": warmup,
-            "compiles": fitter.compiles, **_ess_report(idata, scenario)}
+    return {
+        "months": scenario.timeline.n_steps,
+        "fit_s": float(np.median(times)),
+        "fit_all_s": times,
+        "prior_s": prior_s,
+        "warmup_s": warmup,
+        "compiles": fitter.compiles,
+        **_ess_report(idata, scenario),
+    }
 
 
 def worker_naive(args) -> dict:
@@ -228,8 +251,8 @@ def worker_naive(args) -> dict:
     with model:
         provided, selected = assign_step_methods(model)
         step = instantiate_steppers(
-            model, provided, selected,
-            step_kwargs={"nuts": {"target_accept": args.target_accept}})
+            model, provided, selected, step_kwargs={"nuts": {"target_accept": args.target_accept}}
+        )
     compile_s = time.time() - t0
     # PyMC returns a list of steps (or a CompoundStep) when several step methods are needed
     if isinstance(step, list):
@@ -255,9 +278,17 @@ def worker_naive(args) -> dict:
         logp_us = (time.perf_counter() - t) / 200 * 1e6
 
     t0 = time.time()
-    idata = pm.sample(draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores,
-                      random_seed=args.seed, step=step, model=model, progressbar=False,
-                      compute_convergence_checks=False)
+    idata = pm.sample(
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        cores=args.cores,
+        random_seed=args.seed,
+        step=step,
+        model=model,
+        progressbar=False,
+        compute_convergence_checks=False,
+    )
     sample_s = time.time() - t0
     t0 = time.time()
     paths = state_paths(naive, scenario, idata.posterior)
@@ -270,44 +301,84 @@ def worker_naive(args) -> dict:
     for q in scenario.questions:
         values = indicators[q.id]
         constant = bool(values.max() == values.min())
-        questions[q.id] = {"constant": constant, "mean": float(values.mean()),
-                           "sd": float(values.std()),
-                           "ess_bulk": None if constant else float(ess_ind[q.id])}
+        questions[q.id] = {
+            "constant": constant,
+            "mean": float(values.mean()),
+            "sd": float(values.std()),
+            "ess_bulk": None if constant else float(ess_ind[q.id]),
+        }
     rule_names = [r.name for r in scenario.rules]
     ess_rules = az.ess(idata, var_names=rule_names, method="bulk")
-    rule_min = float(np.nanmin(np.concatenate(
-        [np.atleast_1d(ess_rules[n].values).ravel() for n in rule_names])))
-    divergences = int(idata.sample_stats["diverging"].sum()) \
-        if "diverging" in idata.sample_stats else 0
-    return {"months": scenario.timeline.n_steps, "build_s": build_s, "compile_s": compile_s,
-            "sample_s": sample_s, "post_s": post_s, "logp_us": logp_us,
-            "free_discrete": naive.n_free_discrete, "observed": naive.n_observed,
-            "steps": step_names, "questions": questions, "min_ess_rules": rule_min,
-            "divergences": divergences, "check_bounds": bool(model.check_bounds)}
+    rule_min = float(
+        np.nanmin(np.concatenate([np.atleast_1d(ess_rules[n].values).ravel() for n in rule_names]))
+    )
+    divergences = (
+        int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    )
+    return {
+        "months": scenario.timeline.n_steps,
+        "build_s": build_s,
+        "compile_s": compile_s,
+        "sample_s": sample_s,
+        "post_s": post_s,
+        "logp_us": logp_us,
+        "free_discrete": naive.n_free_discrete,
+        "observed": naive.n_observed,
+        "steps": step_names,
+        "questions": questions,
+        "min_ess_rules": rule_min,
+        "divergences": divergences,
+        "check_bounds": bool(model.check_bounds),
+    }
 
 
-WORKERS = {"cold": worker_fit, "warm": worker_fit, "prime": worker_fit, "installed": worker_fit,
-           "exact_compare": worker_exact_compare, "naive": worker_naive}
+WORKERS = {
+    "cold": worker_fit,
+    "warm": worker_fit,
+    "prime": worker_fit,
+    "installed": worker_fit,
+    "exact_compare": worker_exact_compare,
+    "naive": worker_naive,
+}
 
 
 # --------------------------------------------------------------------------------------------
 # orchestration (parent process)
 # --------------------------------------------------------------------------------------------
 
-def run_worker(name: str, args, logdir: Path, extra_env: dict | None = None,
-               extra_args: list[str] | None = None) -> dict:
+
+def run_worker(
+    name: str,
+    args,
+    logdir: Path,
+    extra_env: dict | None = None,
+    extra_args: list[str] | None = None,
+) -> dict:
     """Run one worker in a fresh process; return its JSON result (and the spawn time)."""
     result = logdir / f"{name}.json"
     log = logdir / f"{name}.log"
     env = dict(os.environ)
     env.update(extra_env or {})
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name,
-           "--result", str(result), *common_args(args), *(extra_args or [])]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        name,
+        "--result",
+        str(result),
+        *common_args(args),
+        *(extra_args or []),
+    ]
     print(f"[bench] {name}: running ... (log: {log})", flush=True)
     t_spawn = time.time()
     with open(log, "w") as fh:
-        proc = subprocess.run([*cmd, "--t-spawn", repr(t_spawn)], env=env, stdout=fh,
-                              stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.run(
+            [*cmd, "--t-spawn", repr(t_spawn)],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
     wall = time.time() - t_spawn
     if proc.returncode != 0:
         print(f"[bench] {name} FAILED (exit {proc.returncode}); last lines of its log:")
@@ -320,11 +391,29 @@ def run_worker(name: str, args, logdir: Path, extra_env: dict | None = None,
 
 
 def common_args(args) -> list[str]:
-    return ["--draws", str(args.draws), "--tune", str(args.tune), "--chains", str(args.chains),
-            "--cores", str(args.cores), "--seed", str(args.seed), "--sampler", args.sampler,
-            "--edit-rule", args.edit_rule, "--edit-scale", str(args.edit_scale),
-            "--months", str(args.months), "--target-accept", str(args.target_accept),
-            *(["--naive-no-checks"] if args.naive_no_checks else [])]
+    return [
+        "--draws",
+        str(args.draws),
+        "--tune",
+        str(args.tune),
+        "--chains",
+        str(args.chains),
+        "--cores",
+        str(args.cores),
+        "--seed",
+        str(args.seed),
+        "--sampler",
+        args.sampler,
+        "--edit-rule",
+        args.edit_rule,
+        "--edit-scale",
+        str(args.edit_scale),
+        "--months",
+        str(args.months),
+        "--target-accept",
+        str(args.target_accept),
+        *(["--naive-no-checks"] if args.naive_no_checks else []),
+    ]
 
 
 def horizon_tag(months: int) -> str:
@@ -354,26 +443,39 @@ def fmt(x, unit="", digits=2) -> str:
 def main_parent(args) -> int:
     started = time.time()
     logdir = Path(tempfile.mkdtemp(prefix="bench_fit_"))
-    print(f"bench_fit: scenario {SCENARIO.relative_to(ROOT)}; sampler {args.sampler} "
-          f"draws={args.draws} "
-          f"tune={args.tune} chains={args.chains} cores={args.cores} seed={args.seed}"
-          f"{' (--quick)' if args.quick else ''}; python {sys.executable}")
+    print(
+        f"bench_fit: scenario {SCENARIO.relative_to(ROOT)}; sampler {args.sampler} "
+        f"draws={args.draws} "
+        f"tune={args.tune} chains={args.chains} cores={args.cores} seed={args.seed}"
+        f"{' (--quick)' if args.quick else ''}; python {sys.executable}"
+    )
     print(f"bench_fit: {os.cpu_count()} CPUs; worker logs in {logdir}")
 
     # 1. cold: empty PyTensor compiledir, numba cache and result cache, each run afresh; the
     # median run is reported (the spread on a shared machine is a second or more)
     colds = []
     for _ in range(args.cold_runs):
-        cold_dirs = [Path(tempfile.mkdtemp(prefix="bench_pytensor_")),
-                     Path(tempfile.mkdtemp(prefix="bench_numba_")),
-                     Path(tempfile.mkdtemp(prefix="bench_results_"))]
-        flags = ",".join(x for x in (os.environ.get("PYTENSOR_FLAGS", ""),
-                                     f"compiledir={cold_dirs[0]}") if x)
+        cold_dirs = [
+            Path(tempfile.mkdtemp(prefix="bench_pytensor_")),
+            Path(tempfile.mkdtemp(prefix="bench_numba_")),
+            Path(tempfile.mkdtemp(prefix="bench_results_")),
+        ]
+        flags = ",".join(
+            x for x in (os.environ.get("PYTENSOR_FLAGS", ""), f"compiledir={cold_dirs[0]}") if x
+        )
         try:
-            colds.append(run_worker("cold", args, logdir,
-                                    {"PYTENSOR_FLAGS": flags,
-                                     "NUMBA_CACHE_DIR": str(cold_dirs[1]),
-                                     "FORECAST_CACHE_DIR": str(cold_dirs[2])}))
+            colds.append(
+                run_worker(
+                    "cold",
+                    args,
+                    logdir,
+                    {
+                        "PYTENSOR_FLAGS": flags,
+                        "NUMBA_CACHE_DIR": str(cold_dirs[1]),
+                        "FORECAST_CACHE_DIR": str(cold_dirs[2]),
+                    },
+                )
+            )
         finally:
             for d in cold_dirs:
                 shutil.rmtree(d, ignore_errors=True)
@@ -382,19 +484,29 @@ def main_parent(args) -> int:
 
     # 1b. first fit after installing: numba's cache primed as `make setup` does
     # (python -m forecast.warmup), PyTensor compile directory and result cache empty
-    installed_dirs = [Path(tempfile.mkdtemp(prefix="bench_pytensor_")),
-                      Path(tempfile.mkdtemp(prefix="bench_numba_")),
-                      Path(tempfile.mkdtemp(prefix="bench_results_"))]
-    flags = ",".join(x for x in (os.environ.get("PYTENSOR_FLAGS", ""),
-                                 f"compiledir={installed_dirs[0]}") if x)
-    env = {"PYTENSOR_FLAGS": flags, "NUMBA_CACHE_DIR": str(installed_dirs[1]),
-           "FORECAST_CACHE_DIR": str(installed_dirs[2])}
+    installed_dirs = [
+        Path(tempfile.mkdtemp(prefix="bench_pytensor_")),
+        Path(tempfile.mkdtemp(prefix="bench_numba_")),
+        Path(tempfile.mkdtemp(prefix="bench_results_")),
+    ]
+    flags = ",".join(
+        x for x in (os.environ.get("PYTENSOR_FLAGS", ""), f"compiledir={installed_dirs[0]}") if x
+    )
+    env = {
+        "PYTENSOR_FLAGS": flags,
+        "NUMBA_CACHE_DIR": str(installed_dirs[1]),
+        "FORECAST_CACHE_DIR": str(installed_dirs[2]),
+    }
     try:
         t0 = time.time()
-        subprocess.run([sys.executable, "-m", "forecast.warmup"], cwd=ROOT, check=True,
-                       env={**os.environ, **env, "FORECAST_CACHE_DIR":
-                            str(installed_dirs[2] / "warmup")},
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "forecast.warmup"],
+            cwd=ROOT,
+            check=True,
+            env={**os.environ, **env, "FORECAST_CACHE_DIR": str(installed_dirs[2] / "warmup")},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         warmup_s = time.time() - t0
         shutil.rmtree(installed_dirs[0], ignore_errors=True)
         installed_dirs[0].mkdir()
@@ -411,8 +523,12 @@ def main_parent(args) -> int:
     # 5. naive vs exact on the same scenario (truncated unless --months 28)
     naive = run_worker("naive", args, logdir)
     if args.months >= FULL_MONTHS:
-        exact_cmp = {"months": FULL_MONTHS, "fit_s": warm["fit2_s"], **warm["fit2"],
-                     "note": "reused: warm second fit"}
+        exact_cmp = {
+            "months": FULL_MONTHS,
+            "fit_s": warm["fit2_s"],
+            **warm["fit2"],
+            "note": "reused: warm second fit",
+        }
     else:
         exact_cmp = run_worker("exact_compare", args, logdir)
 
@@ -422,75 +538,105 @@ def main_parent(args) -> int:
     print("DETAILS")
     print("-" * 100)
     cold_totals = ", ".join(f"{c['total_s']:.2f}" for c in colds)
-    print(f"cold process (empty caches): interpreter+imports {cold['import_s']:.2f} s, "
-          f"load scenario {cold['load_s']:.2f} s, build ScenarioFitter {cold['build_s']:.2f} s, "
-          f"first fit {cold['fit1_s']:.2f} s; total from process start {cold['total_s']:.2f} s "
-          f"(the median of {len(colds)} runs: {cold_totals} s)")
-    print(f"first fit after install (numba cache primed by python -m forecast.warmup in "
-          f"{installed['warmup_s']:.1f} s; empty PyTensor and result caches): imports "
-          f"{installed['import_s']:.2f} s, load {installed['load_s']:.2f} s, build "
-          f"{installed['build_s']:.2f} s, first fit {installed['fit1_s']:.2f} s; total "
-          f"{installed['total_s']:.2f} s")
-    print(f"cache priming (default caches, 10+10 draws): {prime['total_s']:.1f} s from process "
-          f"start")
-    print(f"warm process: interpreter+imports {warm['import_s']:.2f} s, load "
-          f"{warm['load_s']:.2f} s, build {warm['build_s']:.2f} s, first fit "
-          f"{warm['fit1_s']:.2f} s; second fit (same process) {warm['fit2_s']:.2f} s")
+    print(
+        f"cold process (empty caches): interpreter+imports {cold['import_s']:.2f} s, "
+        f"load scenario {cold['load_s']:.2f} s, build ScenarioFitter {cold['build_s']:.2f} s, "
+        f"first fit {cold['fit1_s']:.2f} s; total from process start {cold['total_s']:.2f} s "
+        f"(the median of {len(colds)} runs: {cold_totals} s)"
+    )
+    print(
+        f"first fit after install (numba cache primed by python -m forecast.warmup in "
+        f"{installed['warmup_s']:.1f} s; empty PyTensor and result caches): imports "
+        f"{installed['import_s']:.2f} s, load {installed['load_s']:.2f} s, build "
+        f"{installed['build_s']:.2f} s, first fit {installed['fit1_s']:.2f} s; total "
+        f"{installed['total_s']:.2f} s"
+    )
+    print(
+        f"cache priming (default caches, 10+10 draws): {prime['total_s']:.1f} s from process start"
+    )
+    print(
+        f"warm process: interpreter+imports {warm['import_s']:.2f} s, load "
+        f"{warm['load_s']:.2f} s, build {warm['build_s']:.2f} s, first fit "
+        f"{warm['fit1_s']:.2f} s; second fit (same process) {warm['fit2_s']:.2f} s"
+    )
     edit = warm["edit"]
     update = warm["update"]
-    print(f"prior edit: {edit['rule']} alpha {fmt_list(edit['old_alpha'])} -> "
-          f"{fmt_list(edit['new_alpha'])}")
-    print(f"  update_priors: {warm['update_s']:.3f} s, {update['method']} (Pareto k "
-          f"{update['pareto_k']:.2f}, importance ESS {update['ess']:.0f}); posterior mean "
-          f"{fmt_list(update['posterior_mean'])}")
-    print(f"  full NUTS re-fit (set_priors + fit): {warm['refit_s']:.2f} s; posterior mean "
-          f"{fmt_list(edit['posterior_mean'])}")
-    print(f"fitter.compiles after build, fit, fit, set_priors + fit: {warm['compiles']} "
-          f"(must be 1)")
-    for label, key, secs in (("warm first fit", "fit1", warm["fit1_s"]),
-                             ("warm second fit", "fit2", warm["fit2_s"]),
-                             ("re-fit", "refit", warm["refit_s"])):
+    print(
+        f"prior edit: {edit['rule']} alpha {fmt_list(edit['old_alpha'])} -> "
+        f"{fmt_list(edit['new_alpha'])}"
+    )
+    print(
+        f"  update_priors: {warm['update_s']:.3f} s, {update['method']} (Pareto k "
+        f"{update['pareto_k']:.2f}, importance ESS {update['ess']:.0f}); posterior mean "
+        f"{fmt_list(update['posterior_mean'])}"
+    )
+    print(
+        f"  full NUTS re-fit (set_priors + fit): {warm['refit_s']:.2f} s; posterior mean "
+        f"{fmt_list(edit['posterior_mean'])}"
+    )
+    print(
+        f"fitter.compiles after build, fit, fit, set_priors + fit: {warm['compiles']} (must be 1)"
+    )
+    for label, key, secs in (
+        ("warm first fit", "fit1", warm["fit1_s"]),
+        ("warm second fit", "fit2", warm["fit2_s"]),
+        ("re-fit", "refit", warm["refit_s"]),
+    ):
         rep = warm[key]
         n_free = sum(not v["constant"] for v in rep["questions"].values())
-        print(f"  {label:16s}: min bulk ESS over {n_free} non-constant question_prob "
-              f"{fmt(rep['min_ess_question'], '', 0)} -> {rep['min_ess_question'] / secs:.1f}"
-              f" ESS/s; min bulk ESS rule parameters {fmt(rep['min_ess_rules'], '', 0)}; "
-              f"divergences {rep['divergences']}")
+        print(
+            f"  {label:16s}: min bulk ESS over {n_free} non-constant question_prob "
+            f"{fmt(rep['min_ess_question'], '', 0)} -> {rep['min_ess_question'] / secs:.1f}"
+            f" ESS/s; min bulk ESS rule parameters {fmt(rep['min_ess_rules'], '', 0)}; "
+            f"divergences {rep['divergences']}"
+        )
 
     months = naive["months"]
     truncated = months < FULL_MONTHS
     print("-" * 100)
     if truncated:
-        print(f"NAIVE COMPARISON ON A TRUNCATED SCENARIO: the naive model cannot sample the full "
-              f"{FULL_MONTHS}-month scenario within ~10 minutes (see benchmarks/README.md), so "
-              f"BOTH models run on its first {months} months (2024-09 .. "
-              f"{horizon_tag(months).replace('_', '-')}): same nodes, rules, priors; evidence "
-              f"and questions after that month dropped; one question per outcome added at the "
-              f"new horizon.")
+        print(
+            f"NAIVE COMPARISON ON A TRUNCATED SCENARIO: the naive model cannot sample the full "
+            f"{FULL_MONTHS}-month scenario within ~10 minutes (see benchmarks/README.md), so "
+            f"BOTH models run on its first {months} months (2024-09 .. "
+            f"{horizon_tag(months).replace('_', '-')}): same nodes, rules, priors; evidence "
+            f"and questions after that month dropped; one question per outcome added at the "
+            f"new horizon."
+        )
     else:
         print(f"naive comparison on the full {FULL_MONTHS}-month scenario")
-    print(f"naive model: {naive['free_discrete']} free discrete state variables, "
-          f"{naive['observed']} observed node-months; steps {naive['steps']}; "
-          f"check_bounds={naive['check_bounds']}; one log-density evaluation "
-          f"{naive['logp_us']:.0f} us")
-    print(f"naive model: build {naive['build_s']:.1f} s, compile steps {naive['compile_s']:.1f} s,"
-          f" sample {naive['sample_s']:.1f} s, indicators {naive['post_s']:.2f} s, "
-          f"divergences {naive['divergences']}")
-    print(f"exact model on the same scenario: fit {exact_cmp['fit_s']:.3f} s (compiled; the "
-          f"median of {len(exact_cmp['fit_all_s'])} fits with the same seed: "
-          f"{', '.join(f'{t:.3f}' for t in exact_cmp['fit_all_s'])} s; its prior predictive, "
-          f"{exact_cmp['prior_s']:.3f} s, computed beforehand: the naive model has none)"
-          f"{' [' + exact_cmp['note'] + ']' if 'note' in exact_cmp else ''}")
+    print(
+        f"naive model: {naive['free_discrete']} free discrete state variables, "
+        f"{naive['observed']} observed node-months; steps {naive['steps']}; "
+        f"check_bounds={naive['check_bounds']}; one log-density evaluation "
+        f"{naive['logp_us']:.0f} us"
+    )
+    print(
+        f"naive model: build {naive['build_s']:.1f} s, compile steps {naive['compile_s']:.1f} s,"
+        f" sample {naive['sample_s']:.1f} s, indicators {naive['post_s']:.2f} s, "
+        f"divergences {naive['divergences']}"
+    )
+    print(
+        f"exact model on the same scenario: fit {exact_cmp['fit_s']:.3f} s (compiled; the "
+        f"median of {len(exact_cmp['fit_all_s'])} fits with the same seed: "
+        f"{', '.join(f'{t:.3f}' for t in exact_cmp['fit_all_s'])} s; its prior predictive, "
+        f"{exact_cmp['prior_s']:.3f} s, computed beforehand: the naive model has none)"
+        f"{' [' + exact_cmp['note'] + ']' if 'note' in exact_cmp else ''}"
+    )
     naive_time = naive["sample_s"] + naive["post_s"]
     exact_time = exact_cmp["fit_s"]
     qid = pick_indicator(exact_cmp, naive, months)
-    print(f"{'question':36s} {'exact mean':>10s} {'naive mean':>10s} {'exact ESS':>10s} "
-          f"{'naive ESS':>10s}   (exact: question_prob; naive: indicator)")
+    print(
+        f"{'question':36s} {'exact mean':>10s} {'naive mean':>10s} {'exact ESS':>10s} "
+        f"{'naive ESS':>10s}   (exact: question_prob; naive: indicator)"
+    )
     for q, e in exact_cmp["questions"].items():
         n = naive["questions"][q]
-        print(f"{q:36s} {e['mean']:10.4f} {n['mean']:10.4f} "
-              f"{'fixed' if e['constant'] else fmt(e['ess_bulk'], '', 0):>10s} "
-              f"{'fixed' if n['constant'] else fmt(n['ess_bulk'], '', 0):>10s}")
+        print(
+            f"{q:36s} {e['mean']:10.4f} {n['mean']:10.4f} "
+            f"{'fixed' if e['constant'] else fmt(e['ess_bulk'], '', 0):>10s} "
+            f"{'fixed' if n['constant'] else fmt(n['ess_bulk'], '', 0):>10s}"
+        )
 
     exact_rules_rate = exact_cmp["min_ess_rules"] / exact_time
     naive_rules_rate = naive["min_ess_rules"] / naive_time
@@ -504,56 +650,104 @@ def main_parent(args) -> int:
         naive_prec = n_q["ess_bulk"] / max(n_q["sd"], 1e-300) ** 2 / naive_time
     else:
         exact_ind_rate = naive_ind_rate = exact_prec = naive_prec = float("nan")
-    print(f"ESS/s rule parameters (min bulk ESS / time): exact {exact_rules_rate:.2f}, naive "
-          f"{naive_rules_rate:.3f}, ratio {exact_rules_rate / naive_rules_rate:.1f}x")
-    print(f"ESS/s question '{qid}': exact question_prob {exact_ind_rate:.2f}, naive indicator "
-          f"{naive_ind_rate:.3f}, ratio {exact_ind_rate / naive_ind_rate:.1f}x")
-    print(f"precision/s of P('{qid}') (1 / (MCSE^2 * time)): exact {exact_prec:.3g}, naive "
-          f"{naive_prec:.3g}, ratio {exact_prec / naive_prec:.1f}x")
-    print(f"ESS/s min over non-constant question_prob (exact, figure 4 on this scenario): "
-          f"{exact_q_rate:.2f}; vs naive rule-parameter ESS/s: "
-          f"{exact_q_rate / naive_rules_rate:.1f}x")
-    print(f"(times: exact = compiled fit incl. exact post-processing; naive = pm.sample with "
-          f"steps already compiled + indicators; naive compile {naive['compile_s']:.1f} s "
-          f"excluded)")
+    print(
+        f"ESS/s rule parameters (min bulk ESS / time): exact {exact_rules_rate:.2f}, naive "
+        f"{naive_rules_rate:.3f}, ratio {exact_rules_rate / naive_rules_rate:.1f}x"
+    )
+    print(
+        f"ESS/s question '{qid}': exact question_prob {exact_ind_rate:.2f}, naive indicator "
+        f"{naive_ind_rate:.3f}, ratio {exact_ind_rate / naive_ind_rate:.1f}x"
+    )
+    print(
+        f"precision/s of P('{qid}') (1 / (MCSE^2 * time)): exact {exact_prec:.3g}, naive "
+        f"{naive_prec:.3g}, ratio {exact_prec / naive_prec:.1f}x"
+    )
+    print(
+        f"ESS/s min over non-constant question_prob (exact, figure 4 on this scenario): "
+        f"{exact_q_rate:.2f}; vs naive rule-parameter ESS/s: "
+        f"{exact_q_rate / naive_rules_rate:.1f}x"
+    )
+    print(
+        f"(times: exact = compiled fit incl. exact post-processing; naive = pm.sample with "
+        f"steps already compiled + indicators; naive compile {naive['compile_s']:.1f} s "
+        f"excluded)"
+    )
 
     # ---------------------------------------------------------------- summary table
     warm_build_fit = warm["load_s"] + warm["build_s"] + warm["fit1_s"]
     rows = [
-        (f"1. cold fit (process start -> fit end, empty caches; median of {len(colds)})",
-         f"{cold['total_s']:.2f} s", f"<= {TARGET_COLD_S:g} s"),
+        (
+            f"1. cold fit (process start -> fit end, empty caches; median of {len(colds)})",
+            f"{cold['total_s']:.2f} s",
+            f"<= {TARGET_COLD_S:g} s",
+        ),
         ("   all runs", f"{cold_totals} s", ""),
-        ("   import / load / build / first fit",
-         f"{cold['import_s']:.1f} / {cold['load_s']:.1f} / {cold['build_s']:.1f} / "
-         f"{cold['fit1_s']:.1f} s", ""),
-        ("1b. first fit after install (numba cache primed)", f"{installed['total_s']:.2f} s",
-         f"<= {TARGET_COLD_S:g} s"),
-        ("   import / load / build / first fit",
-         f"{installed['import_s']:.1f} / {installed['load_s']:.1f} / "
-         f"{installed['build_s']:.1f} / {installed['fit1_s']:.1f} s", ""),
-        ("2. warm fit (load + build + fit, warm caches)", f"{warm_build_fit:.2f} s",
-         f"<= {TARGET_WARM_S:g} s"),
-        ("   warm second fit (same process, compiled)", f"{warm['fit2_s']:.2f} s",
-         f"<= {TARGET_WARM_S:g} s"),
-        ("3. re-fit after a prior edit (update_priors)", f"{warm['update_s']:.2f} s",
-         f"<= {TARGET_REFIT_S:g} s"),
-        ("   how: " + warm["update"]["method"], f"k {warm['update']['pareto_k']:.2f}, "
-         f"ESS {warm['update']['ess']:.0f}", "k <= 0.7, ESS >= 400"),
+        (
+            "   import / load / build / first fit",
+            f"{cold['import_s']:.1f} / {cold['load_s']:.1f} / {cold['build_s']:.1f} / "
+            f"{cold['fit1_s']:.1f} s",
+            "",
+        ),
+        (
+            "1b. first fit after install (numba cache primed)",
+            f"{installed['total_s']:.2f} s",
+            f"<= {TARGET_COLD_S:g} s",
+        ),
+        (
+            "   import / load / build / first fit",
+            f"{installed['import_s']:.1f} / {installed['load_s']:.1f} / "
+            f"{installed['build_s']:.1f} / {installed['fit1_s']:.1f} s",
+            "",
+        ),
+        (
+            "2. warm fit (load + build + fit, warm caches)",
+            f"{warm_build_fit:.2f} s",
+            f"<= {TARGET_WARM_S:g} s",
+        ),
+        (
+            "   warm second fit (same process, compiled)",
+            f"{warm['fit2_s']:.2f} s",
+            f"<= {TARGET_WARM_S:g} s",
+        ),
+        (
+            "3. re-fit after a prior edit (update_priors)",
+            f"{warm['update_s']:.2f} s",
+            f"<= {TARGET_REFIT_S:g} s",
+        ),
+        (
+            "   how: " + warm["update"]["method"],
+            f"k {warm['update']['pareto_k']:.2f}, ESS {warm['update']['ess']:.0f}",
+            "k <= 0.7, ESS >= 400",
+        ),
         ("   full NUTS re-fit (set_priors + fit)", f"{warm['refit_s']:.2f} s", ""),
         ("   fitter.compiles after the re-fit", f"{warm['compiles']}", "== 1 (asserted)"),
-        ("4. ESS/s, min bulk ESS question_prob / fit time",
-         f"{warm['fit2']['min_ess_question'] / warm['fit2_s']:.1f} ESS/s", ""),
-        (f"5. exact/naive ESS/s, rule parameters ({months} mo.)",
-         f"{exact_rules_rate / naive_rules_rate:.1f}x", f">= {TARGET_RATIO:g}x"),
-        (f"   exact/naive ESS/s, '{qid}'", f"{exact_ind_rate / naive_ind_rate:.1f}x",
-         f">= {TARGET_RATIO:g}x"),
-        ("   exact/naive ESS/s (exact question_prob min / naive rules)",
-         f"{exact_q_rate / naive_rules_rate:.1f}x", f">= {TARGET_RATIO:g}x"),
+        (
+            "4. ESS/s, min bulk ESS question_prob / fit time",
+            f"{warm['fit2']['min_ess_question'] / warm['fit2_s']:.1f} ESS/s",
+            "",
+        ),
+        (
+            f"5. exact/naive ESS/s, rule parameters ({months} mo.)",
+            f"{exact_rules_rate / naive_rules_rate:.1f}x",
+            f">= {TARGET_RATIO:g}x",
+        ),
+        (
+            f"   exact/naive ESS/s, '{qid}'",
+            f"{exact_ind_rate / naive_ind_rate:.1f}x",
+            f">= {TARGET_RATIO:g}x",
+        ),
+        (
+            "   exact/naive ESS/s (exact question_prob min / naive rules)",
+            f"{exact_q_rate / naive_rules_rate:.1f}x",
+            f">= {TARGET_RATIO:g}x",
+        ),
     ]
     print("=" * 100)
-    print(f"SUMMARY (sampler draws={args.draws} tune={args.tune} chains={args.chains}"
-          f"{'; --quick: figures not comparable with the targets' if args.quick else ''}"
-          f"{f'; naive comparison truncated to {months} months' if truncated else ''})")
+    print(
+        f"SUMMARY (sampler draws={args.draws} tune={args.tune} chains={args.chains}"
+        f"{'; --quick: figures not comparable with the targets' if args.quick else ''}"
+        f"{f'; naive comparison truncated to {months} months' if truncated else ''})"
+    )
     w = max(len(r[0]) for r in rows) + 2
     print(f"{'figure':{w}s}{'value':>28s}   target")
     for name, value, target in rows:
@@ -571,27 +765,49 @@ def fmt_list(values) -> str:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 100 tune + 100 draws, naive comparison on 4 months")
-    p.add_argument("--cold-runs", type=int, default=None,
-                   help="cold fits, each with fresh empty caches; the median is reported "
-                        "(default 3, 1 with --quick)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 100 tune + 100 draws, naive comparison on 4 months",
+    )
+    p.add_argument(
+        "--cold-runs",
+        type=int,
+        default=None,
+        help="cold fits, each with fresh empty caches; the median is reported "
+        "(default 3, 1 with --quick)",
+    )
     p.add_argument("--draws", type=int, default=None, help="default 1000 (100 with --quick)")
     p.add_argument("--tune", type=int, default=None, help="default 1000 (100 with --quick)")
     p.add_argument("--chains", type=int, default=2)
     p.add_argument("--cores", type=int, default=2)
-    p.add_argument("--sampler", choices=["nutpie", "pymc"], default="nutpie",
-                   help="backend of the exact model (the naive model always uses PyMC)")
+    p.add_argument(
+        "--sampler",
+        choices=["nutpie", "pymc"],
+        default="nutpie",
+        help="backend of the exact model (the naive model always uses PyMC)",
+    )
     p.add_argument("--seed", type=int, default=20240930)
     p.add_argument("--target-accept", type=float, default=0.9)
-    p.add_argument("--months", type=int, default=None,
-                   help="months of the naive comparison (28 = full scenario); default "
-                        "NAIVE_MONTHS (4 with --quick)")
+    p.add_argument(
+        "--months",
+        type=int,
+        default=None,
+        help="months of the naive comparison (28 = full scenario); default "
+        "NAIVE_MONTHS (4 with --quick)",
+    )
     p.add_argument("--edit-rule", default="talks__r0", help="rule whose prior is edited")
-    p.add_argument("--edit-scale", type=float, default=2.0,
-                   help="new alpha = old alpha * this (same mean, other concentration)")
-    p.add_argument("--naive-no-checks", action="store_true",
-                   help="naive model with check_bounds=False (cheaper log-density)")
+    p.add_argument(
+        "--edit-scale",
+        type=float,
+        default=2.0,
+        help="new alpha = old alpha * this (same mean, other concentration)",
+    )
+    p.add_argument(
+        "--naive-no-checks",
+        action="store_true",
+        help="naive model with check_bounds=False (cheaper log-density)",
+    )
     # worker plumbing
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)

@@ -96,8 +96,9 @@ class NaiveModel:
     n_observed: int
 
 
-def build_naive_model(scenario: Scenario, priors: Priors | None = None,
-                      as_of: dt.date | None = None) -> NaiveModel:
+def build_naive_model(
+    scenario: Scenario, priors: Priors | None = None, as_of: dt.date | None = None
+) -> NaiveModel:
     """Build the naive (state-sampling) PyMC model of a scenario."""
     priors = priors or elicit(scenario)
     layout = node_tables(scenario)
@@ -116,8 +117,10 @@ def build_naive_model(scenario: Scenario, priors: Priors | None = None,
                 q = pm.Dirichlet(rule.name, a=prior.alpha)
             if prior.counts is not None:
                 counts = np.asarray(prior.counts, dtype=float)
-                pm.Potential(f"{rule.name}__reference",
-                             reference_log_coefficient(counts) + pt.sum(xlogy0(counts, q)))
+                pm.Potential(
+                    f"{rule.name}__reference",
+                    reference_log_coefficient(counts) + pt.sum(xlogy0(counts, q)),
+                )
             params.append(q)
         tables = [pt.as_tensor(t) for t in build_tables(layout, params, PtOps)]
 
@@ -171,8 +174,9 @@ def state_paths(naive: NaiveModel, scenario: Scenario, posterior: Any) -> list[n
     return out
 
 
-def question_indicators(scenario: Scenario, paths: list[np.ndarray],
-                        questions: tuple[Question, ...] | None = None) -> dict[str, np.ndarray]:
+def question_indicators(
+    scenario: Scenario, paths: list[np.ndarray], questions: tuple[Question, ...] | None = None
+) -> dict[str, np.ndarray]:
     """Per question, its 0/1 indicator on every sampled path, ``(chain, draw)``.
 
     ``in_state``: the node is in a target state in the question's month; ``reached``: it is in
@@ -187,7 +191,7 @@ def question_indicators(scenario: Scenario, paths: list[np.ndarray],
         if q.kind == "in_state":
             out[q.id] = hit[..., q.step].astype(float)
         else:
-            out[q.id] = hit[..., q.window_start_step:q.step + 1].any(axis=-1).astype(float)
+            out[q.id] = hit[..., q.window_start_step : q.step + 1].any(axis=-1).astype(float)
     return out
 
 
@@ -214,11 +218,24 @@ def truncate_scenario(scenario: Scenario, months: int) -> Scenario:
         if qid in seen:
             continue
         states = (outcome.state,) if isinstance(outcome.state, str) else tuple(outcome.state)
-        questions.append(Question(
-            id=qid, text=f"{outcome.label} by {horizon_date}", node=outcome.node,
-            states=states, date=horizon_date, kind=outcome.kind, window_start=None,
-            step=months - 1, window_start_step=0, resolution=None, resolved_on=None,
-            resolution_source="", outcome=outcome.id))
+        questions.append(
+            Question(
+                id=qid,
+                text=f"{outcome.label} by {horizon_date}",
+                node=outcome.node,
+                states=states,
+                date=horizon_date,
+                kind=outcome.kind,
+                window_start=None,
+                step=months - 1,
+                window_start_step=0,
+                resolution=None,
+                resolved_on=None,
+                resolution_source="",
+                outcome=outcome.id,
+            )
+        )
     evidence = tuple(e for e in scenario.evidence if timeline.contains(e.date))
-    return dataclasses.replace(scenario, timeline=timeline, questions=tuple(questions),
-                               evidence=evidence)
+    return dataclasses.replace(
+        scenario, timeline=timeline, questions=tuple(questions), evidence=evidence
+    )

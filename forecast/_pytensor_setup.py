@@ -21,8 +21,10 @@ def _user_configured() -> bool:
     if _FLAG in os.environ.get("PYTENSOR_FLAGS", ""):
         return True
     rc = os.environ.get("PYTENSORRC", os.path.expanduser("~/.pytensorrc"))
-    return any(os.path.exists(p) and "ldflags" in open(p, encoding="utf-8").read()
-               for p in rc.split(os.pathsep))
+    return any(
+        os.path.exists(p) and "ldflags" in open(p, encoding="utf-8").read()
+        for p in rc.split(os.pathsep)
+    )
 
 
 def configure_pytensor() -> str | None:
@@ -38,7 +40,8 @@ def configure_pytensor() -> str | None:
     if ctypes.util.find_library("openblas") is None:
         logger.warning(
             "No OpenBLAS found: PyTensor will run without BLAS and warn about it. "
-            "Install it with 'apt-get install libopenblas-dev' (make setup does this).")
+            "Install it with 'apt-get install libopenblas-dev' (make setup does this)."
+        )
         return None
     flags = "-lopenblas"
     if "pytensor" in sys.modules:

@@ -32,49 +32,82 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     fit = sub.add_parser("fit", help="fit a scenario and print its forecast table")
     fit.add_argument("scenario", type=Path)
-    fit.add_argument("--as-of", type=_date, default=None,
-                     help="use only evidence known on or before this date (YYYY-MM-DD)")
+    fit.add_argument(
+        "--as-of",
+        type=_date,
+        default=None,
+        help="use only evidence known on or before this date (YYYY-MM-DD)",
+    )
     fit.add_argument("--seed", type=int, default=20240930)
-    fit.add_argument("--out", type=Path, default=None,
-                     help="folder for the results (default results/<scenario id>)")
+    fit.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the results (default results/<scenario id>)",
+    )
     fit.add_argument("--draws", type=int, default=1000)
     fit.add_argument("--tune", type=int, default=1000)
     fit.add_argument("--chains", type=int, default=2)
     fit.add_argument("--cores", type=int, default=2)
-    fit.add_argument("--sampler", choices=["nutpie", "pymc"], default="nutpie",
-                     help="NUTS implementation: nutpie on the numba-compiled density "
-                          "(default, fast) or PyMC's pm.sample (reference)")
-    fit.add_argument("--strict", action="store_true",
-                     help="exit with status 3 when a convergence check fails")
+    fit.add_argument(
+        "--sampler",
+        choices=["nutpie", "pymc"],
+        default="nutpie",
+        help="NUTS implementation: nutpie on the numba-compiled density "
+        "(default, fast) or PyMC's pm.sample (reference)",
+    )
+    fit.add_argument(
+        "--strict", action="store_true", help="exit with status 3 when a convergence check fails"
+    )
     fit.add_argument("--no-progress", action="store_true", help="no progress bar")
     check = sub.add_parser("check", help="validate a scenario and explain it")
     check.add_argument("scenario", type=Path)
     score = sub.add_parser(
-        "score", help="score the forecasts of resolved questions against two baselines",
+        "score",
+        help="score the forecasts of resolved questions against two baselines",
         description="Forecast resolved questions as of a date, from the evidence known then, "
         "and score them (Brier; log score = -ln of the probability given to what happened, "
         "natural log, forecasts clipped to [1e-6, 1 - 1e-6]) against always 50%% and the "
         "prior alone. The questions CSV has the columns id,node,state,kind,date,outcome and "
         "optionally window_start,text,source,resolved_on,evidence; state may list several "
-        "states joined by '|'; kind is in_state or reached; outcome is 1 or 0.")
+        "states joined by '|'; kind is in_state or reached; outcome is 1 or 0.",
+    )
     score.add_argument("scenario", type=Path)
-    score.add_argument("questions", type=Path, nargs="?", default=None,
-                       help="CSV of resolved questions (default: the scenario's resolved "
-                            "questions)")
-    score.add_argument("--as-of", type=_date, required=True,
-                       help="forecast with the evidence known on or before this date "
-                            "(YYYY-MM-DD)")
-    score.add_argument("--method", choices=["is", "nuts"], default="is",
-                       help="importance sampling of prior draws (default) or a NUTS fit")
-    score.add_argument("--draws", type=_positive, default=None,
-                       help="prior draws (is, default 4000) or NUTS draws per chain (nuts, "
-                            "default 1000)")
+    score.add_argument(
+        "questions",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="CSV of resolved questions (default: the scenario's resolved questions)",
+    )
+    score.add_argument(
+        "--as-of",
+        type=_date,
+        required=True,
+        help="forecast with the evidence known on or before this date (YYYY-MM-DD)",
+    )
+    score.add_argument(
+        "--method",
+        choices=["is", "nuts"],
+        default="is",
+        help="importance sampling of prior draws (default) or a NUTS fit",
+    )
+    score.add_argument(
+        "--draws",
+        type=_positive,
+        default=None,
+        help="prior draws (is, default 4000) or NUTS draws per chain (nuts, default 1000)",
+    )
     score.add_argument("--tune", type=_positive, default=1000, help="NUTS tuning steps")
     score.add_argument("--chains", type=_positive, default=2, help="NUTS chains")
     score.add_argument("--cores", type=_positive, default=2, help="NUTS cores")
     score.add_argument("--seed", type=int, default=20240930)
-    score.add_argument("--out", type=Path, default=None,
-                       help="folder for the score tables (default results/<scenario id>)")
+    score.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the score tables (default results/<scenario id>)",
+    )
     score.add_argument("--no-progress", action="store_true", help="no progress display")
     return parser
 
@@ -129,45 +162,79 @@ def run_check(path: Path) -> int:
     priors = elicit(scenario)
     tl = scenario.timeline
     console.print(f"[bold]{escape(scenario.spec.title)}[/] ({scenario.id}) is valid.")
-    console.print(f"Months {tl.month_label(0)} to {tl.month_label(tl.n_steps - 1)} "
-                  f"({tl.n_steps} steps); priors set on {scenario.spec.priors_set_on}.")
+    console.print(
+        f"Months {tl.month_label(0)} to {tl.month_label(tl.n_steps - 1)} "
+        f"({tl.n_steps} steps); priors set on {scenario.spec.priors_set_on}."
+    )
     for base in scenario.bases:
-        console.print(f"Extends {escape(_shown_path(base))}: structure, evidence and questions "
-                      "from there; transitions restated here replace its own.")
+        console.print(
+            f"Extends {escape(_shown_path(base))}: structure, evidence and questions "
+            "from there; transitions restated here replace its own."
+        )
     joint = 1
     for node in scenario.nodes:
         joint *= node.n_states
-    console.print(f"{len(scenario.nodes)} nodes ({joint} joint states), "
-                  f"{len(scenario.rules)} rule parameters, {len(scenario.evidence)} evidence "
-                  f"items, {len(scenario.questions)} questions.")
+    console.print(
+        f"{len(scenario.nodes)} nodes ({joint} joint states), "
+        f"{len(scenario.rules)} rule parameters, {len(scenario.evidence)} evidence "
+        f"items, {len(scenario.questions)} questions."
+    )
     table = Table(title="Rules: stated judgement and fitted prior")
-    for column in ("rule", "N months", "destination", r"stated best \[interval] @cred",
-                   "prior mean", "mass in interval"):
+    for column in (
+        "rule",
+        "N months",
+        "destination",
+        r"stated best \[interval] @cred",
+        "prior mean",
+        "mass in interval",
+    ):
         table.add_column(column)
     for rule, prior in zip(scenario.rules, priors.rules, strict=True):
         label = rule.describe()
         if prior.stated:
             for s in prior.stated:
-                stated = (f"{s.best:g} [{s.interval[0]:g}, {s.interval[1]:g}] "
-                          f"@{s.credibility:g}" if s.interval else "beta parameters")
+                stated = (
+                    f"{s.best:g} [{s.interval[0]:g}, {s.interval[1]:g}] @{s.credibility:g}"
+                    if s.interval
+                    else "beta parameters"
+                )
                 mass = f"{s.fitted_mass:.2f}" if s.fitted_mass is not None else ""
-                table.add_row(label, str(rule.within_months), s.destination, stated,
-                              f"{s.fitted_mean:.3f}", mass)
+                table.add_row(
+                    label,
+                    str(rule.within_months),
+                    s.destination,
+                    stated,
+                    f"{s.fitted_mean:.3f}",
+                    mass,
+                )
                 label = ""
         else:
-            table.add_row(label, str(rule.within_months), ", ".join(rule.destinations),
-                          "dirichlet " + " ".join(f"{a:g}" for a in prior.alpha),
-                          " ".join(f"{m:.3f}" for m in prior.mean[1:]), "")
+            table.add_row(
+                label,
+                str(rule.within_months),
+                ", ".join(rule.destinations),
+                "dirichlet " + " ".join(f"{a:g}" for a in prior.alpha),
+                " ".join(f"{m:.3f}" for m in prior.mean[1:]),
+                "",
+            )
         if prior.counts is not None:
             ref = rule.reference_class
-            table.add_row("", "", "reference class",
-                          f"{ref.n - int(prior.counts[0])} of {ref.n} cases", "", "")
+            table.add_row(
+                "",
+                "",
+                "reference class",
+                f"{ref.n - int(prior.counts[0])} of {ref.n} cases",
+                "",
+                "",
+            )
     console.print(table)
     by_node: dict[str, int] = {}
     for item in scenario.evidence:
         by_node[item.node] = by_node.get(item.node, 0) + 1
-    console.print("Evidence per node: " + ", ".join(
-        f"{n.name} {by_node.get(n.name, 0)}" for n in scenario.nodes))
+    console.print(
+        "Evidence per node: "
+        + ", ".join(f"{n.name} {by_node.get(n.name, 0)}" for n in scenario.nodes)
+    )
     return 0
 
 
@@ -181,29 +248,39 @@ def run_fit(args: argparse.Namespace) -> int:
     from forecast.plots import save_outcome_plots
     from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter, diagnose
 
-    sampler = SamplerConfig(draws=args.draws, tune=args.tune, chains=args.chains,
-                            cores=args.cores, backend=args.sampler)
+    sampler = SamplerConfig(
+        draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, backend=args.sampler
+    )
     as_of = args.as_of
-    console.print(f"Fitting {scenario.id} with evidence "
-                  f"{'as of ' + as_of.isoformat() if as_of else 'to date'} "
-                  f"({len(scenario.evidence_as_of(as_of))} of {len(scenario.evidence)} items); "
-                  f"{sampler.chains} chains x {sampler.draws} draws ({sampler.backend}), "
-                  f"seed {args.seed}")
+    console.print(
+        f"Fitting {scenario.id} with evidence "
+        f"{'as of ' + as_of.isoformat() if as_of else 'to date'} "
+        f"({len(scenario.evidence_as_of(as_of))} of {len(scenario.evidence)} items); "
+        f"{sampler.chains} chains x {sampler.draws} draws ({sampler.backend}), "
+        f"seed {args.seed}"
+    )
     with _status("Eliciting priors and building the model", args.no_progress):
         fitter = ScenarioFitter(scenario, sampler=sampler)
     idata = fitter.fit(as_of=as_of, seed=args.seed, progressbar=not args.no_progress)
     diagnostics = diagnose(idata, ["question_prob"])
     table = forecast_table(idata, scenario, diagnostics.table)
-    shown = Table(title=f"{escape(scenario.spec.title)}: forecasts "
-                        f"({'as of ' + as_of.isoformat() if as_of else 'all evidence'})")
-    for column in ("question", "date", "prior", "posterior", "90% CI", "R-hat", "ESS",
-                   "resolved"):
+    shown = Table(
+        title=f"{escape(scenario.spec.title)}: forecasts "
+        f"({'as of ' + as_of.isoformat() if as_of else 'all evidence'})"
+    )
+    for column in ("question", "date", "prior", "posterior", "90% CI", "R-hat", "ESS", "resolved"):
         shown.add_column(column, justify="right" if column not in ("question",) else "left")
     for row in table.itertuples():
-        shown.add_row(row.question, row.date, f"{row.prior_mean:.3f}",
-                      f"{row.posterior_mean:.3f}", f"[{row.ci90_low:.3f}, {row.ci90_high:.3f}]",
-                      "fixed" if row.constant else f"{row.r_hat:.3f}",
-                      "" if row.constant else f"{row.ess_bulk:.0f}", str(row.resolution))
+        shown.add_row(
+            row.question,
+            row.date,
+            f"{row.prior_mean:.3f}",
+            f"{row.posterior_mean:.3f}",
+            f"[{row.ci90_low:.3f}, {row.ci90_high:.3f}]",
+            "fixed" if row.constant else f"{row.r_hat:.3f}",
+            "" if row.constant else f"{row.ess_bulk:.0f}",
+            str(row.resolution),
+        )
     console.print(shown)
     style = "green" if diagnostics.ok else "bold yellow"
     console.print(f"[{style}]{diagnostics.summary_line()}[/]")
@@ -245,79 +322,142 @@ def run_score(args: argparse.Namespace) -> int:
         try:
             questions = read_questions(args.questions, scenario)
         except ScenarioError as exc:
-            console.print(f"[bold red]{escape(str(args.questions))} cannot be used as "
-                          "written[/]")
+            console.print(f"[bold red]{escape(str(args.questions))} cannot be used as written[/]")
             for problem in exc.problems:
                 console.print(f"  - {problem}", markup=False)
             return 2
     else:
         questions = resolved_questions(scenario)
         if not questions:
-            console.print(f"[bold red]{escape(str(args.scenario))} has no resolved "
-                          "questions[/]: give a questions CSV (see forecast score --help)")
+            console.print(
+                f"[bold red]{escape(str(args.scenario))} has no resolved "
+                "questions[/]: give a questions CSV (see forecast score --help)"
+            )
             return 2
     fitter = None
     if args.method == "nuts":
         from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
 
         with _status("Eliciting priors and building the model", args.no_progress):
-            fitter = ScenarioFitter(scenario, sampler=SamplerConfig(
-                draws=args.draws or 1000, tune=args.tune, chains=args.chains,
-                cores=args.cores))
-    replay = Replay(scenario, method=args.method, draws=args.draws, seed=args.seed,
-                    fitter=fitter)
+            fitter = ScenarioFitter(
+                scenario,
+                sampler=SamplerConfig(
+                    draws=args.draws or 1000, tune=args.tune, chains=args.chains, cores=args.cores
+                ),
+            )
+    replay = Replay(scenario, method=args.method, draws=args.draws, seed=args.seed, fitter=fitter)
     as_of = args.as_of
     source = args.questions or args.scenario
-    how = (f"importance sampling of {replay.draws} prior draws" if args.method == "is"
-           else f"NUTS with {args.chains} chains x {replay.draws // args.chains} draws")
-    console.print(f"Scoring {len(questions)} resolved questions of {source} as of "
-                  f"{as_of.isoformat()} with {scenario.id}'s evidence known then "
-                  f"({len(scenario.evidence_as_of(as_of))} of {len(scenario.evidence)} items); "
-                  f"{how}, seed {args.seed}", markup=False)
+    how = (
+        f"importance sampling of {replay.draws} prior draws"
+        if args.method == "is"
+        else f"NUTS with {args.chains} chains x {replay.draws // args.chains} draws"
+    )
+    console.print(
+        f"Scoring {len(questions)} resolved questions of {source} as of "
+        f"{as_of.isoformat()} with {scenario.id}'s evidence known then "
+        f"({len(scenario.evidence_as_of(as_of))} of {len(scenario.evidence)} items); "
+        f"{how}, seed {args.seed}",
+        markup=False,
+    )
     with _status("Forecasting and scoring", args.no_progress):
         scores = score_questions(scenario, questions, as_of=as_of, replay=replay)
-    shown = Table(title=f"{escape(scenario.spec.title)}: scores as of {as_of.isoformat()} "
-                        "(lower is better; always 50%: Brier 0.250, log 0.693)")
-    for column in ("question", "date", "lead (days)", "outcome", "forecast", "90% CI",
-                   "prior", "Brier", "Brier prior", "log", "log prior", "flags"):
-        shown.add_column(column, justify="left" if column in ("question", "flags")
-                         else "right")
+    shown = Table(
+        title=f"{escape(scenario.spec.title)}: scores as of {as_of.isoformat()} "
+        "(lower is better; always 50%: Brier 0.250, log 0.693)"
+    )
+    for column in (
+        "question",
+        "date",
+        "lead (days)",
+        "outcome",
+        "forecast",
+        "90% CI",
+        "prior",
+        "Brier",
+        "Brier prior",
+        "log",
+        "log prior",
+        "flags",
+    ):
+        shown.add_column(column, justify="left" if column in ("question", "flags") else "right")
     for row in scores.itertuples():
-        flags = [name for name, on in (("passed", row.date_passed),
-                                       ("resolved", row.resolved_before),
-                                       ("settled", row.settled_by_evidence)) if on]
-        shown.add_row(escape(row.question), row.date.isoformat(), str(row.lead_days),
-                      str(row.outcome), f"{row.forecast:.3f}",
-                      f"[{row.low90:.3f}, {row.high90:.3f}]", f"{row.prior:.3f}",
-                      f"{row.brier:.3f}", f"{row.brier_prior:.3f}", f"{row.log:.3f}",
-                      f"{row.log_prior:.3f}", ", ".join(flags))
+        flags = [
+            name
+            for name, on in (
+                ("passed", row.date_passed),
+                ("resolved", row.resolved_before),
+                ("settled", row.settled_by_evidence),
+            )
+            if on
+        ]
+        shown.add_row(
+            escape(row.question),
+            row.date.isoformat(),
+            str(row.lead_days),
+            str(row.outcome),
+            f"{row.forecast:.3f}",
+            f"[{row.low90:.3f}, {row.high90:.3f}]",
+            f"{row.prior:.3f}",
+            f"{row.brier:.3f}",
+            f"{row.brier_prior:.3f}",
+            f"{row.log:.3f}",
+            f"{row.log_prior:.3f}",
+            ", ".join(flags),
+        )
     console.print(shown)
     if not scores["open"].all():
-        console.print("Flags: passed = the question's date is on or before the as-of date; "
-                      "resolved = it resolved (resolved_on) by then; settled = the evidence "
-                      "known then fixes its answer. Such questions were decided already.",
-                      markup=False)
+        console.print(
+            "Flags: passed = the question's date is on or before the as-of date; "
+            "resolved = it resolved (resolved_on) by then; settled = the evidence "
+            "known then fixes its answer. Such questions were decided already.",
+            markup=False,
+        )
     summaries = {"all questions": score_summary(scores)}
     if not scores["open"].all():
         summaries["open questions only"] = score_summary(scores, only_open=True)
     for label, summary in summaries.items():
         table = Table(title=f"Overall, {label} (skill = 1 - score / baseline score)")
-        for column in ("forecaster", "n", "Brier", "log", "Brier skill vs 50%",
-                       "Brier skill vs prior", "log skill vs 50%", "log skill vs prior"):
+        for column in (
+            "forecaster",
+            "n",
+            "Brier",
+            "log",
+            "Brier skill vs 50%",
+            "Brier skill vs prior",
+            "log skill vs 50%",
+            "log skill vs prior",
+        ):
             table.add_column(column, justify="left" if column == "forecaster" else "right")
         for name, row in summary.iterrows():
-            table.add_row(escape(str(name)), str(int(row["n"])), *(
-                f"{row[c]:.3f}" for c in ("brier", "log", "brier_skill_vs_50",
-                                          "brier_skill_vs_prior", "log_skill_vs_50",
-                                          "log_skill_vs_prior")))
+            table.add_row(
+                escape(str(name)),
+                str(int(row["n"])),
+                *(
+                    f"{row[c]:.3f}"
+                    for c in (
+                        "brier",
+                        "log",
+                        "brier_skill_vs_50",
+                        "brier_skill_vs_prior",
+                        "log_skill_vs_50",
+                        "log_skill_vs_prior",
+                    )
+                ),
+            )
         console.print(table)
-    console.print(f"Log score: -ln(probability given to what happened), natural log, "
-                  f"forecasts clipped to [{LOG_CLIP:g}, 1 - {LOG_CLIP:g}].", markup=False)
+    console.print(
+        f"Log score: -ln(probability given to what happened), natural log, "
+        f"forecasts clipped to [{LOG_CLIP:g}, 1 - {LOG_CLIP:g}].",
+        markup=False,
+    )
     if args.method == "is":
         ess, k = float(scores["ess"].iloc[0]), float(scores["pareto_k"].iloc[0])
         style = "bold yellow" if k > PARETO_K_MAX else "green"
-        console.print(f"[{style}]importance sampling: ESS {ess:.0f} of {replay.draws} draws, "
-                      f"Pareto k {k:.2f} (reliable up to {PARETO_K_MAX})[/]")
+        console.print(
+            f"[{style}]importance sampling: ESS {ess:.0f} of {replay.draws} draws, "
+            f"Pareto k {k:.2f} (reliable up to {PARETO_K_MAX})[/]"
+        )
     out = args.out or Path("results") / scenario.id
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{scenario.id}_{as_of.isoformat()}"

@@ -75,7 +75,8 @@ class RulePrior:
         if self.counts is None:
             return np.zeros(np.shape(q)[:-1])
         return reference_log_coefficient(self.counts) + np.sum(
-            special.xlogy(self.counts, q), axis=-1)
+            special.xlogy(self.counts, q), axis=-1
+        )
 
 
 def reference_log_coefficient(counts: np.ndarray) -> float:
@@ -110,8 +111,9 @@ def maxent_beta(best: float, lower: float, upper: float, mass: float) -> tuple[f
     return alpha, beta
 
 
-def _preliz_maxent_beta(best: float, lower: float, upper: float,
-                        mass: float) -> tuple[float, float]:
+def _preliz_maxent_beta(
+    best: float, lower: float, upper: float, mass: float
+) -> tuple[float, float]:
     from forecast.pymc_backend import import_pymc
 
     import_pymc()  # PreliZ imports PyMC: import it first, keeping its logger's level
@@ -125,8 +127,9 @@ def _preliz_maxent_beta(best: float, lower: float, upper: float,
         pz.maxent(dist, lower, upper, mass, plot=False)
     alpha, beta = float(dist.alpha), float(dist.beta)
     if not (math.isfinite(alpha) and math.isfinite(beta) and alpha > 0 and beta > 0):
-        raise ValueError(f"PreliZ found no Beta with mean {best} and mass {mass} in "
-                         f"[{lower}, {upper}]")
+        raise ValueError(
+            f"PreliZ found no Beta with mean {best} and mass {mass} in [{lower}, {upper}]"
+        )
     return alpha, beta
 
 
@@ -139,8 +142,9 @@ def _judgement_beta(j: Judgement, default_credibility: float) -> tuple[float, fl
     if j.beta is not None:
         return float(j.beta[0]), float(j.beta[1])
     lo, hi = j.interval
-    return maxent_beta(float(j.best), float(lo), float(hi),
-                       float(j.credibility or default_credibility))
+    return maxent_beta(
+        float(j.best), float(lo), float(hi), float(j.credibility or default_credibility)
+    )
 
 
 def elicit_rule(rule: Rule, file: str = "") -> RulePrior:
@@ -167,10 +171,13 @@ def elicit_rule(rule: Rule, file: str = "") -> RulePrior:
             fits[dest] = _judgement_beta(judgement, spec.credibility)
         except ValueError as exc:
             raise ScenarioError.single(
-                file, f"nodes.{rule.node}.transitions[{rule.index}].to.{dest}", str(exc),
-                "a best guess well inside an interval that is not too narrow") from None
+                file,
+                f"nodes.{rule.node}.transitions[{rule.index}].to.{dest}",
+                str(exc),
+                "a best guess well inside an interval that is not too narrow",
+            ) from None
     if len(fits) == 1:
-        (dest, (a, b)), = fits.items()
+        ((dest, (a, b)),) = fits.items()
         alpha = np.array([b, a])
     else:
         means = np.array([a / (a + b) for a, b in fits.values()])
@@ -180,13 +187,24 @@ def elicit_rule(rule: Rule, file: str = "") -> RulePrior:
     stated = []
     for k, (dest, judgement) in enumerate(spec.to.items(), start=1):
         interval = tuple(judgement.interval) if judgement.interval else None
-        stated.append(Stated(
-            dest, judgement.best, interval,
-            judgement.credibility or (spec.credibility if interval else None),
-            float(alpha[k] / total),
-            _mass(alpha[k], total - alpha[k], interval) if interval else None))
-    return RulePrior(rule.name, labels, alpha, tuple(stated), counts,
-                     "judgement" if len(fits) == 1 else "judgements pooled to a Dirichlet")
+        stated.append(
+            Stated(
+                dest,
+                judgement.best,
+                interval,
+                judgement.credibility or (spec.credibility if interval else None),
+                float(alpha[k] / total),
+                _mass(alpha[k], total - alpha[k], interval) if interval else None,
+            )
+        )
+    return RulePrior(
+        rule.name,
+        labels,
+        alpha,
+        tuple(stated),
+        counts,
+        "judgement" if len(fits) == 1 else "judgements pooled to a Dirichlet",
+    )
 
 
 @dataclass

@@ -45,8 +45,14 @@ class EvidenceReader:
         became known (``superseded_on``), found by :meth:`read`.
     """
 
-    def __init__(self, spec: ScenarioSpec, base_dir: Path, timeline: Timeline,
-                 scenario_file: str, lines: LineMap) -> None:
+    def __init__(
+        self,
+        spec: ScenarioSpec,
+        base_dir: Path,
+        timeline: Timeline,
+        scenario_file: str,
+        lines: LineMap,
+    ) -> None:
         self.spec = spec
         self.base_dir = base_dir
         self.timeline = timeline
@@ -62,26 +68,43 @@ class EvidenceReader:
         """The file a field of the scenario comes from (its base, for an inherited field)."""
         return self._lines.file(path, self.scenario_file)
 
-    def _problem(self, file: str, field: str, message: str, allowed: str = "",
-                 line: int | None = None) -> None:
+    def _problem(
+        self, file: str, field: str, message: str, allowed: str = "", line: int | None = None
+    ) -> None:
         self.problems.append(Problem(file, field, message, allowed, line))
 
-    def _check(self, file: str, field: str, line: int | None, node: str, states: list[str],
-               date: dt.date) -> bool:
+    def _check(
+        self, file: str, field: str, line: int | None, node: str, states: list[str], date: dt.date
+    ) -> bool:
         if node not in self.spec.nodes:
-            self._problem(file, f"{field}.node", f"evidence for unknown node '{node}'",
-                          f"one of: {', '.join(self.spec.nodes)}", line)
+            self._problem(
+                file,
+                f"{field}.node",
+                f"evidence for unknown node '{node}'",
+                f"one of: {', '.join(self.spec.nodes)}",
+                line,
+            )
             return False
         known = list(self.spec.nodes[node].states)
         bad = [s for s in states if s not in known]
         if bad:
-            self._problem(file, f"{field}.state", f"unknown state '{bad[0]}' of node '{node}'",
-                          f"one of: {', '.join(known)}", line)
+            self._problem(
+                file,
+                f"{field}.state",
+                f"unknown state '{bad[0]}' of node '{node}'",
+                f"one of: {', '.join(known)}",
+                line,
+            )
             return False
         if not self.timeline.contains(date):
             last = self.timeline.month_end_date(self.timeline.n_steps - 1)
-            self._problem(file, f"{field}.date", f"{date} is outside the scenario's timeline",
-                          f"dates from {self.timeline.month_label(0)}-01 to {last}", line)
+            self._problem(
+                file,
+                f"{field}.date",
+                f"{date} is outside the scenario's timeline",
+                f"dates from {self.timeline.month_label(0)}-01 to {last}",
+                line,
+            )
             return False
         return True
 
@@ -105,12 +128,22 @@ class EvidenceReader:
             if self._check(file, field, line, obs.node, obs.states, obs.date):
                 origin = f"{file}:{field}"
                 self.where[origin] = (file, field, line)
-                out.append(EvidenceItem(obs.node, obs.date, obs.known_on, tuple(obs.states),
-                                        obs.source, origin, obs.note))
+                out.append(
+                    EvidenceItem(
+                        obs.node,
+                        obs.date,
+                        obs.known_on,
+                        tuple(obs.states),
+                        obs.source,
+                        origin,
+                        obs.note,
+                    )
+                )
         return out
 
-    def _open_csv(self, name: str, field: str
-                  ) -> tuple[Path, list[str], list[tuple[int, dict[str, str]]]] | None:
+    def _open_csv(
+        self, name: str, field: str
+    ) -> tuple[Path, list[str], list[tuple[int, dict[str, str]]]] | None:
         """Read a CSV file: its path, header and ``(line, row)`` pairs, or None on failure.
 
         Rows whose number of cells differs from the header's are reported and left out.
@@ -121,13 +154,22 @@ class EvidenceReader:
         try:
             text = path.read_bytes().decode("utf-8-sig")
         except OSError as exc:
-            self._problem(file, field, f"cannot read evidence file '{name}': "
-                          f"{exc.strerror or exc}", "a CSV path relative to the scenario file",
-                          line)
+            self._problem(
+                file,
+                field,
+                f"cannot read evidence file '{name}': {exc.strerror or exc}",
+                "a CSV path relative to the scenario file",
+                line,
+            )
             return None
         except UnicodeDecodeError as exc:
-            self._problem(file, field, f"evidence file '{name}' is not UTF-8 "
-                          f"text (byte {exc.start})", "a CSV file saved as UTF-8", line)
+            self._problem(
+                file,
+                field,
+                f"evidence file '{name}' is not UTF-8 text (byte {exc.start})",
+                "a CSV file saved as UTF-8",
+                line,
+            )
             return None
         self.files[name] = text
         reader = csv.DictReader(text.splitlines())
@@ -137,9 +179,13 @@ class EvidenceReader:
             row_no = reader.line_num
             cells = len(header) + len(row.get(None) or []) - list(row.values()).count(None)
             if cells != len(header):
-                self._problem(str(path), f"row {row_no}", f"the row has {cells} cells, the "
-                              f"header has {len(header)}", "one cell per column (put quotes "
-                              "around cells that contain commas)", row_no)
+                self._problem(
+                    str(path),
+                    f"row {row_no}",
+                    f"the row has {cells} cells, the header has {len(header)}",
+                    "one cell per column (put quotes around cells that contain commas)",
+                    row_no,
+                )
                 continue
             rows.append((row_no, row))
         return path, header, rows
@@ -153,8 +199,13 @@ class EvidenceReader:
         file = str(path)
         missing = [c for c in TABLE_COLUMNS if c not in header]
         if missing:
-            self._problem(file, "header", f"missing column(s) {', '.join(missing)}",
-                          f"columns {', '.join(TABLE_COLUMNS)} (and optional reported, note)", 1)
+            self._problem(
+                file,
+                "header",
+                f"missing column(s) {', '.join(missing)}",
+                f"columns {', '.join(TABLE_COLUMNS)} (and optional reported, note)",
+                1,
+            )
             return []
         out = []
         for row_no, row in rows:
@@ -166,19 +217,37 @@ class EvidenceReader:
                 continue
             states = [s.strip() for s in row["state"].split("|") if s.strip()]
             if not row["source"].strip():
-                self._problem(file, f"row {row_no}.source", "empty source",
-                              "a URL or citation for every observation", row_no)
+                self._problem(
+                    file,
+                    f"row {row_no}.source",
+                    "empty source",
+                    "a URL or citation for every observation",
+                    row_no,
+                )
                 continue
             if reported < date:
-                self._problem(file, f"row {row_no}.reported", "reported before the date observed",
-                              "reported on or after date", row_no)
+                self._problem(
+                    file,
+                    f"row {row_no}.reported",
+                    "reported before the date observed",
+                    "reported on or after date",
+                    row_no,
+                )
                 continue
             if self._check(file, f"row {row_no}", row_no, row["node"].strip(), states, date):
                 origin = f"{path.name}:{row_no}"
                 self.where[origin] = (file, f"row {row_no}", row_no)
-                out.append(EvidenceItem(row["node"].strip(), date, reported, tuple(states),
-                                        row["source"].strip(), origin,
-                                        row.get("note", "") or ""))
+                out.append(
+                    EvidenceItem(
+                        row["node"].strip(),
+                        date,
+                        reported,
+                        tuple(states),
+                        row["source"].strip(),
+                        origin,
+                        row.get("note", "") or "",
+                    )
+                )
         return out
 
     def _series(self, index: int, series: SeriesEvidence) -> list[EvidenceItem]:
@@ -188,19 +257,26 @@ class EvidenceReader:
             return []
         path, header, rows = opened
         file = str(path)
-        needed = [series.date_column, series.value_column, *series.source_columns,
-                  *series.include]
+        needed = [series.date_column, series.value_column, *series.source_columns, *series.include]
         missing = [c for c in needed if c not in header]
         if missing:
-            self._problem(file, "header", f"missing column(s) {', '.join(missing)} named in "
-                          f"{self._file_of(key)} {field}",
-                          f"columns of the file: {', '.join(header)}", 1)
+            self._problem(
+                file,
+                "header",
+                f"missing column(s) {', '.join(missing)} named in {self._file_of(key)} {field}",
+                f"columns of the file: {', '.join(header)}",
+                1,
+            )
             return []
         node = self.spec.nodes.get(series.node)
         if node is None:
-            self._problem(self._file_of((*key, "node")), f"{field}.node",
-                          f"unknown node '{series.node}'",
-                          f"one of: {', '.join(self.spec.nodes)}", self.line_of((*key, "node")))
+            self._problem(
+                self._file_of((*key, "node")),
+                f"{field}.node",
+                f"unknown node '{series.node}'",
+                f"one of: {', '.join(self.spec.nodes)}",
+                self.line_of((*key, "node")),
+            )
             return []
         # every included reading by month, in date order (file order among equal dates)
         readings: dict[int, list[tuple[int, dt.date, float, dict[str, str]]]] = {}
@@ -213,8 +289,7 @@ class EvidenceReader:
             except ValueError as exc:
                 self._problem(file, f"row {row_no}", str(exc), "a date and a number", row_no)
                 continue
-            readings.setdefault(self.timeline.step_of(date), []).append((row_no, date, value,
-                                                                         row))
+            readings.setdefault(self.timeline.step_of(date), []).append((row_no, date, value, row))
         out = []
         for step in sorted(readings):
             month = sorted(readings[step], key=lambda r: r[1])
@@ -227,30 +302,50 @@ class EvidenceReader:
             for row_no, date, value, row in reversed(month):
                 if later is not None and later == date:
                     continue  # replaced on the day it became known
-                item = self._series_item(file, path, field, series, row_no, date, value, row,
-                                         later)
+                item = self._series_item(file, path, field, series, row_no, date, value, row, later)
                 if item is None:
                     break
                 (out if later is None else self.superseded).append(item)
                 later = date
         return out
 
-    def _series_item(self, file: str, path: Path, field: str, series: SeriesEvidence,
-                     row_no: int, date: dt.date, value: float, row: dict[str, str],
-                     superseded_on: dt.date | None) -> EvidenceItem | None:
+    def _series_item(
+        self,
+        file: str,
+        path: Path,
+        field: str,
+        series: SeriesEvidence,
+        row_no: int,
+        date: dt.date,
+        value: float,
+        row: dict[str, str],
+        superseded_on: dt.date | None,
+    ) -> EvidenceItem | None:
         states = [b.state for b in series.bins if b.min <= value < b.max]
         if not states:
-            self._problem(file, f"row {row_no}.{series.value_column}",
-                          f"value {value} falls in no bin of {field}",
-                          "bins that cover every value", row_no)
+            self._problem(
+                file,
+                f"row {row_no}.{series.value_column}",
+                f"value {value} falls in no bin of {field}",
+                "bins that cover every value",
+                row_no,
+            )
             return None
         source = " | ".join(row[c] for c in series.source_columns if row[c])
         if not self._check(file, f"row {row_no}", row_no, series.node, states[:1], date):
             return None
         origin = f"{path.name}:{row_no}"
         self.where[origin] = (file, f"row {row_no}", row_no)
-        return EvidenceItem(series.node, date, date, (states[0],), source, origin,
-                            f"{series.value_column}={value:g}", superseded_on)
+        return EvidenceItem(
+            series.node,
+            date,
+            date,
+            (states[0],),
+            source,
+            origin,
+            f"{series.value_column}={value:g}",
+            superseded_on,
+        )
 
     def _conflicts(self, items: list[EvidenceItem]) -> None:
         by_cell: dict[tuple[str, int], EvidenceItem] = {}
@@ -258,14 +353,18 @@ class EvidenceReader:
             key = (item.node, self.timeline.step_of(item.date))
             other = by_cell.get(key)
             if other is not None and not set(other.states) & set(item.states):
-                file, field, line = self.where.get(item.origin,
-                                                   (self.scenario_file, item.origin, None))
-                self._problem(file, field,
-                              f"observes '{item.node}' in {'|'.join(item.states)} in "
-                              f"{self.timeline.month_label(key[1])}, but {other.origin} "
-                              f"observes {'|'.join(other.states)} in the same month",
-                              "observations of one node in one month that can all be true",
-                              line)
+                file, field, line = self.where.get(
+                    item.origin, (self.scenario_file, item.origin, None)
+                )
+                self._problem(
+                    file,
+                    field,
+                    f"observes '{item.node}' in {'|'.join(item.states)} in "
+                    f"{self.timeline.month_label(key[1])}, but {other.origin} "
+                    f"observes {'|'.join(other.states)} in the same month",
+                    "observations of one node in one month that can all be true",
+                    line,
+                )
             by_cell.setdefault(key, item)
 
 

@@ -69,8 +69,9 @@ class ResultCache:
         path = cache_dir() / self.name
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False,
-                                             suffix=".tmp") as handle:
+            with tempfile.NamedTemporaryFile(
+                "w", dir=path.parent, delete=False, suffix=".tmp"
+            ) as handle:
                 json.dump(entries, handle)
             os.replace(handle.name, path)
         except OSError as err:

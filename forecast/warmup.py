@@ -34,15 +34,16 @@ def warm_up() -> float:
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        scenario = random_scenario(np.random.default_rng(0), folder=Path(folder), n_nodes=3,
-                                   n_months=4)
-        fitter = ScenarioFitter(scenario, sampler=SamplerConfig(draws=10, tune=10, chains=1,
-                                                                cores=1))
+        scenario = random_scenario(
+            np.random.default_rng(0), folder=Path(folder), n_nodes=3, n_months=4
+        )
+        fitter = ScenarioFitter(
+            scenario, sampler=SamplerConfig(draws=10, tune=10, chains=1, cores=1)
+        )
         fitter.fit(seed=0)
         density = fitter.density
         density.logp_dlogp(np.zeros(density.ndim))
-        loglik_and_grad(density.lowered, fitter.priors.means(), density.pairs,
-                        density.initial)
+        loglik_and_grad(density.lowered, fitter.priors.means(), density.pairs, density.initial)
     return time.perf_counter() - started
 
 
@@ -53,11 +54,14 @@ def warm_up_smoothing() -> float:
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        scenario = random_scenario(np.random.default_rng(0), folder=Path(folder), n_nodes=3,
-                                   n_months=4)
+        scenario = random_scenario(
+            np.random.default_rng(0), folder=Path(folder), n_nodes=3, n_months=4
+        )
         engine = ExactEngine(scenario)
-        uniform = [np.full((2, len(r.destinations) + 1), 1.0 / (len(r.destinations) + 1))
-                   for r in scenario.rules]
+        uniform = [
+            np.full((2, len(r.destinations) + 1), 1.0 / (len(r.destinations) + 1))
+            for r in scenario.rules
+        ]
         engine.run_draws(uniform, engine.evidence())
     return time.perf_counter() - started
 
@@ -71,10 +75,14 @@ def main(argv: list[str] | None = None, *, exit_fast: bool = False) -> int:
     would add 0.3-0.4 s to that wait. The helper imports nothing but numpy, numba and this
     package, and numba has written and closed its cache files by then.
     """
-    parser = argparse.ArgumentParser(prog="python -m forecast.warmup",
-                                     description="Compile and cache the numba kernels.")
-    parser.add_argument("--smoothing", action="store_true",
-                        help="only the smoothing passes (what a fit compiles in a second process)")
+    parser = argparse.ArgumentParser(
+        prog="python -m forecast.warmup", description="Compile and cache the numba kernels."
+    )
+    parser.add_argument(
+        "--smoothing",
+        action="store_true",
+        help="only the smoothing passes (what a fit compiles in a second process)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logger.setLevel(logging.INFO)
@@ -83,8 +91,11 @@ def main(argv: list[str] | None = None, *, exit_fast: bool = False) -> int:
     seconds = warm_up_smoothing() if args.smoothing else warm_up()
     import numba
 
-    logger.info("forecast: numba kernels compiled and cached in %.1f s (%s)", seconds,
-                numba.config.CACHE_DIR or "next to the sources")
+    logger.info(
+        "forecast: numba kernels compiled and cached in %.1f s (%s)",
+        seconds,
+        numba.config.CACHE_DIR or "next to the sources",
+    )
     if args.smoothing and exit_fast:
         logging.shutdown()
         sys.stdout.flush()

@@ -48,6 +48,7 @@ def _yaml(path: Path) -> dict:
 
 # ------------------------------------------------------------------------------------ check
 
+
 @pytest.fixture(scope="module")
 def kursk_check() -> tuple[int, str]:
     code, out, err = _run(["check", KURSK])
@@ -77,8 +78,9 @@ def test_check_counts_match_the_file(kursk_check) -> None:
     spec = _yaml(KURSK)
     nodes = spec["nodes"]
     joint = math.prod(len(n.get("states", ["no", "yes"])) for n in nodes.values())
-    free = sum(1 for n in nodes.values() for r in n.get("transitions", [])
-               if not r.get("stays", False))
+    free = sum(
+        1 for n in nodes.values() for r in n.get("transitions", []) if not r.get("stays", False)
+    )
     # evidence: every row of the observation table, and one reading per month of the series
     table = pd.read_csv(ROOT / "data" / "kursk_observations.csv")
     territory = pd.read_csv(ROOT / "data" / "kursk_territory.csv")
@@ -88,8 +90,10 @@ def test_check_counts_match_the_file(kursk_check) -> None:
     dates = {str(d) for d in spec["report_dates"]} | {"2026-12-31"}
     questions = len(spec["questions"]) + len(spec["outcomes"]) * len(dates)
     assert (joint, free, questions) == (384, 28, 27)  # hand count of the YAML, as a cross-check
-    line = (f"{len(nodes)} nodes ({joint} joint states), {free} rule parameters, "
-            f"{len(table) + months} evidence items, {questions} questions.")
+    line = (
+        f"{len(nodes)} nodes ({joint} joint states), {free} rule parameters, "
+        f"{len(table) + months} evidence items, {questions} questions."
+    )
     assert line in out
     per_node = table.groupby("node").size().to_dict()
     per_node["occupation"] = per_node.get("occupation", 0) + months
@@ -118,8 +122,15 @@ def test_check_prints_every_judgement_of_the_rule_table(kursk_check) -> None:
     assert stated == 30  # 28 rules, two of them (occupation) with two destinations
 
 
-@pytest.mark.parametrize("name", ["01_yaml_syntax.yaml", "17_best_above_one.yaml",
-                                  "57_table_missing_file.yaml", "65_series_bad_value.yaml"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "01_yaml_syntax.yaml",
+        "17_best_above_one.yaml",
+        "57_table_missing_file.yaml",
+        "65_series_bad_value.yaml",
+    ],
+)
 def test_check_broken_file_exits_two_without_traceback(capsys, name: str) -> None:
     want = EXPECTED_BAD[name]
     code = main(["check", str(BAD / name)])
@@ -156,8 +167,14 @@ def test_console_script_reports_bad_input_without_traceback() -> None:
     script = Path(sys.executable).with_name("forecast")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "forecast.cli"]
     bad = BAD / "17_best_above_one.yaml"
-    done = subprocess.run([*command, "check", str(bad)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [*command, "check", str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert "Traceback" not in done.stdout
@@ -175,6 +192,7 @@ def test_as_of_that_is_not_a_date_is_an_argparse_error(capsys) -> None:
 
 
 # -------------------------------------------------------------------------------------- fit
+
 
 @pytest.fixture(scope="module")
 def tiny_fit(tmp_path_factory) -> tuple[int, str, Path]:
@@ -213,8 +231,7 @@ def test_fit_writes_the_forecast_table(tiny_fit) -> None:
     table = pd.read_csv(out / "tiny_chain_latest_forecast.csv")
     questions = [q["id"] for q in _yaml(TINY)["questions"]]
     assert list(table["question"]) == questions
-    low, mean, high = (table[c].to_numpy() for c in ("ci90_low", "posterior_mean",
-                                                     "ci90_high"))
+    low, mean, high = (table[c].to_numpy() for c in ("ci90_low", "posterior_mean", "ci90_high"))
     assert np.all(low >= 0) and np.all(high <= 1)
     assert np.all(low <= mean) and np.all(mean <= high)
     assert np.all((table["prior_mean"] >= 0) & (table["prior_mean"] <= 1))
@@ -239,8 +256,12 @@ def test_fit_prior_column_is_the_prior_probability(tiny_fit) -> None:
     monthly = integrate.quad(lambda q: (1 - np.sqrt(1 - q)) * stats.beta(a, b).pdf(q), 0, 1)[0]
     expected = 0.7 * monthly + 0.3 * (1 - 2 / 7)
     table = pd.read_csv(out / "tiny_chain_latest_forecast.csv").set_index("question")
-    draws = az.from_netcdf(out / "tiny_chain_latest.nc").prior["question_prob"].sel(
-        question="a_yes_jan").values.ravel()
+    draws = (
+        az.from_netcdf(out / "tiny_chain_latest.nc")
+        .prior["question_prob"]
+        .sel(question="a_yes_jan")
+        .values.ravel()
+    )
     assert draws.size == 400  # draws x chains
     assert_allclose(table.loc["a_yes_jan", "prior_mean"], draws.mean(), rtol=1e-12)
     # Monte Carlo error of 400 independent prior draws: 4 standard errors
@@ -252,8 +273,10 @@ def test_fit_lists_what_it_wrote(tiny_fit) -> None:
     _, stdout, out = tiny_fit
     assert "outcomes" not in _yaml(TINY)
     listed = stdout.split("Wrote:")[1].split()
-    assert listed == [str(out / "tiny_chain_latest.nc"),
-                      str(out / "tiny_chain_latest_forecast.csv")]
+    assert listed == [
+        str(out / "tiny_chain_latest.nc"),
+        str(out / "tiny_chain_latest_forecast.csv"),
+    ]
     assert list((out / "tiny_chain_latest_plots").glob("*.png")) == []
 
 
@@ -263,12 +286,14 @@ def test_fit_as_of_records_the_cut_off_and_writes_a_png_per_outcome(tmp_path: Pa
     text = TINY.read_text(encoding="utf-8") + (
         "outcomes:\n"
         "  - {id: b_high, label: b high, node: b, state: high, kind: in_state}\n"
-        "  - {id: a_yes, label: a yes, node: a, state: yes, kind: reached}\n")
+        "  - {id: a_yes, label: a yes, node: a, state: yes, kind: reached}\n"
+    )
     scenario_path = tmp_path / "tiny_outcomes.yaml"
     scenario_path.write_text(text, encoding="utf-8")
     out = tmp_path / "out"
-    code, stdout, stderr = _run(["fit", scenario_path, *FAST, "--seed", "7", "--out", out,
-                                 "--as-of", "2024-01-31"])
+    code, stdout, stderr = _run(
+        ["fit", scenario_path, *FAST, "--seed", "7", "--out", out, "--as-of", "2024-01-31"]
+    )
     assert code == 0
     assert "Traceback" not in stdout + stderr
     # the only observation (a yes on 2024-02-10) is after the cut-off
@@ -290,15 +315,33 @@ def test_fit_as_of_records_the_cut_off_and_writes_a_png_per_outcome(tmp_path: Pa
 
 def test_strict_with_too_few_draws_exits_three_with_warnings(tmp_path: Path) -> None:
     """40 draws cannot reach a bulk ESS of 400: --strict turns the warning into exit 3."""
-    code, stdout, _ = _run(["fit", TINY, "--draws", "20", "--tune", "20", "--chains", "2",
-                            "--cores", "1", "--seed", "2", "--no-progress", "--strict",
-                            "--out", tmp_path])
+    code, stdout, _ = _run(
+        [
+            "fit",
+            TINY,
+            "--draws",
+            "20",
+            "--tune",
+            "20",
+            "--chains",
+            "2",
+            "--cores",
+            "1",
+            "--seed",
+            "2",
+            "--no-progress",
+            "--strict",
+            "--out",
+            tmp_path,
+        ]
+    )
     assert code == 3
     assert "diagnostics WARNING" in stdout
     warnings = [line for line in stdout.splitlines() if line.startswith("WARNING: ")]
     assert any("ess bulk below 400" in line for line in warnings), stdout
     # each warning names the quantity, question id included
     ids = "|".join(q["id"] for q in _yaml(TINY)["questions"])
-    assert all(re.search(rf"question_prob\[({ids})\]", line) for line in warnings
-               if "e.g." in line), warnings
+    assert all(
+        re.search(rf"question_prob\[({ids})\]", line) for line in warnings if "e.g." in line
+    ), warnings
     assert (tmp_path / "tiny_chain_latest.nc").exists()  # results are still written

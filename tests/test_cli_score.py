@@ -14,9 +14,11 @@ from forecast.cli import main
 from tests.analysis.test_backtest import exact_mean, write_one_rule, yes_jun
 
 HEADER = "id,node,state,kind,date,outcome,source"
-GOOD = (f"{HEADER}\n"
-        "Q1,x,yes,in_state,2024-06-30,0,https://example.org/q1\n"
-        "Q2,x,no,in_state,2024-01-31,1,https://example.org/q2\n")
+GOOD = (
+    f"{HEADER}\n"
+    "Q1,x,yes,in_state,2024-06-30,0,https://example.org/q1\n"
+    "Q2,x,no,in_state,2024-01-31,1,https://example.org/q2\n"
+)
 
 
 def _flat(text: str) -> str:
@@ -35,8 +37,22 @@ def files(tmp_path_factory):
 def test_score_good_run_prints_and_writes_the_table(files, capsys) -> None:
     folder, scenario, questions = files
     out = folder / "out"
-    code = main(["score", str(scenario), str(questions), "--as-of", "2024-02-15",
-                 "--draws", "20000", "--seed", "4", "--out", str(out), "--no-progress"])
+    code = main(
+        [
+            "score",
+            str(scenario),
+            str(questions),
+            "--as-of",
+            "2024-02-15",
+            "--draws",
+            "20000",
+            "--seed",
+            "4",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     captured = capsys.readouterr()
     text = _flat(captured.out)
     assert code == 0, captured.out
@@ -68,33 +84,69 @@ def test_score_good_run_prints_and_writes_the_table(files, capsys) -> None:
 
 def test_score_defaults_to_the_scenarios_resolved_questions(files, capsys) -> None:
     folder, scenario, _ = files
-    code = main(["score", str(scenario), "--as-of", "2024-02-15", "--draws", "500",
-                 "--out", str(folder / "own"), "--no-progress"])
+    code = main(
+        [
+            "score",
+            str(scenario),
+            "--as-of",
+            "2024-02-15",
+            "--draws",
+            "500",
+            "--out",
+            str(folder / "own"),
+            "--no-progress",
+        ]
+    )
     text = _flat(capsys.readouterr().out)
     assert code == 0
     assert "Scoring 2 resolved questions" in text
     assert "yes_jun" in text and "no_mar" in text
 
 
-@pytest.mark.parametrize(("csv_text", "field", "message", "allowed"), [
-    (f"{HEADER}\nQ1,nowhere,yes,in_state,2024-06-30,0,s\n", "row 2.node",
-     "unknown node 'nowhere'", "Allowed: one of: x"),
-    (f"{HEADER}\nQ1,x,yes,in_state,30/06/2024,0,s\n", "row 2.date",
-     "'30/06/2024' is not a date", "Allowed: YYYY-MM-DD"),
-    (f"{HEADER}\nQ1,x,yes,in_state,2024-06-30,yes,s\n", "row 2.outcome",
-     "'yes' is not a resolution", "Allowed: 1 (happened) or 0 (did not)"),
-    (f"{HEADER}\nQ1,x,yes,in_state,2024-06-30,0,s,extra\n", "row 2",
-     "the row has 8 cells, the header has 7", "Allowed: one cell per column"),
-    ("id,node,state\nQ1,x,yes\n", "header", "missing column(s) kind, date, outcome",
-     "Allowed: required id, node, state, kind, date, outcome"),
-])
+@pytest.mark.parametrize(
+    ("csv_text", "field", "message", "allowed"),
+    [
+        (
+            f"{HEADER}\nQ1,nowhere,yes,in_state,2024-06-30,0,s\n",
+            "row 2.node",
+            "unknown node 'nowhere'",
+            "Allowed: one of: x",
+        ),
+        (
+            f"{HEADER}\nQ1,x,yes,in_state,30/06/2024,0,s\n",
+            "row 2.date",
+            "'30/06/2024' is not a date",
+            "Allowed: YYYY-MM-DD",
+        ),
+        (
+            f"{HEADER}\nQ1,x,yes,in_state,2024-06-30,yes,s\n",
+            "row 2.outcome",
+            "'yes' is not a resolution",
+            "Allowed: 1 (happened) or 0 (did not)",
+        ),
+        (
+            f"{HEADER}\nQ1,x,yes,in_state,2024-06-30,0,s,extra\n",
+            "row 2",
+            "the row has 8 cells, the header has 7",
+            "Allowed: one cell per column",
+        ),
+        (
+            "id,node,state\nQ1,x,yes\n",
+            "header",
+            "missing column(s) kind, date, outcome",
+            "Allowed: required id, node, state, kind, date, outcome",
+        ),
+    ],
+)
 def test_score_malformed_csv_exits_two_naming_file_row_and_field(
-        files, tmp_path, capsys, csv_text, field, message, allowed) -> None:
+    files, tmp_path, capsys, csv_text, field, message, allowed
+) -> None:
     _, scenario, _ = files
     bad = tmp_path / "bad.csv"
     bad.write_text(csv_text)
-    code = main(["score", str(scenario), str(bad), "--as-of", "2024-02-15", "--out",
-                 str(tmp_path / "out")])
+    code = main(
+        ["score", str(scenario), str(bad), "--as-of", "2024-02-15", "--out", str(tmp_path / "out")]
+    )
     captured = capsys.readouterr()
     text = _flat(captured.out)
     assert code == 2
@@ -124,14 +176,14 @@ def test_score_bad_options_exit_two(files, capsys, argv) -> None:
         main(["score", str(scenario), str(questions), *as_of, *argv])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert ("the following arguments are required: --as-of" in err if not argv
-            else "argument --" in err)
+    assert (
+        "the following arguments are required: --as-of" in err if not argv else "argument --" in err
+    )
 
 
 def test_score_missing_questions_file_exits_two(files, tmp_path, capsys) -> None:
     _, scenario, _ = files
-    code = main(["score", str(scenario), str(tmp_path / "nowhere.csv"), "--as-of",
-                 "2024-02-15"])
+    code = main(["score", str(scenario), str(tmp_path / "nowhere.csv"), "--as-of", "2024-02-15"])
     text = _flat(capsys.readouterr().out)
     assert code == 2
     assert "nowhere.csv" in text and "cannot read the questions file" in text
@@ -142,9 +194,22 @@ def test_score_console_script_no_traceback(files, tmp_path) -> None:
     _, scenario, _ = files
     bad = tmp_path / "bad.csv"
     bad.write_text(f"{HEADER}\nQ1,x,purple,in_state,2024-06-30,0,s\n")
-    done = subprocess.run([sys.executable, "-m", "forecast.cli", "score", str(scenario),
-                           str(bad), "--as-of", "2024-02-15"], capture_output=True, text=True,
-                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "forecast.cli",
+            "score",
+            str(scenario),
+            str(bad),
+            "--as-of",
+            "2024-02-15",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert done.returncode == 2
     assert "row 2.state: unknown state 'purple' of node 'x'" in _flat(done.stdout)
     assert "Traceback" not in done.stdout + done.stderr

@@ -77,6 +77,7 @@ def _mass(a: float, b: float, lo: float, hi: float) -> float:
 
 def _concentration(best: float, lo: float, hi: float, mass: float) -> float:
     """The concentration k at which Beta(best k, (1 - best) k) has ``mass`` in [lo, hi]."""
+
     def gap(log_k: float) -> float:
         k = np.exp(log_k)
         return _mass(best * k, (1 - best) * k, lo, hi) - mass
@@ -103,9 +104,15 @@ def kursk() -> tuple[forecast.Scenario, Priors]:
 
 
 JUDGEMENTS = [  # (best, lo, hi, mass): Kursk and tiny_chain judgements and harder ones
-    (0.3, 0.1, 0.6, 0.8), (0.35, 0.15, 0.6, 0.8), (0.1, 0.03, 0.25, 0.8),
-    (0.03, 0.005, 0.1, 0.9), (0.005, 0.0005, 0.02, 0.9), (0.6, 0.3, 0.85, 0.8),
-    (0.5, 0.4, 0.6, 0.95), (0.9, 0.7, 0.97, 0.5), (0.2, 0.05, 0.5, 0.7),
+    (0.3, 0.1, 0.6, 0.8),
+    (0.35, 0.15, 0.6, 0.8),
+    (0.1, 0.03, 0.25, 0.8),
+    (0.03, 0.005, 0.1, 0.9),
+    (0.005, 0.0005, 0.02, 0.9),
+    (0.6, 0.3, 0.85, 0.8),
+    (0.5, 0.4, 0.6, 0.95),
+    (0.9, 0.7, 0.97, 0.5),
+    (0.2, 0.05, 0.5, 0.7),
 ]
 
 
@@ -137,7 +144,11 @@ def test_single_judgement_becomes_a_beta_on_the_move(fixture_priors) -> None:
     assert abs(_mass(a, b, 0.05, 0.5) - 0.7) < MASS_ATOL
     (stated,) = prior.stated
     assert (stated.destination, stated.best, stated.interval, stated.credibility) == (
-        "no", 0.2, (0.05, 0.5), 0.7)
+        "no",
+        0.2,
+        (0.05, 0.5),
+        0.7,
+    )
     assert_allclose(stated.fitted_mass, _mass(a, b, 0.05, 0.5), rtol=1e-12)
 
 
@@ -172,24 +183,32 @@ def test_several_destinations_pool_to_a_dirichlet(fixture_priors) -> None:
     assert not prior.is_beta
     assert prior.labels == ("stay", "x", "y", "z")
     assert_allclose(prior.mean, [0.4, 0.1, 0.2, 0.3], atol=1e-12)
-    kappas = [_concentration(0.1, 0.02, 0.3, 0.9), _concentration(0.2, 0.05, 0.4, 0.6),
-              _concentration(0.3, 0.1, 0.6, 0.9)]
+    kappas = [
+        _concentration(0.1, 0.02, 0.3, 0.9),
+        _concentration(0.2, 0.05, 0.4, 0.6),
+        _concentration(0.3, 0.1, 0.6, 0.9),
+    ]
     assert_allclose(prior.alpha.sum(), np.exp(np.mean(np.log(kappas))), rtol=KAPPA_RTOL)
     assert [s.credibility for s in prior.stated] == [0.9, 0.6, 0.9]
     total = prior.alpha.sum()
-    for k, (s, (lo, hi)) in enumerate(zip(prior.stated, [(0.02, 0.3), (0.05, 0.4), (0.1, 0.6)],
-                                          strict=True), start=1):
+    for k, (s, (lo, hi)) in enumerate(
+        zip(prior.stated, [(0.02, 0.3), (0.05, 0.4), (0.1, 0.6)], strict=True), start=1
+    ):
         assert s.interval == (lo, hi)
         assert_allclose(s.fitted_mean, s.best, rtol=1e-12)
         # a Dirichlet's marginal is Beta(alpha_k, total - alpha_k)
-        assert_allclose(s.fitted_mass, _mass(prior.alpha[k], total - prior.alpha[k], lo, hi),
-                        rtol=1e-12)
+        assert_allclose(
+            s.fitted_mass, _mass(prior.alpha[k], total - prior.alpha[k], lo, hi), rtol=1e-12
+        )
 
 
-@pytest.mark.parametrize(("node", "start", "bests"), [
-    ("occupation", "substantial", {"foothold": 0.35, "none": 0.1}),
-    ("occupation", "foothold", {"none": 0.45, "substantial": 0.1}),
-])
+@pytest.mark.parametrize(
+    ("node", "start", "bests"),
+    [
+        ("occupation", "substantial", {"foothold": 0.35, "none": 0.1}),
+        ("occupation", "foothold", {"none": 0.45, "substantial": 0.1}),
+    ],
+)
 def test_kursk_multi_destination_means(kursk, node, start, bests) -> None:
     scenario, priors = kursk
     rule = next(r for r in scenario.rules if r.node == node and r.from_states == (start,))
@@ -216,8 +235,11 @@ def test_reference_counts_are_stored(fixture_priors, kursk) -> None:
     assert_array_equal(priors["a__r1"].counts, [3, 2, 0])
     assert priors["c__r0"].counts is None and priors["c__r1"].counts is None
     scenario, kursk_priors = kursk
-    with_counts = {r.name: kursk_priors[r.name].counts for r in scenario.rules
-                   if kursk_priors[r.name].counts is not None}
+    with_counts = {
+        r.name: kursk_priors[r.name].counts
+        for r in scenario.rules
+        if kursk_priors[r.name].counts is not None
+    }
     # escalation: 0 of 16 wars saw nuclear use; talks: 0 of 2 windows saw direct talks
     assert sorted(with_counts) == ["escalation__r0", "talks__r3"]
     assert_array_equal(with_counts["escalation__r0"], [16, 0])
@@ -240,19 +262,23 @@ def test_kursk_reference_loglik_is_the_binomial_logpmf(kursk) -> None:
     _, priors = kursk
     q_move = np.array([1e-4, 0.01, 0.03, 0.2])
     q = np.stack([1 - q_move, q_move], axis=-1)
-    assert_allclose(priors["escalation__r0"].reference_loglik(q),
-                    stats.binom(16, q_move).logpmf(0), rtol=1e-12)
-    assert_allclose(priors["talks__r3"].reference_loglik(q), 2 * np.log1p(-q_move),
-                    rtol=1e-12)
+    assert_allclose(
+        priors["escalation__r0"].reference_loglik(q), stats.binom(16, q_move).logpmf(0), rtol=1e-12
+    )
+    assert_allclose(priors["talks__r3"].reference_loglik(q), 2 * np.log1p(-q_move), rtol=1e-12)
 
 
 def test_priors_reference_loglik_sums_the_rules(fixture_priors) -> None:
     _, priors = fixture_priors
     params = priors.sample(np.random.default_rng(1), 3)
     assert [p.shape for p in params] == [(3, 4), (3, 3), (3, 2), (3, 2)]
-    expected = np.array([stats.multinomial(10, params[0][d]).logpmf([6, 1, 0, 3])
-                         + stats.multinomial(5, params[1][d]).logpmf([3, 2, 0])
-                         for d in range(3)])
+    expected = np.array(
+        [
+            stats.multinomial(10, params[0][d]).logpmf([6, 1, 0, 3])
+            + stats.multinomial(5, params[1][d]).logpmf([3, 2, 0])
+            for d in range(3)
+        ]
+    )
     assert_allclose(priors.reference_loglik(params), expected, rtol=1e-12)
 
 

@@ -48,8 +48,9 @@ def _month(date: dt.date) -> str:
     return f"{date:%Y-%m}"
 
 
-def _expected_occupation(as_of: dt.date | None = None, trusted: str = TRUSTED
-                         ) -> dict[str, tuple[dt.date, str, int]]:
+def _expected_occupation(
+    as_of: dt.date | None = None, trusted: str = TRUSTED
+) -> dict[str, tuple[dt.date, str, int]]:
     """Month -> (date, state, line) of the month's last trusted reading known by ``as_of``.
 
     Readings of one day are ordered as in the file, so the lower row is the later reading.
@@ -60,8 +61,11 @@ def _expected_occupation(as_of: dt.date | None = None, trusted: str = TRUSTED
         rows = rows[rows["date"] <= as_of]
     out = {}
     for _, row in rows.sort_values("date", kind="stable").iterrows():
-        out[_month(row["date"])] = (row["date"], _state(float(row["km2_held_by_ukraine"])),
-                                    int(row["line"]))
+        out[_month(row["date"])] = (
+            row["date"],
+            _state(float(row["km2_held_by_ukraine"])),
+            int(row["line"]),
+        )
     return out
 
 
@@ -86,9 +90,14 @@ def test_occupation_series_month_by_month(kursk) -> None:
     # no trusted December reading (the 500 km2 row is a low-reliability upper bound), Jan 420,
     # Feb 450, Mar 77 (Black Bird, below the Reuters 110 of the same day), Apr 30, Jun 5.5
     assert {m: s for m, (_, s, _) in expected.items()} == {
-        "2024-10": "substantial", "2024-11": "substantial", "2025-01": "substantial",
-        "2025-02": "substantial", "2025-03": "foothold", "2025-04": "foothold",
-        "2025-06": "foothold"}
+        "2024-10": "substantial",
+        "2024-11": "substantial",
+        "2025-01": "substantial",
+        "2025-02": "substantial",
+        "2025-03": "foothold",
+        "2025-04": "foothold",
+        "2025-06": "foothold",
+    }
     assert _occupation(kursk.evidence) == expected
 
 
@@ -109,8 +118,11 @@ def test_occupation_items_carry_their_row(kursk) -> None:
 def test_no_official_claim_is_used(kursk) -> None:
     rows = _read(TERRITORY)
     official = set(rows.loc[rows["note"].str.match(OFFICIAL_CLAIM), "line"])
-    used = {int(e.origin.rsplit(":", 1)[1]) for e in (*kursk.evidence, *kursk.superseded)
-            if e.origin.startswith(TERRITORY.name + ":")}
+    used = {
+        int(e.origin.rsplit(":", 1)[1])
+        for e in (*kursk.evidence, *kursk.superseded)
+        if e.origin.startswith(TERRITORY.name + ":")
+    }
     assert len(official) >= 9 and used
     assert not used & official
     # not vacuous: with the claims, April would read 'none' (Russia's 0 km2 of 26 April)
@@ -131,7 +143,8 @@ def test_every_observation_row_is_an_evidence_item(kursk) -> None:
     rows["reported"] = pd.to_datetime(rows["reported"]).dt.date
     expected = Counter(
         (r.node, r.date, r.reported, tuple(r.state.split("|")), r.source, r.note)
-        for r in rows.itertuples())
+        for r in rows.itertuples()
+    )
     from_table = [e for e in kursk.evidence if e.origin.split(":")[0] == OBSERVATIONS.name]
     got = Counter((e.node, e.date, e.known_on, e.states, e.source, e.note) for e in from_table)
     assert got == expected
@@ -171,11 +184,21 @@ def _key(item) -> tuple:
     return item.node, item.date, item.known_on, item.states, item.source, item.note
 
 
-@pytest.mark.parametrize("as_of", [dt.date(2024, 9, 30), dt.date(2025, 1, 10),
-                                   dt.date(2025, 2, 8), dt.date(2025, 3, 14),
-                                   dt.date(2025, 3, 31), dt.date(2025, 6, 30)], ids=str)
-def test_as_of_evidence_depends_only_on_rows_known_by_then(kursk, tmp_path: Path,
-                                                           as_of: dt.date) -> None:
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        dt.date(2024, 9, 30),
+        dt.date(2025, 1, 10),
+        dt.date(2025, 2, 8),
+        dt.date(2025, 3, 14),
+        dt.date(2025, 3, 31),
+        dt.date(2025, 6, 30),
+    ],
+    ids=str,
+)
+def test_as_of_evidence_depends_only_on_rows_known_by_then(
+    kursk, tmp_path: Path, as_of: dt.date
+) -> None:
     """Deleting every data row that became known after ``as_of`` leaves the evidence as of
     that date, its matrices and the exact answers unchanged: nothing later leaks in."""
     (tmp_path / "scenarios").mkdir()
@@ -188,7 +211,8 @@ def test_as_of_evidence_depends_only_on_rows_known_by_then(kursk, tmp_path: Path
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
         removed += len(rows) - len(keep)
         (tmp_path / "data" / path.name).write_text(
-            lines[0] + "".join(lines[n - 1] for n in sorted(keep)), encoding="utf-8")
+            lines[0] + "".join(lines[n - 1] for n in sorted(keep)), encoding="utf-8"
+        )
     assert removed > 0
     truncated = forecast.load_scenario(tmp_path / "scenarios" / KURSK.name)
     cut = kursk.evidence_as_of(as_of)
@@ -218,14 +242,19 @@ date,level,source_name,url,note
 
 
 def _series_scenario(tmp_path: Path, per_month: str) -> forecast.Scenario:
-    text = (TESTS / "scenarios" / "tiny_chain.yaml").read_text(encoding="utf-8").replace(
-        "evidence:\n",
-        "evidence:\n"
-        "  series:\n"
-        "    - {file: level.csv, node: b, value_column: level, include: {note: '^keep'},\n"
-        f"       per_month: {per_month}, rationale: r,\n"
-        "       bins: [{state: low, max: 1}, {state: mid, min: 1, max: 2},\n"
-        "              {state: high, min: 2}]}\n")
+    text = (
+        (TESTS / "scenarios" / "tiny_chain.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "evidence:\n",
+            "evidence:\n"
+            "  series:\n"
+            "    - {file: level.csv, node: b, value_column: level, include: {note: '^keep'},\n"
+            f"       per_month: {per_month}, rationale: r,\n"
+            "       bins: [{state: low, max: 1}, {state: mid, min: 1, max: 2},\n"
+            "              {state: high, min: 2}]}\n",
+        )
+    )
     (tmp_path / "level.csv").write_text(SERIES_CSV, encoding="utf-8")
     path = tmp_path / f"series_{per_month}.yaml"
     path.write_text(text, encoding="utf-8")
@@ -243,18 +272,25 @@ def test_series_last_reading_bins_and_sources(tmp_path: Path) -> None:
     assert _b(scenario.evidence) == [
         ("2024-01-20", "mid", "s2 | http://u/2"),
         ("2024-02-15", "mid", "s4 | http://u/4"),
-        ("2024-03-31", "high", "s6 | http://u/6")]
+        ("2024-03-31", "high", "s6 | http://u/6"),
+    ]
     # the January reading of the 10th stood for January until the 20th
     (early,) = scenario.superseded
     assert (early.date, early.states, early.superseded_on) == (
-        dt.date(2024, 1, 10), ("low",), dt.date(2024, 1, 20))
+        dt.date(2024, 1, 10),
+        ("low",),
+        dt.date(2024, 1, 20),
+    )
     assert _b(scenario.evidence_as_of(dt.date(2024, 1, 9))) == []
     assert _b(scenario.evidence_as_of(dt.date(2024, 1, 10))) == [
-        ("2024-01-10", "low", "s1 | http://u/1")]
+        ("2024-01-10", "low", "s1 | http://u/1")
+    ]
     assert _b(scenario.evidence_as_of(dt.date(2024, 1, 19))) == [
-        ("2024-01-10", "low", "s1 | http://u/1")]
+        ("2024-01-10", "low", "s1 | http://u/1")
+    ]
     assert _b(scenario.evidence_as_of(dt.date(2024, 1, 20))) == [
-        ("2024-01-20", "mid", "s2 | http://u/2")]
+        ("2024-01-20", "mid", "s2 | http://u/2")
+    ]
     assert _b(scenario.evidence_as_of(dt.date(2024, 3, 30))) == _b(scenario.evidence)[:2]
     assert _b(scenario.evidence_as_of(dt.date(2024, 3, 31))) == _b(scenario.evidence)
     # the evidence matrices as of mid-January observe b low in month 0, later nothing
@@ -267,6 +303,7 @@ def test_series_first_reading(tmp_path: Path) -> None:
     assert _b(scenario.evidence) == [
         ("2024-01-10", "low", "s1 | http://u/1"),
         ("2024-02-15", "mid", "s4 | http://u/4"),
-        ("2024-03-31", "mid", "s5")]
+        ("2024-03-31", "mid", "s5"),
+    ]
     assert scenario.superseded == ()
     assert _b(scenario.evidence_as_of(dt.date(2024, 1, 25))) == _b(scenario.evidence)[:1]

@@ -51,8 +51,9 @@ RESOLVED_TOL = 1e-9
 """A question whose probability is within this of 0 (or of 1) in every draw is settled."""
 
 
-def replay_dates(scenario: Scenario, start: str | dt.date | None = None,
-                 end: str | dt.date | None = None) -> list[dt.date]:
+def replay_dates(
+    scenario: Scenario, start: str | dt.date | None = None, end: str | dt.date | None = None
+) -> list[dt.date]:
     """Month ends from ``start`` to ``end``: the cut-offs of a replay.
 
     Parameters
@@ -127,8 +128,9 @@ class Cutoff:
 
     def interval(self, question: str, mass: float = 0.9) -> tuple[float, float]:
         """Central interval of a question's probability holding ``mass``."""
-        lo, hi = weighted_quantile(self.questions[question], self.weights,
-                                   [(1 - mass) / 2, 1 - (1 - mass) / 2])
+        lo, hi = weighted_quantile(
+            self.questions[question], self.weights, [(1 - mass) / 2, 1 - (1 - mass) / 2]
+        )
         return float(lo), float(hi)
 
     def settled(self, question: str) -> bool:
@@ -141,8 +143,7 @@ class Cutoff:
         return float(self.question_ess.get(question, self.ess))
 
 
-def _finite_answers(answers: dict[str, np.ndarray], weights: np.ndarray
-                    ) -> dict[str, np.ndarray]:
+def _finite_answers(answers: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, np.ndarray]:
     """Zero the answers of draws with weight zero (impossible evidence gives NaN answers)."""
     return {q: np.where(weights > 0, np.nan_to_num(a), 0.0) for q, a in answers.items()}
 
@@ -193,9 +194,16 @@ class Replay:
         A compiled fitter to re-use with NUTS.
     """
 
-    def __init__(self, scenario: Scenario, questions: Sequence[Question] | None = None,
-                 priors: Priors | None = None, method: str = "is", draws: int | None = None,
-                 seed: int = DEFAULT_SEED, fitter: Any = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        questions: Sequence[Question] | None = None,
+        priors: Priors | None = None,
+        method: str = "is",
+        draws: int | None = None,
+        seed: int = DEFAULT_SEED,
+        fitter: Any = None,
+    ) -> None:
         if method not in METHODS:
             raise ValueError(f"unknown method '{method}'; use one of {', '.join(METHODS)}")
         self.scenario = scenario
@@ -210,14 +218,23 @@ class Replay:
         if method == "nuts" and fitter is None:
             from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
 
-            self.fitter = ScenarioFitter(scenario, priors, sampler=SamplerConfig(
-                draws=draws or 1000, tune=1000, chains=2, cores=1))
+            self.fitter = ScenarioFitter(
+                scenario,
+                priors,
+                sampler=SamplerConfig(draws=draws or 1000, tune=1000, chains=2, cores=1),
+            )
         if self.fitter is not None and priors is not None and method == "nuts":
             self.fitter.set_priors(priors)
-        self.priors = (self.fitter.priors if self.fitter is not None and priors is None
-                       else (priors or elicit(scenario)))
-        self.draws = int(draws or DEFAULT_DRAWS) if method == "is" else int(
-            self.fitter.sampler.draws * self.fitter.sampler.chains)
+        self.priors = (
+            self.fitter.priors
+            if self.fitter is not None and priors is None
+            else (priors or elicit(scenario))
+        )
+        self.draws = (
+            int(draws or DEFAULT_DRAWS)
+            if method == "is"
+            else int(self.fitter.sampler.draws * self.fitter.sampler.chains)
+        )
         self._prior_params: list[np.ndarray] | None = None
         self._reference: np.ndarray | None = None
         self._nuts_params: dict[dt.date | None, tuple[list[np.ndarray], tuple[int, int]]] = {}
@@ -251,7 +268,8 @@ class Replay:
             self._prior_params = self.priors.sample(rng, self.draws)
             self._reference = np.broadcast_to(
                 np.asarray(self.priors.reference_loglik(self._prior_params), dtype=float),
-                (self.draws,))
+                (self.draws,),
+            )
         return self._prior_params
 
     def prior(self) -> Cutoff:
@@ -264,9 +282,15 @@ class Replay:
             params = self.prior_params
             result = self.engine.run_draws(params, None)
             weights = np.full(self.draws, 1.0 / self.draws)
-            self._cache["prior"] = Cutoff(None, "prior", weights,
-                                          _finite_answers(result.questions, weights),
-                                          float(self.draws), float("nan"), 0)
+            self._cache["prior"] = Cutoff(
+                None,
+                "prior",
+                weights,
+                _finite_answers(result.questions, weights),
+                float(self.draws),
+                float("nan"),
+                0,
+            )
         return self._cache["prior"]
 
     def at(self, as_of: dt.date | None) -> Cutoff:
@@ -283,8 +307,9 @@ class Replay:
             Weighted draws of every question's probability, with ESS and Pareto k.
         """
         if as_of not in self._cache:
-            self._cache[as_of] = (self._importance(as_of) if self.method == "is"
-                                  else self._nuts(as_of))
+            self._cache[as_of] = (
+                self._importance(as_of) if self.method == "is" else self._nuts(as_of)
+            )
         return self._cache[as_of]
 
     def _importance(self, as_of: dt.date | None) -> Cutoff:
@@ -295,18 +320,33 @@ class Replay:
         try:
             weights, k = psis_weights(result.loglik + self._reference)
         except ValueError:
-            raise ValueError(f"as of {as_of} the evidence has probability zero under every "
-                             "draw; check the observations against the scenario's absorbing "
-                             "and fixed states") from None
+            raise ValueError(
+                f"as of {as_of} the evidence has probability zero under every "
+                "draw; check the observations against the scenario's absorbing "
+                "and fixed states"
+            ) from None
         ess = effective_sample_size(weights)
         if k > PARETO_K_MAX:
-            logger.warning("as of %s the importance weights have Pareto k %.2f > %.1f (ESS "
-                           "%.0f of %d draws): use more draws or method='nuts'", as_of, k,
-                           PARETO_K_MAX, ess, self.draws)
-        logger.info("as of %s: %d evidence items, ESS %.0f of %d, Pareto k %.2f", as_of,
-                    len(items), ess, self.draws, k)
-        return Cutoff(as_of, "is", weights, _finite_answers(result.questions, weights), ess, k,
-                      len(items))
+            logger.warning(
+                "as of %s the importance weights have Pareto k %.2f > %.1f (ESS "
+                "%.0f of %d draws): use more draws or method='nuts'",
+                as_of,
+                k,
+                PARETO_K_MAX,
+                ess,
+                self.draws,
+            )
+        logger.info(
+            "as of %s: %d evidence items, ESS %.0f of %d, Pareto k %.2f",
+            as_of,
+            len(items),
+            ess,
+            self.draws,
+            k,
+        )
+        return Cutoff(
+            as_of, "is", weights, _finite_answers(result.questions, weights), ess, k, len(items)
+        )
 
     def _nuts(self, as_of: dt.date | None) -> Cutoff:
         import arviz as az
@@ -318,7 +358,8 @@ class Replay:
             shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"])
             self._nuts_params[as_of] = (
                 outcome_vectors(rule_draws(idata.posterior, self.fitter.priors), self.scenario),
-                shape)
+                shape,
+            )
         params, shape = self._nuts_params[as_of]
         items = self.scenario.evidence_as_of(as_of)
         result = self.engine.run_draws(params, evidence_matrices(self.scenario, items))
@@ -334,11 +375,9 @@ class Replay:
                 warnings.simplefilter("ignore")
                 question_ess[qid] = float(az.ess(values.reshape(shape), method="bulk"))
         ess = min(question_ess.values()) if question_ess else float(n)
-        return Cutoff(as_of, "nuts", weights, answers, ess, float("nan"), len(items),
-                      question_ess)
+        return Cutoff(as_of, "nuts", weights, answers, ess, float("nan"), len(items), question_ess)
 
-    def table(self, dates: Iterable[dt.date] | None = None, interval: float = 0.9
-              ) -> pd.DataFrame:
+    def table(self, dates: Iterable[dt.date] | None = None, interval: float = 0.9) -> pd.DataFrame:
         """The tidy replay: every question at every cut-off.
 
         Parameters
@@ -365,20 +404,40 @@ class Replay:
             cut = self.at(as_of)
             for q in self.questions:
                 lo, hi = cut.interval(q.id, interval)
-                rows.append({
-                    "as_of": as_of, "question": q.id, "outcome": q.outcome, "node": q.node,
-                    "kind": q.kind, "date": q.date, "lead_days": (q.date - as_of).days,
-                    "mean": cut.mean(q.id), f"low{pct}": lo, f"high{pct}": hi,
-                    "ess": cut.ess_of(q.id), "pareto_k": cut.pareto_k,
-                    "n_evidence": cut.n_evidence, "settled": cut.settled(q.id),
-                    "prior_mean": prior.mean(q.id), "method": self.method})
+                rows.append(
+                    {
+                        "as_of": as_of,
+                        "question": q.id,
+                        "outcome": q.outcome,
+                        "node": q.node,
+                        "kind": q.kind,
+                        "date": q.date,
+                        "lead_days": (q.date - as_of).days,
+                        "mean": cut.mean(q.id),
+                        f"low{pct}": lo,
+                        f"high{pct}": hi,
+                        "ess": cut.ess_of(q.id),
+                        "pareto_k": cut.pareto_k,
+                        "n_evidence": cut.n_evidence,
+                        "settled": cut.settled(q.id),
+                        "prior_mean": prior.mean(q.id),
+                        "method": self.method,
+                    }
+                )
         return pd.DataFrame(rows)
 
 
-def replay(scenario: Scenario, dates: Iterable[dt.date] | None = None, method: str = "is",
-           draws: int | None = None, seed: int = DEFAULT_SEED, priors: Priors | None = None,
-           questions: Sequence[Question] | None = None, fitter: Any = None,
-           interval: float = 0.9) -> pd.DataFrame:
+def replay(
+    scenario: Scenario,
+    dates: Iterable[dt.date] | None = None,
+    method: str = "is",
+    draws: int | None = None,
+    seed: int = DEFAULT_SEED,
+    priors: Priors | None = None,
+    questions: Sequence[Question] | None = None,
+    fitter: Any = None,
+    interval: float = 0.9,
+) -> pd.DataFrame:
     """Forecast every question as of the end of every month, from the evidence known then.
 
     A shortcut for ``Replay(...).table(dates, interval)``; see :class:`Replay` for the
@@ -411,8 +470,7 @@ def replay(scenario: Scenario, dates: Iterable[dt.date] | None = None, method: s
     DataFrame
         See :meth:`Replay.table`.
     """
-    return Replay(scenario, questions, priors, method, draws, seed, fitter).table(dates,
-                                                                                   interval)
+    return Replay(scenario, questions, priors, method, draws, seed, fitter).table(dates, interval)
 
 
 def _item_label(item: EvidenceItem) -> str:
@@ -440,8 +498,9 @@ def evidence_arrivals(scenario: Scenario, dates: Sequence[dt.date]) -> pd.DataFr
         ``replaced`` (a series reading superseded by a later reading of its month by this
         cut-off), ``source``, ``note``, ``label`` (``node=states (date)``).
     """
-    items = sorted((*scenario.evidence, *scenario.superseded),
-                   key=lambda e: (e.known_on, e.date, e.node))
+    items = sorted(
+        (*scenario.evidence, *scenario.superseded), key=lambda e: (e.known_on, e.date, e.node)
+    )
     last_seen: dict[str, tuple[str, ...]] = {}
     news = []
     for item in items:
@@ -453,19 +512,44 @@ def evidence_arrivals(scenario: Scenario, dates: Sequence[dt.date]) -> pd.DataFr
         for item, is_news in zip(items, news, strict=True):
             if item.known_on <= as_of and (previous is None or item.known_on > previous):
                 replaced = item.superseded_on is not None and item.superseded_on <= as_of
-                rows.append({"as_of": as_of, "node": item.node, "states": "|".join(item.states),
-                             "date": item.date, "known_on": item.known_on, "news": is_news,
-                             "replaced": replaced, "source": item.source, "note": item.note,
-                             "label": _item_label(item)})
+                rows.append(
+                    {
+                        "as_of": as_of,
+                        "node": item.node,
+                        "states": "|".join(item.states),
+                        "date": item.date,
+                        "known_on": item.known_on,
+                        "news": is_news,
+                        "replaced": replaced,
+                        "source": item.source,
+                        "note": item.note,
+                        "label": _item_label(item),
+                    }
+                )
         previous = as_of
-    columns = ["as_of", "node", "states", "date", "known_on", "news", "replaced", "source",
-               "note", "label"]
+    columns = [
+        "as_of",
+        "node",
+        "states",
+        "date",
+        "known_on",
+        "news",
+        "replaced",
+        "source",
+        "note",
+        "label",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
-def largest_moves(table: pd.DataFrame, arrivals: pd.DataFrame, k: int = 2,
-                  min_change: float = 0.02, max_items: int = 2,
-                  questions: Sequence[str] | None = None) -> pd.DataFrame:
+def largest_moves(
+    table: pd.DataFrame,
+    arrivals: pd.DataFrame,
+    k: int = 2,
+    min_change: float = 0.02,
+    max_items: int = 2,
+    questions: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Each question's largest month-to-month moves, with the evidence that arrived then.
 
     The first cut-off's move is measured from the prior mean. The evidence listed for a move
@@ -516,8 +600,17 @@ def largest_moves(table: pd.DataFrame, arrivals: pd.DataFrame, k: int = 2,
             text = "; ".join(labels[:max_items])
             if len(labels) > max_items:
                 text += f"; +{len(labels) - max_items} more"
-            rows.append({"question": qid, "as_of": as_of, "before": float(before[i]),
-                         "after": float(after[i]), "change": float(change[i]),
-                         "evidence": text or "(no new evidence)", "n_items": len(labels)})
-    return pd.DataFrame(rows, columns=["question", "as_of", "before", "after", "change",
-                                       "evidence", "n_items"])
+            rows.append(
+                {
+                    "question": qid,
+                    "as_of": as_of,
+                    "before": float(before[i]),
+                    "after": float(after[i]),
+                    "change": float(change[i]),
+                    "evidence": text or "(no new evidence)",
+                    "n_items": len(labels),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["question", "as_of", "before", "after", "change", "evidence", "n_items"]
+    )

@@ -93,15 +93,27 @@ def causal_edges(scenario: Scenario, claim_map: pd.DataFrame | None = None) -> p
             claims = by_edge.get((parent, node.name), set())
             unknown = claims - set(node.claims)
             if unknown:
-                logger.info("claims %s model %s -> %s but are not listed under %s",
-                            sorted(unknown), parent, node.name, node.name)
-            rows.append({"parent": parent, "child": node.name, "lag": int(lag),
-                         "claims": tuple(sorted(claims, key=claim_sort_key))})
+                logger.info(
+                    "claims %s model %s -> %s but are not listed under %s",
+                    sorted(unknown),
+                    parent,
+                    node.name,
+                    node.name,
+                )
+            rows.append(
+                {
+                    "parent": parent,
+                    "child": node.name,
+                    "lag": int(lag),
+                    "claims": tuple(sorted(claims, key=claim_sort_key)),
+                }
+            )
     return pd.DataFrame(rows, columns=["parent", "child", "lag", "claims"])
 
 
-def node_claims(scenario: Scenario, claim_map: pd.DataFrame | None = None
-                ) -> dict[str, tuple[str, ...]]:
+def node_claims(
+    scenario: Scenario, claim_map: pd.DataFrame | None = None
+) -> dict[str, tuple[str, ...]]:
     """The claims each node carries itself, i.e. not through one of its incoming edges.
 
     Parameters
@@ -122,6 +134,7 @@ def node_claims(scenario: Scenario, claim_map: pd.DataFrame | None = None
         on_edges: set[str] = set()
         for parent, _ in node.parents:
             on_edges |= by_edge.get((parent, node.name), set())
-        out[node.name] = tuple(sorted((c for c in node.claims if c not in on_edges),
-                                      key=claim_sort_key))
+        out[node.name] = tuple(
+            sorted((c for c in node.claims if c not in on_edges), key=claim_sort_key)
+        )
     return out

@@ -13,8 +13,11 @@ from forecast.spec.scenario import Scenario
 __all__ = ["diagnostics_table"]
 
 
-def diagnostics_table(fits: Mapping[str, az.InferenceData], scenario: Scenario,
-                      groups: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+def diagnostics_table(
+    fits: Mapping[str, az.InferenceData],
+    scenario: Scenario,
+    groups: Mapping[str, Sequence[str]] | None = None,
+) -> pd.DataFrame:
     """Worst R-hat and ESS per fit and group of quantities, with the fit's divergences.
 
     Quantities the evidence fixes exactly (all draws equal) have no R-hat or ESS and are
@@ -40,15 +43,19 @@ def diagnostics_table(fits: Mapping[str, az.InferenceData], scenario: Scenario,
     from forecast.pymc_backend.fitting import ESS_MIN, RHAT_MAX, diagnose
 
     if groups is None:
-        groups = {"rule parameters": [r.name for r in scenario.rules],
-                  "question probabilities": ["question_prob"]}
+        groups = {
+            "rule parameters": [r.name for r in scenario.rules],
+            "question probabilities": ["question_prob"],
+        }
     rows = []
     for label, idata in fits.items():
         for name, var_names in groups.items():
             result = diagnose(idata, list(var_names))
             table = result.table[~result.table["constant"]]
             row = {
-                "fit": label, "quantities": name, "checked": len(table),
+                "fit": label,
+                "quantities": name,
+                "checked": len(table),
                 "fixed": int(result.table["constant"].sum()),
                 "max_r_hat": float(table["r_hat"].max()) if len(table) else np.nan,
                 "min_ess_bulk": float(table["ess_bulk"].min()) if len(table) else np.nan,
@@ -56,8 +63,14 @@ def diagnostics_table(fits: Mapping[str, az.InferenceData], scenario: Scenario,
                 "divergences": result.divergences,
             }
             row["ok"] = bool(
-                (not len(table) or (row["max_r_hat"] <= RHAT_MAX
-                                    and min(row["min_ess_bulk"], row["min_ess_tail"]) >= ESS_MIN))
-                and result.divergences == 0)
+                (
+                    not len(table)
+                    or (
+                        row["max_r_hat"] <= RHAT_MAX
+                        and min(row["min_ess_bulk"], row["min_ess_tail"]) >= ESS_MIN
+                    )
+                )
+                and result.divergences == 0
+            )
             rows.append(row)
     return pd.DataFrame(rows)

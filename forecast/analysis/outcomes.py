@@ -13,8 +13,15 @@ import pandas as pd
 from forecast.engine.exact import ExactEngine, can_leave, evidence_matrices
 from forecast.spec.scenario import Question, Scenario
 
-__all__ = ["QUESTION_VAR", "evidence_cutoff", "headline_table", "outcome_curves",
-           "question_summary", "rule_parameters", "select_outcomes"]
+__all__ = [
+    "QUESTION_VAR",
+    "evidence_cutoff",
+    "headline_table",
+    "outcome_curves",
+    "question_summary",
+    "rule_parameters",
+    "select_outcomes",
+]
 
 QUESTION_VAR = "question_prob"
 
@@ -49,8 +56,12 @@ def evidence_cutoff(idata: az.InferenceData) -> dt.date | None:
         return None
 
 
-def rule_parameters(idata: az.InferenceData, scenario: Scenario, group: str = "posterior",
-                    max_draws: int | None = None) -> list[np.ndarray]:
+def rule_parameters(
+    idata: az.InferenceData,
+    scenario: Scenario,
+    group: str = "posterior",
+    max_draws: int | None = None,
+) -> list[np.ndarray]:
     """Each rule's N-month outcome vector ``[stay, *destinations]`` for every draw.
 
     Parameters
@@ -76,8 +87,11 @@ def rule_parameters(idata: az.InferenceData, scenario: Scenario, group: str = "p
         flat = _flat(idata[group][rule.name].values)
         if keep is None:
             n = flat.shape[0]
-            keep = (np.arange(n) if max_draws is None or n <= max_draws
-                    else np.unique(np.linspace(0, n - 1, max_draws).round().astype(int)))
+            keep = (
+                np.arange(n)
+                if max_draws is None or n <= max_draws
+                else np.unique(np.linspace(0, n - 1, max_draws).round().astype(int))
+            )
         flat = flat[keep]
         out.append(np.stack([1.0 - flat, flat], axis=-1) if flat.ndim == 1 else flat)
     return out
@@ -103,15 +117,22 @@ def select_outcomes(scenario: Scenario, outcomes: Sequence[str] | None = None) -
     wanted = known if outcomes is None else list(outcomes)
     unknown = [o for o in wanted if o not in known]
     if unknown:
-        raise ValueError(f"unknown outcome(s) {', '.join(unknown)}; the scenario has "
-                         f"{', '.join(known) or 'none'}")
+        raise ValueError(
+            f"unknown outcome(s) {', '.join(unknown)}; the scenario has "
+            f"{', '.join(known) or 'none'}"
+        )
     return wanted
 
 
-def outcome_curves(idata: az.InferenceData, scenario: Scenario,
-                   outcomes: Sequence[str] | None = None, group: str = "posterior",
-                   bands: Sequence[float] = (0.5, 0.9), max_draws: int | None = 1000,
-                   as_of: dt.date | str | None = "recorded") -> pd.DataFrame:
+def outcome_curves(
+    idata: az.InferenceData,
+    scenario: Scenario,
+    outcomes: Sequence[str] | None = None,
+    group: str = "posterior",
+    bands: Sequence[float] = (0.5, 0.9),
+    max_draws: int | None = 1000,
+    as_of: dt.date | str | None = "recorded",
+) -> pd.DataFrame:
     """Each outcome's probability at the end of every month, with central bands.
 
     An ``in_state`` outcome is the node's probability of being in the outcome's states that
@@ -154,36 +175,53 @@ def outcome_curves(idata: az.InferenceData, scenario: Scenario,
         spec = specs[oid]
         template = next(q for q in scenario.questions if q.outcome == oid)
         if spec.kind == "reached" and can_leave(scenario, template):
-            masked += [dataclasses.replace(template, id=f"{oid}@{t}", step=t, date=dates[t],
-                                           window_start=None, window_start_step=0)
-                       for t in range(tl.n_steps)]
+            masked += [
+                dataclasses.replace(
+                    template,
+                    id=f"{oid}@{t}",
+                    step=t,
+                    date=dates[t],
+                    window_start=None,
+                    window_start_step=0,
+                )
+                for t in range(tl.n_steps)
+            ]
             continue
         da = idata[group][f"p_{spec.node}"]
-        probs[oid] = _flat(da.sel({f"{spec.node}_state": list(template.states)})
-                           .sum(f"{spec.node}_state").values)
+        probs[oid] = _flat(
+            da.sel({f"{spec.node}_state": list(template.states)}).sum(f"{spec.node}_state").values
+        )
     if masked:
         engine = ExactEngine(dataclasses.replace(scenario, questions=tuple(masked)))
         evidence = None
         if group != "prior":
             cutoff = evidence_cutoff(idata) if as_of == "recorded" else as_of
             evidence = evidence_matrices(scenario, scenario.evidence_as_of(cutoff))
-        answers = engine.run_draws(rule_parameters(idata, scenario, group, max_draws),
-                                   evidence).questions
+        answers = engine.run_draws(
+            rule_parameters(idata, scenario, group, max_draws), evidence
+        ).questions
         for oid in wanted:
             if oid not in probs:
-                probs[oid] = np.stack([answers[f"{oid}@{t}"] for t in range(tl.n_steps)],
-                                      axis=-1)
+                probs[oid] = np.stack([answers[f"{oid}@{t}"] for t in range(tl.n_steps)], axis=-1)
     frames = []
     for oid in wanted:
-        frame = pd.DataFrame({"outcome": oid, "label": specs[oid].label,
-                              "kind": specs[oid].kind, "month": tl.labels, "date": dates,
-                              **_summarise(probs[oid], bands)})
+        frame = pd.DataFrame(
+            {
+                "outcome": oid,
+                "label": specs[oid].label,
+                "kind": specs[oid].kind,
+                "month": tl.labels,
+                "date": dates,
+                **_summarise(probs[oid], bands),
+            }
+        )
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
-def question_summary(idata: az.InferenceData, scenario: Scenario, group: str = "prior",
-                     interval: float = 0.9) -> pd.DataFrame:
+def question_summary(
+    idata: az.InferenceData, scenario: Scenario, group: str = "prior", interval: float = 0.9
+) -> pd.DataFrame:
     """Every question's mean probability and central interval under the prior or posterior.
 
     Parameters
@@ -205,20 +243,26 @@ def question_summary(idata: az.InferenceData, scenario: Scenario, group: str = "
     """
     values = _flat(idata[group][QUESTION_VAR].values)
     pct = _pct(interval)
-    return pd.DataFrame({
-        "question": [q.id for q in scenario.questions],
-        "text": [q.text for q in scenario.questions],
-        "date": [q.date.isoformat() for q in scenario.questions],
-        "kind": [q.kind for q in scenario.questions],
-        "mean": values.mean(axis=0),
-        f"low{pct}": np.quantile(values, (1 - interval) / 2, axis=0),
-        f"high{pct}": np.quantile(values, 1 - (1 - interval) / 2, axis=0),
-    })
+    return pd.DataFrame(
+        {
+            "question": [q.id for q in scenario.questions],
+            "text": [q.text for q in scenario.questions],
+            "date": [q.date.isoformat() for q in scenario.questions],
+            "kind": [q.kind for q in scenario.questions],
+            "mean": values.mean(axis=0),
+            f"low{pct}": np.quantile(values, (1 - interval) / 2, axis=0),
+            f"high{pct}": np.quantile(values, 1 - (1 - interval) / 2, axis=0),
+        }
+    )
 
 
-def headline_table(fits: Mapping[str, az.InferenceData], scenario: Scenario,
-                   outcomes: Sequence[str] | None = None, decimals: int = 2,
-                   prior: bool = True) -> pd.DataFrame:
+def headline_table(
+    fits: Mapping[str, az.InferenceData],
+    scenario: Scenario,
+    outcomes: Sequence[str] | None = None,
+    decimals: int = 2,
+    prior: bool = True,
+) -> pd.DataFrame:
     """Posterior means of the outcome questions of one or more fits, rounded.
 
     Rounded numbers make a table that a re-run reproduces exactly (nbval compares it).
@@ -243,11 +287,14 @@ def headline_table(fits: Mapping[str, az.InferenceData], scenario: Scenario,
     """
     wanted = [o.id for o in scenario.outcomes] if outcomes is None else list(outcomes)
     labels = {o.id: o.label for o in scenario.outcomes}
-    rows = [(k, q) for oid in wanted for k, q in enumerate(scenario.questions)
-            if q.outcome == oid]
-    table = pd.DataFrame({"outcome": [labels[q.outcome] for _, q in rows],
-                          "date": [q.date.isoformat() for _, q in rows]},
-                         index=pd.Index([q.id for _, q in rows], name="question"))
+    rows = [(k, q) for oid in wanted for k, q in enumerate(scenario.questions) if q.outcome == oid]
+    table = pd.DataFrame(
+        {
+            "outcome": [labels[q.outcome] for _, q in rows],
+            "date": [q.date.isoformat() for _, q in rows],
+        },
+        index=pd.Index([q.id for _, q in rows], name="question"),
+    )
     columns = {}
     first = next(iter(fits.values()))
     if prior and "prior" in first.groups():

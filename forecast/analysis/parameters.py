@@ -12,8 +12,9 @@ from forecast.spec.scenario import Scenario
 __all__ = ["parameter_draws", "rule_parameter_table"]
 
 
-def parameter_draws(idata: az.InferenceData, scenario: Scenario, group: str = "posterior"
-                    ) -> dict[tuple[str, str], np.ndarray]:
+def parameter_draws(
+    idata: az.InferenceData, scenario: Scenario, group: str = "posterior"
+) -> dict[tuple[str, str], np.ndarray]:
     """Draws of every rule's N-month probability of each destination.
 
     Parameters
@@ -41,8 +42,9 @@ def parameter_draws(idata: az.InferenceData, scenario: Scenario, group: str = "p
     return out
 
 
-def rule_parameter_table(idata: az.InferenceData, scenario: Scenario, interval: float = 0.9
-                         ) -> pd.DataFrame:
+def rule_parameter_table(
+    idata: az.InferenceData, scenario: Scenario, interval: float = 0.9
+) -> pd.DataFrame:
     """Prior and posterior mean and central interval of every rule parameter.
 
     Parameters
@@ -68,10 +70,14 @@ def rule_parameter_table(idata: az.InferenceData, scenario: Scenario, interval: 
     rows = []
     for (name, destination), post in draws["posterior"].items():
         rule = rules[name]
-        row = {"node": rule.node, "rule": name, "condition": rule_condition(rule),
-               "within_months": rule.within_months, "destination": destination}
-        for group, values in (("prior", draws["prior"][(name, destination)]),
-                              ("posterior", post)):
+        row = {
+            "node": rule.node,
+            "rule": name,
+            "condition": rule_condition(rule),
+            "within_months": rule.within_months,
+            "destination": destination,
+        }
+        for group, values in (("prior", draws["prior"][(name, destination)]), ("posterior", post)):
             row[f"{group}_mean"] = float(values.mean())
             row[f"{group}_low"] = float(np.quantile(values, lo))
             row[f"{group}_high"] = float(np.quantile(values, hi))

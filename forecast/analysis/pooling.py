@@ -87,8 +87,10 @@ class StructureMismatchError(ValueError):
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
-        super().__init__("the forecasters' scenarios do not share one structure:\n  "
-                         + "\n  ".join(self.problems))
+        super().__init__(
+            "the forecasters' scenarios do not share one structure:\n  "
+            + "\n  ".join(self.problems)
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,8 +102,12 @@ def _rule_signature(scenario: Scenario) -> dict[str, tuple]:
     out = {}
     for node in scenario.nodes:
         for rule in node.rules:
-            out[rule.name] = (rule.from_states, tuple(sorted(rule.given.items())),
-                              rule.within_months, rule.destinations)
+            out[rule.name] = (
+                rule.from_states,
+                tuple(sorted(rule.given.items())),
+                rule.within_months,
+                rule.destinations,
+            )
     return out
 
 
@@ -114,8 +120,9 @@ def _question_signature(scenario: Scenario) -> list[tuple]:
     return [(q.id, q.node, q.states, q.date, q.kind, q.window_start) for q in scenario.questions]
 
 
-def _structure_problems(name: str, scenario: Scenario, ref_name: str,
-                        reference: Scenario) -> list[str]:
+def _structure_problems(
+    name: str, scenario: Scenario, ref_name: str, reference: Scenario
+) -> list[str]:
     """Differences between one forecaster's scenario and the reference scenario."""
     where = f"forecaster '{name}' vs '{ref_name}'"
     mine, theirs = _rule_signature(scenario), _rule_signature(reference)
@@ -134,28 +141,36 @@ def _structure_problems(name: str, scenario: Scenario, ref_name: str,
             if a != b:
                 problems.append(f"{where}: rule {rule}: {label} {a!r} differs from {b!r}")
     if [n.name for n in scenario.nodes] != [n.name for n in reference.nodes]:
-        problems.append(f"{where}: nodes {[n.name for n in scenario.nodes]} differ from "
-                        f"{[n.name for n in reference.nodes]}")
+        problems.append(
+            f"{where}: nodes {[n.name for n in scenario.nodes]} differ from "
+            f"{[n.name for n in reference.nodes]}"
+        )
     else:
         for a, b in zip(scenario.nodes, reference.nodes, strict=True):
             if a.states != b.states or a.parents != b.parents or a.absorbing != b.absorbing:
-                problems.append(f"{where}: node {a.name}: states, parents or absorbing states "
-                                "differ")
+                problems.append(
+                    f"{where}: node {a.name}: states, parents or absorbing states differ"
+                )
             elif not np.allclose(a.initial, b.initial):
                 problems.append(f"{where}: node {a.name}: initial states differ")
-    if (scenario.timeline.start, scenario.timeline.horizon) != (reference.timeline.start,
-                                                               reference.timeline.horizon):
+    if (scenario.timeline.start, scenario.timeline.horizon) != (
+        reference.timeline.start,
+        reference.timeline.horizon,
+    ):
         problems.append(f"{where}: the timelines differ")
     if _question_signature(scenario) != _question_signature(reference):
         problems.append(f"{where}: the questions differ (ids, nodes, states, dates or kinds)")
     if _evidence_signature(scenario) != _evidence_signature(reference):
-        problems.append(f"{where}: the evidence differs ({len(scenario.evidence)} vs "
-                        f"{len(reference.evidence)} items)")
+        problems.append(
+            f"{where}: the evidence differs ({len(scenario.evidence)} vs "
+            f"{len(reference.evidence)} items)"
+        )
     return problems
 
 
-def check_same_structure(scenarios: Mapping[str, Scenario],
-                         reference: Scenario | None = None) -> None:
+def check_same_structure(
+    scenarios: Mapping[str, Scenario], reference: Scenario | None = None
+) -> None:
     """Check that every forecaster's scenario has the reference scenario's structure.
 
     The structure is everything but the priors: nodes (states, parents, initial and absorbing
@@ -205,14 +220,17 @@ def _check_priors(scenario: Scenario, priors: Mapping[str, Priors]) -> None:
             detail.append(f"not in scenario '{scenario.id}': {', '.join(extra)}")
         if not detail:
             detail.append("same rule names but a different order or different outcomes")
-        problems.append(f"priors of forecaster '{name}': rule names do not match the "
-                        f"scenario's ({'; '.join(detail)})")
+        problems.append(
+            f"priors of forecaster '{name}': rule names do not match the "
+            f"scenario's ({'; '.join(detail)})"
+        )
     if problems:
         raise StructureMismatchError(problems)
 
 
-def forecaster_priors(scenarios: Mapping[str, Scenario],
-                      reference: Scenario | None = None) -> dict[str, Priors]:
+def forecaster_priors(
+    scenarios: Mapping[str, Scenario], reference: Scenario | None = None
+) -> dict[str, Priors]:
     """Each forecaster's elicited priors, after checking that the structures match.
 
     Parameters
@@ -231,9 +249,12 @@ def forecaster_priors(scenarios: Mapping[str, Scenario],
     return {name: elicit(scenario) for name, scenario in scenarios.items()}
 
 
-def forecaster_prior_table(scenario: Scenario, priors: Mapping[str, Priors],
-                           rules: Sequence[str] | None = None, interval: float = 0.9
-                           ) -> pd.DataFrame:
+def forecaster_prior_table(
+    scenario: Scenario,
+    priors: Mapping[str, Priors],
+    rules: Sequence[str] | None = None,
+    interval: float = 0.9,
+) -> pd.DataFrame:
     """Each forecaster's prior of every rule destination, side by side.
 
     Parameters
@@ -275,11 +296,20 @@ def forecaster_prior_table(scenario: Scenario, priors: Mapping[str, Priors],
                 a, b = float(rp.alpha[k]), float(rp.alpha.sum() - rp.alpha[k])
                 dist = stats.beta(a, b)
                 best = stated.get(destination)
-                rows.append({"forecaster": name, "node": rule.node, "rule": rule_name,
-                             "destination": destination, "within_months": rule.within_months,
-                             "stated_best": np.nan if best is None else float(best),
-                             "mean": a / (a + b), f"low{pct}": float(dist.ppf(lo)),
-                             f"high{pct}": float(dist.ppf(hi)), "reference_class": reference})
+                rows.append(
+                    {
+                        "forecaster": name,
+                        "node": rule.node,
+                        "rule": rule_name,
+                        "destination": destination,
+                        "within_months": rule.within_months,
+                        "stated_best": np.nan if best is None else float(best),
+                        "mean": a / (a + b),
+                        f"low{pct}": float(dist.ppf(lo)),
+                        f"high{pct}": float(dist.ppf(hi)),
+                        "reference_class": reference,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -362,8 +392,9 @@ def reference_updated(priors: Priors) -> tuple[Priors, float]:
             rules.append(r)
             continue
         posterior = r.alpha + r.counts
-        log_evidence += (reference_log_coefficient(r.counts) + _log_beta(posterior)
-                         - _log_beta(r.alpha))
+        log_evidence += (
+            reference_log_coefficient(r.counts) + _log_beta(posterior) - _log_beta(r.alpha)
+        )
         rules.append(RulePrior(r.rule, r.labels, posterior, r.stated, None, r.source))
     return Priors(rules), log_evidence
 
@@ -373,8 +404,9 @@ def _log_beta(alpha: np.ndarray) -> float:
     return float(np.sum(special.gammaln(alpha)) - special.gammaln(np.sum(alpha)))
 
 
-def _importance(engine: Any, params: list[np.ndarray], evidence: list[np.ndarray],
-                questions: tuple[str, ...]) -> ForecastDraws:
+def _importance(
+    engine: Any, params: list[np.ndarray], evidence: list[np.ndarray], questions: tuple[str, ...]
+) -> ForecastDraws:
     """Draws of the reference-updated prior re-weighted by the exact likelihood of the evidence."""
     result = engine.run_draws(params, evidence)
     logw = np.asarray(result.loglik, dtype=float)
@@ -386,12 +418,17 @@ def _importance(engine: Any, params: list[np.ndarray], evidence: list[np.ndarray
     log_evidence = float(special.logsumexp(logw) - np.log(len(logw)))
     values = _question_matrix(result, engine.scenario)
     values = np.where(w[:, None] > 0, values, 0.0)  # draws with zero weight may hold NaN
-    return ForecastDraws(questions, values, w, effective_sample_size(w), log_evidence,
-                         "importance")
+    return ForecastDraws(questions, values, w, effective_sample_size(w), log_evidence, "importance")
 
 
-def _nuts(fitter: ScenarioFitter, prior: Priors, as_of: dt.date | None, seed: int,
-          questions: tuple[str, ...], what: str) -> ForecastDraws:
+def _nuts(
+    fitter: ScenarioFitter,
+    prior: Priors,
+    as_of: dt.date | None,
+    seed: int,
+    questions: tuple[str, ...],
+    what: str,
+) -> ForecastDraws:
     """A NUTS fit with the forecaster's priors; ``ess`` is the least bulk ESS of a question."""
     from forecast.pymc_backend.fitting import diagnose
 
@@ -402,17 +439,22 @@ def _nuts(fitter: ScenarioFitter, prior: Priors, as_of: dt.date | None, seed: in
         logger.warning("forecaster %s: %s", what, problem)
     values = idata.posterior["question_prob"].values
     draws = _equal(values.reshape(-1, values.shape[-1]), questions, "nuts")
-    checked = result.table[~result.table["constant"]
-                           & result.table["quantity"].str.startswith("question_prob")]
+    checked = result.table[
+        ~result.table["constant"] & result.table["quantity"].str.startswith("question_prob")
+    ]
     ess = float(checked["ess_bulk"].min()) if len(checked) else draws.ess
     return ForecastDraws(questions, draws.values, draws.weights, ess, None, "nuts")
 
 
-def forecaster_forecasts(fitter: ScenarioFitter, priors: Mapping[str, Priors],
-                         cutoffs: Mapping[str, dt.date | None], seed: int, size: int = 2000,
-                         method: Literal["importance", "nuts"] = "importance",
-                         min_ess: float | None = None
-                         ) -> dict[tuple[str, str], ForecastDraws]:
+def forecaster_forecasts(
+    fitter: ScenarioFitter,
+    priors: Mapping[str, Priors],
+    cutoffs: Mapping[str, dt.date | None],
+    seed: int,
+    size: int = 2000,
+    method: Literal["importance", "nuts"] = "importance",
+    min_ess: float | None = None,
+) -> dict[tuple[str, str], ForecastDraws]:
     """Every forecaster's prior predictive and posterior forecast of every question.
 
     One fitter serves every forecaster, since their scenarios share one structure: the prior
@@ -470,23 +512,35 @@ def forecaster_forecasts(fitter: ScenarioFitter, priors: Mapping[str, Priors],
         for name, prior in priors.items():
             params = prior.sample(np.random.default_rng([seed, 1]), size)
             out[(name, PRIOR_STAGE)] = _equal(
-                _question_matrix(engine.run_draws(params, None), scenario), questions, "prior")
+                _question_matrix(engine.run_draws(params, None), scenario), questions, "prior"
+            )
             if method == "importance" and cutoffs:
                 updated, _ = reference_updated(prior)
                 has_counts = any(r.counts is not None for r in prior.rules)
-                proposal = (updated.sample(np.random.default_rng([seed, 3]), size)
-                            if has_counts else params)
+                proposal = (
+                    updated.sample(np.random.default_rng([seed, 3]), size) if has_counts else params
+                )
             for label, as_of in cutoffs.items():
                 if method == "importance":
                     draws = _importance(engine, proposal, evidence[label], questions)
                     if min_ess is not None and draws.ess < min_ess:
-                        logger.warning("forecaster %s, %s: importance ESS %.0f below %.0f",
-                                       name, label, draws.ess, min_ess)
+                        logger.warning(
+                            "forecaster %s, %s: importance ESS %.0f below %.0f",
+                            name,
+                            label,
+                            draws.ess,
+                            min_ess,
+                        )
                 else:
                     draws = _nuts(fitter, prior, as_of, seed, questions, f"{name}, {label}")
                 out[(name, label)] = draws
-                logger.info("forecaster %s, %s: %s posterior, ESS %.0f", name, label,
-                            draws.method, draws.ess)
+                logger.info(
+                    "forecaster %s, %s: %s posterior, ESS %.0f",
+                    name,
+                    label,
+                    draws.method,
+                    draws.ess,
+                )
     finally:
         if fitter.priors is not original:
             fitter.set_priors(original)
@@ -508,8 +562,9 @@ def _weights(weights: Sequence[float] | np.ndarray | None, n: int) -> np.ndarray
     return w / w.sum()
 
 
-def linear_pool(probs: Sequence[float] | np.ndarray,
-                weights: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
+def linear_pool(
+    probs: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray | None = None
+) -> np.ndarray:
     """Linear opinion pool: the weighted mean of the forecasters' probabilities.
 
     Parameters
@@ -534,9 +589,11 @@ def linear_pool(probs: Sequence[float] | np.ndarray,
     return np.tensordot(w, p, axes=1)
 
 
-def log_pool(probs: Sequence[float] | np.ndarray,
-             weights: Sequence[float] | np.ndarray | None = None,
-             categorical: bool = False) -> np.ndarray:
+def log_pool(
+    probs: Sequence[float] | np.ndarray,
+    weights: Sequence[float] | np.ndarray | None = None,
+    categorical: bool = False,
+) -> np.ndarray:
     """Logarithmic opinion pool: the normalised weighted geometric mean of probabilities.
 
     For a binary event ``prod p_f^w_f / (prod p_f^w_f + prod (1 - p_f)^w_f)``; for categories
@@ -579,8 +636,10 @@ def log_pool(probs: Sequence[float] | np.ndarray,
     total = logs.sum(axis=0)
     norm = special.logsumexp(total, axis=-1, keepdims=True)
     if np.any(~np.isfinite(norm)):
-        raise ValueError("the log pool is undefined: forecasters with positive weight are "
-                         "certain of opposite outcomes")
+        raise ValueError(
+            "the log pool is undefined: forecasters with positive weight are "
+            "certain of opposite outcomes"
+        )
     pooled = np.exp(total - norm)
     return pooled if categorical else pooled[..., 1]
 
@@ -594,8 +653,9 @@ def _pooled_counts(rules: Sequence[RulePrior]) -> np.ndarray | None:
     return np.sum(distinct, axis=0) if distinct else None
 
 
-def log_pool_priors(priors: Mapping[str, Priors],
-                    weights: Sequence[float] | np.ndarray | None = None) -> Priors:
+def log_pool_priors(
+    priors: Mapping[str, Priors], weights: Sequence[float] | np.ndarray | None = None
+) -> Priors:
     """Logarithmic pool of the forecasters' priors, exact for Beta and Dirichlet priors.
 
     The normalised weighted geometric mean of Dirichlet densities with parameters
@@ -620,14 +680,14 @@ def log_pool_priors(priors: Mapping[str, Priors],
     first = priors[names[0]]
     for name in names[1:]:
         if [r.rule for r in priors[name].rules] != [r.rule for r in first.rules]:
-            raise StructureMismatchError([f"priors of forecaster '{name}': rule names do not "
-                                          f"match those of '{names[0]}'"])
+            raise StructureMismatchError(
+                [f"priors of forecaster '{name}': rule names do not match those of '{names[0]}'"]
+            )
     out = []
     for k, rule in enumerate(first.rules):
         rules = [priors[n].rules[k] for n in names]
         alpha = np.sum([wf * r.alpha for wf, r in zip(w, rules, strict=True)], axis=0)
-        out.append(RulePrior(rule.rule, rule.labels, alpha, (), _pooled_counts(rules),
-                             "log pool"))
+        out.append(RulePrior(rule.rule, rule.labels, alpha, (), _pooled_counts(rules), "log pool"))
     return Priors(out)
 
 
@@ -635,14 +695,18 @@ def _pool_draws(draws: Sequence[ForecastDraws], w: np.ndarray) -> ForecastDraws:
     """Linear pool of draws: the mixture, each forecaster's weights scaled by theirs."""
     values = np.concatenate([d.values for d in draws])
     weights = np.concatenate([wf * d.weights for wf, d in zip(w, draws, strict=True)])
-    return ForecastDraws(draws[0].questions, values, weights, effective_sample_size(weights),
-                         None, LINEAR_POOL)
+    return ForecastDraws(
+        draws[0].questions, values, weights, effective_sample_size(weights), None, LINEAR_POOL
+    )
 
 
-def pooled_forecast_table(draws: Mapping[tuple[str, str], ForecastDraws], scenario: Scenario,
-                          pool: Sequence[str] | None = None,
-                          weights: Sequence[float] | np.ndarray | None = None,
-                          interval: float = 0.9) -> pd.DataFrame:
+def pooled_forecast_table(
+    draws: Mapping[tuple[str, str], ForecastDraws],
+    scenario: Scenario,
+    pool: Sequence[str] | None = None,
+    weights: Sequence[float] | np.ndarray | None = None,
+    interval: float = 0.9,
+) -> pd.DataFrame:
     """Every forecaster's forecast of every question at every stage, with the two pools.
 
     The linear pool is the weighted mixture of the pooled forecasters' draws (its mean is the
@@ -682,12 +746,22 @@ def pooled_forecast_table(draws: Mapping[tuple[str, str], ForecastDraws], scenar
     qs = scenario.questions
     frames = []
 
-    def frame(name: str, stage: str, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
-              ess: float) -> pd.DataFrame:
-        return pd.DataFrame({"forecaster": name, "stage": stage,
-                             "question": [q.id for q in qs], "text": [q.text for q in qs],
-                             "date": [q.date.isoformat() for q in qs], "mean": mean,
-                             f"low{pct}": low, f"high{pct}": high, "ess": ess})
+    def frame(
+        name: str, stage: str, mean: np.ndarray, low: np.ndarray, high: np.ndarray, ess: float
+    ) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "forecaster": name,
+                "stage": stage,
+                "question": [q.id for q in qs],
+                "text": [q.text for q in qs],
+                "date": [q.date.isoformat() for q in qs],
+                "mean": mean,
+                f"low{pct}": low,
+                f"high{pct}": high,
+                "ess": ess,
+            }
+        )
 
     for stage in stages:
         for name in forecasters:
@@ -695,24 +769,38 @@ def pooled_forecast_table(draws: Mapping[tuple[str, str], ForecastDraws], scenar
             if d is None:
                 continue
             if d.questions != tuple(q.id for q in qs):
-                raise StructureMismatchError([f"forecaster '{name}', {stage}: questions do "
-                                              f"not match scenario '{scenario.id}'"])
+                raise StructureMismatchError(
+                    [
+                        f"forecaster '{name}', {stage}: questions do "
+                        f"not match scenario '{scenario.id}'"
+                    ]
+                )
             frames.append(frame(name, stage, d.mean(), d.quantile(lo), d.quantile(hi), d.ess))
         members = [draws[(name, stage)] for name in pooled if (name, stage) in draws]
         if len(members) != len(pooled):
             continue
         mixture = _pool_draws(members, w)
-        frames.append(frame(LINEAR_POOL, stage, mixture.mean(), mixture.quantile(lo),
-                            mixture.quantile(hi), mixture.ess))
+        frames.append(
+            frame(
+                LINEAR_POOL,
+                stage,
+                mixture.mean(),
+                mixture.quantile(lo),
+                mixture.quantile(hi),
+                mixture.ess,
+            )
+        )
         means = np.stack([m.mean() for m in members])
         nan = np.full(len(qs), np.nan)
-        frames.append(frame(LOG_POOL, stage, log_pool(np.clip(means, 0.0, 1.0), w), nan, nan,
-                            np.nan))
+        frames.append(
+            frame(LOG_POOL, stage, log_pool(np.clip(means, 0.0, 1.0), w), nan, nan, np.nan)
+        )
     return pd.concat(frames, ignore_index=True)
 
 
-def disagreement_table(table: pd.DataFrame, forecasters: Sequence[str] | None = None,
-                       logit: bool = False) -> pd.DataFrame:
+def disagreement_table(
+    table: pd.DataFrame, forecasters: Sequence[str] | None = None, logit: bool = False
+) -> pd.DataFrame:
     """How far apart the forecasters' mean forecasts are, per question and stage.
 
     Parameters
@@ -735,8 +823,9 @@ def disagreement_table(table: pd.DataFrame, forecasters: Sequence[str] | None = 
         disagreement; NaN where the prior range is zero).
     """
     if forecasters is None:
-        forecasters = [f for f in dict.fromkeys(table["forecaster"])
-                       if f not in (LINEAR_POOL, LOG_POOL)]
+        forecasters = [
+            f for f in dict.fromkeys(table["forecaster"]) if f not in (LINEAR_POOL, LOG_POOL)
+        ]
     part = table[table["forecaster"].isin(list(forecasters))].copy()
     if part["forecaster"].nunique() < 2:
         raise ValueError("need at least two forecasters to measure disagreement")
@@ -745,11 +834,10 @@ def disagreement_table(table: pd.DataFrame, forecasters: Sequence[str] | None = 
     stages = list(dict.fromkeys(part["stage"]))
     questions = list(dict.fromkeys(part["question"]))
     first = part.drop_duplicates("question").set_index("question")
-    out = pd.DataFrame({"text": first.loc[questions, "text"], "date": first.loc[questions,
-                                                                             "date"]})
+    out = pd.DataFrame({"text": first.loc[questions, "text"], "date": first.loc[questions, "date"]})
     out.index.name = "question"
     grouped = part.groupby(["stage", "question"])["mean"]
-    spread = (grouped.max() - grouped.min())
+    spread = grouped.max() - grouped.min()
     sd = grouped.std(ddof=0)
     for stage in stages:
         out[f"{stage} range"] = spread.loc[stage].reindex(questions).to_numpy()
@@ -768,8 +856,9 @@ def disagreement_table(table: pd.DataFrame, forecasters: Sequence[str] | None = 
 # hierarchical pool
 
 
-def elicited_judgements(scenario: Scenario, priors: Mapping[str, Priors],
-                        credibility: float = 0.8) -> pd.DataFrame:
+def elicited_judgements(
+    scenario: Scenario, priors: Mapping[str, Priors], credibility: float = 0.8
+) -> pd.DataFrame:
     """Each forecaster's judgement of every rule destination, on the logit scale.
 
     Stated judgements (best guess, interval, credibility) are used as written. Where a rule
@@ -810,12 +899,20 @@ def elicited_judgements(scenario: Scenario, priors: Mapping[str, Priors],
                     best, cred, was_stated = a / (a + b), credibility, False
                     low, high = (float(x) for x in dist.ppf([(1 - cred) / 2, (1 + cred) / 2]))
                 z = stats.norm.ppf((1 + cred) / 2)
-                rows.append({"forecaster": name, "rule": rule.name, "destination": destination,
-                             "best": float(best), "low": float(low), "high": float(high),
-                             "credibility": float(cred), "stated": was_stated,
-                             "logit_best": float(special.logit(best)),
-                             "logit_sd": float((special.logit(high) - special.logit(low))
-                                               / (2 * z))})
+                rows.append(
+                    {
+                        "forecaster": name,
+                        "rule": rule.name,
+                        "destination": destination,
+                        "best": float(best),
+                        "low": float(low),
+                        "high": float(high),
+                        "credibility": float(cred),
+                        "stated": was_stated,
+                        "logit_best": float(special.logit(best)),
+                        "logit_sd": float((special.logit(high) - special.logit(low)) / (2 * z)),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -851,15 +948,31 @@ class HierarchicalPool:
 
 def _concentrations(scenario: Scenario, priors: Mapping[str, Priors]) -> np.ndarray:
     """``(forecasters, items)`` concentration ``a + b`` of each destination's marginal Beta."""
-    return np.array([[float(prior[rule.name].alpha.sum()) for rule in scenario.rules
-                      for _ in rule.destinations] for prior in priors.values()])
+    return np.array(
+        [
+            [
+                float(prior[rule.name].alpha.sum())
+                for rule in scenario.rules
+                for _ in rule.destinations
+            ]
+            for prior in priors.values()
+        ]
+    )
 
 
-def hierarchical_pool(scenario: Scenario, priors: Mapping[str, Priors], seed: int,
-                      draws: int = 1000, tune: int = 1000, chains: int = 2, cores: int = 1,
-                      spread: Literal["mean", "between", "full"] = "full",
-                      mu_sd: float = 5.0, tau_scale: float = 1.0,
-                      target_accept: float = 0.95) -> HierarchicalPool:
+def hierarchical_pool(
+    scenario: Scenario,
+    priors: Mapping[str, Priors],
+    seed: int,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 2,
+    cores: int = 1,
+    spread: Literal["mean", "between", "full"] = "full",
+    mu_sd: float = 5.0,
+    tau_scale: float = 1.0,
+    target_accept: float = 0.95,
+) -> HierarchicalPool:
     """Pool the forecasters' judgements with partial pooling, and derive a pooled prior.
 
     For every rule destination ``k`` and forecaster ``f`` the best guess on the logit scale,
@@ -929,9 +1042,16 @@ def hierarchical_pool(scenario: Scenario, priors: Mapping[str, Priors], seed: in
         z = pm.Normal("z", 0.0, 1.0, dims=("forecaster", "item"))
         theta = pm.Deterministic("theta", mu[None, :] + tau * z, dims=("forecaster", "item"))
         pm.Normal("y", theta, s, observed=y, dims=("forecaster", "item"))
-        idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores,
-                          random_seed=seed, progressbar=False, target_accept=target_accept,
-                          compute_convergence_checks=False)
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=seed,
+            progressbar=False,
+            target_accept=target_accept,
+            compute_convergence_checks=False,
+        )
     post = idata.posterior
     mu_draws = post["mu"].values.reshape(-1, len(items))
     tau_draws = post["tau"].values.reshape(-1, 1)
@@ -948,19 +1068,26 @@ def hierarchical_pool(scenario: Scenario, priors: Mapping[str, Priors], seed: in
     with np.errstate(divide="ignore"):
         conc = np.where(var > 0, mean * (1 - mean) / var - 1, 1e6)
     conc = np.maximum(conc, 1e-3)
-    betas = {item: (float(mean[k] * conc[k]), float((1 - mean[k]) * conc[k]))
-             for k, item in enumerate(items)}
+    betas = {
+        item: (float(mean[k] * conc[k]), float((1 - mean[k]) * conc[k]))
+        for k, item in enumerate(items)
+    }
 
     rows = []
     for k, (rule, dest) in enumerate(items):
         a, b = betas[(rule, dest)]
         row = {"rule": rule, "destination": dest}
         row.update({name: float(special.expit(y[f, k])) for f, name in enumerate(names)})
-        row.update({"shared_centre": float(special.expit(np.median(mu_draws[:, k]))),
-                    "pooled_mean": a / (a + b),
-                    "pooled_low90": float(stats.beta.ppf(0.05, a, b)),
-                    "pooled_high90": float(stats.beta.ppf(0.95, a, b)),
-                    "beta_a": a, "beta_b": b})
+        row.update(
+            {
+                "shared_centre": float(special.expit(np.median(mu_draws[:, k]))),
+                "pooled_mean": a / (a + b),
+                "pooled_low90": float(stats.beta.ppf(0.05, a, b)),
+                "pooled_high90": float(stats.beta.ppf(0.95, a, b)),
+                "beta_a": a,
+                "beta_b": b,
+            }
+        )
         rows.append(row)
     table = pd.DataFrame(rows)
 
@@ -969,8 +1096,11 @@ def hierarchical_pool(scenario: Scenario, priors: Mapping[str, Priors], seed: in
         dests = rp.labels[1:]
         means = np.array([betas[(rp.rule, d)][0] / sum(betas[(rp.rule, d)]) for d in dests])
         if means.sum() >= 0.99:
-            logger.warning("rule %s: pooled destination means add up to %.3f; scaled to 0.99",
-                           rp.rule, means.sum())
+            logger.warning(
+                "rule %s: pooled destination means add up to %.3f; scaled to 0.99",
+                rp.rule,
+                means.sum(),
+            )
             means *= 0.99 / means.sum()
         if len(dests) == 1:
             a, b = betas[(rp.rule, dests[0])]
@@ -979,16 +1109,24 @@ def hierarchical_pool(scenario: Scenario, priors: Mapping[str, Priors], seed: in
             total = float(np.exp(np.mean([np.log(sum(betas[(rp.rule, d)])) for d in dests])))
             alpha = total * np.array([1.0 - means.sum(), *means])
         rules = [priors[n][rp.rule] for n in names]
-        pooled_rules.append(RulePrior(rp.rule, rp.labels, alpha, (), _pooled_counts(rules),
-                                      "hierarchical pool"))
+        pooled_rules.append(
+            RulePrior(rp.rule, rp.labels, alpha, (), _pooled_counts(rules), "hierarchical pool")
+        )
 
     with np.errstate(invalid="ignore", divide="ignore"):
         rhat = az.rhat(idata, var_names=["mu", "tau"])
         bulk = az.ess(idata, var_names=["mu", "tau"], method="bulk")
         tail = az.ess(idata, var_names=["mu", "tau"], method="tail")
-    diagnostics = pd.DataFrame([
-        {"quantity": v, "max_r_hat": float(rhat[v].max()), "min_ess_bulk": float(bulk[v].min()),
-         "min_ess_tail": float(tail[v].min()),
-         "divergences": int(idata.sample_stats["diverging"].sum())}
-        for v in ("mu", "tau")])
+    diagnostics = pd.DataFrame(
+        [
+            {
+                "quantity": v,
+                "max_r_hat": float(rhat[v].max()),
+                "min_ess_bulk": float(bulk[v].min()),
+                "min_ess_tail": float(tail[v].min()),
+                "divergences": int(idata.sample_stats["diverging"].sum()),
+            }
+            for v in ("mu", "tau")
+        ]
+    )
     return HierarchicalPool(Priors(pooled_rules), table, idata, data, diagnostics)

@@ -40,8 +40,9 @@ from forecast.pymc_backend.fitting import (
 logger = logging.getLogger(__name__)
 
 
-def _rule_params(group: xr.Dataset, fitter: ScenarioFitter) -> tuple[list[np.ndarray],
-                                                                   tuple[int, int]]:
+def _rule_params(
+    group: xr.Dataset, fitter: ScenarioFitter
+) -> tuple[list[np.ndarray], tuple[int, int]]:
     """Each rule's outcome vector for every draw of a posterior or prior group."""
     rules = {r.name: group[r.name] for r in fitter.scenario.rules}
     shape = (group.sizes["chain"], group.sizes["draw"])
@@ -55,8 +56,9 @@ def _systematic(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum(np.searchsorted(np.cumsum(weights), positions), n - 1)
 
 
-def _resample_indices(weights: np.ndarray, shape: tuple[int, int],
-                      rng: np.random.Generator) -> np.ndarray:
+def _resample_indices(
+    weights: np.ndarray, shape: tuple[int, int], rng: np.random.Generator
+) -> np.ndarray:
     """Per chain, draw indices resampled by that chain's share of the weights."""
     weights = weights.reshape(shape)
     return np.stack([_systematic(w / w.sum(), rng) for w in weights])
@@ -73,8 +75,9 @@ def _take(group: xr.Dataset, indices: np.ndarray) -> xr.Dataset:
     return xr.Dataset(data, coords=coords).assign_coords(draw=np.arange(indices.shape[1]))
 
 
-def _importance(old: Priors, new: Priors, group: xr.Dataset, fitter: ScenarioFitter
-                ) -> tuple[np.ndarray, float, float]:
+def _importance(
+    old: Priors, new: Priors, group: xr.Dataset, fitter: ScenarioFitter
+) -> tuple[np.ndarray, float, float]:
     """PSIS weights from the old to the new priors over a group's draws, k and Kish ESS."""
     params, shape = _rule_params(group, fitter)
     log_ratio = log_prior_draws(new, params) - log_prior_draws(old, params)
@@ -82,8 +85,9 @@ def _importance(old: Priors, new: Priors, group: xr.Dataset, fitter: ScenarioFit
     return weights, k, effective_sample_size(weights)
 
 
-def update_priors(fitter: ScenarioFitter, fit: az.InferenceData, priors: Priors,
-                  seed: int | None = None) -> az.InferenceData:
+def update_priors(
+    fitter: ScenarioFitter, fit: az.InferenceData, priors: Priors, seed: int | None = None
+) -> az.InferenceData:
     """The fit under new priors: re-weighted when reliable, NUTS otherwise.
 
     Parameters
@@ -111,12 +115,14 @@ def update_priors(fitter: ScenarioFitter, fit: az.InferenceData, priors: Priors,
     weights, k, ess = _importance(old, priors, fit.posterior, fitter)
     fitter.set_priors(priors)
     if not (k <= PARETO_K_MAX and ess >= ESS_MIN):
-        logger.info("prior edit too large to re-weight (Pareto k %.2f, ESS %.0f): NUTS again",
-                    k, ess)
+        logger.info(
+            "prior edit too large to re-weight (Pareto k %.2f, ESS %.0f): NUTS again", k, ess
+        )
         refit = fitter.fit(as_of=cutoff, seed=seed)
         for group in refit.groups():
-            refit[group].attrs.update({"fit_method": FIT_METHOD_NUTS,
-                                       "reweight_pareto_k": k, "reweight_ess": ess})
+            refit[group].attrs.update(
+                {"fit_method": FIT_METHOD_NUTS, "reweight_pareto_k": k, "reweight_ess": ess}
+            )
         return refit
     rng = np.random.default_rng([seed, 2])
     shape = (fit.posterior.sizes["chain"], fit.posterior.sizes["draw"])
@@ -130,9 +136,14 @@ def update_priors(fitter: ScenarioFitter, fit: az.InferenceData, priors: Priors,
         groups["prior"] = (
             _take(fit.prior, _resample_indices(prior_weights, prior_shape, rng))
             if prior_k <= PARETO_K_MAX and prior_ess >= ESS_MIN
-            else fitter.prior_draws(seed, fit.prior.sizes["draw"]).prior)
-    attrs = {**fit.posterior.attrs, "fit_method": FIT_METHOD_REWEIGHTED,
-             "reweight_pareto_k": k, "reweight_ess": ess}
+            else fitter.prior_draws(seed, fit.prior.sizes["draw"]).prior
+        )
+    attrs = {
+        **fit.posterior.attrs,
+        "fit_method": FIT_METHOD_REWEIGHTED,
+        "reweight_pareto_k": k,
+        "reweight_ess": ess,
+    }
     out = az.InferenceData(**groups)
     for group in out.groups():
         out[group].attrs.clear()

@@ -84,17 +84,27 @@ def prior_table(scenario: Scenario, priors: Priors) -> pd.DataFrame:
             a, b = marginal_beta(prior, destination)
             s = stated.get(destination)
             low, high = s.interval if s is not None and s.interval else (np.nan, np.nan)
-            rows.append({
-                "node": rule.node, "rule": rule.name, "condition": rule_condition(rule),
-                "within_months": rule.within_months, "destination": destination,
-                "stated_best": s.best if s is not None and s.best is not None else np.nan,
-                "stated_low": low, "stated_high": high,
-                "credibility": (s.credibility if s is not None and s.credibility is not None
-                                else np.nan),
-                "prior_mean": a / (a + b),
-                "prior_mass": (s.fitted_mass if s is not None and s.fitted_mass is not None
-                               else np.nan),
-                "beta_a": a, "beta_b": b, "source": prior.source,
-                "reference_class": reference,
-            })
+            rows.append(
+                {
+                    "node": rule.node,
+                    "rule": rule.name,
+                    "condition": rule_condition(rule),
+                    "within_months": rule.within_months,
+                    "destination": destination,
+                    "stated_best": s.best if s is not None and s.best is not None else np.nan,
+                    "stated_low": low,
+                    "stated_high": high,
+                    "credibility": (
+                        s.credibility if s is not None and s.credibility is not None else np.nan
+                    ),
+                    "prior_mean": a / (a + b),
+                    "prior_mass": (
+                        s.fitted_mass if s is not None and s.fitted_mass is not None else np.nan
+                    ),
+                    "beta_a": a,
+                    "beta_b": b,
+                    "source": prior.source,
+                    "reference_class": reference,
+                }
+            )
     return pd.DataFrame(rows)

@@ -65,6 +65,7 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 # ----------------------------------------------------------------------------------- scores
 
+
 def _checked(p: Any, outcome: Any) -> tuple[np.ndarray, np.ndarray]:
     p = np.asarray(p, dtype=float)
     o = np.asarray(outcome, dtype=float)
@@ -135,11 +136,13 @@ def skill_score(score: Any, reference: Any) -> np.ndarray:
     score = np.asarray(score, dtype=float)
     reference = np.asarray(reference, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(reference > 0, 1.0 - score / np.where(reference > 0, reference, 1.0),
-                        np.nan)
+        return np.where(
+            reference > 0, 1.0 - score / np.where(reference > 0, reference, 1.0), np.nan
+        )
 
 
 # -------------------------------------------------------------------------------- questions
+
 
 def resolved_questions(scenario: Scenario) -> tuple[Question, ...]:
     """The scenario's questions that carry a resolution, in file order."""
@@ -197,26 +200,34 @@ def read_questions(path: str | Path, scenario: Scenario) -> tuple[Question, ...]
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        raise ScenarioError.single(file, "", f"cannot read the questions file: "
-                                   f"{exc.strerror or exc}", "a readable CSV file") from None
+        raise ScenarioError.single(
+            file,
+            "",
+            f"cannot read the questions file: {exc.strerror or exc}",
+            "a readable CSV file",
+        ) from None
     except UnicodeDecodeError as exc:
-        raise ScenarioError.single(file, "", f"not UTF-8 text (byte {exc.start})",
-                                   "a CSV file saved as UTF-8") from None
+        raise ScenarioError.single(
+            file, "", f"not UTF-8 text (byte {exc.start})", "a CSV file saved as UTF-8"
+        ) from None
     reader = csv.DictReader(text.splitlines())
     header = [c.strip() for c in reader.fieldnames or [] if c is not None]
-    allowed_columns = (f"required {', '.join(QUESTION_COLUMNS)}; optional "
-                       f"{', '.join(OPTIONAL_COLUMNS)}")
+    allowed_columns = (
+        f"required {', '.join(QUESTION_COLUMNS)}; optional {', '.join(OPTIONAL_COLUMNS)}"
+    )
     problems: list[Problem] = []
     if not header:
         raise ScenarioError.single(file, "header", "the file is empty", allowed_columns, 1)
     missing = [c for c in QUESTION_COLUMNS if c not in header]
     unknown = [c for c in header if c not in QUESTION_COLUMNS + OPTIONAL_COLUMNS]
     if missing:
-        problems.append(Problem(file, "header", f"missing column(s) {', '.join(missing)}",
-                                allowed_columns, 1))
+        problems.append(
+            Problem(file, "header", f"missing column(s) {', '.join(missing)}", allowed_columns, 1)
+        )
     if unknown:
-        problems.append(Problem(file, "header", f"unknown column(s) {', '.join(unknown)}",
-                                allowed_columns, 1))
+        problems.append(
+            Problem(file, "header", f"unknown column(s) {', '.join(unknown)}", allowed_columns, 1)
+        )
     if problems:
         raise ScenarioError(problems)
     reader.fieldnames = header
@@ -228,15 +239,22 @@ def read_questions(path: str | Path, scenario: Scenario) -> tuple[Question, ...]
         line = reader.line_num
         where = f"row {line}"
 
-        def bad(column: str, message: str, allowed: str, line: int = line,
-                where: str = where) -> None:
+        def bad(
+            column: str, message: str, allowed: str, line: int = line, where: str = where
+        ) -> None:
             problems.append(Problem(file, f"{where}.{column}", message, allowed, line))
 
         cells = len(header) + len(row.get(None) or []) - list(row.values()).count(None)
         if cells != len(header):
-            problems.append(Problem(file, where, f"the row has {cells} cells, the header has "
-                                    f"{len(header)}", "one cell per column (put quotes around "
-                                    "cells that contain commas)", line))
+            problems.append(
+                Problem(
+                    file,
+                    where,
+                    f"the row has {cells} cells, the header has {len(header)}",
+                    "one cell per column (put quotes around cells that contain commas)",
+                    line,
+                )
+            )
             continue
         cell = {k: (v or "").strip() for k, v in row.items() if k is not None}
         before = len(problems)
@@ -249,17 +267,26 @@ def read_questions(path: str | Path, scenario: Scenario) -> tuple[Question, ...]
         node_name = cell["node"]
         states = [s.strip() for s in cell["state"].split("|") if s.strip()]
         if node_name not in scenario.node_index:
-            bad("node", f"unknown node '{node_name}'",
-                f"one of: {', '.join(n.name for n in scenario.nodes)}")
+            bad(
+                "node",
+                f"unknown node '{node_name}'",
+                f"one of: {', '.join(n.name for n in scenario.nodes)}",
+            )
         else:
             node = scenario.node(node_name)
             wrong = [s for s in states if s not in node.states]
             if not states:
-                bad("state", "no state given", f"one or more of: {', '.join(node.states)} "
-                    "joined by '|'")
+                bad(
+                    "state",
+                    "no state given",
+                    f"one or more of: {', '.join(node.states)} joined by '|'",
+                )
             elif wrong:
-                bad("state", f"unknown state '{wrong[0]}' of node '{node_name}'",
-                    f"one or more of: {', '.join(node.states)} joined by '|'")
+                bad(
+                    "state",
+                    f"unknown state '{wrong[0]}' of node '{node_name}'",
+                    f"one or more of: {', '.join(node.states)} joined by '|'",
+                )
         kind = cell["kind"]
         if kind not in KINDS:
             bad("kind", f"unknown kind '{kind}'", " or ".join(KINDS))
@@ -282,27 +309,48 @@ def read_questions(path: str | Path, scenario: Scenario) -> tuple[Question, ...]
                 dates[column] = None
         date, start = dates["date"], dates["window_start"]
         if start is not None and kind == "in_state":
-            bad("window_start", "window_start only goes with kind 'reached'",
-                "kind reached with window_start, or an empty window_start")
+            bad(
+                "window_start",
+                "window_start only goes with kind 'reached'",
+                "kind reached with window_start, or an empty window_start",
+            )
         if start is not None and date is not None and start > date:
-            bad("window_start", f"window_start {start} is after date {date}",
-                "a window_start on or before the question's date")
+            bad(
+                "window_start",
+                f"window_start {start} is after date {date}",
+                "a window_start on or before the question's date",
+            )
         outcome = cell["outcome"]
         if outcome not in ("0", "1"):
-            bad("outcome", f"'{outcome}' is not a resolution", "1 (happened) or 0 (did not); "
-                "every question must be resolved")
+            bad(
+                "outcome",
+                f"'{outcome}' is not a resolution",
+                "1 (happened) or 0 (did not); every question must be resolved",
+            )
         if len(problems) > before or date is None:
             continue
-        out.append(Question(
-            id=qid, text=cell.get("text") or f"{node_name} in {'|'.join(states)} "
-            f"{'by' if kind == 'reached' else 'on'} {date}", node=node_name,
-            states=tuple(states), date=date, kind=kind, window_start=start,
-            step=tl.step_of(date), window_start_step=tl.step_of(start) if start else 0,
-            resolution=int(outcome), resolved_on=dates["resolved_on"],
-            resolution_source=cell.get("source", "")))
+        out.append(
+            Question(
+                id=qid,
+                text=cell.get("text")
+                or f"{node_name} in {'|'.join(states)} "
+                f"{'by' if kind == 'reached' else 'on'} {date}",
+                node=node_name,
+                states=tuple(states),
+                date=date,
+                kind=kind,
+                window_start=start,
+                step=tl.step_of(date),
+                window_start_step=tl.step_of(start) if start else 0,
+                resolution=int(outcome),
+                resolved_on=dates["resolved_on"],
+                resolution_source=cell.get("source", ""),
+            )
+        )
     if not problems and not out:
-        problems.append(Problem(file, "", "the file has no questions",
-                                "a header and one row per question", 1))
+        problems.append(
+            Problem(file, "", "the file has no questions", "a header and one row per question", 1)
+        )
     if problems:
         raise ScenarioError(problems)
     return tuple(out)
@@ -330,17 +378,23 @@ def lead_as_of(question: Question, months: int) -> dt.date:
 
 def _same_question(a: Question, b: Question) -> bool:
     """Whether two questions ask the same thing of the model (ids and texts aside)."""
-    if (a.node, frozenset(a.states), a.kind, a.step) != (b.node, frozenset(b.states), b.kind,
-                                                        b.step):
+    if (a.node, frozenset(a.states), a.kind, a.step) != (
+        b.node,
+        frozenset(b.states),
+        b.kind,
+        b.step,
+    ):
         return False
     return a.kind != "reached" or a.window_start_step == b.window_start_step
 
 
-def _cut_offs(questions: Sequence[Question], as_of: dt.date | Mapping[str, dt.date] | None,
-              lead_months: int | None) -> dict[str, dt.date]:
+def _cut_offs(
+    questions: Sequence[Question],
+    as_of: dt.date | Mapping[str, dt.date] | None,
+    lead_months: int | None,
+) -> dict[str, dt.date]:
     if (as_of is None) == (lead_months is None):
-        raise ValueError("give either as_of (a date, or a date per question id) or "
-                         "lead_months")
+        raise ValueError("give either as_of (a date, or a date per question id) or lead_months")
     if lead_months is not None:
         return {q.id: lead_as_of(q, lead_months) for q in questions}
     if isinstance(as_of, Mapping):
@@ -351,11 +405,17 @@ def _cut_offs(questions: Sequence[Question], as_of: dt.date | Mapping[str, dt.da
     return {q.id: as_of for q in questions}
 
 
-def score_questions(scenario: Scenario, questions: Sequence[Question] | None = None,
-                    as_of: dt.date | Mapping[str, dt.date] | None = None,
-                    lead_months: int | None = None, method: str = "is",
-                    draws: int | None = None, seed: int = DEFAULT_SEED,
-                    replay: Replay | None = None, interval: float = 0.9) -> pd.DataFrame:
+def score_questions(
+    scenario: Scenario,
+    questions: Sequence[Question] | None = None,
+    as_of: dt.date | Mapping[str, dt.date] | None = None,
+    lead_months: int | None = None,
+    method: str = "is",
+    draws: int | None = None,
+    seed: int = DEFAULT_SEED,
+    replay: Replay | None = None,
+    interval: float = 0.9,
+) -> pd.DataFrame:
     """Score the forecasts of resolved questions as of a date, against two baselines.
 
     The forecast of a question is its posterior mean as of the cut-off, from the evidence
@@ -412,8 +472,10 @@ def score_questions(scenario: Scenario, questions: Sequence[Question] | None = N
     questions = tuple(resolved_questions(scenario) if questions is None else questions)
     unresolved = [q.id for q in questions if q.resolution is None]
     if unresolved:
-        raise ValueError(f"question(s) {', '.join(unresolved)} have no resolution; only "
-                         "resolved questions can be scored")
+        raise ValueError(
+            f"question(s) {', '.join(unresolved)} have no resolution; only "
+            "resolved questions can be scored"
+        )
     if not questions:
         raise ValueError(f"no resolved questions to score in {scenario.id}")
     cut_offs = _cut_offs(questions, as_of, lead_months)
@@ -435,20 +497,36 @@ def score_questions(scenario: Scenario, questions: Sequence[Question] | None = N
         cut, prior = owner.at(cut_offs[q.id]), owner.prior()
         lo, hi = cut.interval(key, interval)
         when = cut_offs[q.id]
-        rows.append({
-            "question": q.id, "text": q.text, "node": q.node, "states": "|".join(q.states),
-            "kind": q.kind, "date": q.date, "resolved_on": q.resolved_on, "as_of": when,
-            "lead_days": (q.date - when).days, "outcome": int(q.resolution),
-            "forecast": cut.mean(key), f"low{pct}": lo, f"high{pct}": hi,
-            "prior": prior.mean(key), "half": 0.5,
-            "date_passed": q.date <= when,
-            "resolved_before": q.resolved_on is not None and q.resolved_on <= when,
-            "settled_by_evidence": cut.settled(key),
-            "ess": cut.ess_of(key), "pareto_k": cut.pareto_k, "method": replay.method,
-            "source": q.resolution_source})
+        rows.append(
+            {
+                "question": q.id,
+                "text": q.text,
+                "node": q.node,
+                "states": "|".join(q.states),
+                "kind": q.kind,
+                "date": q.date,
+                "resolved_on": q.resolved_on,
+                "as_of": when,
+                "lead_days": (q.date - when).days,
+                "outcome": int(q.resolution),
+                "forecast": cut.mean(key),
+                f"low{pct}": lo,
+                f"high{pct}": hi,
+                "prior": prior.mean(key),
+                "half": 0.5,
+                "date_passed": q.date <= when,
+                "resolved_before": q.resolved_on is not None and q.resolved_on <= when,
+                "settled_by_evidence": cut.settled(key),
+                "ess": cut.ess_of(key),
+                "pareto_k": cut.pareto_k,
+                "method": replay.method,
+                "source": q.resolution_source,
+            }
+        )
     table = pd.DataFrame(rows)
-    table["open"] = ~(table["date_passed"] | table["resolved_before"]
-                      | table["settled_by_evidence"])
+    table["open"] = ~(
+        table["date_passed"] | table["resolved_before"] | table["settled_by_evidence"]
+    )
     for name, column in (("", "forecast"), ("_prior", "prior"), ("_half", "half")):
         table[f"brier{name}"] = brier_score(table[column], table["outcome"])
         table[f"log{name}"] = log_score(table[column], table["outcome"])
@@ -457,8 +535,10 @@ def score_questions(scenario: Scenario, questions: Sequence[Question] | None = N
         table[f"{score}_skill_prior"] = skill_score(table[score], table[f"{score}_prior"])
     settled = table.loc[table["settled_by_evidence"], "question"].tolist()
     if settled:
-        logger.info("settled by the evidence at their cut-off (perfect by construction): %s",
-                    ", ".join(settled))
+        logger.info(
+            "settled by the evidence at their cut-off (perfect by construction): %s",
+            ", ".join(settled),
+        )
     return table
 
 
@@ -484,21 +564,30 @@ def score_summary(scores: pd.DataFrame, only_open: bool = False) -> pd.DataFrame
     means = {}
     for label, column in FORECASTERS.items():
         suffix = {"forecast": "", "prior": "_prior", "half": "_half"}[column]
-        means[label] = (float(table[f"brier{suffix}"].mean()) if len(table) else np.nan,
-                        float(table[f"log{suffix}"].mean()) if len(table) else np.nan)
+        means[label] = (
+            float(table[f"brier{suffix}"].mean()) if len(table) else np.nan,
+            float(table[f"log{suffix}"].mean()) if len(table) else np.nan,
+        )
     rows = []
     for label, (brier, log) in means.items():
-        rows.append({
-            "forecaster": label, "n": len(table), "brier": brier, "log": log,
-            "brier_skill_vs_50": float(skill_score(brier, means["always 50%"][0])),
-            "brier_skill_vs_prior": float(skill_score(brier, means["prior alone"][0])),
-            "log_skill_vs_50": float(skill_score(log, means["always 50%"][1])),
-            "log_skill_vs_prior": float(skill_score(log, means["prior alone"][1]))})
+        rows.append(
+            {
+                "forecaster": label,
+                "n": len(table),
+                "brier": brier,
+                "log": log,
+                "brier_skill_vs_50": float(skill_score(brier, means["always 50%"][0])),
+                "brier_skill_vs_prior": float(skill_score(brier, means["prior alone"][0])),
+                "log_skill_vs_50": float(skill_score(log, means["always 50%"][1])),
+                "log_skill_vs_prior": float(skill_score(log, means["prior alone"][1])),
+            }
+        )
     return pd.DataFrame(rows).set_index("forecaster")
 
 
-def calibration_table(forecasts: Any, outcomes: Any, bins: int = 5,
-                      labels: Sequence[str] | None = None) -> pd.DataFrame:
+def calibration_table(
+    forecasts: Any, outcomes: Any, bins: int = 5, labels: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Reliability table: forecasts binned by probability, with the observed frequency.
 
     Parameters
@@ -526,9 +615,14 @@ def calibration_table(forecasts: Any, outcomes: Any, bins: int = 5,
     rows = []
     for b in range(bins):
         inside = which == b
-        rows.append({"low": edges[b], "high": edges[b + 1], "n": int(inside.sum()),
-                     "mean_forecast": float(p[inside].mean()) if inside.any() else np.nan,
-                     "observed": float(o[inside].mean()) if inside.any() else np.nan,
-                     "questions": ", ".join(n for n, i in zip(names, inside, strict=True)
-                                            if i)})
+        rows.append(
+            {
+                "low": edges[b],
+                "high": edges[b + 1],
+                "n": int(inside.sum()),
+                "mean_forecast": float(p[inside].mean()) if inside.any() else np.nan,
+                "observed": float(o[inside].mean()) if inside.any() else np.nan,
+                "questions": ", ".join(n for n, i in zip(names, inside, strict=True) if i),
+            }
+        )
     return pd.DataFrame(rows)

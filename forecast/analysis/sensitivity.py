@@ -164,8 +164,7 @@ class PriorEdit:
     alpha_high: np.ndarray
 
 
-def prior_edits(scenario: Scenario, priors: Priors, credibility: float = 0.8
-                ) -> list[PriorEdit]:
+def prior_edits(scenario: Scenario, priors: Priors, credibility: float = 0.8) -> list[PriorEdit]:
     """For every rule and destination, the prior with its mean at each end of its interval.
 
     The mean is moved with :func:`shift_mean`, which keeps the prior's concentration. The
@@ -208,9 +207,19 @@ def prior_edits(scenario: Scenario, priors: Priors, credibility: float = 0.8
                 high = float(marginal.ppf(1 - (1 - credibility) / 2))
                 source = f"prior {credibility:.0%} interval"
             low, high = max(low, 1e-6), min(high, 1 - 1e-6)
-            edits.append(PriorEdit(
-                rule.name, destination, rule_label(rule, destination), a / total, low, high,
-                source, shift_mean(prior.alpha, k, low), shift_mean(prior.alpha, k, high)))
+            edits.append(
+                PriorEdit(
+                    rule.name,
+                    destination,
+                    rule_label(rule, destination),
+                    a / total,
+                    low,
+                    high,
+                    source,
+                    shift_mean(prior.alpha, k, low),
+                    shift_mean(prior.alpha, k, high),
+                )
+            )
     return edits
 
 
@@ -241,8 +250,11 @@ def rule_log_density(alpha: np.ndarray, q: np.ndarray) -> np.ndarray:
 # tornado
 
 
-def outcome_questions(scenario: Scenario, outcomes: Sequence[str] | None = None,
-                      dates: Sequence[dt.date | str] | None = None) -> list[Question]:
+def outcome_questions(
+    scenario: Scenario,
+    outcomes: Sequence[str] | None = None,
+    dates: Sequence[dt.date | str] | None = None,
+) -> list[Question]:
     """The questions the scenario adds for its outcomes, filtered by outcome and date.
 
     Parameters
@@ -266,16 +278,20 @@ def outcome_questions(scenario: Scenario, outcomes: Sequence[str] | None = None,
     """
     wanted = select_outcomes(scenario, outcomes)
     steps = None if dates is None else {scenario.timeline.step_of(d) for d in dates}
-    out = [q for oid in wanted for q in sorted(
-        (q for q in scenario.questions if q.outcome == oid), key=lambda q: q.step)
-        if steps is None or q.step in steps]
+    out = [
+        q
+        for oid in wanted
+        for q in sorted((q for q in scenario.questions if q.outcome == oid), key=lambda q: q.step)
+        if steps is None or q.step in steps
+    ]
     if not out:
         raise ValueError("no outcome question matches the outcomes and dates asked for")
     return out
 
 
-def engine_for(scenario: Scenario, questions: Sequence[Question],
-               engine: ExactEngine | None = None) -> ExactEngine:
+def engine_for(
+    scenario: Scenario, questions: Sequence[Question], engine: ExactEngine | None = None
+) -> ExactEngine:
     """An exact engine that answers only the given questions (fewer masked passes per draw).
 
     Parameters
@@ -304,9 +320,15 @@ def _question_values(group: xr.Dataset, questions: list[Question]) -> np.ndarray
     return values.reshape(-1, len(questions))
 
 
-def _refit(fitter, priors: Priors, idata: az.InferenceData, group: str,
-           questions: list[Question], seed: int, size: int
-           ) -> tuple[np.ndarray, np.ndarray, float]:
+def _refit(
+    fitter,
+    priors: Priors,
+    idata: az.InferenceData,
+    group: str,
+    questions: list[Question],
+    seed: int,
+    size: int,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Exact re-computation under edited priors with the fitter (compiled model kept)."""
     original = fitter.priors
     fitter.set_priors(priors)
@@ -319,16 +341,22 @@ def _refit(fitter, priors: Priors, idata: az.InferenceData, group: str,
         values = _question_values(fit.posterior, questions)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            mcse = az.mcse(fit.posterior[[QUESTION_VAR]].sel(
-                question=[q.id for q in questions]))[QUESTION_VAR].values
+            mcse = az.mcse(fit.posterior[[QUESTION_VAR]].sel(question=[q.id for q in questions]))[
+                QUESTION_VAR
+            ].values
         return values.mean(axis=0), np.asarray(mcse, dtype=float), -np.inf
     finally:
         fitter.set_priors(original)
 
 
-def _prior_importance(engine: ExactEngine, priors: Priors, evidence: list[np.ndarray] | None,
-                      questions: list[Question], seed: int, size: int
-                      ) -> tuple[np.ndarray, np.ndarray, float]:
+def _prior_importance(
+    engine: ExactEngine,
+    priors: Priors,
+    evidence: list[np.ndarray] | None,
+    questions: list[Question],
+    seed: int,
+    size: int,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Fresh draws from edited priors, weighted by the exact likelihood of the evidence.
 
     Without evidence (the prior predictive) the weights are equal and the result is an exact
@@ -337,8 +365,7 @@ def _prior_importance(engine: ExactEngine, priors: Priors, evidence: list[np.nda
     """
     params = priors.sample(np.random.default_rng(seed), size)
     result = engine.run_draws(params, evidence)
-    values = np.stack([np.asarray(result.questions[q.id], dtype=float) for q in questions],
-                      axis=-1)
+    values = np.stack([np.asarray(result.questions[q.id], dtype=float) for q in questions], axis=-1)
     if evidence is None:
         weights, k = np.full(size, 1.0 / size), -np.inf
     else:
@@ -349,13 +376,22 @@ def _prior_importance(engine: ExactEngine, priors: Priors, evidence: list[np.nda
     return est, se, k
 
 
-def tornado_table(idata: az.InferenceData, scenario: Scenario, priors: Priors | None = None,
-                  group: str = "posterior", outcomes: Sequence[str] | None = None,
-                  dates: Sequence[dt.date | str] | None = None, credibility: float = 0.8,
-                  k_threshold: float = K_THRESHOLD, recompute: str | None = None,
-                  recompute_top: int | None = None, fitter=None,
-                  engine: ExactEngine | None = None, draws: int | None = None,
-                  seed: int | None = None) -> pd.DataFrame:
+def tornado_table(
+    idata: az.InferenceData,
+    scenario: Scenario,
+    priors: Priors | None = None,
+    group: str = "posterior",
+    outcomes: Sequence[str] | None = None,
+    dates: Sequence[dt.date | str] | None = None,
+    credibility: float = 0.8,
+    k_threshold: float = K_THRESHOLD,
+    recompute: str | None = None,
+    recompute_top: int | None = None,
+    fitter=None,
+    engine: ExactEngine | None = None,
+    draws: int | None = None,
+    seed: int | None = None,
+) -> pd.DataFrame:
     """How far each outcome forecast moves when one prior's best guess crosses its interval.
 
     For every rule and destination (see :func:`prior_edits`) the prior's mean is put at the
@@ -456,46 +492,75 @@ def tornado_table(idata: az.InferenceData, scenario: Scenario, priors: Priors | 
     if recompute is not None:
         if recompute == "prior_is":
             engine = engine_for(scenario, questions, engine)
-            evidence = None if group == "prior" else evidence_matrices(
-                scenario, scenario.evidence_as_of(evidence_cutoff(idata)))
-        swings = np.array([np.abs(ends[(e, "high")][0] - ends[(e, "low")][0])
-                           for e in range(len(edits))])
+            evidence = (
+                None
+                if group == "prior"
+                else evidence_matrices(scenario, scenario.evidence_as_of(evidence_cutoff(idata)))
+            )
+        swings = np.array(
+            [np.abs(ends[(e, "high")][0] - ends[(e, "low")][0]) for e in range(len(edits))]
+        )
         # rank of each edit per question (1 = largest swing), by the re-weighted estimates
         ranks = (-swings).argsort(axis=0, kind="stable").argsort(axis=0, kind="stable") + 1
         for (e, end), item in ends.items():
-            if item[2] <= k_threshold or (recompute_top is not None
-                                          and ranks[e].min() > recompute_top):
+            if item[2] <= k_threshold or (
+                recompute_top is not None and ranks[e].min() > recompute_top
+            ):
                 continue
             edit = edits[e]
-            logger.info("%s at the %s end: Pareto k %.2f, re-computing (%s)", edit.label,
-                        end, item[2], recompute)
-            edited = priors.replace(edit.rule, edit.alpha_low if end == "low"
-                                    else edit.alpha_high)
+            logger.info(
+                "%s at the %s end: Pareto k %.2f, re-computing (%s)",
+                edit.label,
+                end,
+                item[2],
+                recompute,
+            )
+            edited = priors.replace(edit.rule, edit.alpha_low if end == "low" else edit.alpha_high)
             if recompute == "refit":
                 item[:3] = _refit(fitter, edited, idata, group, questions, seed, size)
                 item[3] = "re-drawn" if group == "prior" else "re-fitted"
             else:
-                item[:3] = _prior_importance(engine, edited, evidence, questions,
-                                             seed + 1 + 2 * e + (end == "high"), size)
+                item[:3] = _prior_importance(
+                    engine, edited, evidence, questions, seed + 1 + 2 * e + (end == "high"), size
+                )
                 item[3] = "re-drawn" if group == "prior" else "prior IS"
     rows = []
     for e, edit in enumerate(edits):
         low, high = ends[(e, "low")], ends[(e, "high")]
         flag_low, flag_high = bool(low[2] > k_threshold), bool(high[2] > k_threshold)
         for j, q in enumerate(questions):
-            rows.append({
-                "rule": edit.rule, "destination": edit.destination, "label": edit.label,
-                "interval_source": edit.interval_source, "best": edit.baseline,
-                "interval_low": edit.low, "interval_high": edit.high, "question": q.id,
-                "outcome": q.outcome, "date": q.date.isoformat(), "baseline": baseline[j],
-                "low": low[0][j], "high": high[0][j], "low_se": low[1][j],
-                "high_se": high[1][j], "effect": high[0][j] - low[0][j],
-                "swing": abs(high[0][j] - low[0][j]), "k_low": low[2], "k_high": high[2],
-                "method_low": low[3], "method_high": high[3], "flagged_low": flag_low,
-                "flagged_high": flag_high, "flagged": flag_low or flag_high})
+            rows.append(
+                {
+                    "rule": edit.rule,
+                    "destination": edit.destination,
+                    "label": edit.label,
+                    "interval_source": edit.interval_source,
+                    "best": edit.baseline,
+                    "interval_low": edit.low,
+                    "interval_high": edit.high,
+                    "question": q.id,
+                    "outcome": q.outcome,
+                    "date": q.date.isoformat(),
+                    "baseline": baseline[j],
+                    "low": low[0][j],
+                    "high": high[0][j],
+                    "low_se": low[1][j],
+                    "high_se": high[1][j],
+                    "effect": high[0][j] - low[0][j],
+                    "swing": abs(high[0][j] - low[0][j]),
+                    "k_low": low[2],
+                    "k_high": high[2],
+                    "method_low": low[3],
+                    "method_high": high[3],
+                    "flagged_low": flag_low,
+                    "flagged_high": flag_high,
+                    "flagged": flag_low or flag_high,
+                }
+            )
     table = pd.DataFrame(rows)
-    table["rank"] = (table.groupby("question")["swing"].rank(ascending=False, method="first")
-                     .astype(int))
+    table["rank"] = (
+        table.groupby("question")["swing"].rank(ascending=False, method="first").astype(int)
+    )
     return table
 
 
@@ -520,15 +585,27 @@ def top_swings(table: pd.DataFrame, n: int = 3, date: str | None = None) -> pd.D
     """
     rows = table if date is None else table[table["date"] == date]
     rows = rows[rows["rank"] <= n].sort_values(["outcome", "date", "rank"], kind="stable")
-    out = pd.DataFrame({
-        "outcome": rows["outcome"], "date": rows["date"], "rank": rows["rank"],
-        "rule": [f"{r.label} [{r.interval_low:g}, {r.interval_high:g}]"
-                 for r in rows.itertuples()],
-        "baseline": rows["baseline"], "low": rows["low"], "high": rows["high"],
-        "swing": rows["swing"], "reliable": ~rows["flagged"]})
+    out = pd.DataFrame(
+        {
+            "outcome": rows["outcome"],
+            "date": rows["date"],
+            "rank": rows["rank"],
+            "rule": [
+                f"{r.label} [{r.interval_low:g}, {r.interval_high:g}]" for r in rows.itertuples()
+            ],
+            "baseline": rows["baseline"],
+            "low": rows["low"],
+            "high": rows["high"],
+            "swing": rows["swing"],
+            "reliable": ~rows["flagged"],
+        }
+    )
     order = {o: k for k, o in enumerate(dict.fromkeys(table["outcome"]))}
-    out = out.sort_values(["outcome", "date", "rank"], key=lambda c: c.map(order)
-                          if c.name == "outcome" else c, kind="stable")
+    out = out.sort_values(
+        ["outcome", "date", "rank"],
+        key=lambda c: c.map(order) if c.name == "outcome" else c,
+        kind="stable",
+    )
     return out.set_index(["outcome", "date", "rank"])
 
 
@@ -536,8 +613,9 @@ def top_swings(table: pd.DataFrame, n: int = 3, date: str | None = None) -> pd.D
 # power-scaling
 
 
-def log_prior_draws(priors: Priors, params: list[np.ndarray], reference: str = "prior"
-                    ) -> np.ndarray:
+def log_prior_draws(
+    priors: Priors, params: list[np.ndarray], reference: str = "prior"
+) -> np.ndarray:
     """Log prior density of every draw: the Beta/Dirichlet priors of all rules.
 
     Parameters
@@ -563,9 +641,14 @@ def log_prior_draws(priors: Priors, params: list[np.ndarray], reference: str = "
     return np.asarray(total, dtype=float)
 
 
-def with_log_densities(idata: az.InferenceData, scenario: Scenario, priors: Priors | None = None,
-                       engine: ExactEngine | None = None, reference: str = "prior",
-                       as_of: dt.date | str | None = "recorded") -> az.InferenceData:
+def with_log_densities(
+    idata: az.InferenceData,
+    scenario: Scenario,
+    priors: Priors | None = None,
+    engine: ExactEngine | None = None,
+    reference: str = "prior",
+    as_of: dt.date | str | None = "recorded",
+) -> az.InferenceData:
     """A copy of a fit with ``log_prior`` and ``log_likelihood`` groups, for :func:`az.psens`.
 
     ``log_prior`` holds ``rules``, the summed log density of the rule priors at each posterior
@@ -607,16 +690,22 @@ def with_log_densities(idata: az.InferenceData, scenario: Scenario, priors: Prio
     loglik = np.asarray(engine.run_draws(params, evidence).loglik, dtype=float)
     dims = ("chain", "draw")
     coords = {"chain": post["chain"].values, "draw": post["draw"].values}
-    log_prior = {"rules": xr.DataArray(log_prior_draws(priors, params, reference).reshape(shape),
-                                       dims=dims, coords=coords)}
+    log_prior = {
+        "rules": xr.DataArray(
+            log_prior_draws(priors, params, reference).reshape(shape), dims=dims, coords=coords
+        )
+    }
     log_lik = {"evidence": xr.DataArray(loglik.reshape(shape), dims=dims, coords=coords)}
     if reference == "likelihood":
         reference_loglik = np.broadcast_to(
-            np.asarray(priors.reference_loglik(params), dtype=float), (shape[0] * shape[1],))
-        log_lik["reference"] = xr.DataArray(reference_loglik.reshape(shape), dims=dims,
-                                            coords=coords)
-    return az.InferenceData(posterior=post, log_prior=xr.Dataset(log_prior),
-                            log_likelihood=xr.Dataset(log_lik))
+            np.asarray(priors.reference_loglik(params), dtype=float), (shape[0] * shape[1],)
+        )
+        log_lik["reference"] = xr.DataArray(
+            reference_loglik.reshape(shape), dims=dims, coords=coords
+        )
+    return az.InferenceData(
+        posterior=post, log_prior=xr.Dataset(log_prior), log_likelihood=xr.Dataset(log_lik)
+    )
 
 
 def _diagnosis(prior: float, likelihood: float, threshold: float) -> str:
@@ -631,11 +720,17 @@ def _diagnosis(prior: float, likelihood: float, threshold: float) -> str:
     return "-"
 
 
-def power_scaling(idata: az.InferenceData, scenario: Scenario, priors: Priors | None = None,
-                  engine: ExactEngine | None = None, reference: str = "prior",
-                  threshold: float = SENSITIVITY_THRESHOLD, delta: float = 0.01,
-                  include_parameters: bool = False, as_of: dt.date | str | None = "recorded"
-                  ) -> pd.DataFrame:
+def power_scaling(
+    idata: az.InferenceData,
+    scenario: Scenario,
+    priors: Priors | None = None,
+    engine: ExactEngine | None = None,
+    reference: str = "prior",
+    threshold: float = SENSITIVITY_THRESHOLD,
+    delta: float = 0.01,
+    include_parameters: bool = False,
+    as_of: dt.date | str | None = "recorded",
+) -> pd.DataFrame:
     """Prior and likelihood power-scaling sensitivity of every question (Kallioinen et al.).
 
     The prior (or the likelihood) is raised to a power ``alpha`` near 1 and the change of
@@ -683,8 +778,9 @@ def power_scaling(idata: az.InferenceData, scenario: Scenario, priors: Priors | 
         for component in ("prior", "likelihood"):
             result = az.psens(data, component=component, var_names=names, delta=delta)
             # with one variable ArviZ returns a DataArray
-            sens[component] = (result.to_dataset(name=names[0])
-                               if isinstance(result, xr.DataArray) else result)
+            sens[component] = (
+                result.to_dataset(name=names[0]) if isinstance(result, xr.DataArray) else result
+            )
     post = idata.posterior
     rows = []
     values = post[QUESTION_VAR]
@@ -694,10 +790,17 @@ def power_scaling(idata: az.InferenceData, scenario: Scenario, priors: Priors | 
         ls = float(sens["likelihood"][QUESTION_VAR].sel(question=q.id))
         if spread[k] < CONSTANT_SPREAD:
             ps = ls = np.nan
-        rows.append({"quantity": q.id, "kind": "question", "text": q.text,
-                     "date": q.date.isoformat(),
-                     "mean": float(values.sel(question=q.id).mean()),
-                     "prior_sensitivity": ps, "likelihood_sensitivity": ls})
+        rows.append(
+            {
+                "quantity": q.id,
+                "kind": "question",
+                "text": q.text,
+                "date": q.date.isoformat(),
+                "mean": float(values.sel(question=q.id).mean()),
+                "prior_sensitivity": ps,
+                "likelihood_sensitivity": ls,
+            }
+        )
     if include_parameters:
         for rule in scenario.rules:
             da = post[rule.name]
@@ -706,12 +809,20 @@ def power_scaling(idata: az.InferenceData, scenario: Scenario, priors: Priors | 
                 sel = {dim: k} if dim in da.dims else {}
                 ps = float(sens["prior"][rule.name].isel(sel))
                 ls = float(sens["likelihood"][rule.name].isel(sel))
-                rows.append({"quantity": f"{rule.name}[{destination}]", "kind": "parameter",
-                             "text": rule_label(rule, destination),
-                             "date": "", "mean": float(da.isel(sel).mean()),
-                             "prior_sensitivity": ps, "likelihood_sensitivity": ls})
+                rows.append(
+                    {
+                        "quantity": f"{rule.name}[{destination}]",
+                        "kind": "parameter",
+                        "text": rule_label(rule, destination),
+                        "date": "",
+                        "mean": float(da.isel(sel).mean()),
+                        "prior_sensitivity": ps,
+                        "likelihood_sensitivity": ls,
+                    }
+                )
     table = pd.DataFrame(rows)
-    table["diagnosis"] = [_diagnosis(ps, ls, threshold) for ps, ls in
-                          zip(table["prior_sensitivity"], table["likelihood_sensitivity"],
-                              strict=True)]
+    table["diagnosis"] = [
+        _diagnosis(ps, ls, threshold)
+        for ps, ls in zip(table["prior_sensitivity"], table["likelihood_sensitivity"], strict=True)
+    ]
     return table

@@ -20,9 +20,12 @@ def _flat(da) -> np.ndarray:
     return values.reshape(-1, *values.shape[2:])
 
 
-def forecast_table(idata: az.InferenceData, scenario: Scenario,
-                   diagnostics: pd.DataFrame | None = None, interval: float = 0.9
-                   ) -> pd.DataFrame:
+def forecast_table(
+    idata: az.InferenceData,
+    scenario: Scenario,
+    diagnostics: pd.DataFrame | None = None,
+    interval: float = 0.9,
+) -> pd.DataFrame:
     """One row per question: prior mean, posterior mean and central credible interval.
 
     Parameters
@@ -42,8 +45,12 @@ def forecast_table(idata: az.InferenceData, scenario: Scenario,
     rows = []
     for k, q in enumerate(scenario.questions):
         row = {
-            "question": q.id, "text": q.text, "node": q.node, "states": "|".join(q.states),
-            "kind": q.kind, "date": q.date.isoformat(),
+            "question": q.id,
+            "text": q.text,
+            "node": q.node,
+            "states": "|".join(q.states),
+            "kind": q.kind,
+            "date": q.date.isoformat(),
             "prior_mean": float(prior[:, k].mean()) if prior is not None else np.nan,
             "posterior_mean": float(post[:, k].mean()),
             f"ci{int(interval * 100)}_low": float(np.quantile(post[:, k], lo_q)),
@@ -53,16 +60,20 @@ def forecast_table(idata: az.InferenceData, scenario: Scenario,
         if diagnostics is not None:
             match = diagnostics[diagnostics["quantity"] == f"{QUESTION_VAR}[{q.id}]"]
             if len(match):
-                row.update({c: float(match.iloc[0][c]) for c in ("r_hat", "ess_bulk",
-                                                                  "ess_tail")})
+                row.update({c: float(match.iloc[0][c]) for c in ("r_hat", "ess_bulk", "ess_tail")})
                 row["constant"] = bool(match.iloc[0]["constant"])
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def monthly_bands(idata: az.InferenceData, scenario: Scenario, node: str,
-                  states: tuple[str, ...] | list[str], group: str = "posterior",
-                  bands: tuple[float, ...] = (0.5, 0.9)) -> pd.DataFrame:
+def monthly_bands(
+    idata: az.InferenceData,
+    scenario: Scenario,
+    node: str,
+    states: tuple[str, ...] | list[str],
+    group: str = "posterior",
+    bands: tuple[float, ...] = (0.5, 0.9),
+) -> pd.DataFrame:
     """Mean and central bands of P(node in states) for every month.
 
     Returns
@@ -81,8 +92,13 @@ def monthly_bands(idata: az.InferenceData, scenario: Scenario, node: str,
     return pd.DataFrame(out)
 
 
-def state_probabilities(idata: az.InferenceData, scenario: Scenario, month: str | dt.date,
-                        group: str = "posterior", interval: float = 0.9) -> pd.DataFrame:
+def state_probabilities(
+    idata: az.InferenceData,
+    scenario: Scenario,
+    month: str | dt.date,
+    group: str = "posterior",
+    interval: float = 0.9,
+) -> pd.DataFrame:
     """Every node's state probabilities at the end of one month, with central intervals.
 
     Parameters
@@ -111,15 +127,22 @@ def state_probabilities(idata: az.InferenceData, scenario: Scenario, month: str 
     tl = scenario.timeline
     step = tl.step_of(month)
     if not 0 <= step < tl.n_steps:
-        raise ValueError(f"{month} is outside the timeline {tl.month_label(0)} to "
-                         f"{tl.month_label(tl.n_steps - 1)}")
+        raise ValueError(
+            f"{month} is outside the timeline {tl.month_label(0)} to "
+            f"{tl.month_label(tl.n_steps - 1)}"
+        )
     lo, hi = (1 - interval) / 2, 1 - (1 - interval) / 2
     rows = []
     for node in scenario.nodes:
         values = _flat(idata[group][f"p_{node.name}"])[:, step, :]
         for k, state in enumerate(node.states):
-            rows.append({"node": node.name, "state": state,
-                         "mean": float(values[:, k].mean()),
-                         "low": float(np.quantile(values[:, k], lo)),
-                         "high": float(np.quantile(values[:, k], hi))})
+            rows.append(
+                {
+                    "node": node.name,
+                    "state": state,
+                    "mean": float(values[:, k].mean()),
+                    "low": float(np.quantile(values[:, k], lo)),
+                    "high": float(np.quantile(values[:, k], hi)),
+                }
+            )
     return pd.DataFrame(rows)

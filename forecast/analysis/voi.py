@@ -66,8 +66,9 @@ def next_month(scenario: Scenario, as_of: dt.date | None) -> int:
         step += 1
     step = max(step, 0)
     if step >= tl.n_steps:
-        raise ValueError(f"nothing is left to observe after {as_of}: the horizon is "
-                         f"{tl.labels[-1]}")
+        raise ValueError(
+            f"nothing is left to observe after {as_of}: the horizon is {tl.labels[-1]}"
+        )
     return step
 
 
@@ -113,22 +114,26 @@ class ValueOfInformation:
             ``observed_before`` and ``rank`` (1 = the node to watch first), sorted by rank.
         """
         grouped = self.table.groupby("node", sort=False)
-        out = pd.DataFrame({
-            "total_abs_change": grouped["expected_abs_change"].sum(),
-            "max_abs_change": grouped["expected_abs_change"].max(),
-            "max_question": grouped.apply(
-                lambda g: g.loc[g["expected_abs_change"].idxmax(), "question"],
-                include_groups=False),
-            "total_variance_reduction": grouped["expected_variance_reduction"].sum(),
-            "mean_variance_share": grouped["share"].mean(),
-            "observed_before": grouped["observed_before"].first(),
-        })
-        out = out.sort_values(["total_abs_change", "max_abs_change"], ascending=False,
-                              kind="stable")
+        out = pd.DataFrame(
+            {
+                "total_abs_change": grouped["expected_abs_change"].sum(),
+                "max_abs_change": grouped["expected_abs_change"].max(),
+                "max_question": grouped.apply(
+                    lambda g: g.loc[g["expected_abs_change"].idxmax(), "question"],
+                    include_groups=False,
+                ),
+                "total_variance_reduction": grouped["expected_variance_reduction"].sum(),
+                "mean_variance_share": grouped["share"].mean(),
+                "observed_before": grouped["observed_before"].first(),
+            }
+        )
+        out = out.sort_values(
+            ["total_abs_change", "max_abs_change"], ascending=False, kind="stable"
+        )
         out["rank"] = np.arange(1, len(out) + 1)
         if percent:
             out[["total_abs_change", "max_abs_change"]] *= 100
-            out["total_variance_reduction"] *= 100 ** 2
+            out["total_variance_reduction"] *= 100**2
             out["mean_variance_share"] *= 100
         return out
 
@@ -151,9 +156,14 @@ class ValueOfInformation:
         return str(summary.index[0])
 
 
-def preposterior(engine: ExactEngine, params: list[np.ndarray], evidence: list[np.ndarray],
-                 month: int, nodes: Sequence[str] | None = None,
-                 questions: Sequence[Question] | None = None) -> ValueOfInformation:
+def preposterior(
+    engine: ExactEngine,
+    params: list[np.ndarray],
+    evidence: list[np.ndarray],
+    month: int,
+    nodes: Sequence[str] | None = None,
+    questions: Sequence[Question] | None = None,
+) -> ValueOfInformation:
     """Value of observing each node in ``month``, given parameter draws and evidence.
 
     For a node ``n`` and a state ``o``: ``P(o | theta)`` is the exact predictive probability
@@ -225,31 +235,55 @@ def preposterior(engine: ExactEngine, params: list[np.ndarray], evidence: list[n
             var_reduction += prob * (after - p_now) ** 2
             check += prob * after
             for j, q in enumerate(questions):
-                state_rows.append({"node": name, "state": state, "probability": prob,
-                                   "question": q.id, "current": p_now[j], "after": after[j]})
+                state_rows.append(
+                    {
+                        "node": name,
+                        "state": state,
+                        "probability": prob,
+                        "question": q.id,
+                        "current": p_now[j],
+                        "after": after[j],
+                    }
+                )
         gap = np.max(np.abs(check - p_now)) if len(questions) else 0.0
         if gap > 1e-8:
-            logger.warning("observing %s: forecasts after do not average to the forecast "
-                           "now (gap %.2g)", name, gap)
+            logger.warning(
+                "observing %s: forecasts after do not average to the forecast now (gap %.2g)",
+                name,
+                gap,
+            )
         current_var = p_now * (1.0 - p_now)
         for j, q in enumerate(questions):
-            rows.append({
-                "node": name, "month": tl.labels[month], "question": q.id,
-                "outcome": q.outcome, "date": q.date.isoformat(), "current": p_now[j],
-                "current_variance": current_var[j], "expected_abs_change": abs_change[j],
-                "expected_variance_reduction": var_reduction[j],
-                "share": var_reduction[j] / current_var[j] if current_var[j] > 0 else 0.0,
-                "observed_before": name in observed})
+            rows.append(
+                {
+                    "node": name,
+                    "month": tl.labels[month],
+                    "question": q.id,
+                    "outcome": q.outcome,
+                    "date": q.date.isoformat(),
+                    "current": p_now[j],
+                    "current_variance": current_var[j],
+                    "expected_abs_change": abs_change[j],
+                    "expected_variance_reduction": var_reduction[j],
+                    "share": var_reduction[j] / current_var[j] if current_var[j] > 0 else 0.0,
+                    "observed_before": name in observed,
+                }
+            )
     return ValueOfInformation(tl.labels[month], pd.DataFrame(rows), pd.DataFrame(state_rows))
 
 
-def value_of_information(idata: az.InferenceData, scenario: Scenario,
-                         engine: ExactEngine | None = None, group: str = "posterior",
-                         as_of: dt.date | str | None = "recorded", month: int | str | None = None,
-                         nodes: Sequence[str] | None = None,
-                         outcomes: Sequence[str] | None = None,
-                         dates: Sequence[dt.date | str] | None = None,
-                         max_draws: int | None = 500) -> ValueOfInformation:
+def value_of_information(
+    idata: az.InferenceData,
+    scenario: Scenario,
+    engine: ExactEngine | None = None,
+    group: str = "posterior",
+    as_of: dt.date | str | None = "recorded",
+    month: int | str | None = None,
+    nodes: Sequence[str] | None = None,
+    outcomes: Sequence[str] | None = None,
+    dates: Sequence[dt.date | str] | None = None,
+    max_draws: int | None = 500,
+) -> ValueOfInformation:
     """What observing each node next month would do to the outcome forecasts of a fit.
 
     Parameters
@@ -299,6 +333,9 @@ def value_of_information(idata: az.InferenceData, scenario: Scenario,
         step = scenario.timeline.step_of(month)
     else:
         step = int(month)
-    logger.info("value of information of %s, %d draws", scenario.timeline.labels[step],
-                params[0].shape[0] if params else 0)
+    logger.info(
+        "value of information of %s, %d draws",
+        scenario.timeline.labels[step],
+        params[0].shape[0] if params else 0,
+    )
     return preposterior(engine, params, evidence, step, nodes, questions)

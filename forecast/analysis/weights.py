@@ -112,11 +112,12 @@ def relative_ess(log_ratio: np.ndarray, shape: tuple[int, int]) -> float:
 def effective_sample_size(weights: np.ndarray) -> float:
     """Kish's effective sample size ``(sum w)^2 / sum w^2`` of importance weights."""
     w = np.asarray(weights, dtype=float)
-    return float(w.sum() ** 2 / np.sum(w ** 2))
+    return float(w.sum() ** 2 / np.sum(w**2))
 
 
-def weighted_mean_se(values: np.ndarray, weights: np.ndarray, reff: float = 1.0
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def weighted_mean_se(
+    values: np.ndarray, weights: np.ndarray, reff: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Weighted means of ``values`` ``(draws, items)`` and their Monte Carlo standard errors.
 
     ``weights`` sum to one; ``reff`` is the draws' relative ESS (:func:`relative_ess`).
@@ -126,8 +127,9 @@ def weighted_mean_se(values: np.ndarray, weights: np.ndarray, reff: float = 1.0
     return est, se
 
 
-def weighted_quantile(values: np.ndarray, weights: np.ndarray | None,
-                      probs: float | Sequence[float]) -> np.ndarray:
+def weighted_quantile(
+    values: np.ndarray, weights: np.ndarray | None, probs: float | Sequence[float]
+) -> np.ndarray:
     """Quantiles of weighted draws, column by column.
 
     The distinct values of a column, sorted, sit at the midpoints of their cumulative weights

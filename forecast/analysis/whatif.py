@@ -60,9 +60,19 @@ from forecast.engine.exact import (
 from forecast.spec.scenario import Question, Scenario
 from forecast.timeline import parse_date
 
-__all__ = ["CASES", "CaseDraws", "Intervention", "Observation", "WhatIf", "case_draws",
-           "contrast_interventions", "curve_questions", "weighted_summary",
-           "what_if", "what_if_table"]
+__all__ = [
+    "CASES",
+    "CaseDraws",
+    "Intervention",
+    "Observation",
+    "WhatIf",
+    "case_draws",
+    "contrast_interventions",
+    "curve_questions",
+    "weighted_summary",
+    "what_if",
+    "what_if_table",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -98,15 +108,18 @@ class _Setting:
             raise ValueError(f"unknown node '{self.node}' (nodes: {', '.join(names)})")
         states = scenario.node(self.node).states
         if self.state not in states:
-            raise ValueError(f"node '{self.node}' has no state '{self.state}' (states: "
-                             f"{', '.join(states)})")
+            raise ValueError(
+                f"node '{self.node}' has no state '{self.state}' (states: {', '.join(states)})"
+            )
         tl = scenario.timeline
         first = tl.step_of(self.start)
         last = tl.n_steps - 1 if self.until is None else tl.step_of(self.until)
         for label, step in (("start", first), ("until", last)):
             if not 0 <= step < tl.n_steps:
-                raise ValueError(f"{self.describe()}: {label} is outside the timeline "
-                                 f"({tl.labels[0]} to {tl.labels[-1]})")
+                raise ValueError(
+                    f"{self.describe()}: {label} is outside the timeline "
+                    f"({tl.labels[0]} to {tl.labels[-1]})"
+                )
         if last < first:
             raise ValueError(f"{self.describe()}: 'until' is before 'start'")
         return range(first, last + 1)
@@ -171,8 +184,7 @@ class Observation(_Setting):
     @classmethod
     def of(cls, intervention: Intervention) -> Observation:
         """The observation of the same node, state and months as an intervention."""
-        return cls(intervention.node, intervention.state, intervention.start,
-                   intervention.until)
+        return cls(intervention.node, intervention.state, intervention.start, intervention.until)
 
     def apply(self, scenario: Scenario, evidence: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Evidence matrices with this observation added (the inputs are not changed)."""
@@ -186,8 +198,9 @@ class Observation(_Setting):
         return out
 
 
-def weighted_summary(prob: np.ndarray, weights: np.ndarray | None = None,
-                     bands: Sequence[float] = (0.5, 0.9)) -> dict[str, np.ndarray]:
+def weighted_summary(
+    prob: np.ndarray, weights: np.ndarray | None = None, bands: Sequence[float] = (0.5, 0.9)
+) -> dict[str, np.ndarray]:
     """Mean and central bands over the draws (axis 0), optionally importance-weighted.
 
     Quantiles are :func:`~forecast.analysis.weights.weighted_quantile` (the Hazen rule for
@@ -218,8 +231,9 @@ def weighted_summary(prob: np.ndarray, weights: np.ndarray | None = None,
     return out
 
 
-def curve_questions(scenario: Scenario, outcomes: Sequence[str] | None = None
-                    ) -> tuple[Question, ...]:
+def curve_questions(
+    scenario: Scenario, outcomes: Sequence[str] | None = None
+) -> tuple[Question, ...]:
     """One question per outcome and month: the outcome's curve as questions ``<id>@<step>``.
 
     An ``in_state`` outcome asks for the node's states that month, a ``reached`` outcome for
@@ -231,10 +245,17 @@ def curve_questions(scenario: Scenario, outcomes: Sequence[str] | None = None
     out = []
     for oid in wanted:
         template = next(q for q in scenario.questions if q.outcome == oid)
-        out += [dataclasses.replace(template, id=f"{oid}@{t}", step=t,
-                                    date=tl.month_end_date(t), window_start=None,
-                                    window_start_step=0)
-                for t in range(tl.n_steps)]
+        out += [
+            dataclasses.replace(
+                template,
+                id=f"{oid}@{t}",
+                step=t,
+                date=tl.month_end_date(t),
+                window_start=None,
+                window_start_step=0,
+            )
+            for t in range(tl.n_steps)
+        ]
     return tuple(out)
 
 
@@ -263,11 +284,15 @@ class CaseDraws:
         return effective_sample_size(self.weights)
 
 
-def case_draws(engine: ExactEngine, params: list[np.ndarray], evidence: Sequence[np.ndarray],
-               interventions: Sequence[Intervention] = (),
-               observations: Sequence[Observation] = (),
-               questions: tuple[Question, ...] | None = None,
-               reference_loglik: np.ndarray | None = None) -> CaseDraws:
+def case_draws(
+    engine: ExactEngine,
+    params: list[np.ndarray],
+    evidence: Sequence[np.ndarray],
+    interventions: Sequence[Intervention] = (),
+    observations: Sequence[Observation] = (),
+    questions: tuple[Question, ...] | None = None,
+    reference_loglik: np.ndarray | None = None,
+) -> CaseDraws:
     """Exact per-draw answers under interventions and observations, and the draws' weights.
 
     Parameters
@@ -303,18 +328,19 @@ def case_draws(engine: ExactEngine, params: list[np.ndarray], evidence: Sequence
     n = np.shape(result.loglik)[0]
     if not observations:
         if not np.all(np.isfinite(result.loglik)):
-            raise ValueError(f"the evidence is impossible under {_names(interventions)} for "
-                             f"{int(np.sum(~np.isfinite(result.loglik)))} of {n} draws")
+            raise ValueError(
+                f"the evidence is impossible under {_names(interventions)} for "
+                f"{int(np.sum(~np.isfinite(result.loglik)))} of {n} draws"
+            )
         return CaseDraws(result, np.zeros(n), np.full(n, 1.0 / n))
     if reference_loglik is None:
-        reference_loglik = engine.run_draws(params, list(evidence), questions=(),
-                                            overrides=overrides).loglik
+        reference_loglik = engine.run_draws(
+            params, list(evidence), questions=(), overrides=overrides
+        ).loglik
     reference_loglik = np.asarray(reference_loglik, dtype=float)
     if not np.all(np.isfinite(reference_loglik)):
-        raise ValueError(f"the evidence is impossible under {_names(interventions)} for some "
-                         "draws")
-    log_weights = np.where(np.isfinite(result.loglik), result.loglik - reference_loglik,
-                           -np.inf)
+        raise ValueError(f"the evidence is impossible under {_names(interventions)} for some draws")
+    log_weights = np.where(np.isfinite(result.loglik), result.loglik - reference_loglik, -np.inf)
     try:
         weights = normalised_weights(log_weights)
     except ValueError:
@@ -326,8 +352,9 @@ def _names(settings: Sequence[Intervention | Observation]) -> str:
     return ", ".join(s.describe() for s in settings) or "no intervention"
 
 
-def contrast_interventions(contrasts: Mapping[str, Intervention | Sequence[Intervention]],
-                           scenario: Scenario) -> dict[str, tuple[Intervention, ...]]:
+def contrast_interventions(
+    contrasts: Mapping[str, Intervention | Sequence[Intervention]], scenario: Scenario
+) -> dict[str, tuple[Intervention, ...]]:
     """Each contrast as a tuple of interventions, checked against the scenario.
 
     A contrast is one :class:`Intervention` or several applied together (on different nodes,
@@ -354,7 +381,8 @@ def contrast_interventions(contrasts: Mapping[str, Intervention | Sequence[Inter
                 if other is not item:
                     raise ValueError(
                         f"contrast '{label}': {other.describe()} and {item.describe()} both "
-                        f"force '{item.node}' in {scenario.timeline.labels[t]}")
+                        f"force '{item.node}' in {scenario.timeline.labels[t]}"
+                    )
         out[label] = items
     return out
 
@@ -395,12 +423,16 @@ class WhatIf:
     as_of: dt.date | None
 
 
-def what_if(idata: az.InferenceData, scenario: Scenario,
-            contrasts: Mapping[str, Intervention | Sequence[Intervention]],
-            outcomes: Sequence[str] | None = None,
-            bands: Sequence[float] = (0.5, 0.9), max_draws: int | None = None,
-            as_of: dt.date | str | None = "recorded",
-            engine: ExactEngine | None = None) -> WhatIf:
+def what_if(
+    idata: az.InferenceData,
+    scenario: Scenario,
+    contrasts: Mapping[str, Intervention | Sequence[Intervention]],
+    outcomes: Sequence[str] | None = None,
+    bands: Sequence[float] = (0.5, 0.9),
+    max_draws: int | None = None,
+    as_of: dt.date | str | None = "recorded",
+    engine: ExactEngine | None = None,
+) -> WhatIf:
     """Every outcome's probability by month under the baseline, do() and observe().
 
     For each contrast (an :class:`Intervention`, or several applied together) three cases are
@@ -438,8 +470,11 @@ def what_if(idata: az.InferenceData, scenario: Scenario,
     WhatIf
         Curves, effective sample sizes and per-draw probabilities.
     """
-    cutoff = evidence_cutoff(idata) if as_of == "recorded" else (
-        None if as_of is None else parse_date(as_of))
+    cutoff = (
+        evidence_cutoff(idata)
+        if as_of == "recorded"
+        else (None if as_of is None else parse_date(as_of))
+    )
     known = scenario.evidence_as_of(cutoff)
     evidence = evidence_matrices(scenario, known)
     params = rule_parameters(idata, scenario, "posterior", max_draws)
@@ -450,8 +485,10 @@ def what_if(idata: az.InferenceData, scenario: Scenario,
 
     def probabilities(case: CaseDraws) -> np.ndarray:
         answers = case.result.questions
-        return np.stack([np.stack([answers[f"{oid}@{t}"] for t in range(steps)], axis=-1)
-                         for oid in ids], axis=1)
+        return np.stack(
+            [np.stack([answers[f"{oid}@{t}"] for t in range(steps)], axis=-1) for oid in ids],
+            axis=1,
+        )
 
     interventions = contrast_interventions(contrasts, scenario)
     baseline = case_draws(engine, params, evidence, questions=questions)
@@ -461,21 +498,34 @@ def what_if(idata: az.InferenceData, scenario: Scenario,
         first = min(i.months(scenario)[0] for i in forced)
         late = [e for e in known if scenario.timeline.step_of(e.date) >= first]
         if late:
-            logger.warning("%s: %d evidence item(s) dated from %s on are conditioned on in "
-                           "the intervened world; fit as of an earlier date for a forecast "
-                           "from a vantage point", label, len(late),
-                           scenario.timeline.labels[first])
+            logger.warning(
+                "%s: %d evidence item(s) dated from %s on are conditioned on in "
+                "the intervened world; fit as of an earlier date for a forecast "
+                "from a vantage point",
+                label,
+                len(late),
+                scenario.timeline.labels[first],
+            )
         observations = [Observation.of(i) for i in forced]
         cases[label, "baseline"] = baseline
         cases[label, "do"] = case_draws(engine, params, evidence, forced, questions=questions)
-        cases[label, "observe"] = case_draws(engine, params, evidence,
-                                             observations=observations, questions=questions,
-                                             reference_loglik=baseline.result.loglik)
+        cases[label, "observe"] = case_draws(
+            engine,
+            params,
+            evidence,
+            observations=observations,
+            questions=questions,
+            reference_loglik=baseline.result.loglik,
+        )
         settings[label, "baseline"] = "baseline"
         settings[label, "do"] = " and ".join(i.describe() for i in forced)
         settings[label, "observe"] = " and ".join(o.describe() for o in observations)
-        logger.info("%s: observe ESS %.0f of %d draws", label, cases[label, "observe"].ess,
-                    len(baseline.weights))
+        logger.info(
+            "%s: observe ESS %.0f of %d draws",
+            label,
+            cases[label, "observe"].ess,
+            len(baseline.weights),
+        )
     tl = scenario.timeline
     dates = [tl.month_end_date(t) for t in range(steps)]
     specs = {o.id: o for o in scenario.outcomes}
@@ -488,24 +538,55 @@ def what_if(idata: az.InferenceData, scenario: Scenario,
             prob = np.where(case.weights[:, None, None] > 0, prob, 0.0)
         summary = weighted_summary(prob, case.weights if weighted else None, bands)
         for k, oid in enumerate(ids):
-            frames.append(pd.DataFrame({
-                "contrast": label, "case": case_name, "setting": settings[label, case_name],
-                "outcome": oid, "label": specs[oid].label, "kind": specs[oid].kind,
-                "month": tl.labels, "date": dates,
-                **{key: value[k] for key, value in summary.items()}}))
-        ess_rows.append({"contrast": label, "case": case_name, "draws": len(case.weights),
-                         "ess": case.ess})
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "contrast": label,
+                        "case": case_name,
+                        "setting": settings[label, case_name],
+                        "outcome": oid,
+                        "label": specs[oid].label,
+                        "kind": specs[oid].kind,
+                        "month": tl.labels,
+                        "date": dates,
+                        **{key: value[k] for key, value in summary.items()},
+                    }
+                )
+            )
+        ess_rows.append(
+            {"contrast": label, "case": case_name, "draws": len(case.weights), "ess": case.ess}
+        )
         probs[label, case_name] = prob
         weights[label, case_name] = case.weights
-    columns = ["contrast", "case", "setting", "outcome", "label", "kind", "month", "date",
-               "mean"] + [f"{side}{_pct(b)}" for b in bands for side in ("low", "high")]
+    columns = [
+        "contrast",
+        "case",
+        "setting",
+        "outcome",
+        "label",
+        "kind",
+        "month",
+        "date",
+        "mean",
+    ] + [f"{side}{_pct(b)}" for b in bands for side in ("low", "high")]
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    return WhatIf(curves, pd.DataFrame(ess_rows, columns=["contrast", "case", "draws", "ess"]),
-                  interventions, probs, weights, ids, cutoff)
+    return WhatIf(
+        curves,
+        pd.DataFrame(ess_rows, columns=["contrast", "case", "draws", "ess"]),
+        interventions,
+        probs,
+        weights,
+        ids,
+        cutoff,
+    )
 
 
-def what_if_table(result: WhatIf, date: dt.date | str | None = None,
-                  outcomes: Sequence[str] | None = None, decimals: int = 2) -> pd.DataFrame:
+def what_if_table(
+    result: WhatIf,
+    date: dt.date | str | None = None,
+    outcomes: Sequence[str] | None = None,
+    decimals: int = 2,
+) -> pd.DataFrame:
     """Mean probability of every outcome at one month, per contrast and case, rounded.
 
     Parameters
@@ -526,8 +607,7 @@ def what_if_table(result: WhatIf, date: dt.date | str | None = None,
         ``observe``, ``do - observe`` and ``observe ESS`` (the effective sample size, whole).
     """
     curves = result.curves
-    month = (curves["month"].iloc[-1] if date is None
-             else parse_date(date).strftime("%Y-%m"))
+    month = curves["month"].iloc[-1] if date is None else parse_date(date).strftime("%Y-%m")
     if month not in set(curves["month"]):
         raise ValueError(f"month {month} is not on the timeline")
     wanted = list(result.outcomes if outcomes is None else outcomes)
@@ -537,10 +617,12 @@ def what_if_table(result: WhatIf, date: dt.date | str | None = None,
     at = curves[(curves["month"] == month) & curves["outcome"].isin(wanted)]
     at = at.assign(
         first=at["contrast"].map({c: k for k, c in enumerate(result.contrasts)}),
-        second=at["outcome"].map({o: k for k, o in enumerate(wanted)}))
+        second=at["outcome"].map({o: k for k, o in enumerate(wanted)}),
+    )
     at = at.sort_values(["first", "second"], kind="stable")
-    table = at.pivot_table(index=["contrast", "label"], columns="case", values="mean",
-                           sort=False)[list(CASES)]
+    table = at.pivot_table(index=["contrast", "label"], columns="case", values="mean", sort=False)[
+        list(CASES)
+    ]
     table["do - observe"] = table["do"] - table["observe"]
     table = table.round(decimals) + 0.0  # + 0.0 turns a rounded -0.0 into 0.0
     ess = result.ess[result.ess["case"] == "observe"].set_index("contrast")["ess"]

@@ -75,11 +75,16 @@ def start() -> bool:
         if numba.config.CACHE_DIR:
             env["NUMBA_CACHE_DIR"] = str(numba.config.CACHE_DIR)
         env["PYTHONPATH"] = os.pathsep.join(
-            [str(PACKAGE.parent), *filter(None, [env.get("PYTHONPATH")])])
+            [str(PACKAGE.parent), *filter(None, [env.get("PYTHONPATH")])]
+        )
         try:
             _helper = subprocess.Popen(
-                [sys.executable, "-m", "forecast.warmup", "--smoothing"], env=env,
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [sys.executable, "-m", "forecast.warmup", "--smoothing"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         except OSError as error:
             logger.debug("could not start the compile helper (%s); compiling here", error)
             return False

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from forecast.engine.kernels import LoweredPlan, QuestionArrays
 
 
-def evidence_matrices(scenario: Scenario, items: tuple[EvidenceItem, ...] | list[EvidenceItem]
-                      ) -> list[np.ndarray]:
+def evidence_matrices(
+    scenario: Scenario, items: tuple[EvidenceItem, ...] | list[EvidenceItem]
+) -> list[np.ndarray]:
     """Per node, a ``(months, states)`` matrix of evidence likelihoods (1 where unobserved)."""
     steps = scenario.timeline.n_steps
     mats = [np.ones((steps, node.n_states)) for node in scenario.nodes]
@@ -46,8 +47,9 @@ def target_indicator(scenario: Scenario, question: Question) -> np.ndarray:
     return np.array([1.0 if s in question.states else 0.0 for s in node.states])
 
 
-def can_leave(scenario: Scenario, question: Question,
-              overrides: Sequence[TableOverride] = ()) -> bool:
+def can_leave(
+    scenario: Scenario, question: Question, overrides: Sequence[TableOverride] = ()
+) -> bool:
     """Whether the target set can be left (if not, 'reached by d' equals 'in state at d').
 
     A node whose table an override replaces may leave even its absorbing states.
@@ -94,8 +96,7 @@ class TableOverride:
     table: np.ndarray
 
 
-def forced_state(scenario: Scenario, node: str, state: str, months: Iterable[int]
-                 ) -> TableOverride:
+def forced_state(scenario: Scenario, node: str, state: str, months: Iterable[int]) -> TableOverride:
     """The override of ``do(node = state)`` in the given months.
 
     Every row of the node's table becomes the indicator of ``state``: whatever its parents and
@@ -120,17 +121,16 @@ def forced_state(scenario: Scenario, node: str, state: str, months: Iterable[int
     """
     spec = scenario.node(node)
     if state not in spec.states:
-        raise ValueError(f"node '{node}' has no state '{state}' (states: "
-                         f"{', '.join(spec.states)})")
-    shape = (*(scenario.node(p).n_states for p, _ in spec.parents), spec.n_states,
-             spec.n_states)
+        raise ValueError(f"node '{node}' has no state '{state}' (states: {', '.join(spec.states)})")
+    shape = (*(scenario.node(p).n_states for p, _ in spec.parents), spec.n_states, spec.n_states)
     table = np.zeros(shape)
     table[..., spec.state_index(state)] = 1.0
     return TableOverride(scenario.node_index[node], tuple(int(t) for t in months), table)
 
 
-def check_overrides(scenario: Scenario, layout: list[NodeTable],
-                    overrides: Sequence[TableOverride]) -> None:
+def check_overrides(
+    scenario: Scenario, layout: list[NodeTable], overrides: Sequence[TableOverride]
+) -> None:
     """Raise ValueError unless every override fits its node, months and the other overrides."""
     steps = scenario.timeline.n_steps
     seen: set[tuple[int, int]] = set()
@@ -139,19 +139,23 @@ def check_overrides(scenario: Scenario, layout: list[NodeTable],
             raise ValueError(f"override of node {override.node}: no such node")
         name = scenario.nodes[override.node].name
         if np.shape(override.table) != layout[override.node].shape:
-            raise ValueError(f"override of '{name}': table shaped {np.shape(override.table)}, "
-                             f"the node's table is {layout[override.node].shape}")
+            raise ValueError(
+                f"override of '{name}': table shaped {np.shape(override.table)}, "
+                f"the node's table is {layout[override.node].shape}"
+            )
         for t in override.months:
             if not 0 <= t < steps:
-                raise ValueError(f"override of '{name}': month {t} is outside the timeline "
-                                 f"(0..{steps - 1})")
+                raise ValueError(
+                    f"override of '{name}': month {t} is outside the timeline (0..{steps - 1})"
+                )
             if (override.node, t) in seen:
                 raise ValueError(f"two overrides of '{name}' in month {t}")
             seen.add((override.node, t))
 
 
-def month_tables(tables: list[Any], overrides: Sequence[TableOverride], steps: int
-                 ) -> list[list[Any]] | None:
+def month_tables(
+    tables: list[Any], overrides: Sequence[TableOverride], steps: int
+) -> list[list[Any]] | None:
     """Per month, the node tables with the overrides applied (None when there are none).
 
     Months without an override share the list ``tables`` itself.
@@ -169,8 +173,9 @@ def month_tables(tables: list[Any], overrides: Sequence[TableOverride], steps: i
 
 def central_params(scenario: Scenario) -> list[np.ndarray]:
     """An interior parameter point: every N-month outcome equally likely."""
-    return [np.full(len(r.destinations) + 1, 1.0 / (len(r.destinations) + 1))
-            for r in scenario.rules]
+    return [
+        np.full(len(r.destinations) + 1, 1.0 / (len(r.destinations) + 1)) for r in scenario.rules
+    ]
 
 
 @dataclass
@@ -195,22 +200,26 @@ class ExactResult:
     questions: dict[str, Any]
 
 
-def question_arrays(scenario: Scenario, questions: tuple[Question, ...],
-                    overrides: Sequence[TableOverride] = ()):
+def question_arrays(
+    scenario: Scenario, questions: tuple[Question, ...], overrides: Sequence[TableOverride] = ()
+):
     """The questions as arrays for the compiled :func:`forecast.engine.smoothing.smooth_draws`."""
     from forecast.engine.kernels import QuestionArrays
 
     width = max(n.n_states for n in scenario.nodes)
     target = np.zeros((len(questions), width))
     for k, q in enumerate(questions):
-        target[k, :scenario.node(q.node).n_states] = target_indicator(scenario, q)
+        target[k, : scenario.node(q.node).n_states] = target_indicator(scenario, q)
     return QuestionArrays(
         node=np.array([scenario.node_index[q.node] for q in questions], dtype=np.int64),
         target=target,
         start=np.array([q.window_start_step for q in questions], dtype=np.int64),
         stop=np.array([q.step for q in questions], dtype=np.int64),
-        reached=np.array([q.kind == "reached" and can_leave(scenario, q, overrides)
-                          for q in questions], dtype=np.bool_))
+        reached=np.array(
+            [q.kind == "reached" and can_leave(scenario, q, overrides) for q in questions],
+            dtype=np.bool_,
+        ),
+    )
 
 
 class ExactEngine:
@@ -242,15 +251,20 @@ class ExactEngine:
     def initial_flat(self) -> np.ndarray:
         """The joint distribution just before month 0, flat (built on first use)."""
         return np.ascontiguousarray(
-            fw.initial_joint(self.initials, self.plan, np).ravel(), dtype=float)
+            fw.initial_joint(self.initials, self.plan, np).ravel(), dtype=float
+        )
 
     @cached_property
     def _question_arrays(self) -> QuestionArrays:
         return question_arrays(self.scenario, self.scenario.questions)
 
-    def run_draws(self, params: list[np.ndarray], evidence: list[np.ndarray] | None = None,
-                  questions: tuple[Question, ...] | None = None,
-                  overrides: Sequence[TableOverride] = ()) -> ExactResult:
+    def run_draws(
+        self,
+        params: list[np.ndarray],
+        evidence: list[np.ndarray] | None = None,
+        questions: tuple[Question, ...] | None = None,
+        overrides: Sequence[TableOverride] = (),
+    ) -> ExactResult:
         """:meth:`run` for many parameter draws, one compiled pass per draw, draws in parallel.
 
         The same algorithm as :meth:`run` (and tested equal to it), for the thousands of
@@ -275,18 +289,34 @@ class ExactEngine:
         if evidence is None:
             evidence = evidence_matrices(scenario, ())
         wanted = scenario.questions if questions is None else questions
-        arrays = (self._question_arrays if questions is None and not overrides
-                  else question_arrays(scenario, wanted, overrides))
+        arrays = (
+            self._question_arrays
+            if questions is None and not overrides
+            else question_arrays(scenario, wanted, overrides)
+        )
         check_overrides(scenario, self.layout, overrides)
-        lowered_overrides = (lower_overrides(self.lowered, overrides, scenario.timeline.n_steps)
-                             if overrides else None)
+        lowered_overrides = (
+            lower_overrides(self.lowered, overrides, scenario.timeline.n_steps)
+            if overrides
+            else None
+        )
         weights = node_weights(evidence)
         norms, answers, per_node = smooth_draws(
-            self.lowered, params, weights, self.initial_flat, arrays,
-            [n.n_states for n in scenario.nodes], overrides=lowered_overrides)
+            self.lowered,
+            params,
+            weights,
+            self.initial_flat,
+            arrays,
+            [n.n_states for n in scenario.nodes],
+            overrides=lowered_overrides,
+        )
         marginals = {node.name: m for node, m in zip(scenario.nodes, per_node, strict=True)}
-        return ExactResult(log_likelihood(norms), norms, marginals,
-                           {q.id: answers[:, k] for k, q in enumerate(wanted)})
+        return ExactResult(
+            log_likelihood(norms),
+            norms,
+            marginals,
+            {q.id: answers[:, k] for k, q in enumerate(wanted)},
+        )
 
     def evidence(self, as_of=None) -> list[np.ndarray]:
         """Evidence matrices of the scenario's evidence known by ``as_of``."""
@@ -296,8 +326,12 @@ class ExactEngine:
         """Transition tables for parameters (batched if the parameters have a leading axis)."""
         return build_tables(self.layout, [np.asarray(p, dtype=float) for p in params], np)
 
-    def loglik(self, params: list[np.ndarray], evidence: list[np.ndarray],
-               overrides: Sequence[TableOverride] = ()) -> Any:
+    def loglik(
+        self,
+        params: list[np.ndarray],
+        evidence: list[np.ndarray],
+        overrides: Sequence[TableOverride] = (),
+    ) -> Any:
         """Log-likelihood of the evidence (the forward pass only), under the overrides."""
         batched = np.ndim(params[0]) > 1 if params else False
         tables = self.tables(params)
@@ -306,13 +340,18 @@ class ExactEngine:
         per_month = month_tables(tables, overrides, steps)
         with np.errstate(divide="ignore", invalid="ignore"):
             months = by_month(evidence, steps)
-            _, norms = fw.forward(self.initials, tables, months, self.plan, np, batched,
-                                  month_tables=per_month)
+            _, norms = fw.forward(
+                self.initials, tables, months, self.plan, np, batched, month_tables=per_month
+            )
             return log_likelihood(np.stack(norms, axis=-1))
 
-    def run(self, params: list[np.ndarray], evidence: list[np.ndarray] | None = None,
-            questions: tuple[Question, ...] | None = None,
-            overrides: Sequence[TableOverride] = ()) -> ExactResult:
+    def run(
+        self,
+        params: list[np.ndarray],
+        evidence: list[np.ndarray] | None = None,
+        questions: tuple[Question, ...] | None = None,
+        overrides: Sequence[TableOverride] = (),
+    ) -> ExactResult:
         """Evidence likelihood, smoothed monthly marginals and question probabilities.
 
         Parameters
@@ -337,19 +376,25 @@ class ExactEngine:
         check_overrides(scenario, self.layout, overrides)
         per_month = month_tables(tables, overrides, scenario.timeline.n_steps)
         with np.errstate(divide="ignore", invalid="ignore"):
-            alphas, norms = fw.forward(self.initials, tables, months, self.plan, np, batched,
-                                       month_tables=per_month)
+            alphas, norms = fw.forward(
+                self.initials, tables, months, self.plan, np, batched, month_tables=per_month
+            )
             norms_arr = np.stack(norms, axis=-1)
             loglik = log_likelihood(norms_arr)
         if np.any(norms_arr == 0):
             return ExactResult(loglik, norms_arr, {}, {})
-        betas = fw.backward(tables, months, norms, self.plan, np, batched, like=alphas[-1],
-                            month_tables=per_month)
+        betas = fw.backward(
+            tables, months, norms, self.plan, np, batched, like=alphas[-1], month_tables=per_month
+        )
         marginals = {}
         for i, node in enumerate(scenario.nodes):
             marginals[node.name] = np.stack(
-                [fw.node_marginal(a * b, i, self.plan, np, batched)
-                 for a, b in zip(alphas, betas, strict=True)], axis=-2)
+                [
+                    fw.node_marginal(a * b, i, self.plan, np, batched)
+                    for a, b in zip(alphas, betas, strict=True)
+                ],
+                axis=-2,
+            )
         answers = {}
         for q in scenario.questions if questions is None else questions:
             target = target_indicator(scenario, q)
@@ -357,8 +402,20 @@ class ExactEngine:
                 answers[q.id] = np.clip(marginals[q.node][..., q.step, :] @ target, 0.0, 1.0)
             else:
                 stay_out = fw.never_in(
-                    self.initials, alphas, betas, tables, months, norms, self.plan,
-                    scenario.node_index[q.node], 1.0 - target, q.window_start_step, q.step, np,
-                    batched, month_tables=per_month)
+                    self.initials,
+                    alphas,
+                    betas,
+                    tables,
+                    months,
+                    norms,
+                    self.plan,
+                    scenario.node_index[q.node],
+                    1.0 - target,
+                    q.window_start_step,
+                    q.step,
+                    np,
+                    batched,
+                    month_tables=per_month,
+                )
                 answers[q.id] = np.clip(1.0 - stay_out, 0.0, 1.0)
         return ExactResult(loglik, norms_arr, marginals, answers)

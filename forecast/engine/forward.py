@@ -32,30 +32,29 @@ def initial_joint(initials: list[Any], plan: StepPlan, xp: Any) -> Any:
     return xp.einsum(spec, *initials)
 
 
-def transition(joint: Any, tables: list[Any], plan: StepPlan, xp: Any,
-               batched: bool = False) -> Any:
+def transition(
+    joint: Any, tables: list[Any], plan: StepPlan, xp: Any, batched: bool = False
+) -> Any:
     """Apply one month's transition to a joint tensor, node by node."""
     for op in plan.contractions:
         table_batched = batched and tables[op.node].ndim > len(op.table)
-        spec = (f"{_b(op.inputs, batched)},{_b(op.table, table_batched)}"
-                f"->{_b(op.output, batched)}")
+        spec = f"{_b(op.inputs, batched)},{_b(op.table, table_batched)}->{_b(op.output, batched)}"
         joint = xp.einsum(spec, joint, tables[op.node])
     return joint
 
 
-def transition_adjoint(message: Any, tables: list[Any], plan: StepPlan, xp: Any,
-                       batched: bool = False) -> Any:
+def transition_adjoint(
+    message: Any, tables: list[Any], plan: StepPlan, xp: Any, batched: bool = False
+) -> Any:
     """Apply the transpose of one month's transition (the backward message update)."""
     for op in reversed(plan.contractions):
         table_batched = batched and tables[op.node].ndim > len(op.table)
-        spec = (f"{_b(op.output, batched)},{_b(op.table, table_batched)}"
-                f"->{_b(op.inputs, batched)}")
+        spec = f"{_b(op.output, batched)},{_b(op.table, table_batched)}->{_b(op.inputs, batched)}"
         message = xp.einsum(spec, message, tables[op.node])
     return message
 
 
-def weigh(joint: Any, evidence_t: list[Any], plan: StepPlan, xp: Any,
-          batched: bool = False) -> Any:
+def weigh(joint: Any, evidence_t: list[Any], plan: StepPlan, xp: Any, batched: bool = False) -> Any:
     """Multiply the joint by each node's evidence likelihood vector for one month."""
     spec = f"{_b(plan.axes, batched)}," + ",".join(plan.axes) + f"->{_b(plan.axes, batched)}"
     return xp.einsum(spec, joint, *evidence_t)
@@ -73,23 +72,45 @@ def scale(joint: Any, by: Any, batched: bool) -> Any:
     return joint / by.reshape((-1,) + (1,) * (joint.ndim - 1))
 
 
-def forward_step(alpha: Any, evidence_t: list[Any], tables: list[Any], plan: StepPlan, xp: Any,
-                 batched: bool = False) -> tuple[Any, Any]:
+def forward_step(
+    alpha: Any,
+    evidence_t: list[Any],
+    tables: list[Any],
+    plan: StepPlan,
+    xp: Any,
+    batched: bool = False,
+) -> tuple[Any, Any]:
     """One month of the forward pass: transition, weigh by evidence, normalise."""
     joint = weigh(transition(alpha, tables, plan, xp, batched), evidence_t, plan, xp, batched)
     norm = total(joint, plan, xp, batched)
     return scale(joint, norm, batched), norm
 
 
-def backward_step(beta: Any, evidence_t: list[Any], norm_t: Any, tables: list[Any],
-                  plan: StepPlan, xp: Any, batched: bool = False) -> Any:
+def backward_step(
+    beta: Any,
+    evidence_t: list[Any],
+    norm_t: Any,
+    tables: list[Any],
+    plan: StepPlan,
+    xp: Any,
+    batched: bool = False,
+) -> Any:
     """One month of the backward pass: from the message of month t to that of month t - 1."""
     message = weigh(beta, evidence_t, plan, xp, batched)
     return scale(transition_adjoint(message, tables, plan, xp, batched), norm_t, batched)
 
 
-def masked_step(joint: Any, evidence_t: list[Any], norm_t: Any, outside: Any, node: int,
-                tables: list[Any], plan: StepPlan, xp: Any, batched: bool = False) -> Any:
+def masked_step(
+    joint: Any,
+    evidence_t: list[Any],
+    norm_t: Any,
+    outside: Any,
+    node: int,
+    tables: list[Any],
+    plan: StepPlan,
+    xp: Any,
+    batched: bool = False,
+) -> Any:
     """One month of a pass that also requires ``node`` to be outside the target states.
 
     It is scaled by the unmasked pass's normaliser, so that joining it to the backward
@@ -101,8 +122,9 @@ def masked_step(joint: Any, evidence_t: list[Any], norm_t: Any, outside: Any, no
     return scale(weigh(moved, masked, plan, xp, batched), norm_t, batched)
 
 
-def start_joint(initials: list[Any], tables: list[Any], plan: StepPlan, xp: Any,
-                batched: bool = False) -> Any:
+def start_joint(
+    initials: list[Any], tables: list[Any], plan: StepPlan, xp: Any, batched: bool = False
+) -> Any:
     """Joint distribution just before month 0: the product of the nodes' initial states.
 
     Month 0 is reached by one transition from it, so same-month edges act in month 0 too and a
@@ -110,14 +132,21 @@ def start_joint(initials: list[Any], tables: list[Any], plan: StepPlan, xp: Any,
     """
     joint = initial_joint(initials, plan, xp)
     if batched:
-        joint = xp.einsum(f"{plan.axes},{BATCH}->{BATCH}{plan.axes}", joint,
-                          xp.ones(tables_batch(tables, plan)))
+        joint = xp.einsum(
+            f"{plan.axes},{BATCH}->{BATCH}{plan.axes}", joint, xp.ones(tables_batch(tables, plan))
+        )
     return joint
 
 
-def forward(initials: list[Any], tables: list[Any], evidence: list[list[Any]],
-            plan: StepPlan, xp: Any, batched: bool = False,
-            month_tables: list[list[Any]] | None = None) -> tuple[list[Any], list[Any]]:
+def forward(
+    initials: list[Any],
+    tables: list[Any],
+    evidence: list[list[Any]],
+    plan: StepPlan,
+    xp: Any,
+    batched: bool = False,
+    month_tables: list[list[Any]] | None = None,
+) -> tuple[list[Any], list[Any]]:
     """Filtered joints and normalisers for every month (a Python loop over months).
 
     Returns
@@ -131,8 +160,9 @@ def forward(initials: list[Any], tables: list[Any], evidence: list[list[Any]],
     alpha = start_joint(initials, tables, plan, xp, batched)
     alphas, norms = [], []
     for t, evidence_t in enumerate(evidence):
-        alpha, norm = forward_step(alpha, evidence_t, tables_at(tables, month_tables, t), plan,
-                                   xp, batched)
+        alpha, norm = forward_step(
+            alpha, evidence_t, tables_at(tables, month_tables, t), plan, xp, batched
+        )
         alphas.append(alpha)
         norms.append(norm)
     return alphas, norms
@@ -147,15 +177,23 @@ def tables_batch(tables: list[Any], plan: StepPlan) -> int:
     return 1
 
 
-def backward(tables: list[Any], evidence: list[list[Any]], norms: list[Any], plan: StepPlan,
-             xp: Any, batched: bool = False, like: Any = None,
-             month_tables: list[list[Any]] | None = None) -> list[Any]:
+def backward(
+    tables: list[Any],
+    evidence: list[list[Any]],
+    norms: list[Any],
+    plan: StepPlan,
+    xp: Any,
+    batched: bool = False,
+    like: Any = None,
+    month_tables: list[list[Any]] | None = None,
+) -> list[Any]:
     """Scaled backward messages: ``alphas[t] * betas[t]`` is P(state at t | all evidence)."""
     beta = xp.ones_like(like)
     betas = [beta]
     for t in range(len(evidence) - 1, 0, -1):
-        beta = backward_step(beta, evidence[t], norms[t], tables_at(tables, month_tables, t),
-                             plan, xp, batched)
+        beta = backward_step(
+            beta, evidence[t], norms[t], tables_at(tables, month_tables, t), plan, xp, batched
+        )
         betas.append(beta)
     return betas[::-1]
 
@@ -165,10 +203,22 @@ def node_marginal(joint: Any, axis: int, plan: StepPlan, xp: Any, batched: bool 
     return xp.einsum(f"{_b(plan.axes, batched)}->{_b(plan.axes[axis], batched)}", joint)
 
 
-def never_in(initials: list[Any], alphas: list[Any], betas: list[Any], tables: list[Any],
-             evidence: list[list[Any]], norms: list[Any], plan: StepPlan, node: int,
-             outside: Any, start: int, stop: int, xp: Any, batched: bool = False,
-             month_tables: list[list[Any]] | None = None) -> Any:
+def never_in(
+    initials: list[Any],
+    alphas: list[Any],
+    betas: list[Any],
+    tables: list[Any],
+    evidence: list[list[Any]],
+    norms: list[Any],
+    plan: StepPlan,
+    node: int,
+    outside: Any,
+    start: int,
+    stop: int,
+    xp: Any,
+    batched: bool = False,
+    month_tables: list[list[Any]] | None = None,
+) -> Any:
     """P(node is never in the target states during months ``start..stop`` | all evidence).
 
     ``outside`` is the indicator vector of the states outside the target set. The pass starts
@@ -176,6 +226,15 @@ def never_in(initials: list[Any], alphas: list[Any], betas: list[Any], tables: l
     """
     joint = start_joint(initials, tables, plan, xp, batched) if start == 0 else alphas[start - 1]
     for t in range(start, stop + 1):
-        joint = masked_step(joint, evidence[t], norms[t], outside, node,
-                            tables_at(tables, month_tables, t), plan, xp, batched)
+        joint = masked_step(
+            joint,
+            evidence[t],
+            norms[t],
+            outside,
+            node,
+            tables_at(tables, month_tables, t),
+            plan,
+            xp,
+            batched,
+        )
     return total(joint * betas[stop], plan, xp, batched)

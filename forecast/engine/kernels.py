@@ -113,7 +113,7 @@ def lower_plan(plan: StepPlan, layout: list[NodeTable], n_states: list[int]) -> 
         rows.append(_flat(op.table[:-1], coords, sizes))
         bases.append(_flat(op.output, coords, sizes))
         starts.append(starts[-1] + grids.shape[1])
-        after = op.output[op.output.index(new) + 1:]
+        after = op.output[op.output.index(new) + 1 :]
         strides.append(int(np.prod([sizes[c] for c in after])) if after else 1)
         k_new.append(sizes[new])
         out_sizes.append(int(np.prod([sizes[c] for c in op.output])))
@@ -127,8 +127,9 @@ def lower_plan(plan: StepPlan, layout: list[NodeTable], n_states: list[int]) -> 
     dests: list[list[int]] = [[] for _ in range(n_rules)]
     for ni, table in enumerate(layout):
         k = table.fixed.shape[1]
-        for j, (r, dest, m) in enumerate(zip(table.rules, table.destinations, table.months,
-                                             strict=True)):
+        for j, (r, dest, m) in enumerate(
+            zip(table.rules, table.destinations, table.months, strict=True)
+        ):
             months[r] = m
             dests[r] = [int(np.argmax(d)) for d in dest]
             param_len[r] = len(dests[r]) + 1
@@ -136,23 +137,26 @@ def lower_plan(plan: StepPlan, layout: list[NodeTable], n_states: list[int]) -> 
                 cells[r].append((int(table_start[ni] + cell * k), int(cell % k)))
     n_joint = int(np.prod(n_states))
     return LoweredPlan(
-        row=np.concatenate(rows).astype(np.int64), base=np.concatenate(bases).astype(np.int64),
-        entry_start=np.array(starts, dtype=np.int64), stride=np.array(strides, dtype=np.int64),
+        row=np.concatenate(rows).astype(np.int64),
+        base=np.concatenate(bases).astype(np.int64),
+        entry_start=np.array(starts, dtype=np.int64),
+        stride=np.array(strides, dtype=np.int64),
         k_new=np.array(k_new, dtype=np.int64),
         op_node=np.array([op.node for op in plan.contractions], dtype=np.int64),
-        out_size=np.array(out_sizes, dtype=np.int64), table_start=table_start, fixed=fixed,
+        out_size=np.array(out_sizes, dtype=np.int64),
+        table_start=table_start,
+        fixed=fixed,
         rule_param_start=np.concatenate([[0], np.cumsum(param_len)]).astype(np.int64),
         rule_months=months,
-        rule_cell_start=np.concatenate([[0], np.cumsum([len(c) for c in cells])]).astype(
-            np.int64),
+        rule_cell_start=np.concatenate([[0], np.cumsum([len(c) for c in cells])]).astype(np.int64),
         cell_row_start=np.array([c[0] for cs in cells for c in cs], dtype=np.int64),
         cell_old=np.array([c[1] for cs in cells for c in cs], dtype=np.int64),
-        rule_dest_start=np.concatenate([[0], np.cumsum([len(d) for d in dests])]).astype(
-            np.int64),
+        rule_dest_start=np.concatenate([[0], np.cumsum([len(d) for d in dests])]).astype(np.int64),
         dest_state=np.array([d for ds in dests for d in ds], dtype=np.int64),
         n_joint=n_joint,
         state_of=np.array(np.unravel_index(np.arange(n_joint), n_states), dtype=np.int64),
-        state_start=np.concatenate([[0], np.cumsum(n_states)]).astype(np.int64))
+        state_start=np.concatenate([[0], np.cumsum(n_states)]).astype(np.int64),
+    )
 
 
 @dataclass(frozen=True)
@@ -182,8 +186,9 @@ class LoweredOverrides:
 def no_overrides(lowered: LoweredPlan, n_months: int) -> LoweredOverrides:
     """Every month uses the plain table."""
     size = lowered.fixed.shape[0]
-    return LoweredOverrides(np.ones((0, size)), np.zeros((0, size)),
-                            np.zeros(n_months, dtype=np.int64))
+    return LoweredOverrides(
+        np.ones((0, size)), np.zeros((0, size)), np.zeros(n_months, dtype=np.int64)
+    )
 
 
 def lower_overrides(lowered: LoweredPlan, overrides, n_months: int) -> LoweredOverrides:
@@ -215,6 +220,7 @@ def lower_overrides(lowered: LoweredPlan, overrides, n_months: int) -> LoweredOv
 # reductions such as ``.max()``, ``np.concatenate``): those make numba compile several times
 # longer, and compiling is what a first fit on a new machine waits for.
 
+
 @numba.njit(cache=True, nogil=True)
 def _max(values):  # pragma: no cover
     """The largest entry of a non-negative integer array (0 when it is empty)."""
@@ -245,8 +251,17 @@ def _monthly(q0, months):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _build_tables(params, fixed, rule_param_start, rule_months, rule_cell_start,
-                  cell_row_start, cell_old, rule_dest_start, dest_state):  # pragma: no cover
+def _build_tables(
+    params,
+    fixed,
+    rule_param_start,
+    rule_months,
+    rule_cell_start,
+    cell_row_start,
+    cell_old,
+    rule_dest_start,
+    dest_state,
+):  # pragma: no cover
     table = np.empty(fixed.shape[0])
     for i in range(fixed.shape[0]):
         table[i] = fixed[i]
@@ -262,8 +277,17 @@ def _build_tables(params, fixed, rule_param_start, rule_months, rule_cell_start,
 
 
 @numba.njit(cache=True, nogil=True)
-def _params_grad(params, table_grad, rule_param_start, rule_months, rule_cell_start,
-                 cell_row_start, cell_old, rule_dest_start, dest_state):  # pragma: no cover
+def _params_grad(
+    params,
+    table_grad,
+    rule_param_start,
+    rule_months,
+    rule_cell_start,
+    cell_row_start,
+    cell_old,
+    rule_dest_start,
+    dest_state,
+):  # pragma: no cover
     grad = np.zeros_like(params)
     for r in range(rule_months.shape[0]):
         p0 = rule_param_start[r]
@@ -285,8 +309,19 @@ def _params_grad(params, table_grad, rule_param_start, rule_months, rule_cell_st
 
 
 @numba.njit(cache=True, nogil=True)
-def _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell, pair_out, pair_weight,
-                     slot_start, slot_entry, n_ops, want_grad):  # pragma: no cover
+def _loglik_and_grad(
+    table,
+    initial,
+    pair_start,
+    pair_src,
+    pair_cell,
+    pair_out,
+    pair_weight,
+    slot_start,
+    slot_entry,
+    n_ops,
+    want_grad,
+):  # pragma: no cover
     """Log-likelihood and its gradient in the flat table.
 
     Runs over the :class:`EntryPairs` of every month's contractions, keeping every slot's
@@ -341,10 +376,17 @@ def _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell, pair_out, 
 
 # ----------------------------------------------------------------------------- Python API
 
+
 def _rule_args(lowered: LoweredPlan) -> tuple:
-    return (lowered.rule_param_start, lowered.rule_months, lowered.rule_cell_start,
-            lowered.cell_row_start, lowered.cell_old, lowered.rule_dest_start,
-            lowered.dest_state)
+    return (
+        lowered.rule_param_start,
+        lowered.rule_months,
+        lowered.rule_cell_start,
+        lowered.cell_row_start,
+        lowered.cell_old,
+        lowered.rule_dest_start,
+        lowered.dest_state,
+    )
 
 
 def flat_params(params: list[np.ndarray]) -> np.ndarray:
@@ -354,9 +396,13 @@ def flat_params(params: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.asarray(p, dtype=float).ravel() for p in params])
 
 
-def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], pairs: EntryPairs,
-                    initial: np.ndarray, want_grad: bool = True
-                    ) -> tuple[float, list[np.ndarray]]:
+def loglik_and_grad(
+    lowered: LoweredPlan,
+    params: list[np.ndarray],
+    pairs: EntryPairs,
+    initial: np.ndarray,
+    want_grad: bool = True,
+) -> tuple[float, list[np.ndarray]]:
     """Evidence log-likelihood and its gradient with respect to every rule's outcome vector.
 
     Parameters
@@ -375,15 +421,24 @@ def loglik_and_grad(lowered: LoweredPlan, params: list[np.ndarray], pairs: Entry
     flat = flat_params(params)
     table = _build_tables(flat, lowered.fixed, *_rule_args(lowered))
     loglik, table_grad = _loglik_and_grad(
-        table, np.ascontiguousarray(initial, dtype=float), pairs.start, pairs.src, pairs.cell,
-        pairs.out, pairs.weight, pairs.slot_start, pairs.slot_entry,
-        lowered.out_size.shape[0], want_grad)
+        table,
+        np.ascontiguousarray(initial, dtype=float),
+        pairs.start,
+        pairs.src,
+        pairs.cell,
+        pairs.out,
+        pairs.weight,
+        pairs.slot_start,
+        pairs.slot_entry,
+        lowered.out_size.shape[0],
+        want_grad,
+    )
     if want_grad and np.isfinite(loglik):
         grad = _params_grad(flat, table_grad, *_rule_args(lowered))
     else:
         grad = np.zeros_like(flat)
     starts = lowered.rule_param_start
-    return float(loglik), [grad[starts[r]:starts[r + 1]] for r in range(len(starts) - 1)]
+    return float(loglik), [grad[starts[r] : starts[r + 1]] for r in range(len(starts) - 1)]
 
 
 @dataclass(frozen=True)

@@ -45,13 +45,17 @@ def same_month_order(parents: list[list[tuple[int, int]]]) -> list[int]:
     goes first, so old axes are summed out early and the joint tensor stays small.
     """
     n = len(parents)
-    lag1_children = [{c for c in range(n) for p, lag in parents[c] if p == m and lag == 1}
-                     for m in range(n)]
+    lag1_children = [
+        {c for c in range(n) for p, lag in parents[c] if p == m and lag == 1} for m in range(n)
+    ]
     done: set[int] = set()
     order: list[int] = []
     while len(order) < n:
-        ready = [i for i in range(n) if i not in done
-                 and all(lag == 1 or p in done for p, lag in parents[i])]
+        ready = [
+            i
+            for i in range(n)
+            if i not in done and all(lag == 1 or p in done for p, lag in parents[i])
+        ]
         if not ready:  # pragma: no cover - the spec rejects same-month cycles first
             raise ValueError("same-month parents form a cycle")
         best = min(ready, key=lambda i: (len(lag1_children[i] - done - {i}), i))
@@ -69,7 +73,7 @@ def make_plan(parents: list[list[tuple[int, int]]]) -> StepPlan:
     if n > MAX_NODES:
         raise ValueError(f"at most {MAX_NODES} nodes are supported, got {n}")
     old = [c for c in LETTERS if c != BATCH][:n]
-    new = [c for c in LETTERS if c != BATCH][n:2 * n]
+    new = [c for c in LETTERS if c != BATCH][n : 2 * n]
     lag1_children = [
         {c for c in range(n) for p, lag in parents[c] if p == m and lag == 1} for m in range(n)
     ]

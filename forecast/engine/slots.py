@@ -32,8 +32,9 @@ def node_weights(evidence: list[np.ndarray]) -> np.ndarray:
     is formed, so states the evidence rules out are dropped before the rest of the month's
     update touches them.
     """
-    return np.ascontiguousarray(np.concatenate([np.asarray(m, dtype=float) for m in evidence],
-                                               axis=1))
+    return np.ascontiguousarray(
+        np.concatenate([np.asarray(m, dtype=float) for m in evidence], axis=1)
+    )
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,9 @@ def table_masks(lowered: LoweredPlan, overrides: LoweredOverrides) -> np.ndarray
     that a rule fills is positive for every interior parameter value, so one interior draw
     (every rule's outcomes equally likely) tells them all.
     """
-    interior = np.concatenate([np.full(int(n), 1.0 / n)
-                               for n in np.diff(lowered.rule_param_start)] or [np.zeros(0)])
+    interior = np.concatenate(
+        [np.full(int(n), 1.0 / n) for n in np.diff(lowered.rule_param_start)] or [np.zeros(0)]
+    )
     return overrides.variants(_build_tables(interior, lowered.fixed, *_rule_args(lowered))) > 0.0
 
 
@@ -88,15 +90,22 @@ def _new_cells(lowered: LoweredPlan, c: int, rows: np.ndarray) -> tuple[np.ndarr
     """
     first = lowered.entry_start[c]
     k = np.arange(lowered.k_new[c])
-    cells = (lowered.table_start[lowered.op_node[c]]
-             + lowered.row[first + rows][:, None] * lowered.k_new[c] + k)
+    cells = (
+        lowered.table_start[lowered.op_node[c]]
+        + lowered.row[first + rows][:, None] * lowered.k_new[c]
+        + k
+    )
     outputs = lowered.base[first + rows][:, None] + k * lowered.stride[c]
     return cells, outputs
 
 
-def active_entries(lowered: LoweredPlan, masks: np.ndarray, month_variant: np.ndarray,
-                   weight_mask: np.ndarray, initial_mask: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def active_entries(
+    lowered: LoweredPlan,
+    masks: np.ndarray,
+    month_variant: np.ndarray,
+    weight_mask: np.ndarray,
+    initial_mask: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Boolean forward pass: which input entries of each month's contractions can be non-zero.
 
     Returns ``slot_entry`` and ``slot_start`` of :class:`EntryPairs`: the entries as index
@@ -112,7 +121,7 @@ def active_entries(lowered: LoweredPlan, masks: np.ndarray, month_variant: np.nd
             groups.append(rows)
             cells, outputs = _new_cells(lowered, c, rows)
             e0 = lowered.state_start[lowered.op_node[c]]
-            allowed = mask[cells] & weight_mask[t, e0:e0 + lowered.k_new[c]][None, :]
+            allowed = mask[cells] & weight_mask[t, e0 : e0 + lowered.k_new[c]][None, :]
             possible = np.zeros(lowered.out_size[c], dtype=bool)
             possible[outputs[allowed]] = True
     groups.append(np.flatnonzero(possible))
@@ -121,8 +130,9 @@ def active_entries(lowered: LoweredPlan, masks: np.ndarray, month_variant: np.nd
     return np.concatenate(groups).astype(np.int64), slot_start
 
 
-def number_pairs(lowered: LoweredPlan, weights: np.ndarray, slot_entry: np.ndarray,
-                 slot_start: np.ndarray) -> tuple[np.ndarray, ...]:
+def number_pairs(
+    lowered: LoweredPlan, weights: np.ndarray, slot_entry: np.ndarray, slot_start: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """Unroll the active entries over the new states they can reach, as slot pairs.
 
     Returns ``start, src, cell, out, col, weight`` of :class:`EntryPairs`; within a group the
@@ -137,8 +147,9 @@ def number_pairs(lowered: LoweredPlan, weights: np.ndarray, slot_entry: np.ndarr
         slots = np.arange(slot_start[g], slot_start[g + 1])
         cells, outputs = _new_cells(lowered, c, slot_entry[slots])
         slot_of = np.full(lowered.out_size[c], -1, dtype=np.int64)
-        slot_of[slot_entry[slot_start[g + 1]:slot_start[g + 2]]] = np.arange(
-            slot_start[g + 1], slot_start[g + 2])
+        slot_of[slot_entry[slot_start[g + 1] : slot_start[g + 2]]] = np.arange(
+            slot_start[g + 1], slot_start[g + 2]
+        )
         out = slot_of[outputs]
         e0 = lowered.state_start[lowered.op_node[c]]
         cols = np.arange(e0, e0 + lowered.k_new[c])
@@ -152,14 +163,17 @@ def number_pairs(lowered: LoweredPlan, weights: np.ndarray, slot_entry: np.ndarr
         parts[4].append(np.broadcast_to(w[None, :], out.shape)[keep])
         counts.append(int(keep.sum()))
     start = np.cumsum(counts).astype(np.int64)
-    src, cell, out, col = (np.concatenate(p or [np.zeros(0)]).astype(np.int64)
-                           for p in parts[:4])
+    src, cell, out, col = (np.concatenate(p or [np.zeros(0)]).astype(np.int64) for p in parts[:4])
     weight = np.concatenate(parts[4] or [np.zeros(0)]).astype(float)
     return start, src, cell, out, col, weight
 
 
-def entry_pairs(lowered: LoweredPlan, weights: np.ndarray, initial: np.ndarray,
-                overrides: LoweredOverrides | None = None) -> EntryPairs:
+def entry_pairs(
+    lowered: LoweredPlan,
+    weights: np.ndarray,
+    initial: np.ndarray,
+    overrides: LoweredOverrides | None = None,
+) -> EntryPairs:
     """Build the :class:`EntryPairs` of per-node weights ``weights`` (all their months).
 
     A boolean forward pass over the tables' zero pattern (each month's override variant
@@ -170,14 +184,20 @@ def entry_pairs(lowered: LoweredPlan, weights: np.ndarray, initial: np.ndarray,
     overrides = overrides or no_overrides(lowered, months)
     weights = np.ascontiguousarray(weights, dtype=float)
     slot_entry, slot_start = active_entries(
-        lowered, table_masks(lowered, overrides), overrides.month_variant[:months],
-        weights != 0.0, np.asarray(initial) > 0.0)
-    return EntryPairs(*number_pairs(lowered, weights, slot_entry, slot_start), slot_start,
-                      slot_entry)
+        lowered,
+        table_masks(lowered, overrides),
+        overrides.month_variant[:months],
+        weights != 0.0,
+        np.asarray(initial) > 0.0,
+    )
+    return EntryPairs(
+        *number_pairs(lowered, weights, slot_entry, slot_start), slot_start, slot_entry
+    )
 
 
-def likelihood_pairs(evidence: list[np.ndarray], lowered: LoweredPlan,
-                     initial: np.ndarray) -> EntryPairs:
+def likelihood_pairs(
+    evidence: list[np.ndarray], lowered: LoweredPlan, initial: np.ndarray
+) -> EntryPairs:
     """Prepare the evidence for :func:`loglik_and_grad`: its :class:`EntryPairs`.
 
     Each node's weights are multiplied in as soon as the node's new state is formed, so states
@@ -196,5 +216,3 @@ def likelihood_pairs(evidence: list[np.ndarray], lowered: LoweredPlan,
     informative = np.flatnonzero(np.any(weights != 1.0, axis=1))
     last = int(informative[-1]) + 1 if informative.size else 1
     return entry_pairs(lowered, np.ascontiguousarray(weights[:last]), initial)
-
-

@@ -35,10 +35,10 @@ BLOCK = 64
 """Draws per block, at most: the draw is the vectorised axis."""
 
 
-
 # Scalar loops only, no array expressions: they make numba compile several times longer
 # (see :mod:`forecast.engine.kernels`). Offsets of 0 are passed as ``np.int64(0)``: numba
 # compiles a separate copy of a function for each literal constant among its arguments.
+
 
 @numba.njit(cache=True, nogil=True)
 def _fill(rows, first, stop, value):  # pragma: no cover
@@ -57,8 +57,19 @@ def _copy_rows(source, first, target, to, n):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _step(work, t, weights_t, tables, pair_start, pair_src, pair_cell, pair_out, pair_col,
-          slot_start, n_ops):  # pragma: no cover
+def _step(
+    work,
+    t,
+    weights_t,
+    tables,
+    pair_start,
+    pair_src,
+    pair_cell,
+    pair_out,
+    pair_col,
+    slot_start,
+    n_ops,
+):  # pragma: no cover
     """Month ``t`` forward for a block: ``work`` is ``(slots, block)``, from month ``t``'s first.
 
     Reads the joint before month ``t`` from the first rows of ``work`` and overwrites the rows
@@ -81,8 +92,19 @@ def _step(work, t, weights_t, tables, pair_start, pair_src, pair_cell, pair_out,
 
 
 @numba.njit(cache=True, nogil=True)
-def _step_adjoint(work, t, weights_t, tables, pair_start, pair_src, pair_cell, pair_out,
-                  pair_col, slot_start, n_ops):  # pragma: no cover
+def _step_adjoint(
+    work,
+    t,
+    weights_t,
+    tables,
+    pair_start,
+    pair_src,
+    pair_cell,
+    pair_out,
+    pair_col,
+    slot_start,
+    n_ops,
+):  # pragma: no cover
     """Transpose of :func:`_step`: from the rows of the joint after month ``t`` to the first."""
     n_block = work.shape[1]
     base = slot_start[t * n_ops]
@@ -99,9 +121,28 @@ def _step_adjoint(work, t, weights_t, tables, pair_start, pair_src, pair_cell, p
 
 
 @numba.njit(cache=True, nogil=True)
-def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src, pair_cell,
-                  pair_out, pair_col, slot_start, slot_entry, n_ops, q_node, q_target, q_start,
-                  q_stop, q_reached, state_of, marginal_start, n_states):  # pragma: no cover
+def _smooth_block(
+    tables,
+    month_variant,
+    weights,
+    initial,
+    pair_start,
+    pair_src,
+    pair_cell,
+    pair_out,
+    pair_col,
+    slot_start,
+    slot_entry,
+    n_ops,
+    q_node,
+    q_target,
+    q_start,
+    q_stop,
+    q_reached,
+    state_of,
+    marginal_start,
+    n_states,
+):  # pragma: no cover
     """Forward-backward, marginals and questions for one block of draws.
 
     ``tables`` is ``(variants, table entries, block)``; month ``t`` uses variant
@@ -136,8 +177,19 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
             alphas[i, d] = initial[slot_entry[first_slot[0] + i]]
     for t in range(n_months):
         _copy_rows(alphas, at[t], work, np.int64(0), at[t + 1] - at[t])
-        _step(work, t, weights[t], tables[month_variant[t]], pair_start, pair_src, pair_cell,
-              pair_out, pair_col, slot_start, n_ops)
+        _step(
+            work,
+            t,
+            weights[t],
+            tables[month_variant[t]],
+            pair_start,
+            pair_src,
+            pair_cell,
+            pair_out,
+            pair_col,
+            slot_start,
+            n_ops,
+        )
         after = first_slot[t + 1] - first_slot[t]
         for d in range(n_block):
             inverse[d] = 0.0
@@ -166,10 +218,20 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
     for t in range(last, 0, -1):
         for d in range(n_block):
             inverse[d] = 1.0 / norms[t, d] if possible[d] else 0.0
-        _copy_rows(betas, at[t + 1], work, first_slot[t + 1] - first_slot[t],
-                   at[t + 2] - at[t + 1])
-        _step_adjoint(work, t, weights[t], tables[month_variant[t]], pair_start, pair_src,
-                      pair_cell, pair_out, pair_col, slot_start, n_ops)
+        _copy_rows(betas, at[t + 1], work, first_slot[t + 1] - first_slot[t], at[t + 2] - at[t + 1])
+        _step_adjoint(
+            work,
+            t,
+            weights[t],
+            tables[month_variant[t]],
+            pair_start,
+            pair_src,
+            pair_cell,
+            pair_out,
+            pair_col,
+            slot_start,
+            n_ops,
+        )
         for i in range(at[t + 1] - at[t]):
             for d in range(n_block):
                 betas[at[t] + i, d] = work[i, d] * inverse[d]
@@ -205,8 +267,12 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
         same_target = previous_q >= 0
         for k in range(target.shape[0]):
             same_target = same_target and q_target[previous_q, k] == target[k]
-        if (same_target and q_node[previous_q] == node and q_start[previous_q] == start
-                and q_stop[previous_q] <= stop):
+        if (
+            same_target
+            and q_node[previous_q] == node
+            and q_start[previous_q] == start
+            and q_stop[previous_q] <= stop
+        ):
             first = q_stop[previous_q] + 1
         else:
             _copy_rows(alphas, at[start], held, np.int64(0), at[start + 1] - at[start])
@@ -219,8 +285,19 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
             for d in range(n_block):
                 inverse[d] = 1.0 / norms[t, d] if possible[d] else 0.0
             _copy_rows(held, np.int64(0), work, np.int64(0), at[t + 1] - at[t])
-            _step(work, t, masked, tables[month_variant[t]], pair_start, pair_src, pair_cell,
-                  pair_out, pair_col, slot_start, n_ops)
+            _step(
+                work,
+                t,
+                masked,
+                tables[month_variant[t]],
+                pair_start,
+                pair_src,
+                pair_cell,
+                pair_out,
+                pair_col,
+                slot_start,
+                n_ops,
+            )
             after = first_slot[t + 1] - first_slot[t]
             for i in range(at[t + 2] - at[t + 1]):
                 for d in range(n_block):
@@ -242,23 +319,42 @@ def _smooth_block(tables, month_variant, weights, initial, pair_start, pair_src,
 
 
 @numba.njit(cache=True, nogil=True)
-def _draw_tables(params, fixed, rule_param_start, rule_months, rule_cell_start, cell_row_start,
-                 cell_old, rule_dest_start, dest_state):  # pragma: no cover
+def _draw_tables(
+    params,
+    fixed,
+    rule_param_start,
+    rule_months,
+    rule_cell_start,
+    cell_row_start,
+    cell_old,
+    rule_dest_start,
+    dest_state,
+):  # pragma: no cover
     """Every draw's flat table vector as a column, ``(table entries, draws)``.
 
     ``params`` holds one draw per row; each column is :func:`_build_tables` of that row.
     """
     tables = np.empty((fixed.shape[0], params.shape[0]))
     for d in range(params.shape[0]):
-        table = _build_tables(params[d], fixed, rule_param_start, rule_months, rule_cell_start,
-                              cell_row_start, cell_old, rule_dest_start, dest_state)
+        table = _build_tables(
+            params[d],
+            fixed,
+            rule_param_start,
+            rule_months,
+            rule_cell_start,
+            cell_row_start,
+            cell_old,
+            rule_dest_start,
+            dest_state,
+        )
         for i in range(fixed.shape[0]):
             tables[i, d] = table[i]
     return tables
 
 
-def _smooth_range(tables, overrides, block_args, block, first, last, norms, answers,
-                  marginals) -> None:
+def _smooth_range(
+    tables, overrides, block_args, block, first, last, norms, answers, marginals
+) -> None:
     """:func:`_smooth_block` over draws ``first:last``, block by block.
 
     ``tables`` holds every draw's table as a column (:func:`_draw_tables`); each block gets
@@ -267,9 +363,10 @@ def _smooth_range(tables, overrides, block_args, block, first, last, norms, answ
     GIL, so threads can run ranges side by side; the Python here is a few calls per block.
     """
     for lo in range(first, last, block):
-        plain = tables[:, lo:min(lo + block, last)]
+        plain = tables[:, lo : min(lo + block, last)]
         block_norms, block_answers, block_marginals = _smooth_block(
-            overrides.variants(plain), *block_args)
+            overrides.variants(plain), *block_args
+        )
         hi = lo + plain.shape[1]
         norms[lo:hi] = block_norms.T
         answers[lo:hi] = block_answers.T
@@ -281,10 +378,16 @@ def _threads() -> int:
     return max(1, min(numba.get_num_threads(), os.cpu_count() or 1))
 
 
-def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.ndarray,
-                 initial: np.ndarray, questions: QuestionArrays, n_states: list[int],
-                 overrides: LoweredOverrides | None = None, block: int = BLOCK
-                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+def smooth_draws(
+    lowered: LoweredPlan,
+    params: list[np.ndarray],
+    weights: np.ndarray,
+    initial: np.ndarray,
+    questions: QuestionArrays,
+    n_states: list[int],
+    overrides: LoweredOverrides | None = None,
+    block: int = BLOCK,
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Normalisers, question probabilities and smoothed marginals for a batch of draws.
 
     Parameters
@@ -317,8 +420,11 @@ def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.nda
     """
     compile_ahead.wait()  # a helper compiling these passes (first fit on a machine)
     n_draws = params[0].shape[0] if params else 0
-    flat = (np.concatenate([np.asarray(p, dtype=float).reshape(n_draws, -1) for p in params],
-                           axis=1) if params else np.zeros((n_draws, 0)))
+    flat = (
+        np.concatenate([np.asarray(p, dtype=float).reshape(n_draws, -1) for p in params], axis=1)
+        if params
+        else np.zeros((n_draws, 0))
+    )
     starts = np.concatenate([[0], np.cumsum(n_states)]).astype(np.int64)
     months = weights.shape[0]
     overrides = overrides or no_overrides(lowered, months)
@@ -329,25 +435,43 @@ def smooth_draws(lowered: LoweredPlan, params: list[np.ndarray], weights: np.nda
     answers = np.empty((n_draws, questions.start.shape[0]))
     marg = np.empty((n_draws, int(starts[-1]) * months))
     tables = _draw_tables(np.ascontiguousarray(flat), lowered.fixed, *_rule_args(lowered))
-    block_args = (overrides.month_variant, weights, initial, pairs.start, pairs.src, pairs.cell,
-                  pairs.out, pairs.col, pairs.slot_start, pairs.slot_entry,
-                  int(lowered.out_size.shape[0]), questions.node, questions.target,
-                  questions.start, questions.stop, questions.reached, lowered.state_of, starts,
-                  np.asarray(n_states, dtype=np.int64))
+    block_args = (
+        overrides.month_variant,
+        weights,
+        initial,
+        pairs.start,
+        pairs.src,
+        pairs.cell,
+        pairs.out,
+        pairs.col,
+        pairs.slot_start,
+        pairs.slot_entry,
+        int(lowered.out_size.shape[0]),
+        questions.node,
+        questions.target,
+        questions.start,
+        questions.stop,
+        questions.reached,
+        lowered.state_of,
+        starts,
+        np.asarray(n_states, dtype=np.int64),
+    )
     args = (tables, overrides, block_args, int(block))
     # whole blocks per thread; the threads share the outputs but write disjoint rows
     n_blocks = -(-n_draws // block)
-    edges = [min(n_draws, -(-n_blocks * k // _threads()) * block)
-             for k in range(_threads() + 1)]
+    edges = [min(n_draws, -(-n_blocks * k // _threads()) * block) for k in range(_threads() + 1)]
     ranges = [(a, b) for a, b in itertools.pairwise(edges) if b > a]
     if len(ranges) <= 1:
         for a, b in ranges:
             _smooth_range(*args, a, b, norms, answers, marg)
     else:
         with ThreadPoolExecutor(len(ranges)) as pool:
-            for future in [pool.submit(_smooth_range, *args, a, b, norms, answers, marg)
-                           for a, b in ranges]:
+            for future in [
+                pool.submit(_smooth_range, *args, a, b, norms, answers, marg) for a, b in ranges
+            ]:
                 future.result()
-    marginals = [marg[:, starts[n] * months: starts[n + 1] * months].reshape(n_draws, months, k)
-                 for n, k in enumerate(n_states)]
+    marginals = [
+        marg[:, starts[n] * months : starts[n + 1] * months].reshape(n_draws, months, k)
+        for n, k in enumerate(n_states)
+    ]
     return norms, answers, marginals

@@ -47,8 +47,11 @@ def node_tables(scenario: Scenario) -> list[NodeTable]:
         stay = np.zeros((cells, k))
         free = [r for r in node.rules if r.is_free]
         membership = np.zeros((cells, len(free)))
-        configs = np.array(np.unravel_index(np.arange(n_configs), parent_sizes)).T \
-            if parent_sizes else np.zeros((1, 0), dtype=int)
+        configs = (
+            np.array(np.unravel_index(np.arange(n_configs), parent_sizes)).T
+            if parent_sizes
+            else np.zeros((1, 0), dtype=int)
+        )
         parent_names = [p for p, _ in node.parents]
         for cell in range(cells):
             config, state = divmod(cell, k)
@@ -59,12 +62,19 @@ def node_tables(scenario: Scenario) -> list[NodeTable]:
                 fixed[cell, state] = 1.0
             else:
                 membership[cell, free.index(rule)] = 1.0
-        destinations = tuple(
-            np.eye(k)[[node.state_index(d) for d in r.destinations]] for r in free)
-        tables.append(NodeTable(
-            node=ni, shape=(*parent_sizes, k, k), fixed=fixed, stay=stay * membership.sum(1,
-            keepdims=True), membership=membership, rules=tuple(rule_ids[r.name] for r in free),
-            destinations=destinations, months=tuple(r.within_months for r in free)))
+        destinations = tuple(np.eye(k)[[node.state_index(d) for d in r.destinations]] for r in free)
+        tables.append(
+            NodeTable(
+                node=ni,
+                shape=(*parent_sizes, k, k),
+                fixed=fixed,
+                stay=stay * membership.sum(1, keepdims=True),
+                membership=membership,
+                rules=tuple(rule_ids[r.name] for r in free),
+                destinations=destinations,
+                months=tuple(r.within_months for r in free),
+            )
+        )
     return tables
 
 
@@ -72,8 +82,10 @@ def _rule_for(node, state, config, parent_names, scenario):
     for rule in node.rules:
         if state not in rule.from_states:
             continue
-        if all(scenario.node(p).states[config[parent_names.index(p)]] in wanted
-               for p, wanted in rule.given.items()):
+        if all(
+            scenario.node(p).states[config[parent_names.index(p)]] in wanted
+            for p, wanted in rule.given.items()
+        ):
             return rule
     return None
 
@@ -123,9 +135,11 @@ def build_tables(layout: list[NodeTable], params: list[Any], xp: Any) -> list[An
             moves.append(xp.einsum(f"{z}d,dk->{z}k", p_moves, dest))
         stay = xp.stack(stays, axis=-1)
         move = xp.stack(moves, axis=-2)
-        flat = (table.fixed + xp.einsum(f"cr,{z}r->{z}c", table.membership, stay)[..., None]
-                * table.stay + xp.einsum(f"cr,{z}rk->{z}ck", table.membership, move))
+        flat = (
+            table.fixed
+            + xp.einsum(f"cr,{z}r->{z}c", table.membership, stay)[..., None] * table.stay
+            + xp.einsum(f"cr,{z}rk->{z}ck", table.membership, move)
+        )
         batch = [flat.shape[i] for i in range(flat.ndim - 2)]
         out.append(flat.reshape((*batch, *table.shape)))
     return out
-

@@ -25,13 +25,24 @@ __all__ = ["CATEGORY_COLOURS", "plot_calibration", "plot_replay", "read_events"]
 
 logger = logging.getLogger(__name__)
 
-CATEGORY_COLOURS = (PALETTE["evidence"], PALETTE["posterior"], PALETTE["as_of"],
-                    PALETTE["stated"], "#6a3d9a", PALETTE["lag"], PALETTE["prior"], "#8c564b")
+CATEGORY_COLOURS = (
+    PALETTE["evidence"],
+    PALETTE["posterior"],
+    PALETTE["as_of"],
+    PALETTE["stated"],
+    "#6a3d9a",
+    PALETTE["lag"],
+    PALETTE["prior"],
+    "#8c564b",
+)
 """Colours of event categories, in order of first appearance."""
 PRIOR_OFFSET = dt.timedelta(days=30)
 """The prior (no evidence) is drawn this far before the first cut-off."""
-FORECASTER_COLOURS = {"model": PALETTE["posterior"], "prior alone": PALETTE["prior"],
-                      "always 50%": PALETTE["as_of"]}
+FORECASTER_COLOURS = {
+    "model": PALETTE["posterior"],
+    "prior alone": PALETTE["prior"],
+    "always 50%": PALETTE["as_of"],
+}
 
 
 def read_events(path: str | Path) -> pd.DataFrame:
@@ -55,8 +66,9 @@ def read_events(path: str | Path) -> pd.DataFrame:
     events = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in ("date", "event", "category") if c not in events.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; need date, event, "
-                         "category")
+        raise ValueError(
+            f"{path}: missing column(s) {', '.join(missing)}; need date, event, category"
+        )
     dates = []
     for k, text in enumerate(events["date"], start=2):
         try:
@@ -71,8 +83,10 @@ def _date_colours(dates: Sequence[dt.date]) -> dict[dt.date, str]:
     ordered = sorted(set(dates))
     others = [c for c in FIT_COLOURS if c != PALETTE["posterior"]]
     cycle = [*others, "#8c564b", "#e377c2", "#17becf"]
-    return {d: PALETTE["posterior"] if k == len(ordered) - 1 else cycle[k % len(cycle)]
-            for k, d in enumerate(ordered)}
+    return {
+        d: PALETTE["posterior"] if k == len(ordered) - 1 else cycle[k % len(cycle)]
+        for k, d in enumerate(ordered)
+    }
 
 
 def _y_top(sub: pd.DataFrame, pct: int) -> float:
@@ -90,20 +104,41 @@ def _mark_moves(ax: Axes, moves: pd.DataFrame, top: float, k: int, wrap: int) ->
             continue
         seen.add(move.as_of)
         n = len(seen)
-        ax.plot([move.as_of], [move.after], "o", ms=13, mfc="none", mec="#222222", mew=1.1,
-                zorder=6)
+        ax.plot(
+            [move.as_of], [move.after], "o", ms=13, mfc="none", mec="#222222", mew=1.1, zorder=6
+        )
         low = move.after < top / 2
-        ax.annotate(str(n), (move.as_of, move.after), xytext=(-13, 8 if low else -16),
-                    textcoords="offset points", fontsize=8, fontweight="bold", zorder=7)
-        captions.append(textwrap.fill(f"({n}) {move.as_of:%Y-%m}, {move.change:+.2f}: "
-                                      f"{move.evidence}", wrap, subsequent_indent="      "))
+        ax.annotate(
+            str(n),
+            (move.as_of, move.after),
+            xytext=(-13, 8 if low else -16),
+            textcoords="offset points",
+            fontsize=8,
+            fontweight="bold",
+            zorder=7,
+        )
+        captions.append(
+            textwrap.fill(
+                f"({n}) {move.as_of:%Y-%m}, {move.change:+.2f}: {move.evidence}",
+                wrap,
+                subsequent_indent="      ",
+            )
+        )
     return "\n".join(captions)
 
 
-def plot_replay(table: pd.DataFrame, scenario: Scenario, outcomes: Sequence[str] | None = None,
-                moves: pd.DataFrame | None = None, events: pd.DataFrame | None = None,
-                ncols: int = 2, interval: float = 0.9, moves_per_panel: int = 2,
-                wrap: int = 80, title: str | None = None) -> Figure:
+def plot_replay(
+    table: pd.DataFrame,
+    scenario: Scenario,
+    outcomes: Sequence[str] | None = None,
+    moves: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
+    ncols: int = 2,
+    interval: float = 0.9,
+    moves_per_panel: int = 2,
+    wrap: int = 80,
+    title: str | None = None,
+) -> Figure:
     """Each outcome's forecast by evidence cut-off: mean and band, moves and events marked.
 
     One panel per outcome: for every question of the outcome (one per report date, coloured
@@ -148,8 +183,10 @@ def plot_replay(table: pd.DataFrame, scenario: Scenario, outcomes: Sequence[str]
     wanted = present if outcomes is None else list(outcomes)
     unknown = [o for o in wanted if o not in present]
     if unknown:
-        raise ValueError(f"outcome(s) {', '.join(unknown)} are not in the replay table; it has "
-                         f"{', '.join(present) or 'none'}")
+        raise ValueError(
+            f"outcome(s) {', '.join(unknown)} are not in the replay table; it has "
+            f"{', '.join(present) or 'none'}"
+        )
     dates = sorted(set(table["as_of"]))
     x0 = dates[0] - PRIOR_OFFSET
     xlim = (x0 - dt.timedelta(days=12), dates[-1] + dt.timedelta(days=20))
@@ -160,8 +197,11 @@ def plot_replay(table: pd.DataFrame, scenario: Scenario, outcomes: Sequence[str]
     heights = [3.6] * nrows + ([0.5 + 0.2 * events["category"].nunique()] if strip else [])
     fig = plt.figure(figsize=(6.4 * ncols, sum(heights) + 1.2), layout="constrained")
     grid = fig.add_gridspec(len(heights), ncols, height_ratios=heights)
-    fig.suptitle(title or f"{scenario.spec.title}:\nforecasts as of each month end, from the "
-                 "evidence known then", fontsize=12)
+    fig.suptitle(
+        title
+        or f"{scenario.spec.title}:\nforecasts as of each month end, from the evidence known then",
+        fontsize=12,
+    )
     for i, oid in enumerate(wanted):
         ax = fig.add_subplot(grid[i // ncols, i % ncols])
         sub = table[table["outcome"] == oid]
@@ -170,8 +210,9 @@ def plot_replay(table: pd.DataFrame, scenario: Scenario, outcomes: Sequence[str]
             q = q.sort_values("as_of")
             x = list(q["as_of"])
             colour = colours[qdate]
-            ax.fill_between(x, q[f"low{pct}"], q[f"high{pct}"], color=colour, alpha=0.13,
-                            linewidth=0)
+            ax.fill_between(
+                x, q[f"low{pct}"], q[f"high{pct}"], color=colour, alpha=0.13, linewidth=0
+            )
             ax.plot(x, q["mean"], "-o", color=colour, lw=1.8, ms=3)
             prior = float(q["prior_mean"].iloc[0])
             ax.plot([x0, x[0]], [prior, q["mean"].iloc[0]], ":", color=colour, lw=1)
@@ -179,8 +220,7 @@ def plot_replay(table: pd.DataFrame, scenario: Scenario, outcomes: Sequence[str]
         caption = ""
         if moves is not None:
             own = moves[moves["question"].isin(set(sub["question"]))]
-            own = own.reindex(own["change"].abs().sort_values(ascending=False,
-                                                              kind="stable").index)
+            own = own.reindex(own["change"].abs().sort_values(ascending=False, kind="stable").index)
             caption = _mark_moves(ax, own, top, moves_per_panel, wrap)
         spec = specs.get(oid)
         kind = sub["kind"].iloc[0]
@@ -191,18 +231,43 @@ def plot_replay(table: pd.DataFrame, scenario: Scenario, outcomes: Sequence[str]
         ax.set_ylabel("probability")
         format_month_axis(ax, months=(1, 4, 7, 10), label="evidence cut-off (month end)")
         if caption:
-            ax.set_xlabel("evidence cut-off (month end)\n" + caption, loc="left",
-                          fontsize=7.5)
+            ax.set_xlabel("evidence cut-off (month end)\n" + caption, loc="left", fontsize=7.5)
         ax.grid(alpha=0.3)
-    handles = [Line2D([], [], color=c, marker="o", ms=3, lw=1.8,
-                      label=f"question date {d:%Y-%m}") for d, c in colours.items()]
-    handles += [Patch(color=PALETTE["posterior"], alpha=0.25, label=f"central {pct}% band"),
-                Line2D([], [], ls="", marker="o", mfc="white", mec=PALETTE["prior"], ms=6,
-                       mew=1.5, label="prior alone (no evidence)"),
-                Line2D([], [], ls="", marker="o", ms=11, mfc="none", mec="#222222",
-                       label="largest moves (listed under each panel)")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(6, len(handles)),
-               fontsize=8, frameon=False)
+    handles = [
+        Line2D([], [], color=c, marker="o", ms=3, lw=1.8, label=f"question date {d:%Y-%m}")
+        for d, c in colours.items()
+    ]
+    handles += [
+        Patch(color=PALETTE["posterior"], alpha=0.25, label=f"central {pct}% band"),
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            mfc="white",
+            mec=PALETTE["prior"],
+            ms=6,
+            mew=1.5,
+            label="prior alone (no evidence)",
+        ),
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            ms=11,
+            mfc="none",
+            mec="#222222",
+            label="largest moves (listed under each panel)",
+        ),
+    ]
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncol=min(6, len(handles)),
+        fontsize=8,
+        frameon=False,
+    )
     if strip:
         _events_strip(fig.add_subplot(grid[nrows, :]), events, xlim)
     return fig
@@ -213,8 +278,14 @@ def _events_strip(ax: Axes, events: pd.DataFrame, xlim: tuple[dt.date, dt.date])
     categories = list(dict.fromkeys(events["category"]))
     for k, cat in enumerate(categories):
         when = list(shown.loc[shown["category"] == cat, "date"])
-        ax.plot(when, [k] * len(when), "|", ms=10, mew=2,
-                color=CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)])
+        ax.plot(
+            when,
+            [k] * len(when),
+            "|",
+            ms=10,
+            mew=2,
+            color=CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)],
+        )
     ax.set_yticks(range(len(categories)), categories, fontsize=8)
     ax.set_ylim(-0.7, len(categories) - 0.3)
     ax.invert_yaxis()
@@ -238,9 +309,13 @@ def _spread_labels(x: np.ndarray, gap: float = 0.045) -> np.ndarray:
     return levels
 
 
-def plot_calibration(scores: pd.DataFrame, bins: int = 5,
-                     forecasters: Sequence[str] = ("model", "prior alone"),
-                     min_questions: int = 20, title: str | None = None) -> Figure:
+def plot_calibration(
+    scores: pd.DataFrame,
+    bins: int = 5,
+    forecasters: Sequence[str] = ("model", "prior alone"),
+    min_questions: int = 20,
+    title: str | None = None,
+) -> Figure:
     """Reliability diagram: observed frequency against forecast probability, by bin.
 
     Top: forecasts binned into equal-width bins; each non-empty bin is a point at its mean
@@ -270,18 +345,29 @@ def plot_calibration(scores: pd.DataFrame, bins: int = 5,
     """
     unknown = [f for f in forecasters if f not in FORECASTERS]
     if unknown:
-        raise ValueError(f"unknown forecaster(s) {', '.join(unknown)}; use "
-                         f"{', '.join(FORECASTERS)}")
+        raise ValueError(
+            f"unknown forecaster(s) {', '.join(unknown)}; use {', '.join(FORECASTERS)}"
+        )
     n = len(scores)
     fig, (ax, dots, counts) = plt.subplots(
-        3, 1, figsize=(6.6, 8.0), sharex=True, height_ratios=[3, 0.6 + 0.45 * len(forecasters),
-                                                               1], layout="constrained")
-    fig.suptitle(title or f"Calibration: {n} resolved question{'s' if n != 1 else ''}, "
-                 f"{bins} bins", fontsize=11)
+        3,
+        1,
+        figsize=(6.6, 8.0),
+        sharex=True,
+        height_ratios=[3, 0.6 + 0.45 * len(forecasters), 1],
+        layout="constrained",
+    )
+    fig.suptitle(
+        title or f"Calibration: {n} resolved question{'s' if n != 1 else ''}, {bins} bins",
+        fontsize=11,
+    )
     if n < min_questions:
-        ax.set_title(f"Only {n} questions: a bin holds a handful at most, so this is "
-                     "indicative, not a test of calibration", fontsize=8.5,
-                     color=PALETTE["evidence"])
+        ax.set_title(
+            f"Only {n} questions: a bin holds a handful at most, so this is "
+            "indicative, not a test of calibration",
+            fontsize=8.5,
+            color=PALETTE["evidence"],
+        )
     ax.plot([0, 1], [0, 1], ":", color="black", lw=1, label="perfect calibration")
     width = 1.0 / bins / (len(forecasters) + 1)
     outcome = scores["outcome"].to_numpy(dtype=int)
@@ -292,16 +378,28 @@ def plot_calibration(scores: pd.DataFrame, bins: int = 5,
         table = calibration_table(scores[column], outcome, bins, labels=list(scores["question"]))
         full = table[table["n"] > 0]
         ax.plot(full["mean_forecast"], full["observed"], "-", color=colour, lw=1.2, alpha=0.7)
-        ax.scatter(full["mean_forecast"], full["observed"], s=40 + 60 * full["n"],
-                   color=colour, alpha=0.75, edgecolor="white", zorder=3, label=name)
+        ax.scatter(
+            full["mean_forecast"],
+            full["observed"],
+            s=40 + 60 * full["n"],
+            color=colour,
+            alpha=0.75,
+            edgecolor="white",
+            zorder=3,
+            label=name,
+        )
         for row in full.itertuples():
             below = j > 0 and row.observed > 0.1
-            ax.annotate(f"n={row.n}", (row.mean_forecast, row.observed), fontsize=7,
-                        xytext=(8, -12 if below else 6), textcoords="offset points",
-                        color=colour)
+            ax.annotate(
+                f"n={row.n}",
+                (row.mean_forecast, row.observed),
+                fontsize=7,
+                xytext=(8, -12 if below else 6),
+                textcoords="offset points",
+                color=colour,
+            )
         centres = (table["low"] + table["high"]) / 2 + (j - (len(forecasters) - 1) / 2) * width
-        counts.bar(centres, table["n"], width=width * 0.95, color=colour, alpha=0.8,
-                   label=name)
+        counts.bar(centres, table["n"], width=width * 0.95, color=colour, alpha=0.8, label=name)
         for happened in (1, 0):
             y = len(rows)
             rows.append(f"{name}: {'happened' if happened else 'did not'}")
@@ -310,9 +408,15 @@ def plot_calibration(scores: pd.DataFrame, bins: int = 5,
             dots.plot(x, [y] * len(x), "|", ms=12, mew=2, color=colour)
             levels = _spread_labels(x)
             for qid, xx, level in zip(scores.loc[pick, "question"], x, levels, strict=True):
-                dots.annotate(str(qid), (xx, y), xytext=(3, 4 - 8 * level),
-                              textcoords="offset points", fontsize=6.5, color=colour,
-                              va="center")
+                dots.annotate(
+                    str(qid),
+                    (xx, y),
+                    xytext=(3, 4 - 8 * level),
+                    textcoords="offset points",
+                    fontsize=6.5,
+                    color=colour,
+                    va="center",
+                )
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.05, 1.05)
     ax.set_ylabel("observed frequency\n(share that happened)")

@@ -67,20 +67,26 @@ def _crossings(layers: list[list[str]], succ: Mapping[str, list[str]]) -> int:
     for upper, lower in itertools.pairwise(layers):
         pos = {item: k for k, item in enumerate(lower)}
         pairs = [(i, pos[s]) for i, item in enumerate(upper) for s in succ[item]]
-        total += sum(1 for a in range(len(pairs)) for b in range(a + 1, len(pairs))
-                     if (pairs[a][0] - pairs[b][0]) * (pairs[a][1] - pairs[b][1]) < 0)
+        total += sum(
+            1
+            for a in range(len(pairs))
+            for b in range(a + 1, len(pairs))
+            if (pairs[a][0] - pairs[b][0]) * (pairs[a][1] - pairs[b][1]) < 0
+        )
     return total
 
 
-def _reorder(layer: list[str], reference: list[str], neighbours: Mapping[str, list[str]]
-             ) -> list[str]:
+def _reorder(
+    layer: list[str], reference: list[str], neighbours: Mapping[str, list[str]]
+) -> list[str]:
     pos = {item: k for k, item in enumerate(reference)}
     keys = {}
     for k, item in enumerate(layer):
         near = [pos[n] for n in neighbours[item] if n in pos]
         # scale to the other layer's length so items without neighbours keep their place
-        keys[item] = float(np.mean(near)) if near else k * max(1, len(reference)) / max(
-            1, len(layer))
+        keys[item] = (
+            float(np.mean(near)) if near else k * max(1, len(reference)) / max(1, len(layer))
+        )
     return sorted(layer, key=lambda item: keys[item])
 
 
@@ -95,9 +101,14 @@ def _place(desired: list[float], seps: list[float]) -> list[float]:
     return [(a + b) / 2 for a, b in zip(left, right, strict=True)]
 
 
-def layered_layout(scenario: Scenario, sizes: Mapping[str, tuple[float, float]],
-                   dummy_width: float = 0.55, layer_gap: float = 0.55, item_gap: float = 0.3,
-                   sweeps: int = 8) -> GraphLayout:
+def layered_layout(
+    scenario: Scenario,
+    sizes: Mapping[str, tuple[float, float]],
+    dummy_width: float = 0.55,
+    layer_gap: float = 0.55,
+    item_gap: float = 0.3,
+    sweeps: int = 8,
+) -> GraphLayout:
     """Lay out a scenario's nodes in layers from top (no parents) to bottom.
 
     Parameters
@@ -128,8 +139,9 @@ def layered_layout(scenario: Scenario, sizes: Mapping[str, tuple[float, float]],
     for node in scenario.nodes:
         for parent, _ in node.parents:
             # a lag-1 edge may close a cycle; lay it out upwards
-            edge = (node.name, parent) if nx.has_path(dag, node.name, parent) else (
-                parent, node.name)
+            edge = (
+                (node.name, parent) if nx.has_path(dag, node.name, parent) else (parent, node.name)
+            )
             dag.add_edge(*edge)
             oriented[(parent, node.name)] = edge
     layer_of: dict[str, int] = {}
@@ -140,8 +152,7 @@ def layered_layout(scenario: Scenario, sizes: Mapping[str, tuple[float, float]],
     pred: dict[str, list[str]] = {n: [] for n in names}
     width = {n: float(sizes[n][0]) for n in names}
     for edge, (a, b) in oriented.items():
-        chain = [a] + [f"{edge[0]}->{edge[1]}#{k}" for k in range(1,
-                                                                 layer_of[b] - layer_of[a])]
+        chain = [a] + [f"{edge[0]}->{edge[1]}#{k}" for k in range(1, layer_of[b] - layer_of[a])]
         chain.append(b)
         for k, item in enumerate(chain[1:-1], start=1):
             layer_of[item] = layer_of[a] + k
@@ -153,10 +164,14 @@ def layered_layout(scenario: Scenario, sizes: Mapping[str, tuple[float, float]],
             pred[v].append(u)
         chains[edge] = chain
     n_layers = max(layer_of.values()) + 1
-    order_key = {item: (rank[item], 0, "") if item in rank else (
-        rank[item.split("->")[0]], 1, item) for item in layer_of}
-    layers = [sorted((i for i in layer_of if layer_of[i] == k), key=lambda i: order_key[i])
-              for k in range(n_layers)]
+    order_key = {
+        item: (rank[item], 0, "") if item in rank else (rank[item.split("->")[0]], 1, item)
+        for item in layer_of
+    }
+    layers = [
+        sorted((i for i in layer_of if layer_of[i] == k), key=lambda i: order_key[i])
+        for k in range(n_layers)
+    ]
     best, best_cross = [list(la) for la in layers], _crossings(layers, succ)
     for _ in range(sweeps):
         for k in range(1, n_layers):
@@ -182,10 +197,8 @@ def layered_layout(scenario: Scenario, sizes: Mapping[str, tuple[float, float]],
             for k in direction:
                 la = layers[k]
                 near = pred if direction.step == 1 else succ
-                desired = [float(np.mean([x[n] for n in near[i]])) if near[i] else x[i]
-                           for i in la]
-                seps = [width[a] / 2 + width[b] / 2 + item_gap
-                        for a, b in itertools.pairwise(la)]
+                desired = [float(np.mean([x[n] for n in near[i]])) if near[i] else x[i] for i in la]
+                seps = [width[a] / 2 + width[b] / 2 + item_gap for a, b in itertools.pairwise(la)]
                 for item, value in zip(la, _place(desired, seps), strict=True):
                     x[item] = value
     centres = {n: (x[n], ys[layer_of[n]]) for n in names}
@@ -202,7 +215,8 @@ def layered_layout(scenario: Scenario, sizes: Mapping[str, tuple[float, float]],
             items.sort(key=lambda t: (t[0], rank[t[1][0]], rank[t[1][1]]))
             for k, (_, edge) in enumerate(items):
                 port_x[(end, edge)] = x[node] + ((k + 1) / (len(items) + 1) - 0.5) * (
-                    width[node] * 0.6)
+                    width[node] * 0.6
+                )
     for edge, chain in chains.items():
         a, b = chain[0], chain[-1]
         points: list[Point] = [(port_x[("out", edge)], centres[a][1] - sizes[a][1] / 2)]
@@ -220,5 +234,11 @@ def layered_layout(scenario: Scenario, sizes: Mapping[str, tuple[float, float]],
     xs = [x[i] - width[i] / 2 for i in layer_of] + [x[i] + width[i] / 2 for i in layer_of]
     bounds = (min(xs), max(xs), ys[-1] - heights[-1] / 2, ys[0] + heights[0] / 2)
     logger.debug("layout of %s: %d layers, %d crossings", scenario.id, n_layers, best_cross)
-    return GraphLayout(centres, {n: (float(sizes[n][0]), float(sizes[n][1])) for n in names},
-                       tuple(tuple(la) for la in layers), routes, dummies, bounds)
+    return GraphLayout(
+        centres,
+        {n: (float(sizes[n][0]), float(sizes[n][1])) for n in names},
+        tuple(tuple(la) for la in layers),
+        routes,
+        dummies,
+        bounds,
+    )

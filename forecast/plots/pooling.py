@@ -18,8 +18,12 @@ from forecast.analysis.pooling import LINEAR_POOL, LOG_POOL, PRIOR_STAGE
 from forecast.plots.style import FIT_COLOURS, PALETTE
 from forecast.spec.scenario import Scenario
 
-__all__ = ["FORECASTER_COLOURS", "plot_disagreement", "plot_forecaster_priors",
-           "plot_pooled_forecasts"]
+__all__ = [
+    "FORECASTER_COLOURS",
+    "plot_disagreement",
+    "plot_forecaster_priors",
+    "plot_pooled_forecasts",
+]
 
 FORECASTER_COLOURS = (*FIT_COLOURS, PALETTE["evidence"], PALETTE["lag"], PALETTE["prior"])
 """Colours of forecasters (and pools) in the order given, from the package palette."""
@@ -49,8 +53,9 @@ def _interval_columns(table: pd.DataFrame) -> tuple[str, str, int]:
     return low, f"high{pct}", pct
 
 
-def plot_forecaster_priors(prior_table: pd.DataFrame, scenario: Scenario,
-                           title: str | None = None) -> Figure:
+def plot_forecaster_priors(
+    prior_table: pd.DataFrame, scenario: Scenario, title: str | None = None
+) -> Figure:
     """Each forecaster's prior of the chosen rules side by side: mean and central interval.
 
     Parameters
@@ -73,8 +78,7 @@ def plot_forecaster_priors(prior_table: pd.DataFrame, scenario: Scenario,
 
     low, high, pct = _interval_columns(prior_table)
     rules = {r.name: r for r in scenario.rules}
-    items = list(dict.fromkeys(zip(prior_table["rule"], prior_table["destination"],
-                                   strict=True)))
+    items = list(dict.fromkeys(zip(prior_table["rule"], prior_table["destination"], strict=True)))
     names = list(dict.fromkeys(prior_table["forecaster"]))
     fig, ax = plt.subplots(figsize=(10.5, 0.62 * len(items) + 1.8), layout="constrained")
     step = 0.7 / max(1, len(names))
@@ -85,42 +89,73 @@ def plot_forecaster_priors(prior_table: pd.DataFrame, scenario: Scenario,
         offset = 0.35 - step / 2 - k * step
         for i, item in enumerate(items):
             row = part.loc[item]
-            ax.plot([row[low], row[high]], [y[i] + offset] * 2, color=colour, lw=2.4,
-                    solid_capstyle="butt", gid=f"{name}:{item[0]}:{item[1]}")
+            ax.plot(
+                [row[low], row[high]],
+                [y[i] + offset] * 2,
+                color=colour,
+                lw=2.4,
+                solid_capstyle="butt",
+                gid=f"{name}:{item[0]}:{item[1]}",
+            )
             ax.plot([row["mean"]], [y[i] + offset], "o", color=colour, ms=4.5)
             if not math.isnan(row["stated_best"]):
-                ax.plot([row["stated_best"]], [y[i] + offset], "|", color="black", ms=7,
-                        mew=1.2)
+                ax.plot([row["stated_best"]], [y[i] + offset], "|", color="black", ms=7, mew=1.2)
     labels = []
     for rule, destination in items:
         rule_obj = rules[rule]
-        labels.append("\n".join(textwrap.wrap(
-            f"{rule_obj.node}: {rule_condition(rule_obj)} → {destination} "
-            f"({rule_obj.within_months} mo)", 46)))
+        labels.append(
+            "\n".join(
+                textwrap.wrap(
+                    f"{rule_obj.node}: {rule_condition(rule_obj)} → {destination} "
+                    f"({rule_obj.within_months} mo)",
+                    46,
+                )
+            )
+        )
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_ylim(-0.6, len(items) - 0.4)
     lo = float(np.clip(prior_table[low].min() * 0.6, 1e-4, 0.05))
     hi = float(np.clip(1 - (1 - prior_table[high].max()) * 0.6, 0.95, 1 - 1e-4))
     _logit_axis(ax, lo, hi)
-    ax.set_xlabel(f"P(move within the rule's N months), logit scale: prior mean and {pct}% "
-                  "interval")
+    ax.set_xlabel(
+        f"P(move within the rule's N months), logit scale: prior mean and {pct}% interval"
+    )
     ax.grid(axis="x", alpha=0.3)
-    handles = [Line2D([], [], color=FORECASTER_COLOURS[k % len(FORECASTER_COLOURS)], lw=2.4,
-                      marker="o", ms=4.5, label=name) for k, name in enumerate(names)]
-    handles.append(Line2D([], [], color="black", ls="", marker="|", ms=7, mew=1.2,
-                          label="stated best guess"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False,
-               fontsize=9)
-    ax.set_title(title or f"Forecasters' priors of {scenario.id}, as of "
-                 f"{scenario.spec.priors_set_on}", fontsize=12)
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=FORECASTER_COLOURS[k % len(FORECASTER_COLOURS)],
+            lw=2.4,
+            marker="o",
+            ms=4.5,
+            label=name,
+        )
+        for k, name in enumerate(names)
+    ]
+    handles.append(
+        Line2D([], [], color="black", ls="", marker="|", ms=7, mew=1.2, label="stated best guess")
+    )
+    fig.legend(
+        handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, fontsize=9
+    )
+    ax.set_title(
+        title or f"Forecasters' priors of {scenario.id}, as of {scenario.spec.priors_set_on}",
+        fontsize=12,
+    )
     return fig
 
 
-def plot_pooled_forecasts(table: pd.DataFrame, questions: Sequence[str] | None = None,
-                          stages: Sequence[str] | None = None,
-                          pools: Sequence[str] | None = None, ncols: int = 3,
-                          xscale: str = "auto", title: str | None = None) -> Figure:
+def plot_pooled_forecasts(
+    table: pd.DataFrame,
+    questions: Sequence[str] | None = None,
+    stages: Sequence[str] | None = None,
+    pools: Sequence[str] | None = None,
+    ncols: int = 3,
+    xscale: str = "auto",
+    title: str | None = None,
+) -> Figure:
     """Each forecaster's and each pool's forecast of every question, by stage.
 
     A dot-and-whisker panel per question: a row per forecaster, then the pools below a
@@ -169,11 +204,15 @@ def plot_pooled_forecasts(table: pd.DataFrame, questions: Sequence[str] | None =
     rows = people + pools
     ncols = max(1, min(ncols, len(questions)))
     nrows = math.ceil(len(questions) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.0 * ncols, 0.42 * len(rows) * nrows
-                                                    + 1.3 * nrows + 0.9),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(5.0 * ncols, 0.42 * len(rows) * nrows + 1.3 * nrows + 0.9),
+        squeeze=False,
+        layout="constrained",
+    )
     flat = list(axes.ravel())
-    for ax in flat[len(questions):]:
+    for ax in flat[len(questions) :]:
         ax.remove()
     step = 0.6 / max(1, len(stages))
     y = np.arange(len(rows))[::-1].astype(float)
@@ -187,11 +226,23 @@ def plot_pooled_forecasts(table: pd.DataFrame, questions: Sequence[str] | None =
                     continue
                 row = row.iloc[0]
                 if name == LOG_POOL or math.isnan(row[low]):
-                    ax.plot([row["mean"]], [y[i] + offset], "D", color=colours[stage], ms=5,
-                            gid=f"{name}:{stage}:{qid}")
+                    ax.plot(
+                        [row["mean"]],
+                        [y[i] + offset],
+                        "D",
+                        color=colours[stage],
+                        ms=5,
+                        gid=f"{name}:{stage}:{qid}",
+                    )
                     continue
-                ax.plot([row[low], row[high]], [y[i] + offset] * 2, color=colours[stage],
-                        lw=2.2, solid_capstyle="butt", gid=f"{name}:{stage}:{qid}")
+                ax.plot(
+                    [row[low], row[high]],
+                    [y[i] + offset] * 2,
+                    color=colours[stage],
+                    lw=2.2,
+                    solid_capstyle="butt",
+                    gid=f"{name}:{stage}:{qid}",
+                )
                 ax.plot([row["mean"]], [y[i] + offset], "o", color=colours[stage], ms=4)
         if pools and people:
             ax.axhline(y[len(people) - 1] - 0.5, color=PALETTE["node_edge"], lw=0.8, ls="--")
@@ -203,8 +254,11 @@ def plot_pooled_forecasts(table: pd.DataFrame, questions: Sequence[str] | None =
         if xscale == "logit":
             values = part[part["stage"].isin(stages)]
             lo = float(np.clip(np.nanmin(values[[low, "mean"]].to_numpy()) * 0.6, 1e-4, 0.05))
-            hi = float(np.clip(1 - (1 - np.nanmax(values[[high, "mean"]].to_numpy())) * 0.6,
-                               0.95, 1 - 1e-4))
+            hi = float(
+                np.clip(
+                    1 - (1 - np.nanmax(values[[high, "mean"]].to_numpy())) * 0.6, 0.95, 1 - 1e-4
+                )
+            )
             _logit_axis(ax, lo, hi)
         elif xscale == "auto":
             values = part[part["stage"].isin(stages)][[high, "mean"]].to_numpy()
@@ -214,20 +268,21 @@ def plot_pooled_forecasts(table: pd.DataFrame, questions: Sequence[str] | None =
             ax.set_xlim(-0.02, 1.02)
         ax.set_xlabel(f"probability (mean, {pct}% interval)", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
-    handles = [Line2D([], [], color=colours[s], lw=2.2, marker="o", ms=4, label=s)
-               for s in stages]
+    handles = [Line2D([], [], color=colours[s], lw=2.2, marker="o", ms=4, label=s) for s in stages]
     if pools:
-        handles.append(Line2D([], [], color="black", ls="", marker="D", ms=5,
-                              label="log pool (mean only)"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False,
-               fontsize=9)
-    fig.suptitle(title or "Forecasts by forecaster and pool: prior and posterior",
-                 fontsize=12)
+        handles.append(
+            Line2D([], [], color="black", ls="", marker="D", ms=5, label="log pool (mean only)")
+        )
+    fig.legend(
+        handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, fontsize=9
+    )
+    fig.suptitle(title or "Forecasts by forecaster and pool: prior and posterior", fontsize=12)
     return fig
 
 
-def plot_disagreement(disagreement: pd.DataFrame, questions: Sequence[str] | None = None,
-                      title: str | None = None) -> Figure:
+def plot_disagreement(
+    disagreement: pd.DataFrame, questions: Sequence[str] | None = None, title: str | None = None
+) -> Figure:
     """How far apart the forecasters are on each question, before and after the evidence.
 
     Per question, the range (max - min) of the forecasters' mean forecasts at each stage:
@@ -249,7 +304,7 @@ def plot_disagreement(disagreement: pd.DataFrame, questions: Sequence[str] | Non
         One axes; markers carry the gid ``"<stage>:<question>"``.
     """
     table = disagreement if questions is None else disagreement.loc[list(questions)]
-    stages = [c[:-len(" range")] for c in table.columns if c.endswith(" range")]
+    stages = [c[: -len(" range")] for c in table.columns if c.endswith(" range")]
     colours = _stage_colours(stages)
     fig, ax = plt.subplots(figsize=(10.0, 0.42 * len(table) + 1.6), layout="constrained")
     y = np.arange(len(table))[::-1].astype(float)
@@ -257,20 +312,21 @@ def plot_disagreement(disagreement: pd.DataFrame, questions: Sequence[str] | Non
         xs = [row[f"{s} range"] for s in stages]
         ax.plot(xs, [y[i]] * len(xs), color=PALETTE["node_edge"], lw=1, alpha=0.6, zorder=1)
         for stage, x in zip(stages, xs, strict=True):
-            ax.plot([x], [y[i]], "o", color=colours[stage], ms=6, zorder=2,
-                    gid=f"{stage}:{qid}")
+            ax.plot([x], [y[i]], "o", color=colours[stage], ms=6, zorder=2, gid=f"{stage}:{qid}")
     ax.set_yticks(y)
-    ax.set_yticklabels(["\n".join(textwrap.wrap(f"{qid}: {row['text']}", 54))
-                        for qid, row in table.iterrows()], fontsize=7.5)
+    ax.set_yticklabels(
+        ["\n".join(textwrap.wrap(f"{qid}: {row['text']}", 54)) for qid, row in table.iterrows()],
+        fontsize=7.5,
+    )
     ax.set_ylim(-0.6, len(table) - 0.4)
     ax.set_xlim(left=-0.01)
-    ax.set_xlabel("disagreement: range of the forecasters' mean forecasts (max − min), "
-                  "probability")
+    ax.set_xlabel("disagreement: range of the forecasters' mean forecasts (max − min), probability")
     ax.grid(axis="x", alpha=0.3)
-    handles = [Line2D([], [], color=colours[s], ls="", marker="o", ms=6, label=s)
-               for s in stages]
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False,
-               fontsize=9)
-    ax.set_title(title or "Where the forecasters disagree, and how the evidence narrows it",
-                 fontsize=12)
+    handles = [Line2D([], [], color=colours[s], ls="", marker="o", ms=6, label=s) for s in stages]
+    fig.legend(
+        handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, fontsize=9
+    )
+    ax.set_title(
+        title or "Where the forecasters disagree, and how the evidence narrows it", fontsize=12
+    )
     return fig

@@ -36,8 +36,10 @@ def _x_max(row: pd.Series) -> float:
 def _stated_text(row: pd.Series, prior_alpha: np.ndarray, source: str) -> str:
     lines = []
     if not math.isnan(row["stated_low"]):
-        lines.append(f"stated {row['stated_best']:g} in [{row['stated_low']:g}, "
-                     f"{row['stated_high']:g}] at {row['credibility']:.0%}")
+        lines.append(
+            f"stated {row['stated_best']:g} in [{row['stated_low']:g}, "
+            f"{row['stated_high']:g}] at {row['credibility']:.0%}"
+        )
         lines.append(f"prior mean {row['prior_mean']:.3g}, mass {row['prior_mass']:.2f}")
     elif source == "dirichlet":
         lines.append("stated as Dirichlet(" + ", ".join(f"{a:g}" for a in prior_alpha) + ")")
@@ -60,29 +62,48 @@ def _draw_prior(ax: Axes, row: pd.Series, text: str) -> None:
     if not math.isnan(row["stated_low"]):
         lo, hi = float(row["stated_low"]), float(row["stated_high"])
         inside = (x >= lo) & (x <= hi)
-        ax.fill_between(x[inside], shown[inside], color=PALETTE["prior"], alpha=0.4,
-                        linewidth=0, gid="mass")
+        ax.fill_between(
+            x[inside], shown[inside], color=PALETTE["prior"], alpha=0.4, linewidth=0, gid="mass"
+        )
         y = peak * 1.18
-        ax.plot([lo, hi], [y, y], color=PALETTE["stated"], lw=2.2, solid_capstyle="butt",
-                gid="stated_interval")
+        ax.plot(
+            [lo, hi],
+            [y, y],
+            color=PALETTE["stated"],
+            lw=2.2,
+            solid_capstyle="butt",
+            gid="stated_interval",
+        )
         ax.plot([lo, lo], [y - peak * 0.05, y + peak * 0.05], color=PALETTE["stated"], lw=2)
         ax.plot([hi, hi], [y - peak * 0.05, y + peak * 0.05], color=PALETTE["stated"], lw=2)
-        ax.plot([row["stated_best"]], [y], "D", color=PALETTE["stated"], ms=6,
-                gid="stated_best")
-    ax.plot([row["prior_mean"]] * 2, [0, peak * 1.08], color=DENSITY_COLOUR, lw=1, ls=":",
-            gid="prior_mean")
+        ax.plot([row["stated_best"]], [y], "D", color=PALETTE["stated"], ms=6, gid="stated_best")
+    ax.plot(
+        [row["prior_mean"]] * 2,
+        [0, peak * 1.08],
+        color=DENSITY_COLOUR,
+        lw=1,
+        ls=":",
+        gid="prior_mean",
+    )
     ax.set_ylim(0, peak * 1.85)
     ax.set_xlim(0, x[-1])
-    ax.text(0.98, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=7.5,
-            linespacing=1.25)
+    ax.text(
+        0.98,
+        0.97,
+        text,
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        fontsize=7.5,
+        linespacing=1.25,
+    )
     ax.set_yticks([])
     ax.set_ylabel("density")
     ax.set_xlabel(f"P({row['destination']} within {row['within_months']} months)")
     ax.grid(axis="x", alpha=0.3)
 
 
-def plot_node_priors(scenario: Scenario, priors: Priors, node: str, ncols: int = 3
-                     ) -> Figure:
+def plot_node_priors(scenario: Scenario, priors: Priors, node: str, ncols: int = 3) -> Figure:
     """The priors of one node's rules: stated judgement and fitted prior, one panel each.
 
     Each panel shows, for one destination of one rule, the density of the fitted prior of the
@@ -120,29 +141,42 @@ def plot_node_priors(scenario: Scenario, priors: Priors, node: str, ncols: int =
     n = len(rows)
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.7 * ncols, 2.75 * nrows + 0.9),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.7 * ncols, 2.75 * nrows + 0.9), squeeze=False, layout="constrained"
+    )
     flat = list(axes.ravel())
     for ax in flat[n:]:
         ax.remove()
     spec = scenario.node(node)
-    fig.suptitle(f"Priors of '{spec.label}' ({node}): stated judgement and fitted prior",
-                 fontsize=12)
+    fig.suptitle(
+        f"Priors of '{spec.label}' ({node}): stated judgement and fitted prior", fontsize=12
+    )
     for ax, (_, row) in zip(flat, rows.iterrows(), strict=False):
         prior = priors[row["rule"]]
         origin = row["condition"].split(", given ")
-        given = ("given " + origin[1] if len(origin) > 1
-                 else "any parent states" if spec.parents else "no parents")
+        given = (
+            "given " + origin[1]
+            if len(origin) > 1
+            else "any parent states"
+            if spec.parents
+            else "no parents"
+        )
         ax.set_title(f"{origin[0]} → {row['destination']}\n{given}", fontsize=9)
         _draw_prior(ax, row, _stated_text(row, prior.alpha, row["source"]))
-    handles = [Line2D([], [], color=DENSITY_COLOUR, lw=1.8, label="fitted prior density"),
-               Patch(color=PALETTE["prior"], alpha=0.4,
-                     label="its mass in the stated interval"),
-               Line2D([], [], color=PALETTE["stated"], lw=2.2, marker="D",
-                      label="stated interval and best guess"),
-               Line2D([], [], color=DENSITY_COLOUR, lw=1, ls=":", label="prior mean")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False,
-               fontsize=8.5)
+    handles = [
+        Line2D([], [], color=DENSITY_COLOUR, lw=1.8, label="fitted prior density"),
+        Patch(color=PALETTE["prior"], alpha=0.4, label="its mass in the stated interval"),
+        Line2D(
+            [],
+            [],
+            color=PALETTE["stated"],
+            lw=2.2,
+            marker="D",
+            label="stated interval and best guess",
+        ),
+        Line2D([], [], color=DENSITY_COLOUR, lw=1, ls=":", label="prior mean"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False, fontsize=8.5)
     return fig
 
 

@@ -13,15 +13,15 @@ from forecast.spec.scenario import Scenario
 __all__ = ["FIT_COLOURS", "PALETTE", "format_month_axis", "month_dates"]
 
 PALETTE = {
-    "posterior": "#1f5f8b",   # blue: posterior of the fit with all evidence
-    "prior": "#9a9a9a",       # grey: prior
-    "evidence": "#c0392b",    # red: evidence
-    "as_of": "#d9822b",       # orange: a fit with an evidence cut-off
-    "stated": "#2e7d32",      # green: the forecaster's stated judgement
-    "lag": "#455a64",         # dark slate: an edge from last month (lag 1)
+    "posterior": "#1f5f8b",  # blue: posterior of the fit with all evidence
+    "prior": "#9a9a9a",  # grey: prior
+    "evidence": "#c0392b",  # red: evidence
+    "as_of": "#d9822b",  # orange: a fit with an evidence cut-off
+    "stated": "#2e7d32",  # green: the forecaster's stated judgement
+    "lag": "#455a64",  # dark slate: an edge from last month (lag 1)
     "same_month": "#d9822b",  # orange: an edge within the month (lag 0)
-    "node_face": "#f3f6fa",   # light fill of a node box
-    "node_edge": "#5b6b7a",   # outline of a node box
+    "node_face": "#f3f6fa",  # light fill of a node box
+    "node_edge": "#5b6b7a",  # outline of a node box
 }
 """Colours by role; every plotting function of :mod:`forecast.plots` uses these."""
 
@@ -45,8 +45,9 @@ def month_dates(scenario: Scenario) -> list[dt.date]:
     return [scenario.timeline.month_end_date(t) for t in range(scenario.timeline.n_steps)]
 
 
-def format_month_axis(ax: Axes, months: Sequence[int] = (1, 4, 7, 10),
-                      label: str = "month (end)") -> None:
+def format_month_axis(
+    ax: Axes, months: Sequence[int] = (1, 4, 7, 10), label: str = "month (end)"
+) -> None:
     """Date ticks as ``YYYY-MM`` on the given months of each year, and an x label.
 
     Parameters

@@ -74,8 +74,9 @@ class DensityLayout:
     ndim: int
 
 
-def density_layout(groups: list[ParameterGroup], rule_names: list[str],
-                   lowered: LoweredPlan) -> DensityLayout:
+def density_layout(
+    groups: list[ParameterGroup], rule_names: list[str], lowered: LoweredPlan
+) -> DensityLayout:
     """Lay out the unconstrained vector for the given parameter groups."""
     order = {name: k for k, name in enumerate(rule_names)}
     kind, width, x_start, q_start = [], [], [], []
@@ -110,8 +111,11 @@ def prior_arrays(groups: list[ParameterGroup], priors: Priors) -> PriorArrays:
         for rule in group.rules:
             prior = priors[rule]
             alpha = np.asarray(prior.alpha, dtype=float)
-            counts = np.zeros_like(alpha) if prior.counts is None else np.asarray(
-                prior.counts, dtype=float)
+            counts = (
+                np.zeros_like(alpha)
+                if prior.counts is None
+                else np.asarray(prior.counts, dtype=float)
+            )
             weight.append(alpha + counts)
             constant += math.lgamma(alpha.sum()) - sum(math.lgamma(a) for a in alpha)
             constant += reference_log_coefficient(counts)
@@ -167,22 +171,73 @@ def _outcomes(x, kind, width, x_start, q_start, n_params):  # pragma: no cover
 # inlined into the sampler's callback (forecast.pymc_backend.nutpie_model), its only caller:
 # compiled on its own as well, it would cost a first fit about a second more
 @numba.njit(nogil=True, inline="always")
-def _logp_dlogp(x, kind, width, x_start, q_start, weight, constant, n_params, fixed,
-                rule_param_start, rule_months, rule_cell_start, cell_row_start, cell_old,
-                rule_dest_start, dest_state, initial, pair_start, pair_src, pair_cell,
-                pair_out, pair_weight, slot_start, slot_entry, n_ops):  # pragma: no cover
+def _logp_dlogp(
+    x,
+    kind,
+    width,
+    x_start,
+    q_start,
+    weight,
+    constant,
+    n_params,
+    fixed,
+    rule_param_start,
+    rule_months,
+    rule_cell_start,
+    cell_row_start,
+    cell_old,
+    rule_dest_start,
+    dest_state,
+    initial,
+    pair_start,
+    pair_src,
+    pair_cell,
+    pair_out,
+    pair_weight,
+    slot_start,
+    slot_entry,
+    n_ops,
+):  # pragma: no cover
     """Unconstrained log-density and its gradient (see the module docstring)."""
     grad = np.zeros(x.shape[0])
     q = _outcomes(x, kind, width, x_start, q_start, n_params)
-    table = _build_tables(q, fixed, rule_param_start, rule_months, rule_cell_start,
-                          cell_row_start, cell_old, rule_dest_start, dest_state)
-    loglik, table_grad = _loglik_and_grad(table, initial, pair_start, pair_src, pair_cell,
-                                          pair_out, pair_weight, slot_start, slot_entry, n_ops,
-                                          True)
+    table = _build_tables(
+        q,
+        fixed,
+        rule_param_start,
+        rule_months,
+        rule_cell_start,
+        cell_row_start,
+        cell_old,
+        rule_dest_start,
+        dest_state,
+    )
+    loglik, table_grad = _loglik_and_grad(
+        table,
+        initial,
+        pair_start,
+        pair_src,
+        pair_cell,
+        pair_out,
+        pair_weight,
+        slot_start,
+        slot_entry,
+        n_ops,
+        True,
+    )
     if not np.isfinite(loglik):
         return -np.inf, grad
-    g_q = _params_grad(q, table_grad, rule_param_start, rule_months, rule_cell_start,
-                       cell_row_start, cell_old, rule_dest_start, dest_state)
+    g_q = _params_grad(
+        q,
+        table_grad,
+        rule_param_start,
+        rule_months,
+        rule_cell_start,
+        cell_row_start,
+        cell_old,
+        rule_dest_start,
+        dest_state,
+    )
     logp = constant + loglik
     z = np.empty(_max(width))
     log_q = np.empty_like(z)
@@ -234,8 +289,7 @@ class CompiledDensity:
         self.lowered = engine.lowered
         self.initial = engine.initial_flat
         self.groups = parameter_groups(priors)
-        self.layout = density_layout(self.groups, [r.name for r in scenario.rules],
-                                     self.lowered)
+        self.layout = density_layout(self.groups, [r.name for r in scenario.rules], self.lowered)
         self.n_params = int(self.lowered.rule_param_start[-1])
         self.n_ops = int(self.lowered.out_size.shape[0])
         self.set_priors(priors)
@@ -277,18 +331,19 @@ class CompiledDensity:
         """
         x = np.asarray(x, dtype=float)
         if x.ndim == 0 or x.shape[-1] != self.ndim:
-            raise ValueError(f"x must have {self.ndim} values on its last axis, "
-                             f"not shape {x.shape}")
+            raise ValueError(
+                f"x must have {self.ndim} values on its last axis, not shape {x.shape}"
+            )
         lead = x.shape[:-1]
         out, start = {}, 0
         for group in self.groups:
             n = len(group.rules)
             if group.is_beta:
-                out[group.name] = special.expit(x[..., start:start + n])
+                out[group.name] = special.expit(x[..., start : start + n])
                 start += n
             else:
                 size = n * (group.width - 1)
-                z = x[..., start:start + size].reshape(*lead, n, group.width - 1)
+                z = x[..., start : start + size].reshape(*lead, n, group.width - 1)
                 z = np.concatenate([z, -z.sum(axis=-1, keepdims=True)], axis=-1)
                 out[group.name] = special.softmax(z, axis=-1)
                 start += size

@@ -67,22 +67,28 @@ class SamplerConfig:
 
     def __post_init__(self) -> None:
         if self.backend not in SAMPLER_BACKENDS:
-            raise ValueError(f"sampler backend must be one of {', '.join(SAMPLER_BACKENDS)}, "
-                             f"got {self.backend!r}")
+            raise ValueError(
+                f"sampler backend must be one of {', '.join(SAMPLER_BACKENDS)}, "
+                f"got {self.backend!r}"
+            )
         for name in ("draws", "chains", "cores"):
             if getattr(self, name) < 1:
                 raise ValueError(f"sampler {name} must be at least 1, got {getattr(self, name)}")
         if self.tune < 0:
             raise ValueError(f"sampler tune must be at least 0, got {self.tune}")
         if not 0.0 < self.target_accept < 1.0:
-            raise ValueError(f"sampler target_accept must be in (0, 1), got "
-                             f"{self.target_accept}")
+            raise ValueError(f"sampler target_accept must be in (0, 1), got {self.target_accept}")
 
     def as_attrs(self) -> dict[str, int | float | str]:
         """The settings as InferenceData attributes."""
-        return {"draws": self.draws, "tune": self.tune, "chains": self.chains,
-                "cores": self.cores, "target_accept": self.target_accept,
-                "backend": self.backend}
+        return {
+            "draws": self.draws,
+            "tune": self.tune,
+            "chains": self.chains,
+            "cores": self.cores,
+            "target_accept": self.target_accept,
+            "backend": self.backend,
+        }
 
 
 @dataclass
@@ -105,9 +111,11 @@ class Diagnostics:
         min_tail = float(np.nanmin(self.table["ess_tail"])) if len(self.table) else float("nan")
         status = "OK" if self.ok else "WARNING"
         fixed = int(self.table["constant"].sum()) if len(self.table) else 0
-        return (f"diagnostics {status}: max R-hat {worst_rhat:.3f} (<= {RHAT_MAX}), "
-                f"min bulk ESS {min_bulk:.0f}, min tail ESS {min_tail:.0f} (>= {ESS_MIN}), "
-                f"divergences {self.divergences}; {fixed} quantities fixed by the evidence")
+        return (
+            f"diagnostics {status}: max R-hat {worst_rhat:.3f} (<= {RHAT_MAX}), "
+            f"min bulk ESS {min_bulk:.0f}, min tail ESS {min_tail:.0f} (>= {ESS_MIN}), "
+            f"divergences {self.divergences}; {fixed} quantities fixed by the evidence"
+        )
 
 
 def diagnose(idata: az.InferenceData, var_names: list[str]) -> Diagnostics:
@@ -125,25 +133,30 @@ def diagnose(idata: az.InferenceData, var_names: list[str]) -> Diagnostics:
             rhat = az.rhat(idata, var_names=[name])[name]
             bulk = az.ess(idata, var_names=[name], method="bulk")[name]
             tail = az.ess(idata, var_names=[name], method="tail")[name]
-        spread = (da.max(("chain", "draw")) - da.min(("chain", "draw")))
+        spread = da.max(("chain", "draw")) - da.min(("chain", "draw"))
         extra = [d for d in da.dims if d not in ("chain", "draw")]
         if extra:
             stacked = [x.stack(item=extra) for x in (rhat, bulk, tail, spread)]
-            labels = [f"{name}[{','.join(str(v) for v in np.atleast_1d(key))}]"
-                      for key in stacked[0]["item"].values]
+            labels = [
+                f"{name}[{','.join(str(v) for v in np.atleast_1d(key))}]"
+                for key in stacked[0]["item"].values
+            ]
             values = [s.values for s in stacked]
         else:
             labels = [name]
             values = [np.atleast_1d(x.values) for x in (rhat, bulk, tail, spread)]
         for k, label in enumerate(labels):
             constant = bool(values[3][k] < CONSTANT_SPREAD)
-            rows.append({"quantity": label,
-                         "r_hat": np.nan if constant else float(values[0][k]),
-                         "ess_bulk": np.nan if constant else float(values[1][k]),
-                         "ess_tail": np.nan if constant else float(values[2][k]),
-                         "constant": constant})
-    table = pd.DataFrame(rows, columns=["quantity", "r_hat", "ess_bulk", "ess_tail",
-                                        "constant"])
+            rows.append(
+                {
+                    "quantity": label,
+                    "r_hat": np.nan if constant else float(values[0][k]),
+                    "ess_bulk": np.nan if constant else float(values[1][k]),
+                    "ess_tail": np.nan if constant else float(values[2][k]),
+                    "constant": constant,
+                }
+            )
+    table = pd.DataFrame(rows, columns=["quantity", "r_hat", "ess_bulk", "ess_tail", "constant"])
     if idata.posterior.attrs.get("fit_method") == FIT_METHOD_REWEIGHTED:
         # resampled draws repeat: no quantity is known better than the importance ESS allows
         cap = float(idata.posterior.attrs["reweight_ess"])
@@ -152,14 +165,18 @@ def diagnose(idata: az.InferenceData, var_names: list[str]) -> Diagnostics:
     problems = []
     bad_rhat = table[table["r_hat"] > RHAT_MAX]
     if len(bad_rhat):
-        problems.append(f"R-hat above {RHAT_MAX} for {len(bad_rhat)} quantities, e.g. "
-                        f"{bad_rhat.iloc[0]['quantity']} ({bad_rhat.iloc[0]['r_hat']:.3f})")
+        problems.append(
+            f"R-hat above {RHAT_MAX} for {len(bad_rhat)} quantities, e.g. "
+            f"{bad_rhat.iloc[0]['quantity']} ({bad_rhat.iloc[0]['r_hat']:.3f})"
+        )
     for column in ("ess_bulk", "ess_tail"):
         low = table[table[column] < ESS_MIN]
         if len(low):
-            problems.append(f"{column.replace('_', ' ')} below {ESS_MIN} for {len(low)} "
-                            f"quantities, e.g. {low.iloc[0]['quantity']} "
-                            f"({low.iloc[0][column]:.0f})")
+            problems.append(
+                f"{column.replace('_', ' ')} below {ESS_MIN} for {len(low)} "
+                f"quantities, e.g. {low.iloc[0]['quantity']} "
+                f"({low.iloc[0][column]:.0f})"
+            )
     if divergences:
         problems.append(f"{divergences} divergent transitions")
     return Diagnostics(table, divergences, problems)
@@ -179,7 +196,8 @@ def rule_draws(posterior: xr.Dataset, priors: Priors) -> dict[str, xr.DataArray]
             if not group.is_beta:
                 labels = list(priors[rule].labels)
                 da = da.rename({group.outcome_dim: f"{rule}_outcome"}).assign_coords(
-                    {f"{rule}_outcome": labels})
+                    {f"{rule}_outcome": labels}
+                )
             out[rule] = da
     return out
 
@@ -194,9 +212,13 @@ def outcome_vectors(rules: dict[str, xr.DataArray], scenario: Scenario) -> list[
     return out
 
 
-def exact_quantities(engine: ExactEngine, params: list[np.ndarray],
-                     evidence: list[np.ndarray] | None, shape: tuple[int, int],
-                     chunk: int = 8000) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+def exact_quantities(
+    engine: ExactEngine,
+    params: list[np.ndarray],
+    evidence: list[np.ndarray] | None,
+    shape: tuple[int, int],
+    chunk: int = 8000,
+) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
     """Question probabilities and marginals for a batch of parameter draws.
 
     Returns
@@ -208,19 +230,26 @@ def exact_quantities(engine: ExactEngine, params: list[np.ndarray],
     total = params[0].shape[0]
     questions, marginals = [], {n.name: [] for n in scenario.nodes}
     for start in range(0, total, chunk):
-        result = engine.run_draws([p[start:start + chunk] for p in params], evidence)
-        questions.append(np.stack([result.questions[q.id] for q in scenario.questions],
-                                  axis=-1) if scenario.questions else np.zeros((0,)))
+        result = engine.run_draws([p[start : start + chunk] for p in params], evidence)
+        questions.append(
+            np.stack([result.questions[q.id] for q in scenario.questions], axis=-1)
+            if scenario.questions
+            else np.zeros((0,))
+        )
         for name in marginals:
             marginals[name].append(result.marginals[name])
     out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
     if scenario.questions:
-        out[QUESTION_VAR] = (("question",), np.concatenate(questions).reshape(
-            *shape, len(scenario.questions)))
+        out[QUESTION_VAR] = (
+            ("question",),
+            np.concatenate(questions).reshape(*shape, len(scenario.questions)),
+        )
     for node in scenario.nodes:
         arr = np.concatenate(marginals[node.name])
-        out[marginal_var(node.name)] = (("month", state_dim(node.name)),
-                                        arr.reshape(*shape, *arr.shape[1:]))
+        out[marginal_var(node.name)] = (
+            ("month", state_dim(node.name)),
+            arr.reshape(*shape, *arr.shape[1:]),
+        )
     return out
 
 
@@ -247,8 +276,9 @@ class ScenarioFitter:
     >>> fit = fitter.fit(as_of=datetime.date(2024, 9, 30), seed=1)  # doctest: +SKIP
     """
 
-    def __init__(self, scenario: Scenario, priors: Priors | None = None,
-                 sampler: SamplerConfig | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, priors: Priors | None = None, sampler: SamplerConfig | None = None
+    ) -> None:
         self.scenario = scenario
         # on a machine without the compiled kernels, a second process compiles the smoothing
         # passes while this one elicits the priors and compiles the density
@@ -279,8 +309,9 @@ class ScenarioFitter:
     def _nuts(self) -> pm.step_methods.NUTS:
         if self._step is None:
             with self.model:
-                self._step = import_pymc().NUTS(vars=self.model.free_RVs,
-                                     target_accept=self.sampler.target_accept)
+                self._step = import_pymc().NUTS(
+                    vars=self.model.free_RVs, target_accept=self.sampler.target_accept
+                )
             self.compiles += 1
         else:
             self._step.reset_tuning()
@@ -317,8 +348,13 @@ class ScenarioFitter:
 
     def _set_model_evidence(self, matrices: list[np.ndarray] | None) -> None:
         if self._model is not None and matrices is not None:
-            import_pymc().set_data({evidence_data(n.name): m for n, m in
-                         zip(self.scenario.nodes, matrices, strict=True)}, model=self._model)
+            import_pymc().set_data(
+                {
+                    evidence_data(n.name): m
+                    for n, m in zip(self.scenario.nodes, matrices, strict=True)
+                },
+                model=self._model,
+            )
 
     def prior_draws(self, seed: int, size: int | None = None) -> az.InferenceData:
         """Question probabilities and marginals implied by the priors alone.
@@ -338,16 +374,24 @@ class ScenarioFitter:
         params = self.priors.sample(rng, size)
         shape = (1, size)
         quantities = exact_quantities(self.engine, params, None, shape)
-        data = {name: (("chain", "draw", *dims), values)
-                for name, (dims, values) in quantities.items()}
+        data = {
+            name: (("chain", "draw", *dims), values) for name, (dims, values) in quantities.items()
+        }
         for rule, values in zip(self.scenario.rules, params, strict=True):
             prior = self.priors[rule.name]
-            data[rule.name] = ((("chain", "draw")), values[:, 1].reshape(shape)) \
-                if prior.is_beta else (("chain", "draw", f"{rule.name}_outcome"),
-                                       values.reshape(*shape, -1))
-        coords = {**self.coords, **{f"{rule.name}_outcome": list(self.priors[rule.name].labels)
-                                    for rule in self.scenario.rules
-                                    if not self.priors[rule.name].is_beta}}
+            data[rule.name] = (
+                ((("chain", "draw")), values[:, 1].reshape(shape))
+                if prior.is_beta
+                else (("chain", "draw", f"{rule.name}_outcome"), values.reshape(*shape, -1))
+            )
+        coords = {
+            **self.coords,
+            **{
+                f"{rule.name}_outcome": list(self.priors[rule.name].labels)
+                for rule in self.scenario.rules
+                if not self.priors[rule.name].is_beta
+            },
+        }
         ds = xr.Dataset({k: xr.DataArray(v[1], dims=v[0]) for k, v in data.items()})
         ds = ds.assign_coords({d: list(coords[d]) for d in ds.dims if d in coords})
         return az.InferenceData(prior=ds)
@@ -360,8 +404,9 @@ class ScenarioFitter:
             out[group.name] = means[:, 1] if group.is_beta else means
         return out
 
-    def fit(self, as_of: dt.date | None = None, seed: int = 20240930,
-            progressbar: bool = False) -> az.InferenceData:
+    def fit(
+        self, as_of: dt.date | None = None, seed: int = 20240930, progressbar: bool = False
+    ) -> az.InferenceData:
         """Sample the posterior given the evidence known by ``as_of``.
 
         Returns
@@ -381,30 +426,45 @@ class ScenarioFitter:
             model = self._nutpie()
             model.init_mean = self.density.unconstrained(self._prior_means())
             idata = nutpie.sample(
-                model, draws=cfg.draws, tune=cfg.tune, chains=cfg.chains, cores=cfg.cores,
-                seed=seed, save_warmup=False, progress_bar=progressbar,
-                target_accept=cfg.target_accept)
-            idata = az.InferenceData(posterior=model.variables(idata.posterior),
-                                     sample_stats=idata.sample_stats)
+                model,
+                draws=cfg.draws,
+                tune=cfg.tune,
+                chains=cfg.chains,
+                cores=cfg.cores,
+                seed=seed,
+                save_warmup=False,
+                progress_bar=progressbar,
+                target_accept=cfg.target_accept,
+            )
+            idata = az.InferenceData(
+                posterior=model.variables(idata.posterior), sample_stats=idata.sample_stats
+            )
         else:
             step = self._nuts()
             idata = import_pymc().sample(
-                draws=cfg.draws, tune=cfg.tune, chains=cfg.chains, cores=cfg.cores,
-                random_seed=seed, step=step, model=self.model, progressbar=progressbar,
+                draws=cfg.draws,
+                tune=cfg.tune,
+                chains=cfg.chains,
+                cores=cfg.cores,
+                random_seed=seed,
+                step=step,
+                model=self.model,
+                progressbar=progressbar,
                 var_names=[v.name for v in self.model.free_RVs],
-                compute_convergence_checks=False, idata_kwargs={"include_transformed": False},
+                compute_convergence_checks=False,
+                idata_kwargs={"include_transformed": False},
             )
         shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"])
         rules = rule_draws(idata.posterior, self.priors)
         params = outcome_vectors(rules, self.scenario)
         derived: dict[str, xr.DataArray] = dict(rules)
-        for name, (dims, values) in exact_quantities(self.engine, params, evidence,
-                                                     shape).items():
+        for name, (dims, values) in exact_quantities(self.engine, params, evidence, shape).items():
             derived[name] = xr.DataArray(values, dims=("chain", "draw", *dims))
         # one merge for all the derived variables (one per variable costs ~0.1 s)
         posterior = idata.posterior.assign(derived)
         idata.posterior = posterior.assign_coords(
-            {d: list(self.coords[d]) for d in posterior.dims if d in self.coords})
+            {d: list(self.coords[d]) for d in posterior.dims if d in self.coords}
+        )
         idata.extend(self.prior_draws(seed))
         attrs = {
             "scenario_id": self.scenario.id,

@@ -79,8 +79,12 @@ def parameter_groups(priors: Priors) -> list[ParameterGroup]:
 def group_data(group: ParameterGroup, priors: Priors) -> dict[str, np.ndarray]:
     """Values of a group's data containers for the given priors."""
     alpha = np.stack([priors[r].alpha for r in group.rules])
-    counts = np.stack([np.zeros(group.width) if priors[r].counts is None else priors[r].counts
-                       for r in group.rules])
+    counts = np.stack(
+        [
+            np.zeros(group.width) if priors[r].counts is None else priors[r].counts
+            for r in group.rules
+        ]
+    )
     coef = np.array([reference_log_coefficient(c) for c in counts])
     names = group.data_names
     return {names[0]: alpha, names[1]: counts, names[2]: coef}

@@ -47,8 +47,12 @@ def rule_outcome_vectors(model: pm.Model, priors: Priors) -> dict[str, Any]:
     return out
 
 
-def build_model(scenario: Scenario, priors: Priors | None = None, as_of: Any = None,
-                engine: ExactEngine | None = None) -> pm.Model:
+def build_model(
+    scenario: Scenario,
+    priors: Priors | None = None,
+    as_of: Any = None,
+    engine: ExactEngine | None = None,
+) -> pm.Model:
     """Build the PyMC model of a scenario.
 
     Parameters
@@ -88,9 +92,18 @@ def build_model(scenario: Scenario, priors: Priors | None = None, as_of: Any = N
                 pm.Dirichlet(group.name, a=alpha, dims=parameter_dims(group))
             counts = pm.Data(counts_name, values[counts_name])
             coef = pm.Data(coef_name, values[coef_name])
-            pm.Potential(f"{group.name}__reference", pt.sum(coef) + pt.sum(xlogy0(
-                counts, pt.stack([1.0 - model[group.name], model[group.name]], axis=1)
-                if group.is_beta else model[group.name])))
+            pm.Potential(
+                f"{group.name}__reference",
+                pt.sum(coef)
+                + pt.sum(
+                    xlogy0(
+                        counts,
+                        pt.stack([1.0 - model[group.name], model[group.name]], axis=1)
+                        if group.is_beta
+                        else model[group.name],
+                    )
+                ),
+            )
         by_rule = rule_outcome_vectors(model, priors)
         params = [by_rule[rule.name] for rule in scenario.rules]
         evidence = [
@@ -104,6 +117,7 @@ def build_model(scenario: Scenario, priors: Priors | None = None, as_of: Any = N
         if scenario.questions:
             pm.Deterministic(QUESTION_VAR, answers[0], dims="question")
         for k, node in enumerate(scenario.nodes):
-            pm.Deterministic(marginal_var(node.name), answers[k + 1],
-                             dims=("month", state_dim(node.name)))
+            pm.Deterministic(
+                marginal_var(node.name), answers[k + 1], dims=("month", state_dim(node.name))
+            )
     return model

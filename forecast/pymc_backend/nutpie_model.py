@@ -27,10 +27,30 @@ from forecast.pymc_backend.density import CompiledDensity, _logp_dlogp
 from forecast.pymc_backend.layout import parameter_dims
 
 ARRAYS = (
-    "kind", "width", "x_start", "q_start", "prior_weight", "prior_constant", "n_params",
-    "fixed", "rule_param_start", "rule_months", "rule_cell_start", "cell_row_start",
-    "cell_old", "rule_dest_start", "dest_state", "initial", "pair_start", "pair_src",
-    "pair_cell", "pair_out", "pair_weight", "slot_start", "slot_entry", "n_ops",
+    "kind",
+    "width",
+    "x_start",
+    "q_start",
+    "prior_weight",
+    "prior_constant",
+    "n_params",
+    "fixed",
+    "rule_param_start",
+    "rule_months",
+    "rule_cell_start",
+    "cell_row_start",
+    "cell_old",
+    "rule_dest_start",
+    "dest_state",
+    "initial",
+    "pair_start",
+    "pair_src",
+    "pair_cell",
+    "pair_out",
+    "pair_weight",
+    "slot_start",
+    "slot_entry",
+    "n_ops",
 )
 """The density's arrays, in the order of the table the callbacks read."""
 N_ARRAYS = len(ARRAYS)
@@ -39,18 +59,29 @@ POSITION = "unconstrained_position"
 """The one variable nutpie stores: each draw's unconstrained position."""
 POSITION_DIM = f"{POSITION}_dim"
 
-LOGP_SIGNATURE = types.int64(types.uint64, types.CPointer(types.double),
-                             types.CPointer(types.double), types.CPointer(types.double),
-                             types.voidptr)
-EXPAND_SIGNATURE = types.int64(types.uint64, types.uint64, types.CPointer(types.double),
-                               types.CPointer(types.double), types.voidptr)
+LOGP_SIGNATURE = types.int64(
+    types.uint64,
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.voidptr,
+)
+EXPAND_SIGNATURE = types.int64(
+    types.uint64,
+    types.uint64,
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.voidptr,
+)
 
 
 @intrinsic
 def _as_pointer(typingctx, address):  # pragma: no cover - compiled
     """A void pointer from an integer address."""
+
     def codegen(context, builder, signature, args):
         return builder.inttoptr(args[0], cgutils.voidptr_t)
+
     return types.voidptr(address), codegen
 
 
@@ -76,10 +107,32 @@ def _logp_callback(dim, x_, grad_, logp_, user_data):  # pragma: no cover - comp
     out = numba.carray(grad_, (dim,))
     logp_out = numba.carray(logp_, (1,))
     logp, grad = _logp_dlogp(
-        x, _int(t, 0), _int(t, 1), _int(t, 2), _int(t, 3), _float(t, 4), _float(t, 5)[0],
-        _int(t, 6)[0], _float(t, 7), _int(t, 8), _int(t, 9), _int(t, 10), _int(t, 11),
-        _int(t, 12), _int(t, 13), _int(t, 14), _float(t, 15), _int(t, 16), _int(t, 17),
-        _int(t, 18), _int(t, 19), _float(t, 20), _int(t, 21), _int(t, 22), _int(t, 23)[0])
+        x,
+        _int(t, 0),
+        _int(t, 1),
+        _int(t, 2),
+        _int(t, 3),
+        _float(t, 4),
+        _float(t, 5)[0],
+        _int(t, 6)[0],
+        _float(t, 7),
+        _int(t, 8),
+        _int(t, 9),
+        _int(t, 10),
+        _int(t, 11),
+        _int(t, 12),
+        _int(t, 13),
+        _int(t, 14),
+        _float(t, 15),
+        _int(t, 16),
+        _int(t, 17),
+        _int(t, 18),
+        _int(t, 19),
+        _float(t, 20),
+        _int(t, 21),
+        _int(t, 22),
+        _int(t, 23)[0],
+    )
     logp_out[0] = logp
     for i in range(dim):
         out[i] = grad[i]
@@ -106,16 +159,30 @@ def _density_arrays(density: CompiledDensity) -> list[np.ndarray]:
     as_int = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
     as_float = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
     return [
-        as_int(layout.kind), as_int(layout.width), as_int(layout.x_start),
-        as_int(layout.q_start), as_float(density.prior.weight),
-        as_float([density.prior.constant]), as_int([density.n_params]),
-        as_float(lowered.fixed), as_int(lowered.rule_param_start),
-        as_int(lowered.rule_months), as_int(lowered.rule_cell_start),
-        as_int(lowered.cell_row_start), as_int(lowered.cell_old),
-        as_int(lowered.rule_dest_start), as_int(lowered.dest_state),
-        as_float(density.initial), as_int(pairs.start), as_int(pairs.src),
-        as_int(pairs.cell), as_int(pairs.out), as_float(pairs.weight),
-        as_int(pairs.slot_start), as_int(pairs.slot_entry), as_int([density.n_ops]),
+        as_int(layout.kind),
+        as_int(layout.width),
+        as_int(layout.x_start),
+        as_int(layout.q_start),
+        as_float(density.prior.weight),
+        as_float([density.prior.constant]),
+        as_int([density.n_params]),
+        as_float(lowered.fixed),
+        as_int(lowered.rule_param_start),
+        as_int(lowered.rule_months),
+        as_int(lowered.rule_cell_start),
+        as_int(lowered.cell_row_start),
+        as_int(lowered.cell_old),
+        as_int(lowered.rule_dest_start),
+        as_int(lowered.dest_state),
+        as_float(density.initial),
+        as_int(pairs.start),
+        as_int(pairs.src),
+        as_int(pairs.cell),
+        as_int(pairs.out),
+        as_float(pairs.weight),
+        as_int(pairs.slot_start),
+        as_int(pairs.slot_entry),
+        as_int([density.n_ops]),
     ]
 
 
@@ -142,9 +209,13 @@ def call_logp(density: CompiledDensity, x: np.ndarray) -> tuple[float, np.ndarra
     grad = np.zeros_like(x)
     logp = np.zeros(1)
     as_double = ctypes.POINTER(ctypes.c_double)
-    _logp_callback.ctypes(x.shape[0], x.ctypes.data_as(as_double),
-                          grad.ctypes.data_as(as_double), logp.ctypes.data_as(as_double),
-                          ctypes.c_void_p(table.ctypes.data))
+    _logp_callback.ctypes(
+        x.shape[0],
+        x.ctypes.data_as(as_double),
+        grad.ctypes.data_as(as_double),
+        logp.ctypes.data_as(as_double),
+        ctypes.c_void_p(table.ctypes.data),
+    )
     if not np.isfinite(logp[0]):
         grad[:] = 0.0
     return float(logp[0]), grad
@@ -192,8 +263,9 @@ class DensityModel:
         """
         position = trace[POSITION]
         values = self.density.constrained(position.values)
-        data = {name: (position.dims[:-1] + self.dims[name], value)
-                for name, value in values.items()}
+        data = {
+            name: (position.dims[:-1] + self.dims[name], value) for name, value in values.items()
+        }
         coords = {d: c for d, c in trace.coords.items() if d in position.dims[:-1]}
         coords.update(self._coords)
         return xr.Dataset(data, coords=coords, attrs=trace.attrs)
@@ -210,17 +282,22 @@ class DensityModel:
         # the sampler may outlive this call: keep every buffer it points to alive
         self._packed = [table, arrays]
         logp = _lib.LogpFunc(_logp_callback.address, table.ctypes.data, self)
-        expand = _lib.ExpandFunc(self.n_dim, self.n_dim, _expand_callback.address,
-                                 table.ctypes.data, self)
+        expand = _lib.ExpandFunc(
+            self.n_dim, self.n_dim, _expand_callback.address, table.ctypes.data, self
+        )
         dim_sizes = {POSITION_DIM: self.n_dim}
         variables = _lib.PyVariable.new_variables(
-            [POSITION], ["float64"], [(self.n_dim,)], dim_sizes, {POSITION: (POSITION_DIM,)})
-        return _lib.PyMcModel(logp, expand, variables, self.n_dim, dim_sizes,
-                              self.coords, self._initial_point, None)
+            [POSITION], ["float64"], [(self.n_dim,)], dim_sizes, {POSITION: (POSITION_DIM,)}
+        )
+        return _lib.PyMcModel(
+            logp, expand, variables, self.n_dim, dim_sizes, self.coords, self._initial_point, None
+        )
 
-    def _make_sampler(self, settings: Any, init_mean: Any, cores: int, progress_type: Any,
-                      store: Any) -> Any:
+    def _make_sampler(
+        self, settings: Any, init_mean: Any, cores: int, progress_type: Any, store: Any
+    ) -> Any:
         from nutpie import _lib
 
-        return _lib.PySampler.from_pymc(settings, cores, self._make_model(init_mean),
-                                        progress_type, store)
+        return _lib.PySampler.from_pymc(
+            settings, cores, self._make_model(init_mean), progress_type, store
+        )

@@ -42,24 +42,26 @@ class EvidenceLoglik(Op):
     def _pairs(self, evidence: list[np.ndarray]) -> EntryPairs:
         """The evidence's entry pairs, recomputed only when the evidence changed."""
         cached = getattr(self, "_cache", None)
-        if cached is None or not all(np.array_equal(a, b) for a, b in zip(cached[0], evidence,
-                                                                             strict=True)):
-            cached = ([np.array(e) for e in evidence],
-                      likelihood_pairs(evidence, self.lowered, self.initial))
+        if cached is None or not all(
+            np.array_equal(a, b) for a, b in zip(cached[0], evidence, strict=True)
+        ):
+            cached = (
+                [np.array(e) for e in evidence],
+                likelihood_pairs(evidence, self.lowered, self.initial),
+            )
             self._cache = cached
         return cached[1]
 
     def make_node(self, *inputs: Any) -> Apply:
         """Declare inputs (evidence matrices, then outcome vectors) and outputs."""
         inputs = [pt.as_tensor(x, dtype="float64") for x in inputs]
-        outputs = [pt.dscalar()] + [x.type() for x in inputs[self.n_nodes:]]
+        outputs = [pt.dscalar()] + [x.type() for x in inputs[self.n_nodes :]]
         return Apply(self, inputs, outputs)
 
     def perform(self, node: Apply, inputs: list[np.ndarray], outputs: list[list[Any]]) -> None:
         """Run the compiled pass and the chain rule."""
-        evidence, params = list(inputs[:self.n_nodes]), list(inputs[self.n_nodes:])
-        loglik, grads = loglik_and_grad(self.lowered, params, self._pairs(evidence),
-                                        self.initial)
+        evidence, params = list(inputs[: self.n_nodes]), list(inputs[self.n_nodes :])
+        loglik, grads = loglik_and_grad(self.lowered, params, self._pairs(evidence), self.initial)
         outputs[0][0] = np.asarray(loglik)
         for k, g in enumerate(grads):
             outputs[k + 1][0] = g
@@ -67,15 +69,15 @@ class EvidenceLoglik(Op):
     def connection_pattern(self, node: Apply) -> list[list[bool]]:
         """Outcome vectors affect the log-likelihood; evidence is data."""
         n_out = len(node.outputs)
-        return ([[False] * n_out for _ in range(self.n_nodes)]
-                + [[True] + [False] * (n_out - 1) for _ in node.inputs[self.n_nodes:]])
+        return [[False] * n_out for _ in range(self.n_nodes)] + [
+            [True] + [False] * (n_out - 1) for _ in node.inputs[self.n_nodes :]
+        ]
 
     def grad(self, inputs: list[Any], output_grads: list[Any]) -> list[Any]:
         """Gradient of the log-likelihood output; the gradients are not differentiated."""
         outputs = self(*inputs)
         g = output_grads[0]
-        return ([disconnected_type() for _ in range(self.n_nodes)]
-                + [g * d for d in outputs[1:]])
+        return [disconnected_type() for _ in range(self.n_nodes)] + [g * d for d in outputs[1:]]
 
 
 class ExactAnswers(Op):
@@ -104,13 +106,13 @@ class ExactAnswers(Op):
         params, evidence = list(inputs[:n_rules]), list(inputs[n_rules:])
         result = self.engine.run(params, evidence)
         questions = self.engine.scenario.questions
-        outputs[0][0] = np.array([result.questions.get(q.id, np.nan) for q in questions],
-                                 dtype=float)
+        outputs[0][0] = np.array(
+            [result.questions.get(q.id, np.nan) for q in questions], dtype=float
+        )
         for k, node_ in enumerate(self.engine.scenario.nodes):
             marginal = result.marginals.get(node_.name)
             if marginal is None:
-                marginal = np.full((self.engine.scenario.timeline.n_steps, node_.n_states),
-                                   np.nan)
+                marginal = np.full((self.engine.scenario.timeline.n_steps, node_.n_states), np.nan)
             outputs[k + 1][0] = np.asarray(marginal, dtype=float)
 
     def grad(self, inputs: list[Any], output_grads: list[Any]) -> list[Any]:

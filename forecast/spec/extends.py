@@ -33,8 +33,10 @@ EXTENDS = "extends"
 VARIANT_FIELDS = ("id", "title", "source", "author", "priors_set_on", "report_dates")
 """Top-level fields a variant may restate, besides ``nodes.<node>.transitions``."""
 
-_ALLOWED_TOP = (f"{EXTENDS}, {', '.join(VARIANT_FIELDS)} and nodes.<node>.transitions; the "
-                "structure, evidence and questions come from the extended scenario")
+_ALLOWED_TOP = (
+    f"{EXTENDS}, {', '.join(VARIANT_FIELDS)} and nodes.<node>.transitions; the "
+    "structure, evidence and questions come from the extended scenario"
+)
 
 
 def _problem(file: str, lines: LineMap, path: Path_, message: str, allowed: str) -> Problem:
@@ -69,31 +71,57 @@ def _variant_problems(data: dict, base: dict, file: str, lines: LineMap) -> list
         if key == EXTENDS or key in VARIANT_FIELDS:
             continue
         if key != "nodes":
-            problems.append(_problem(file, lines, (key,), f"a scenario that extends another "
-                                     f"cannot change '{key}'", _ALLOWED_TOP))
+            problems.append(
+                _problem(
+                    file,
+                    lines,
+                    (key,),
+                    f"a scenario that extends another cannot change '{key}'",
+                    _ALLOWED_TOP,
+                )
+            )
             continue
         nodes = data["nodes"]
         if not isinstance(nodes, dict):
-            problems.append(_problem(file, lines, ("nodes",), "must map node names to their "
-                                     "restated transitions", "nodes.<node>.transitions"))
+            problems.append(
+                _problem(
+                    file,
+                    lines,
+                    ("nodes",),
+                    "must map node names to their restated transitions",
+                    "nodes.<node>.transitions",
+                )
+            )
             continue
         for name, node in nodes.items():
             if name not in base_nodes:
-                problems.append(_problem(
-                    file, lines, ("nodes", name), f"no node '{name}' in the extended scenario",
-                    f"one of: {', '.join(map(str, base_nodes))}"))
+                problems.append(
+                    _problem(
+                        file,
+                        lines,
+                        ("nodes", name),
+                        f"no node '{name}' in the extended scenario",
+                        f"one of: {', '.join(map(str, base_nodes))}",
+                    )
+                )
             elif not isinstance(node, dict) or set(node) != {"transitions"}:
                 extra = sorted(set(node) - {"transitions"}) if isinstance(node, dict) else []
                 path = ("nodes", name, extra[0]) if extra else ("nodes", name)
-                problems.append(_problem(
-                    file, lines, path, "a scenario that extends another can change only the "
-                    "transitions of a node", f"nodes.{name}.transitions (a list of rules)"))
+                problems.append(
+                    _problem(
+                        file,
+                        lines,
+                        path,
+                        "a scenario that extends another can change only the transitions of a node",
+                        f"nodes.{name}.transitions (a list of rules)",
+                    )
+                )
     return problems
 
 
-def resolve_extends(data: Any, lines: LineMap, path: Path,
-                    chain: tuple[Path, ...] = ()
-                    ) -> tuple[Any, LineMap, list[str], list[Path]]:
+def resolve_extends(
+    data: Any, lines: LineMap, path: Path, chain: tuple[Path, ...] = ()
+) -> tuple[Any, LineMap, list[str], list[Path]]:
     """Merge a variant with the scenario it extends (a no-op for other files).
 
     Parameters
@@ -131,19 +159,37 @@ def resolve_extends(data: Any, lines: LineMap, path: Path,
     base_path = (path.parent / target).resolve()
     if base_path in (*chain, path.resolve()):
         loop = " -> ".join(p.name for p in (*chain, path.resolve(), base_path))
-        raise ScenarioError([_problem(file, lines, (EXTENDS,),
-                                      f"the scenarios extend one another in a loop ({loop})",
-                                      "a chain of extended scenarios that ends")])
+        raise ScenarioError(
+            [
+                _problem(
+                    file,
+                    lines,
+                    (EXTENDS,),
+                    f"the scenarios extend one another in a loop ({loop})",
+                    "a chain of extended scenarios that ends",
+                )
+            ]
+        )
     if not base_path.is_file():
-        raise ScenarioError([_problem(file, lines, (EXTENDS,),
-                                      f"no scenario file at {base_path}", allowed)])
+        raise ScenarioError(
+            [_problem(file, lines, (EXTENDS,), f"no scenario file at {base_path}", allowed)]
+        )
     base_data, base_lines = load_yaml(base_path)
-    base_data, base_lines, texts, bases = resolve_extends(base_data, base_lines, base_path,
-                                                          (*chain, path.resolve()))
+    base_data, base_lines, texts, bases = resolve_extends(
+        base_data, base_lines, base_path, (*chain, path.resolve())
+    )
     if not isinstance(base_data, dict):
-        raise ScenarioError([Problem(str(base_path), "(file)", "the file must hold a mapping "
-                                     "of scenario fields", "a scenario file",
-                                     base_lines.line(()) or 1)])
+        raise ScenarioError(
+            [
+                Problem(
+                    str(base_path),
+                    "(file)",
+                    "the file must hold a mapping of scenario fields",
+                    "a scenario file",
+                    base_lines.line(()) or 1,
+                )
+            ]
+        )
     problems = _variant_problems(data, base_data, file, lines)
     if problems:
         raise ScenarioError(problems)
@@ -155,11 +201,11 @@ def resolve_extends(data: Any, lines: LineMap, path: Path,
     own_lines, _ = lines.items()
 
     def restate(prefix: Path_) -> None:
-        for key in [k for k in line_of if k[:len(prefix)] == prefix]:
+        for key in [k for k in line_of if k[: len(prefix)] == prefix]:
             del line_of[key]
             file_of.pop(key, None)
         for key, line in own_lines.items():
-            if key[:len(prefix)] == prefix:
+            if key[: len(prefix)] == prefix:
                 line_of[key] = line
                 file_of[key] = file
 

@@ -76,8 +76,9 @@ def _arm(annotation: Any, tag: object) -> Any:
         inner, _ = _peel(arm)
         origin = typing.get_origin(inner)
         kind = origin.__name__ if origin is not None else getattr(inner, "__name__", "")
-        if isinstance(tag, str) and (tag == kind or tag.startswith(f"{kind}[")
-                                     or tag.endswith(f"-{kind}")):
+        if isinstance(tag, str) and (
+            tag == kind or tag.startswith(f"{kind}[") or tag.endswith(f"-{kind}")
+        ):
             return arm
     return arms[0]
 
@@ -109,8 +110,7 @@ def _resolve(loc: tuple) -> tuple[tuple, Any, list[Any]]:
         clean.append(part)
         origin = typing.get_origin(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
-            field = next((f for n, f in current.model_fields.items()
-                          if part in (n, f.alias)), None)
+            field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
             current = field.annotation if field is not None else Any
             constraints = list(field.metadata) if field is not None else []
         elif origin in (dict, list):
@@ -139,8 +139,12 @@ def _allowed_fields(model: type[BaseModel]) -> str:
 def _bounds_text(constraints: list[Any]) -> str:
     """Describe a field's bounds, e.g. ``'a number greater than 0 and less than 1'``."""
     words = {"gt": "greater than", "ge": "at least", "lt": "less than", "le": "at most"}
-    parts = [f"{text} {getattr(c, key):g}" for c in constraints
-             for key, text in words.items() if isinstance(getattr(c, key, None), int | float)]
+    parts = [
+        f"{text} {getattr(c, key):g}"
+        for c in constraints
+        for key, text in words.items()
+        if isinstance(getattr(c, key, None), int | float)
+    ]
     return "a number " + " and ".join(parts) if parts else ""
 
 
@@ -179,8 +183,11 @@ def pydantic_problems(exc: ValidationError, file: str, lines: LineMap) -> list[P
     for error in exc.errors():
         loc, _, constraints = _resolve(tuple(error["loc"]))
         resolved.append((error, loc, constraints))
-    deep = {loc[:n] for error, loc, _ in resolved
-            for n in range(len(loc) + (not error["type"].endswith("_type")))}
+    deep = {
+        loc[:n]
+        for error, loc, _ in resolved
+        for n in range(len(loc) + (not error["type"].endswith("_type")))
+    }
     merged: dict[tuple, tuple[list[str], list[str], Any]] = {}
     for error, loc, constraints in resolved:
         kind = error["type"]
@@ -190,9 +197,15 @@ def pydantic_problems(exc: ValidationError, file: str, lines: LineMap) -> list[P
         if kind == "extra_forbidden":
             message = f"unknown field '{loc[-1]}'"
             parent = _model_at(loc[:-1])
-            close = difflib.get_close_matches(
-                str(loc[-1]), [f.alias or n for n, f in parent.model_fields.items()], n=1,
-            ) if parent else []
+            close = (
+                difflib.get_close_matches(
+                    str(loc[-1]),
+                    [f.alias or n for n, f in parent.model_fields.items()],
+                    n=1,
+                )
+                if parent
+                else []
+            )
             if close:
                 message += f" (did you mean '{close[0]}'?)"
         elif kind == "missing":
@@ -211,16 +224,28 @@ def pydantic_problems(exc: ValidationError, file: str, lines: LineMap) -> list[P
         message = "; or ".join(messages)
         if shown is not None and not isinstance(shown, dict | list):
             message = f"{message} (got {shown!r})"
-        problems.append(Problem(lines.file(loc, file), format_field(loc), message,
-                                "; or ".join(alloweds), lines.line(loc)))
+        problems.append(
+            Problem(
+                lines.file(loc, file),
+                format_field(loc),
+                message,
+                "; or ".join(alloweds),
+                lines.line(loc),
+            )
+        )
     return problems
 
 
 def parse_spec(data: Any, file: str, lines: LineMap) -> ScenarioSpec:
     """Validate the YAML data against the schema."""
     if not isinstance(data, dict):
-        raise ScenarioError.single(file, "", "the file must hold a mapping of scenario fields",
-                                   _allowed_fields(ScenarioSpec), lines.line(()) or 1)
+        raise ScenarioError.single(
+            file,
+            "",
+            "the file must hold a mapping of scenario fields",
+            _allowed_fields(ScenarioSpec),
+            lines.line(()) or 1,
+        )
     try:
         return ScenarioSpec.model_validate(data)
     except ValidationError as exc:
@@ -230,8 +255,11 @@ def parse_spec(data: Any, file: str, lines: LineMap) -> ScenarioSpec:
 def _timeline(spec: ScenarioSpec, check: Checker) -> Timeline | None:
     start, horizon = parse_month(spec.start), parse_month(spec.horizon)
     if horizon < start:
-        check.add(("horizon",), f"horizon {spec.horizon} is before start {spec.start}",
-                  "a horizon month on or after the start month")
+        check.add(
+            ("horizon",),
+            f"horizon {spec.horizon} is before start {spec.start}",
+            "a horizon month on or after the start month",
+        )
         return None
     return Timeline(start, horizon)
 
@@ -272,16 +300,25 @@ def zero_probability_problems(
     here = [e for e in scenario.evidence if scenario.timeline.step_of(e.date) == step]
     earlier = [e for e in scenario.evidence if scenario.timeline.step_of(e.date) < step]
     shown = "; ".join(f"{e.node} in {'|'.join(e.states)} ({e.origin})" for e in here)
-    context = (f"given the initial states and {len(earlier)} earlier observation(s)"
-               if earlier else "given the initial states")
+    context = (
+        f"given the initial states and {len(earlier)} earlier observation(s)"
+        if earlier
+        else "given the initial states"
+    )
     at_file, at_field, at_line = (where or {}).get(
         here[0].origin if here else "",
-        (lines.file(("evidence",), file), "evidence", lines.line(("evidence",))))
-    return [Problem(at_file, at_field, f"the evidence of {month} has probability zero under "
-                    f"the scenario {context}: {shown}",
-                    "evidence that some path allowed by the transition rules can produce "
-                    "(check absorbing states, 'stays' rules and initial states)",
-                    at_line)]
+        (lines.file(("evidence",), file), "evidence", lines.line(("evidence",))),
+    )
+    return [
+        Problem(
+            at_file,
+            at_field,
+            f"the evidence of {month} has probability zero under the scenario {context}: {shown}",
+            "evidence that some path allowed by the transition rules can produce "
+            "(check absorbing states, 'stays' rules and initial states)",
+            at_line,
+        )
+    ]
 
 
 def _in_file_order(problems: list[Problem]) -> list[Problem]:
@@ -324,11 +361,19 @@ def load_scenario(path: str | Path) -> Scenario:
     problems = check.problems + reader.problems
     if problems:
         raise ScenarioError(_in_file_order(problems))
-    scenario = Scenario(spec=spec, path=path, text="\n".join(texts),
-                        timeline=timeline, nodes=nodes, questions=questions,
-                        evidence=tuple(evidence), outcomes=tuple(spec.outcomes),
-                        evidence_files=reader.files, superseded=tuple(reader.superseded),
-                        bases=tuple(bases))
+    scenario = Scenario(
+        spec=spec,
+        path=path,
+        text="\n".join(texts),
+        timeline=timeline,
+        nodes=nodes,
+        questions=questions,
+        evidence=tuple(evidence),
+        outcomes=tuple(spec.outcomes),
+        evidence_files=reader.files,
+        superseded=tuple(reader.superseded),
+        bases=tuple(bases),
+    )
     zero = zero_probability_problems(scenario, lines, file, reader.where)
     if zero:
         raise ScenarioError(zero)

@@ -196,8 +196,11 @@ class Scenario:
         """
         if as_of is None:
             return self.evidence
-        return tuple(e for e in (*self.evidence, *self.superseded) if e.known_on <= as_of
-                     and (e.superseded_on is None or as_of < e.superseded_on))
+        return tuple(
+            e
+            for e in (*self.evidence, *self.superseded)
+            if e.known_on <= as_of and (e.superseded_on is None or as_of < e.superseded_on)
+        )
 
     def to_json(self) -> str:
         """The scenario as written, as JSON (for InferenceData attributes)."""

@@ -77,24 +77,30 @@ class Judgement(_Strict):
         if self.beta is not None and stated:
             raise SpecValueError(
                 "give either best and interval, or beta: [alpha, beta], not both",
-                "best: 0.3, interval: [0.1, 0.6] (optionally credibility), or beta: [2, 5]")
+                "best: 0.3, interval: [0.1, 0.6] (optionally credibility), or beta: [2, 5]",
+            )
         if self.beta is None:
             if self.best is None or self.interval is None:
                 raise SpecValueError(
                     "a judgement needs best (0-1) and interval [lo, hi], or beta: [alpha, beta]",
-                    "best: 0.3, interval: [0.1, 0.6] (optionally credibility), or beta: [2, 5]")
+                    "best: 0.3, interval: [0.1, 0.6] (optionally credibility), or beta: [2, 5]",
+                )
             lo, hi = self.interval
             if not lo < hi:
-                raise SpecValueError(f"interval [{lo}, {hi}] must have lo < hi",
-                                     "an interval [lo, hi] with lo < best < hi")
+                raise SpecValueError(
+                    f"interval [{lo}, {hi}] must have lo < hi",
+                    "an interval [lo, hi] with lo < best < hi",
+                )
             if not lo < self.best < hi:
                 raise SpecValueError(
                     f"the interval [{lo}, {hi}] must contain the best guess {self.best} strictly",
-                    "an interval [lo, hi] with lo < best < hi")
+                    "an interval [lo, hi] with lo < best < hi",
+                )
         elif self.credibility is not None:
             raise SpecValueError(
                 "credibility goes with an interval, not with plain beta parameters",
-                "credibility only next to best and interval")
+                "credibility only next to best and interval",
+            )
         return self
 
 
@@ -111,7 +117,8 @@ class ReferenceClass(_Strict):
         if sum(self.counts.values()) > self.n:
             raise SpecValueError(
                 f"the counts add up to {sum(self.counts.values())}, more than n = {self.n} cases",
-                f"counts of cases that add up to at most n = {self.n}")
+                f"counts of cases that add up to at most n = {self.n}",
+            )
         return self
 
 
@@ -135,26 +142,31 @@ class TransitionRule(_Strict):
             raise SpecValueError(
                 "a rule needs exactly one of: to (judgements per destination state), "
                 "dirichlet (plain parameters over 'stay' and the destinations), or stays: true",
-                "one of to: {...}, dirichlet: {stay: ..., ...} or stays: true")
+                "one of to: {...}, dirichlet: {stay: ..., ...} or stays: true",
+            )
         if self.dirichlet is not None and "stay" not in self.dirichlet:
             raise SpecValueError(
                 "dirichlet parameters need a 'stay' entry besides the destinations",
-                "dirichlet: {stay: 3, <destination>: 1, ...}")
+                "dirichlet: {stay: 3, <destination>: 1, ...}",
+            )
         if self.dirichlet is not None and len(self.dirichlet) < 2:
             raise SpecValueError(
                 "dirichlet parameters need 'stay' and at least one destination",
-                "dirichlet: {stay: 3, <destination>: 1, ...}")
+                "dirichlet: {stay: 3, <destination>: 1, ...}",
+            )
         if self.reference_class is not None and self.stays:
             raise SpecValueError(
                 "a reference class needs a rule with destinations, not stays: true",
-                "reference_class only on a rule with to or dirichlet")
+                "reference_class only on a rule with to or dirichlet",
+            )
         if len(self.to) > 1:
             total = sum(j.best for j in self.to.values() if j.best is not None)
             if total >= 1.0:
                 raise SpecValueError(
                     f"the best guesses of the destinations add up to {total:.3g}; "
                     "they must leave room for staying (sum < 1)",
-                    "best guesses over the destinations that add up to less than 1")
+                    "best guesses over the destinations that add up to less than 1",
+                )
         return self
 
     @property
@@ -188,8 +200,7 @@ class NodeSpec(_Strict):
         if isinstance(value, list):
             twice = sorted({str(s) for s in value if value.count(s) > 1})
             if twice:
-                raise SpecValueError(f"state(s) {', '.join(twice)} listed twice",
-                                     "each state once")
+                raise SpecValueError(f"state(s) {', '.join(twice)} listed twice", "each state once")
             return {str(s): str(s) for s in value}
         return value
 
@@ -197,8 +208,9 @@ class NodeSpec(_Strict):
     @classmethod
     def _at_least_two(cls, value: dict[str, str]) -> dict[str, str]:
         if len(value) < 2:
-            raise SpecValueError("a node needs at least two states",
-                                 "two or more states, e.g. [no, yes]")
+            raise SpecValueError(
+                "a node needs at least two states", "two or more states, e.g. [no, yes]"
+            )
         return value
 
     @field_validator("parents", mode="before")
@@ -225,7 +237,8 @@ class Observation(_Strict):
             raise SpecValueError(
                 f"reported {self.reported} is before the date observed {self.date}; "
                 "a state cannot be reported before it happens",
-                "a reported date on or after the date observed")
+                "a reported date on or after the date observed",
+            )
         return self
 
     @property
@@ -249,8 +262,7 @@ class Bin(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Bin:
         if not self.min < self.max:
-            raise SpecValueError(f"bin for '{self.state}' needs min < max",
-                                 "a bin with min < max")
+            raise SpecValueError(f"bin for '{self.state}' needs min < max", "a bin with min < max")
         return self
 
 
@@ -276,7 +288,8 @@ class SeriesEvidence(_Strict):
             except re.error as exc:
                 raise SpecValueError(
                     f"include pattern for '{column}' is not a regex: {exc}",
-                    "a Python regular expression") from exc
+                    "a Python regular expression",
+                ) from exc
         return value
 
 
@@ -312,11 +325,15 @@ class QuestionSpec(_Strict):
     def _window(self) -> QuestionSpec:
         if self.window_start is not None:
             if self.kind != "reached":
-                raise SpecValueError("window_start only goes with kind: reached",
-                                     "kind: reached with window_start, or no window_start")
+                raise SpecValueError(
+                    "window_start only goes with kind: reached",
+                    "kind: reached with window_start, or no window_start",
+                )
             if self.window_start > self.date:
-                raise SpecValueError(f"window_start {self.window_start} is after date {self.date}",
-                                     "a window_start on or before the question's date")
+                raise SpecValueError(
+                    f"window_start {self.window_start} is after date {self.date}",
+                    "a window_start on or before the question's date",
+                )
         return self
 
     @property

@@ -25,8 +25,8 @@ ScenarioLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 ScenarioLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"))
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _construct_timestamp(loader: ScenarioLoader, node: yaml.ScalarNode) -> object:
@@ -87,8 +87,9 @@ class LineMap:
         return dict(self._lines), dict(self._files)
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem],
-          file: str) -> None:
+def _walk(
+    node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem], file: str
+) -> None:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -96,10 +97,15 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in seen:
-                problems.append(Problem(
-                    file, format_field((*path, key)),
-                    f"'{key}' is defined twice (first on line {seen[key]})",
-                    "each key once per mapping", line))
+                problems.append(
+                    Problem(
+                        file,
+                        format_field((*path, key)),
+                        f"'{key}' is defined twice (first on line {seen[key]})",
+                        "each key once per mapping",
+                        line,
+                    )
+                )
             seen[key] = line
             lines[(*path, key)] = line
             _walk(value_node, (*path, key), lines, problems, file)
@@ -123,8 +129,9 @@ def load_yaml(path: str | Path) -> tuple[Any, LineMap]:
     except FileNotFoundError:
         raise ScenarioError.single(file, "", "file not found", "a path to a YAML file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError.single(file, "", f"cannot be read: {exc}",
-                                   "a UTF-8 text file") from None
+        raise ScenarioError.single(
+            file, "", f"cannot be read: {exc}", "a UTF-8 text file"
+        ) from None
     try:
         root = yaml.compose(text, Loader=ScenarioLoader)
         data = yaml.load(text, Loader=ScenarioLoader)
@@ -136,14 +143,21 @@ def load_yaml(path: str | Path) -> tuple[Any, LineMap]:
             context = f"{context} that starts on line {exc.context_mark.line + 1},"
         reason = " ".join(str(part) for part in (context, exc.problem) if part)
         raise ScenarioError.single(
-            file, "", f"YAML syntax error: {reason}", "valid YAML (check indentation and colons)",
-            line) from None
+            file,
+            "",
+            f"YAML syntax error: {reason}",
+            "valid YAML (check indentation and colons)",
+            line,
+        ) from None
     except yaml.YAMLError as exc:
         raise ScenarioError.single(file, "", f"YAML error: {exc}", "valid YAML") from None
     except (ValueError, TypeError) as exc:
-        raise ScenarioError.single(file, "", f"a YAML value cannot be read: {exc}",
-                                   "valid YAML values (quote text that looks like a number "
-                                   "or a date)") from None
+        raise ScenarioError.single(
+            file,
+            "",
+            f"a YAML value cannot be read: {exc}",
+            "valid YAML values (quote text that looks like a number or a date)",
+        ) from None
     lines: dict[Path_, int] = {}
     problems: list[Problem] = []
     if root is not None:

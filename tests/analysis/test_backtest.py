@@ -65,8 +65,12 @@ questions:
 """The March observation's state is filled in by :func:`write_one_rule`."""
 
 ALPHA, BETA, N_MONTHS = 2.0, 3.0, 2
-JAN, FEB, MAR, APR = (dt.date(2024, 1, 31), dt.date(2024, 2, 29), dt.date(2024, 3, 31),
-                      dt.date(2024, 4, 30))
+JAN, FEB, MAR, APR = (
+    dt.date(2024, 1, 31),
+    dt.date(2024, 2, 29),
+    dt.date(2024, 3, 31),
+    dt.date(2024, 4, 30),
+)
 SEEN = {JAN: 1, FEB: 1, MAR: 1, APR: 3}
 """Months known to be ``no`` at each cut-off (the March reading is reported on 10 April)."""
 
@@ -79,6 +83,7 @@ def write_one_rule(folder: Path, march: str = "no", name: str = "one_rule.yaml")
 
 def exact_mean(k: int, g) -> float:
     """Posterior mean of ``g(q)`` given ``no`` seen for the first ``k`` months (k=0: prior)."""
+
     def weight(q: float) -> float:
         return stats.beta.pdf(q, ALPHA, BETA) * (1 - q) ** (k / N_MONTHS)
 
@@ -112,12 +117,17 @@ def one_rule_replay(one_rule):
 
 # ---------------------------------------------------------------------------------- helpers
 
+
 def test_replay_dates_run_to_the_month_of_the_latest_evidence(one_rule, kursk) -> None:
     assert replay_dates(one_rule) == [JAN, FEB, MAR, APR]  # March reading known 2024-04-10
     assert replay_dates(one_rule, start="2024-02", end=dt.date(2024, 3, 3)) == [FEB, MAR]
-    known = [pd.to_datetime(pd.read_csv(ROOT / "data" / name)[column]).max()
-             for name, column in (("kursk_observations.csv", "reported"),
-                                  ("kursk_territory.csv", "date"))]
+    known = [
+        pd.to_datetime(pd.read_csv(ROOT / "data" / name)[column]).max()
+        for name, column in (
+            ("kursk_observations.csv", "reported"),
+            ("kursk_territory.csv", "date"),
+        )
+    ]
     last = max(known)
     dates = replay_dates(kursk)
     assert dates[0] == dt.date(2024, 9, 30)  # the scenario's first month
@@ -126,6 +136,7 @@ def test_replay_dates_run_to_the_month_of_the_latest_evidence(one_rule, kursk) -
 
 
 # ------------------------------------------------------------------- exact posterior (1-D)
+
 
 @pytest.mark.parametrize("as_of", [JAN, FEB, MAR, APR])
 def test_is_replay_equals_brute_force_integration(one_rule_replay, as_of) -> None:
@@ -154,8 +165,9 @@ def test_replay_settles_a_question_the_evidence_answers(one_rule_replay) -> None
     assert rows.loc[JAN, "mean"] == pytest.approx(exact_mean(1, lambda q: 1 - q), abs=0.004)
     assert not rows.loc[JAN, "settled"]
     assert rows.loc[APR, "settled"]
-    assert_allclose(rows.loc[APR, ["mean", "low90", "high90"]].astype(float), 1.0, rtol=0,
-                    atol=1e-12)
+    assert_allclose(
+        rows.loc[APR, ["mean", "low90", "high90"]].astype(float), 1.0, rtol=0, atol=1e-12
+    )
 
 
 def test_replay_function_equals_the_class(one_rule) -> None:
@@ -194,6 +206,7 @@ def test_replay_rejects_bad_input(one_rule) -> None:
 
 # --------------------------------------------------------------------------------- no leaks
 
+
 def test_as_of_forecast_is_unchanged_when_later_evidence_changes(tmp_path) -> None:
     """The March reading (reported 10 April) is changed from no to yes: every forecast made
     before 10 April stays bit-identical, the April one moves."""
@@ -214,12 +227,12 @@ def test_as_of_forecast_is_unchanged_when_later_evidence_changes(tmp_path) -> No
 
 # ---------------------------------------------------------------------------- IS and NUTS
 
+
 @pytest.fixture(scope="module")
 def tiny_nuts_and_is(tiny):
     from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
 
-    fitter = ScenarioFitter(tiny, sampler=SamplerConfig(draws=600, tune=400, chains=2,
-                                                        cores=1))
+    fitter = ScenarioFitter(tiny, sampler=SamplerConfig(draws=600, tune=400, chains=2, cores=1))
     dates = replay_dates(tiny)
     nuts = Replay(tiny, method="nuts", fitter=fitter, seed=3)
     imp = Replay(tiny, draws=20_000, seed=3)
@@ -256,6 +269,7 @@ def test_nuts_replay_table_reports_per_question_ess(tiny_nuts_and_is) -> None:
 
 
 # ------------------------------------------------------------------ arrivals and big moves
+
 
 def test_evidence_arrivals_and_largest_moves(one_rule_replay, one_rule) -> None:
     _, table = one_rule_replay

@@ -9,19 +9,22 @@ from forecast.analysis.claims import (
 )
 
 
-@pytest.mark.parametrize(("parent", "child", "lag", "claims"), [
-    ("occupation", "pressure", 1, ("C2",)),
-    ("occupation", "escalation", 1, ("C11",)),
-    ("pressure", "escalation", 1, ("C11",)),
-    ("escalation", "partners", 0, ("C12",)),
-    ("occupation", "mediation", 1, ("C6",)),
-    ("partners", "mediation", 1, ("C13",)),
-    ("mediation", "talks", 1, ("C8",)),
-    ("pressure", "talks", 1, ("C10", "C14")),
-    ("talks", "land_for_land", 1, ("C4",)),
-    ("occupation", "land_for_land", 1, ("C3",)),
-    ("talks", "ceasefire", 1, ("C15",)),
-])
+@pytest.mark.parametrize(
+    ("parent", "child", "lag", "claims"),
+    [
+        ("occupation", "pressure", 1, ("C2",)),
+        ("occupation", "escalation", 1, ("C11",)),
+        ("pressure", "escalation", 1, ("C11",)),
+        ("escalation", "partners", 0, ("C12",)),
+        ("occupation", "mediation", 1, ("C6",)),
+        ("partners", "mediation", 1, ("C13",)),
+        ("mediation", "talks", 1, ("C8",)),
+        ("pressure", "talks", 1, ("C10", "C14")),
+        ("talks", "land_for_land", 1, ("C4",)),
+        ("occupation", "land_for_land", 1, ("C3",)),
+        ("talks", "ceasefire", 1, ("C15",)),
+    ],
+)
 def test_kursk_edges_carry_their_claims(kursk, claim_map, parent, child, lag, claims):
     edges = causal_edges(kursk, claim_map)
     row = edges[(edges["parent"] == parent) & (edges["child"] == child)]

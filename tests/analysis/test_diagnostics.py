@@ -11,18 +11,21 @@ def _idata(shift: float, divergences: int, seed: int = 0):
     fixed = np.full((2, 500), 0.25)
     diverging = np.zeros((2, 500), dtype=bool)
     diverging[0, :divergences] = True
-    return az.from_dict(posterior={"x": x, "fixed": fixed},
-                        sample_stats={"diverging": diverging})
+    return az.from_dict(posterior={"x": x, "fixed": fixed}, sample_stats={"diverging": diverging})
 
 
-@pytest.mark.parametrize(("shift", "divergences", "ok"), [
-    (0.0, 0, True),
-    (3.0, 0, False),   # chains disagree: R-hat far above 1.01
-    (0.0, 2, False),   # divergences
-])
+@pytest.mark.parametrize(
+    ("shift", "divergences", "ok"),
+    [
+        (0.0, 0, True),
+        (3.0, 0, False),  # chains disagree: R-hat far above 1.01
+        (0.0, 2, False),  # divergences
+    ],
+)
 def test_checks(tiny, shift, divergences, ok):
-    table = diagnostics_table({"fit": _idata(shift, divergences)}, tiny,
-                              groups={"x and a constant": ["x", "fixed"]})
+    table = diagnostics_table(
+        {"fit": _idata(shift, divergences)}, tiny, groups={"x and a constant": ["x", "fixed"]}
+    )
     row = table.iloc[0]
     assert row["checked"] == 1 and row["fixed"] == 1
     assert row["divergences"] == divergences

@@ -51,8 +51,10 @@ def test_reached_curve_matches_the_questions(tiny, tiny_fits, label):
     means = _question_means(idata, tiny)
     for q in tiny.questions:
         if q.outcome in ("b_mid", "b_high"):
-            row = curves[(curves["outcome"] == q.outcome)
-                         & (curves["month"] == tiny.timeline.month_label(q.step))]
+            row = curves[
+                (curves["outcome"] == q.outcome)
+                & (curves["month"] == tiny.timeline.month_label(q.step))
+            ]
             assert_allclose(row["mean"].iloc[0], means[q.id], rtol=1e-9)
     mid = curves[curves["outcome"] == "b_mid"]["mean"].to_numpy()
     assert np.all(np.diff(mid) >= -1e-12)
@@ -95,8 +97,7 @@ def test_question_summary(tiny, tiny_prior):
 
 def test_headline_table_is_the_rounded_means(tiny, tiny_fits):
     table = headline_table(tiny_fits, tiny, ["b_high", "a_yes"])
-    expected_rows = [q.id for o in ("b_high", "a_yes") for q in tiny.questions
-                     if q.outcome == o]
+    expected_rows = [q.id for o in ("b_high", "a_yes") for q in tiny.questions if q.outcome == o]
     assert list(table.index) == expected_rows
     assert list(table.columns) == ["outcome", "date", "prior", *tiny_fits]
     for label, idata in tiny_fits.items():

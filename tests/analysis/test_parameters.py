@@ -11,8 +11,7 @@ def test_table_matches_the_draws(tiny, tiny_fits):
     post = idata.posterior["b__r2"].sel(b__r2_outcome="high").values.ravel()
     row = table[(table["rule"] == "b__r2") & (table["destination"] == "high")].iloc[0]
     assert_allclose(row["posterior_mean"], post.mean())
-    assert_allclose([row["posterior_low"], row["posterior_high"]],
-                    np.quantile(post, [0.05, 0.95]))
+    assert_allclose([row["posterior_low"], row["posterior_high"]], np.quantile(post, [0.05, 0.95]))
     prior = idata.prior["a__r0"].values.ravel()
     row = table[table["rule"] == "a__r0"].iloc[0]
     assert_allclose(row["prior_mean"], prior.mean())

@@ -24,8 +24,9 @@ TINY = Path(__file__).resolve().parents[1] / "scenarios" / "tiny_chain.yaml"
 
 @pytest.fixture
 def fitted():
-    fitter = ScenarioFitter(forecast.load_scenario(TINY),
-                            sampler=SamplerConfig(draws=1000, tune=500, chains=2, cores=2))
+    fitter = ScenarioFitter(
+        forecast.load_scenario(TINY), sampler=SamplerConfig(draws=1000, tune=500, chains=2, cores=2)
+    )
     return fitter, fitter.fit(seed=21)
 
 

@@ -17,11 +17,14 @@ def test_one_row_per_rule_and_destination(tiny, table):
     assert list(table["rule"].unique()) == [r.name for r in tiny.rules]
 
 
-@pytest.mark.parametrize(("rule", "destination", "best", "low", "high"), [
-    ("a__r0", "yes", 0.3, 0.1, 0.6),
-    ("b__r0", "mid", 0.4, 0.2, 0.6),
-    ("b__r0", "high", 0.2, 0.05, 0.4),
-])
+@pytest.mark.parametrize(
+    ("rule", "destination", "best", "low", "high"),
+    [
+        ("a__r0", "yes", 0.3, 0.1, 0.6),
+        ("b__r0", "mid", 0.4, 0.2, 0.6),
+        ("b__r0", "high", 0.2, 0.05, 0.4),
+    ],
+)
 def test_stated_judgements(table, rule, destination, best, low, high):
     row = table[(table["rule"] == rule) & (table["destination"] == destination)].iloc[0]
     assert (row["stated_best"], row["stated_low"], row["stated_high"]) == (best, low, high)

@@ -38,15 +38,19 @@ def one_rule(tmp_path_factory):
 
 # ----------------------------------------------------------------------------------- scores
 
-@pytest.mark.parametrize(("p", "o", "brier", "log"), [
-    (0.9, 1, 0.01, -math.log(0.9)),
-    (0.2, 1, 0.64, -math.log(0.2)),
-    (0.5, 0, 0.25, math.log(2)),
-    (0.3, 0, 0.09, -math.log(0.7)),
-    (1.0, 1, 0.0, -math.log(1 - 1e-6)),        # clipped: never exactly 0
-    (0.0, 1, 1.0, -math.log(1e-6)),            # a certain miss costs 13.8, not infinity
-    (1e-9, 1, (1 - 1e-9) ** 2, -math.log(1e-6)),
-])
+
+@pytest.mark.parametrize(
+    ("p", "o", "brier", "log"),
+    [
+        (0.9, 1, 0.01, -math.log(0.9)),
+        (0.2, 1, 0.64, -math.log(0.2)),
+        (0.5, 0, 0.25, math.log(2)),
+        (0.3, 0, 0.09, -math.log(0.7)),
+        (1.0, 1, 0.0, -math.log(1 - 1e-6)),  # clipped: never exactly 0
+        (0.0, 1, 1.0, -math.log(1e-6)),  # a certain miss costs 13.8, not infinity
+        (1e-9, 1, (1 - 1e-9) ** 2, -math.log(1e-6)),
+    ],
+)
 def test_brier_and_log_score_by_hand(p, o, brier, log) -> None:
     assert brier_score(p, o) == pytest.approx(brier, abs=1e-15)
     assert log_score(p, o) == pytest.approx(log, abs=1e-12)
@@ -54,17 +58,22 @@ def test_brier_and_log_score_by_hand(p, o, brier, log) -> None:
 
 def test_scores_are_vectorised_and_checked() -> None:
     assert_allclose(brier_score([0.9, 0.2], [1, 0]), [0.01, 0.04])
-    assert_allclose(log_score([0.9, 0.2], [1, 0], clip=0.25), [-math.log(0.75),
-                                                               -math.log(0.75)])
+    assert_allclose(log_score([0.9, 0.2], [1, 0], clip=0.25), [-math.log(0.75), -math.log(0.75)])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         brier_score(1.2, 1)
     with pytest.raises(ValueError, match="0 or 1"):
         log_score(0.5, 2)
 
 
-@pytest.mark.parametrize(("score", "reference", "skill"), [
-    (0.2, 0.25, 0.2), (0.25, 0.25, 0.0), (0.5, 0.25, -1.0), (0.0, 0.1, 1.0),
-])
+@pytest.mark.parametrize(
+    ("score", "reference", "skill"),
+    [
+        (0.2, 0.25, 0.2),
+        (0.25, 0.25, 0.0),
+        (0.5, 0.25, -1.0),
+        (0.0, 0.1, 1.0),
+    ],
+)
 def test_skill_score_by_hand(score, reference, skill) -> None:
     assert float(skill_score(score, reference)) == pytest.approx(skill)
 
@@ -74,8 +83,9 @@ def test_skill_against_a_perfect_reference_is_undefined() -> None:
 
 
 def test_calibration_table_by_hand() -> None:
-    table = calibration_table([0.05, 0.15, 0.5, 0.95, 1.0], [0, 1, 1, 1, 0], bins=5,
-                              labels=["a", "b", "c", "d", "e"])
+    table = calibration_table(
+        [0.05, 0.15, 0.5, 0.95, 1.0], [0, 1, 1, 1, 0], bins=5, labels=["a", "b", "c", "d", "e"]
+    )
     assert list(table["n"]) == [2, 0, 1, 0, 2]
     assert_allclose(table["low"], [0, 0.2, 0.4, 0.6, 0.8])
     assert_allclose(table["mean_forecast"], [0.1, np.nan, 0.5, np.nan, 0.975])
@@ -84,10 +94,17 @@ def test_calibration_table_by_hand() -> None:
 
 
 def test_score_summary_by_hand() -> None:
-    scores = pd.DataFrame({
-        "brier": [0.01, 0.64], "brier_prior": [0.04, 0.36], "brier_half": [0.25, 0.25],
-        "log": [0.1, 1.5], "log_prior": [0.2, 1.0], "log_half": [math.log(2)] * 2,
-        "open": [True, False]})
+    scores = pd.DataFrame(
+        {
+            "brier": [0.01, 0.64],
+            "brier_prior": [0.04, 0.36],
+            "brier_half": [0.25, 0.25],
+            "log": [0.1, 1.5],
+            "log_prior": [0.2, 1.0],
+            "log_half": [math.log(2)] * 2,
+            "open": [True, False],
+        }
+    )
     summary = score_summary(scores)
     assert list(summary.index) == ["model", "prior alone", "always 50%"]
     model = summary.loc["model"]
@@ -107,18 +124,28 @@ def test_score_summary_by_hand() -> None:
 
 # -------------------------------------------------------------------------------- questions
 
+
 def test_read_questions_builds_questions_on_the_timeline(tmp_path, one_rule) -> None:
     path = tmp_path / "q.csv"
     path.write_text(
         "id,node,state,kind,date,outcome,window_start,text,source,resolved_on\n"
         "Q1,x,yes,reached,2024-05-31,1,2024-03-01,x moves,https://a,2024-04-02\n"
-        "Q2,x,no|yes,in_state,2024-02-29,1,,,,\n")
+        "Q2,x,no|yes,in_state,2024-02-29,1,,,,\n"
+    )
     q1, q2 = read_questions(path, one_rule)
-    assert (q1.id, q1.node, q1.states, q1.kind, q1.date) == ("Q1", "x", ("yes",), "reached",
-                                                             dt.date(2024, 5, 31))
+    assert (q1.id, q1.node, q1.states, q1.kind, q1.date) == (
+        "Q1",
+        "x",
+        ("yes",),
+        "reached",
+        dt.date(2024, 5, 31),
+    )
     assert (q1.step, q1.window_start, q1.window_start_step) == (4, dt.date(2024, 3, 1), 2)
-    assert (q1.resolution, q1.resolved_on, q1.resolution_source) == (1, dt.date(2024, 4, 2),
-                                                                     "https://a")
+    assert (q1.resolution, q1.resolved_on, q1.resolution_source) == (
+        1,
+        dt.date(2024, 4, 2),
+        "https://a",
+    )
     assert q1.text == "x moves"
     assert q2.states == ("no", "yes")
     assert (q2.step, q2.window_start_step, q2.resolved_on) == (1, 0, None)
@@ -128,39 +155,107 @@ def test_read_questions_builds_questions_on_the_timeline(tmp_path, one_rule) -> 
 ROWS_OK = "Q1,x,yes,in_state,2024-05-31,1"
 
 
-@pytest.mark.parametrize(("text", "field", "message", "allowed", "line"), [
-    (f"{HEADER}\nQ1,y,yes,in_state,2024-05-31,1", "row 2.node", "unknown node 'y'",
-     "one of: x", 2),
-    (f"{HEADER}\n{ROWS_OK}\nQ2,x,maybe,in_state,2024-05-31,1", "row 3.state",
-     "unknown state 'maybe' of node 'x'", "one or more of: no, yes joined by '|'", 3),
-    (f"{HEADER}\nQ1,x,yes,in_state,2024-05-32,1", "row 2.date", "'2024-05-32' is not a date",
-     "YYYY-MM-DD", 2),
-    (f"{HEADER}\nQ1,x,yes,in_state,2025-01-31,1", "row 2.date",
-     "2025-01-31 is outside the scenario's timeline", "dates from 2024-01-01 to 2024-06-30", 2),
-    (f"{HEADER}\nQ1,x,yes,sometimes,2024-05-31,1", "row 2.kind", "unknown kind 'sometimes'",
-     "in_state or reached", 2),
-    (f"{HEADER}\nQ1,x,yes,in_state,2024-05-31,", "row 2.outcome", "'' is not a resolution",
-     "every question must be resolved", 2),
-    (f"{HEADER}\nQ1,x,yes,in_state,2024-05-31,0.7", "row 2.outcome",
-     "'0.7' is not a resolution", "1 (happened) or 0 (did not)", 2),
-    (f"{HEADER}\n{ROWS_OK}\n{ROWS_OK}", "row 3.id", "question id 'Q1' is used twice",
-     "a unique id per row", 3),
-    (f"{HEADER}\nQ1,x,yes,in_state,2024-05-31,1,extra", "row 2", "the row has 7 cells",
-     "one cell per column", 2),
-    ("id,node,state,date,outcome\nQ1,x,yes,2024-05-31,1", "header", "missing column(s) kind",
-     "required id, node, state, kind, date, outcome", 1),
-    (f"{HEADER},colour\nQ1,x,yes,in_state,2024-05-31,1,red", "header",
-     "unknown column(s) colour", "optional window_start, text, source, resolved_on", 1),
-    (f"{HEADER},window_start\nQ1,x,yes,in_state,2024-05-31,1,2024-02-01",
-     "row 2.window_start", "window_start only goes with kind 'reached'", "kind reached", 2),
-    (f"{HEADER},window_start\nQ1,x,yes,reached,2024-03-31,1,2024-05-01",
-     "row 2.window_start", "window_start 2024-05-01 is after date 2024-03-31",
-     "on or before the question's date", 2),
-    (HEADER, "", "the file has no questions", "a header and one row per question", 1),
-    ("", "header", "the file is empty", "required id", 1),
-])
+@pytest.mark.parametrize(
+    ("text", "field", "message", "allowed", "line"),
+    [
+        (
+            f"{HEADER}\nQ1,y,yes,in_state,2024-05-31,1",
+            "row 2.node",
+            "unknown node 'y'",
+            "one of: x",
+            2,
+        ),
+        (
+            f"{HEADER}\n{ROWS_OK}\nQ2,x,maybe,in_state,2024-05-31,1",
+            "row 3.state",
+            "unknown state 'maybe' of node 'x'",
+            "one or more of: no, yes joined by '|'",
+            3,
+        ),
+        (
+            f"{HEADER}\nQ1,x,yes,in_state,2024-05-32,1",
+            "row 2.date",
+            "'2024-05-32' is not a date",
+            "YYYY-MM-DD",
+            2,
+        ),
+        (
+            f"{HEADER}\nQ1,x,yes,in_state,2025-01-31,1",
+            "row 2.date",
+            "2025-01-31 is outside the scenario's timeline",
+            "dates from 2024-01-01 to 2024-06-30",
+            2,
+        ),
+        (
+            f"{HEADER}\nQ1,x,yes,sometimes,2024-05-31,1",
+            "row 2.kind",
+            "unknown kind 'sometimes'",
+            "in_state or reached",
+            2,
+        ),
+        (
+            f"{HEADER}\nQ1,x,yes,in_state,2024-05-31,",
+            "row 2.outcome",
+            "'' is not a resolution",
+            "every question must be resolved",
+            2,
+        ),
+        (
+            f"{HEADER}\nQ1,x,yes,in_state,2024-05-31,0.7",
+            "row 2.outcome",
+            "'0.7' is not a resolution",
+            "1 (happened) or 0 (did not)",
+            2,
+        ),
+        (
+            f"{HEADER}\n{ROWS_OK}\n{ROWS_OK}",
+            "row 3.id",
+            "question id 'Q1' is used twice",
+            "a unique id per row",
+            3,
+        ),
+        (
+            f"{HEADER}\nQ1,x,yes,in_state,2024-05-31,1,extra",
+            "row 2",
+            "the row has 7 cells",
+            "one cell per column",
+            2,
+        ),
+        (
+            "id,node,state,date,outcome\nQ1,x,yes,2024-05-31,1",
+            "header",
+            "missing column(s) kind",
+            "required id, node, state, kind, date, outcome",
+            1,
+        ),
+        (
+            f"{HEADER},colour\nQ1,x,yes,in_state,2024-05-31,1,red",
+            "header",
+            "unknown column(s) colour",
+            "optional window_start, text, source, resolved_on",
+            1,
+        ),
+        (
+            f"{HEADER},window_start\nQ1,x,yes,in_state,2024-05-31,1,2024-02-01",
+            "row 2.window_start",
+            "window_start only goes with kind 'reached'",
+            "kind reached",
+            2,
+        ),
+        (
+            f"{HEADER},window_start\nQ1,x,yes,reached,2024-03-31,1,2024-05-01",
+            "row 2.window_start",
+            "window_start 2024-05-01 is after date 2024-03-31",
+            "on or before the question's date",
+            2,
+        ),
+        (HEADER, "", "the file has no questions", "a header and one row per question", 1),
+        ("", "header", "the file is empty", "required id", 1),
+    ],
+)
 def test_read_questions_names_file_row_field_and_what_is_allowed(
-        tmp_path, one_rule, text, field, message, allowed, line) -> None:
+    tmp_path, one_rule, text, field, message, allowed, line
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(text + "\n")
     with pytest.raises(ScenarioError) as exc:
@@ -174,12 +269,13 @@ def test_read_questions_names_file_row_field_and_what_is_allowed(
 
 def test_read_questions_lists_every_problem(tmp_path, one_rule) -> None:
     path = tmp_path / "bad.csv"
-    path.write_text(f"{HEADER}\nQ1,y,yes,in_state,2024-05-31,1\nQ2,x,yes,in_state,"
-                    "2024-05-31,2\n")
+    path.write_text(f"{HEADER}\nQ1,y,yes,in_state,2024-05-31,1\nQ2,x,yes,in_state,2024-05-31,2\n")
     with pytest.raises(ScenarioError) as exc:
         read_questions(path, one_rule)
-    assert [(p.field, p.line) for p in exc.value.problems] == [("row 2.node", 2),
-                                                               ("row 3.outcome", 3)]
+    assert [(p.field, p.line) for p in exc.value.problems] == [
+        ("row 2.node", 2),
+        ("row 3.outcome", 3),
+    ]
 
 
 def test_read_questions_missing_file(tmp_path, one_rule) -> None:
@@ -204,14 +300,24 @@ def test_kursk_questions_csv_keeps_the_resolved_data(kursk) -> None:
         assert q.text == row["question"]
         twin = in_scenario[q.id]
         assert (q.node, set(q.states), q.kind, q.step, q.window_start_step) == (
-            twin.node, set(twin.states), twin.kind, twin.step, twin.window_start_step)
+            twin.node,
+            set(twin.states),
+            twin.kind,
+            twin.step,
+            twin.window_start_step,
+        )
         assert q.resolution == twin.resolution
 
 
-@pytest.mark.parametrize(("date", "months", "expected"), [
-    ("2025-06-30", 3, "2025-03-31"), ("2025-01-15", 1, "2024-12-31"),
-    ("2024-12-31", 0, "2024-12-31"), ("2025-03-31", 14, "2024-01-31"),
-])
+@pytest.mark.parametrize(
+    ("date", "months", "expected"),
+    [
+        ("2025-06-30", 3, "2025-03-31"),
+        ("2025-01-15", 1, "2024-12-31"),
+        ("2024-12-31", 0, "2024-12-31"),
+        ("2025-03-31", 14, "2024-01-31"),
+    ],
+)
 def test_lead_as_of(one_rule, date, months, expected) -> None:
     import dataclasses
 
@@ -220,6 +326,7 @@ def test_lead_as_of(one_rule, date, months, expected) -> None:
 
 
 # ---------------------------------------------------------------------------------- scoring
+
 
 @pytest.fixture(scope="module")
 def one_rule_draws(one_rule):
@@ -231,8 +338,8 @@ def test_score_questions_against_brute_force(one_rule, one_rule_draws) -> None:
     from the exact prior, scores and skills from those by hand."""
     scores = score_questions(one_rule, as_of=FEB, replay=one_rule_draws).set_index("question")
     assert list(scores.index) == ["yes_jun", "no_mar"]
-    p_yes = exact_mean(1, yes_jun(1))              # outcome 0
-    p_no = exact_mean(1, lambda q: 1 - q)          # E[s^2]; outcome 1
+    p_yes = exact_mean(1, yes_jun(1))  # outcome 0
+    p_no = exact_mean(1, lambda q: 1 - q)  # E[s^2]; outcome 1
     prior_yes, prior_no = exact_mean(0, yes_jun(0)), exact_mean(0, lambda q: (1 - q) ** 1.5)
     assert_allclose(scores["forecast"], [p_yes, p_no], atol=0.004)
     assert_allclose(scores["prior"], [prior_yes, prior_no], atol=0.004)
@@ -265,8 +372,9 @@ def test_score_flags_questions_already_decided(one_rule, one_rule_draws) -> None
 def test_score_per_question_lead_time(one_rule, one_rule_draws) -> None:
     scores = score_questions(one_rule, lead_months=2, replay=one_rule_draws)
     assert list(scores["as_of"]) == [APR, JAN]  # June - 2 months, March - 2 months
-    by_date = score_questions(one_rule, as_of={"yes_jun": APR, "no_mar": JAN},
-                              replay=one_rule_draws)
+    by_date = score_questions(
+        one_rule, as_of={"yes_jun": APR, "no_mar": JAN}, replay=one_rule_draws
+    )
     pd.testing.assert_frame_equal(scores, by_date)
     with pytest.raises(ValueError, match="either as_of"):
         score_questions(one_rule, as_of=JAN, lead_months=1, replay=one_rule_draws)
@@ -277,10 +385,10 @@ def test_score_per_question_lead_time(one_rule, one_rule_draws) -> None:
 def test_score_csv_questions_not_in_the_scenario(tmp_path, one_rule, one_rule_draws) -> None:
     """A question the scenario does not ask gets its own exact pass on the same draws."""
     path = tmp_path / "q.csv"
-    path.write_text(f"{HEADER}\nQ5,x,yes,reached,2024-05-31,0\nQ6,x,yes,in_state,"
-                    "2024-06-30,0\n")
-    scores = score_questions(one_rule, read_questions(path, one_rule), as_of=FEB,
-                             replay=one_rule_draws).set_index("question")
+    path.write_text(f"{HEADER}\nQ5,x,yes,reached,2024-05-31,0\nQ6,x,yes,in_state,2024-06-30,0\n")
+    scores = score_questions(
+        one_rule, read_questions(path, one_rule), as_of=FEB, replay=one_rule_draws
+    ).set_index("question")
     assert scores.loc["Q5", "forecast"] == pytest.approx(exact_mean(1, yes_jun(2)), abs=0.004)
     # Q6 asks what the scenario's yes_jun asks: the very same number
     assert scores.loc["Q6", "forecast"] == one_rule_draws.at(FEB).mean("yes_jun")
@@ -302,4 +410,5 @@ def test_scores_do_not_see_later_evidence(tmp_path) -> None:
     after = score_questions(changed, as_of=FEB, draws=3000, seed=2)
     pd.testing.assert_frame_equal(before, after)
     assert not score_questions(changed, as_of=APR, draws=3000, seed=2).equals(
-        score_questions(kept, as_of=APR, draws=3000, seed=2))
+        score_questions(kept, as_of=APR, draws=3000, seed=2)
+    )

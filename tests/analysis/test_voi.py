@@ -67,8 +67,10 @@ def two(tmp_path_factory):
 
 def params_of(scenario, **moves):
     """Per-rule ``[stay, move]`` draws from per-rule arrays of move probabilities."""
-    return [np.stack([1 - np.asarray(moves[r.name], float), np.asarray(moves[r.name], float)],
-                     axis=-1) for r in scenario.rules]
+    return [
+        np.stack([1 - np.asarray(moves[r.name], float), np.asarray(moves[r.name], float)], axis=-1)
+        for r in scenario.rules
+    ]
 
 
 def b_january(scenario):
@@ -82,16 +84,16 @@ def test_rule_names_of_the_fixture(two):
 def test_one_parameter_point_by_hand(two):
     engine = ExactEngine(two)
     params = params_of(two, a__r0=[0.4], b__r0=[0.7], b__r1=[0.2], c__r0=[0.5])
-    voi = preposterior(engine, params, evidence_matrices(two, ()), 0,
-                       questions=b_january(two))
+    voi = preposterior(engine, params, evidence_matrices(two, ()), 0, questions=b_january(two))
     table = voi.table.set_index("node")
     assert voi.month == "2024-01"
-    assert_allclose(table["current"], 0.4, rtol=1e-12)           # 0.4 * 0.7 + 0.6 * 0.2
+    assert_allclose(table["current"], 0.4, rtol=1e-12)  # 0.4 * 0.7 + 0.6 * 0.2
     assert_allclose(table["current_variance"], 0.24, rtol=1e-12)
     # observing a: after yes 0.7 (prob 0.4), after no 0.2 (prob 0.6)
     assert_allclose(table.loc["a", "expected_abs_change"], 0.4 * 0.3 + 0.6 * 0.2, rtol=1e-12)
-    assert_allclose(table.loc["a", "expected_variance_reduction"], 0.4 * 0.09 + 0.6 * 0.04,
-                    rtol=1e-12)
+    assert_allclose(
+        table.loc["a", "expected_variance_reduction"], 0.4 * 0.09 + 0.6 * 0.04, rtol=1e-12
+    )
     # observing b itself removes all of its variance
     assert_allclose(table.loc["b", "expected_variance_reduction"], 0.24, rtol=1e-12)
     assert_allclose(table.loc["b", "share"], 1.0, rtol=1e-12)
@@ -107,10 +109,8 @@ def test_one_parameter_point_by_hand(two):
 def test_observation_also_teaches_the_parameters(two):
     """Two equally likely parameter draws: seeing a=yes favours the draw where a moves more."""
     engine = ExactEngine(two)
-    params = params_of(two, a__r0=[0.2, 0.6], b__r0=[0.5, 0.9], b__r1=[0.2, 0.2],
-                       c__r0=[0.3, 0.3])
-    voi = preposterior(engine, params, evidence_matrices(two, ()), 0,
-                       questions=b_january(two))
+    params = params_of(two, a__r0=[0.2, 0.6], b__r0=[0.5, 0.9], b__r1=[0.2, 0.2], c__r0=[0.3, 0.3])
+    voi = preposterior(engine, params, evidence_matrices(two, ()), 0, questions=b_january(two))
     table = voi.table.set_index("node")
     # now: mean(0.2*0.5 + 0.8*0.2, 0.6*0.9 + 0.4*0.2) = mean(0.26, 0.62)
     assert_allclose(table.loc["a", "current"], 0.44, rtol=1e-12)
@@ -119,8 +119,9 @@ def test_observation_also_teaches_the_parameters(two):
     assert_allclose(states.loc[("a", "yes"), ["probability", "after"]], [0.4, 0.8], rtol=1e-12)
     assert_allclose(states.loc[("a", "no"), ["probability", "after"]], [0.6, 0.2], rtol=1e-12)
     assert_allclose(table.loc["a", "expected_abs_change"], 0.4 * 0.36 + 0.6 * 0.24, rtol=1e-12)
-    assert_allclose(table.loc["a", "expected_variance_reduction"],
-                    0.4 * 0.36 ** 2 + 0.6 * 0.24 ** 2, rtol=1e-12)
+    assert_allclose(
+        table.loc["a", "expected_variance_reduction"], 0.4 * 0.36**2 + 0.6 * 0.24**2, rtol=1e-12
+    )
     assert_allclose(table.loc["b", "expected_variance_reduction"], 0.44 * 0.56, rtol=1e-12)
     # c's parameter is the same in both draws: seeing c teaches nothing
     assert table.loc["c", "expected_abs_change"] == pytest.approx(0.0, abs=1e-14)
@@ -142,8 +143,11 @@ def test_forecasts_after_average_to_the_forecast_now(tiny, tiny_fits):
     voi = value_of_information(tiny_fits["as of 2024-01-31"], tiny, max_draws=150)
     assert voi.month == "2024-02"
     states = voi.states
-    averaged = (states.assign(weighted=states["probability"] * states["after"])
-                .groupby(["node", "question"])["weighted"].sum())
+    averaged = (
+        states.assign(weighted=states["probability"] * states["after"])
+        .groupby(["node", "question"])["weighted"]
+        .sum()
+    )
     current = states.groupby(["node", "question"])["current"].first()
     assert_allclose(averaged.to_numpy(), current.to_numpy(), atol=1e-10)
     total = states.groupby(["node", "question"])["probability"].sum()
@@ -153,8 +157,9 @@ def test_forecasts_after_average_to_the_forecast_now(tiny, tiny_fits):
     assert (table["expected_abs_change"] >= 0).all()
     summary = voi.summary()
     assert list(summary["rank"]) == list(range(1, len(tiny.nodes) + 1))
-    assert_allclose(voi.summary(percent=True)["total_abs_change"],
-                    100 * summary["total_abs_change"], rtol=1e-12)
+    assert_allclose(
+        voi.summary(percent=True)["total_abs_change"], 100 * summary["total_abs_change"], rtol=1e-12
+    )
     for node, row in summary.iterrows():
         part = table[table["node"] == node]
         assert_allclose(row["total_abs_change"], part["expected_abs_change"].sum(), rtol=1e-12)
@@ -171,8 +176,9 @@ def test_prior_group_uses_no_evidence(two):
 
     fitter = ScenarioFitter(two)
     prior = fitter.prior_draws(seed=1, size=400)
-    voi = value_of_information(prior, two, engine=fitter.engine, group="prior",
-                               outcomes=["b_yes"], dates=["2024-01"])
+    voi = value_of_information(
+        prior, two, engine=fitter.engine, group="prior", outcomes=["b_yes"], dates=["2024-01"]
+    )
     row = voi.table.set_index("node").loc["b"]
     assert_allclose(row["expected_variance_reduction"], row["current_variance"], rtol=1e-10)
     # every c draw is independent of b's parameters: only sampling noise is left
@@ -181,13 +187,16 @@ def test_prior_group_uses_no_evidence(two):
     assert voi.to_watch() == "c"  # the only node the scenario observes
 
 
-@pytest.mark.parametrize(("as_of", "expected"), [
-    (dt.date(2024, 9, 30), "2024-10"),
-    (dt.date(2024, 10, 15), "2024-10"),
-    (dt.date(2024, 8, 31), "2024-09"),
-    (dt.date(2024, 1, 1), "2024-09"),   # before the start: the first month
-    (None, "2026-01"),                  # the latest evidence was known on 2025-12-31
-])
+@pytest.mark.parametrize(
+    ("as_of", "expected"),
+    [
+        (dt.date(2024, 9, 30), "2024-10"),
+        (dt.date(2024, 10, 15), "2024-10"),
+        (dt.date(2024, 8, 31), "2024-09"),
+        (dt.date(2024, 1, 1), "2024-09"),  # before the start: the first month
+        (None, "2026-01"),  # the latest evidence was known on 2025-12-31
+    ],
+)
 def test_next_month_after_the_cutoff(kursk, as_of, expected):
     assert kursk.timeline.labels[next_month(kursk, as_of)] == expected
 

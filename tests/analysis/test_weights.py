@@ -18,16 +18,19 @@ from forecast.analysis.weights import (
 # ------------------------------------------------------------------------ weighted quantiles
 
 
-@pytest.mark.parametrize(("values", "weights", "probs", "expected"), [
-    ([0.0, 1.0], [3.0, 1.0], [0.5], [0.25]),          # cdf mid-points 0.375 and 0.875
-    ([0.0, 1.0], [1.0, 1.0], [0.25, 0.5, 0.75], [0.0, 0.5, 1.0]),
-    ([5.0, 1.0, 3.0], [1.0, 1.0, 2.0], [0.5], [3.0]),  # sorted 1, 3, 5: mid-points .125 .5 .875
-    ([1.0, 2.0, 9.0], [1.0, 0.0, 1.0], [0.5], [5.0]),  # a zero weight drops the draw
-    ([1.0, 2.0, 3.0], None, 0.5, 2.0),
-    ([0.0, 1.0], [0.5, 0.5], 0.25, 0.0),
-    ([0.0, 1.0, 5.0], [0.5, 0.5, 0.0], 0.9, 1.0),
-    ([0.0, 1.0], [1.0, 3.0], 0.5, (0.5 - 0.125) / (0.625 - 0.125)),
-])
+@pytest.mark.parametrize(
+    ("values", "weights", "probs", "expected"),
+    [
+        ([0.0, 1.0], [3.0, 1.0], [0.5], [0.25]),  # cdf mid-points 0.375 and 0.875
+        ([0.0, 1.0], [1.0, 1.0], [0.25, 0.5, 0.75], [0.0, 0.5, 1.0]),
+        ([5.0, 1.0, 3.0], [1.0, 1.0, 2.0], [0.5], [3.0]),  # sorted 1, 3, 5: mid-points .125 .5 .875
+        ([1.0, 2.0, 9.0], [1.0, 0.0, 1.0], [0.5], [5.0]),  # a zero weight drops the draw
+        ([1.0, 2.0, 3.0], None, 0.5, 2.0),
+        ([0.0, 1.0], [0.5, 0.5], 0.25, 0.0),
+        ([0.0, 1.0, 5.0], [0.5, 0.5, 0.0], 0.9, 1.0),
+        ([0.0, 1.0], [1.0, 3.0], 0.5, (0.5 - 0.125) / (0.625 - 0.125)),
+    ],
+)
 def test_weighted_quantile_by_hand(values, weights, probs, expected) -> None:
     w = None if weights is None else np.array(weights)
     assert_allclose(weighted_quantile(np.array(values), w, probs), expected, rtol=1e-12)
@@ -36,15 +39,17 @@ def test_weighted_quantile_by_hand(values, weights, probs, expected) -> None:
 def test_weighted_quantile_with_equal_weights_is_hazen() -> None:
     values = np.random.default_rng(0).normal(size=101)
     probs = [0.05, 0.3, 0.5, 0.95]
-    assert_allclose(weighted_quantile(values, np.ones(101), probs),
-                    np.quantile(values, probs, method="hazen"))
+    assert_allclose(
+        weighted_quantile(values, np.ones(101), probs), np.quantile(values, probs, method="hazen")
+    )
 
 
 def test_weighted_quantile_splitting_a_draw_changes_nothing() -> None:
     values = np.array([0.2, 0.5, 0.9])
     weights = np.array([0.5, 0.3, 0.2])
-    split = weighted_quantile(np.array([0.2, 0.2, 0.5, 0.9]), np.array([0.25, 0.25, 0.3, 0.2]),
-                              [0.1, 0.5, 0.8])
+    split = weighted_quantile(
+        np.array([0.2, 0.2, 0.5, 0.9]), np.array([0.25, 0.25, 0.3, 0.2]), [0.1, 0.5, 0.8]
+    )
     assert_allclose(weighted_quantile(values, weights, [0.1, 0.5, 0.8]), split)
 
 
@@ -53,8 +58,10 @@ def test_weighted_quantile_shapes_follow_probs_then_columns() -> None:
     assert weighted_quantile(draws, None, 0.5).shape == (3, 2)
     assert weighted_quantile(draws, None, [0.05, 0.95]).shape == (2, 3, 2)
     assert weighted_quantile(draws[:, 0, 0], None, [0.05, 0.95]).shape == (2,)
-    assert_allclose(weighted_quantile(draws, None, [0.05, 0.95])[1, 2, 1],
-                    weighted_quantile(draws[:, 2, 1], None, 0.95))
+    assert_allclose(
+        weighted_quantile(draws, None, [0.05, 0.95])[1, 2, 1],
+        weighted_quantile(draws[:, 2, 1], None, 0.95),
+    )
 
 
 @pytest.mark.parametrize("weights", [np.ones(3), -np.ones(4), np.zeros(4)])

@@ -57,16 +57,24 @@ def monthly_move(rule: Rule, q: np.ndarray, node: Node, old: int) -> np.ndarray:
 
 def matching_rule(node: Node, old_state: str, parent_states: dict[str, str]) -> Rule | None:
     """The rule of ``node`` that applies to ``old_state`` with these parent states."""
-    found = [r for r in node.rules
-             if old_state in r.from_states
-             and all(parent_states[p] in wanted for p, wanted in r.given.items())]
+    found = [
+        r
+        for r in node.rules
+        if old_state in r.from_states
+        and all(parent_states[p] in wanted for p, wanted in r.given.items())
+    ]
     if len(found) > 1:
         raise AssertionError(f"rules {[r.name for r in found]} overlap for {node.name}")
     return found[0] if found else None
 
 
-def node_move(scenario: Scenario, params: dict[str, np.ndarray], node: Node, old: int,
-              parent_states: dict[str, str]) -> np.ndarray:
+def node_move(
+    scenario: Scenario,
+    params: dict[str, np.ndarray],
+    node: Node,
+    old: int,
+    parent_states: dict[str, str],
+) -> np.ndarray:
     """Distribution of the node's new state given its old state and its parents' states."""
     stay = np.zeros(node.n_states)
     stay[old] = 1.0
@@ -113,8 +121,9 @@ def joint_transition(scenario: Scenario, params: list[np.ndarray]) -> np.ndarray
     return out
 
 
-def evidence_weights(scenario: Scenario, joint: list[tuple[int, ...]],
-                     items: Sequence[EvidenceItem]) -> np.ndarray:
+def evidence_weights(
+    scenario: Scenario, joint: list[tuple[int, ...]], items: Sequence[EvidenceItem]
+) -> np.ndarray:
     """``(months, J)`` evidence likelihood of every joint state in every month."""
     steps = scenario.timeline.n_steps
     w = np.ones((steps, len(joint)))
@@ -138,13 +147,16 @@ def _question_indicator(scenario: Scenario, q: Question, states: np.ndarray) -> 
     if q.kind == "in_state":
         return hit[:, q.step]
     if q.kind == "reached":
-        return hit[:, q.window_start_step:q.step + 1].any(axis=1)
+        return hit[:, q.window_start_step : q.step + 1].any(axis=1)
     raise ValueError(f"unknown question kind {q.kind}")
 
 
-def brute_force(scenario: Scenario, params: list[np.ndarray],
-                evidence: Sequence[EvidenceItem] | None = None,
-                questions: Sequence[Question] | None = None) -> BruteResult:
+def brute_force(
+    scenario: Scenario,
+    params: list[np.ndarray],
+    evidence: Sequence[EvidenceItem] | None = None,
+    questions: Sequence[Question] | None = None,
+) -> BruteResult:
     """Enumerate every joint trajectory and sum.
 
     Parameters
@@ -162,16 +174,14 @@ def brute_force(scenario: Scenario, params: list[np.ndarray],
     sizes = [n.n_states for n in nodes]
     steps = scenario.timeline.n_steps
     n_joint = math.prod(sizes)
-    n_traj = n_joint ** steps
+    n_traj = n_joint**steps
     if n_traj > MAX_TRAJECTORIES:
         raise ValueError(f"{n_traj} trajectories is too many for brute force")
     joint = list(itertools.product(*(range(k) for k in sizes)))
     joint_arr = np.array(joint, dtype=int).reshape(n_joint, len(nodes))
-    init = np.array([math.prod(float(n.initial[x[i]]) for i, n in enumerate(nodes))
-                     for x in joint])
+    init = np.array([math.prod(float(n.initial[x[i]]) for i, n in enumerate(nodes)) for x in joint])
     move = joint_transition(scenario, params)
-    ev = evidence_weights(scenario, joint,
-                          scenario.evidence if evidence is None else evidence)
+    ev = evidence_weights(scenario, joint, scenario.evidence if evidence is None else evidence)
     # every trajectory: (traj, months) of joint-state indices
     traj = np.indices((n_joint,) * steps).reshape(steps, -1).T
     weight = (init @ move)[traj[:, 0]] * ev[0, traj[:, 0]]

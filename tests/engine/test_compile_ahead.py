@@ -48,8 +48,14 @@ CHILD = textwrap.dedent("""
 
 def test_the_helper_compiles_the_smoothing_passes_for_this_process(tmp_path) -> None:
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
-    run = subprocess.run([sys.executable, "-c", CHILD, str(SCENARIOS / "tiny_chain.yaml")],
-                         env=env, capture_output=True, text=True, timeout=600, check=True)
+    run = subprocess.run(
+        [sys.executable, "-c", CHILD, str(SCENARIOS / "tiny_chain.yaml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["cached_before"] is False
     assert out["started"] is True and out["started_again"] is False
@@ -65,8 +71,12 @@ def test_the_helper_compiles_the_smoothing_passes_for_this_process(tmp_path) -> 
 
 def test_a_warm_cache_starts_nothing() -> None:
     engine = ExactEngine(load_scenario(SCENARIOS / "tiny_chain.yaml"))
-    engine.run_draws([np.full((2, len(r.destinations) + 1), 1.0 / (len(r.destinations) + 1))
-                      for r in engine.scenario.rules])
+    engine.run_draws(
+        [
+            np.full((2, len(r.destinations) + 1), 1.0 / (len(r.destinations) + 1))
+            for r in engine.scenario.rules
+        ]
+    )
     assert compile_ahead.smoothing_cached()
     assert compile_ahead.start() is False
     compile_ahead.wait()  # nothing to wait for
@@ -76,7 +86,8 @@ def test_only_a_writable_cache_folder_gets_a_helper(tmp_path, monkeypatch) -> No
     """The nearest existing folder of the cache is what must be writable."""
     assert compile_ahead._writable(tmp_path / "numba" / "engine")
     asked = []
-    monkeypatch.setattr(compile_ahead.os, "access",
-                        lambda path, mode: asked.append(Path(path)) or False)
+    monkeypatch.setattr(
+        compile_ahead.os, "access", lambda path, mode: asked.append(Path(path)) or False
+    )
     assert not compile_ahead._writable(tmp_path / "numba" / "engine")
     assert asked == [tmp_path]

@@ -67,10 +67,13 @@ def test_an_unwritable_cache_folder_still_runs(tmp_path) -> None:
     blocked.write_text("a file where the cache folder should be")
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["FORECAST_CACHE_DIR"] = str(blocked)
-    code = ("import numpy as np\n"
-            "from forecast.engine.kernels import _max\n"
-            "print(_max(np.array([3, 9, 4])))\n")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=300)
+    code = (
+        "import numpy as np\n"
+        "from forecast.engine.kernels import _max\n"
+        "print(_max(np.array([3, 9, 4])))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "9"

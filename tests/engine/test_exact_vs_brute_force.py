@@ -20,12 +20,18 @@ ATOL = 1e-12
 RANDOM_SEEDS = list(range(15))
 
 
-def random_params(scenario: Scenario, rng: np.random.Generator, concentration: float = 1.0,
-                  draws: int | None = None) -> list[np.ndarray]:
+def random_params(
+    scenario: Scenario,
+    rng: np.random.Generator,
+    concentration: float = 1.0,
+    draws: int | None = None,
+) -> list[np.ndarray]:
     """Random interior N-month outcome vectors, one per free rule (batched when ``draws``)."""
     size = None if draws is None else (draws,)
-    return [rng.dirichlet(np.full(len(r.destinations) + 1, concentration), size=size)
-            for r in scenario.rules]
+    return [
+        rng.dirichlet(np.full(len(r.destinations) + 1, concentration), size=size)
+        for r in scenario.rules
+    ]
 
 
 def extra_questions(scenario: Scenario, rng: np.random.Generator) -> tuple[Question, ...]:
@@ -41,27 +47,56 @@ def extra_questions(scenario: Scenario, rng: np.random.Generator) -> tuple[Quest
             out.append(_question(scenario, f"x{len(out)}", node.name, states, kind, start, step))
         if node.absorbing:  # target set that cannot be left
             step = int(rng.integers(0, steps))
-            out.append(_question(scenario, f"x{len(out)}", node.name, node.absorbing, "reached",
-                                 int(rng.integers(0, step + 1)), step))
+            out.append(
+                _question(
+                    scenario,
+                    f"x{len(out)}",
+                    node.name,
+                    node.absorbing,
+                    "reached",
+                    int(rng.integers(0, step + 1)),
+                    step,
+                )
+            )
     return tuple(out)
 
 
-def _question(scenario: Scenario, qid: str, node: str, states: tuple[str, ...], kind: str,
-              start: int, step: int) -> Question:
+def _question(
+    scenario: Scenario,
+    qid: str,
+    node: str,
+    states: tuple[str, ...],
+    kind: str,
+    start: int,
+    step: int,
+) -> Question:
     tl = scenario.timeline
     return Question(
-        id=qid, text=qid, node=node, states=states, date=tl.month_end_date(step), kind=kind,
-        window_start=tl.month_end_date(start) if start else None, step=step,
-        window_start_step=start, resolution=None, resolved_on=None, resolution_source="")
+        id=qid,
+        text=qid,
+        node=node,
+        states=states,
+        date=tl.month_end_date(step),
+        kind=kind,
+        window_start=tl.month_end_date(start) if start else None,
+        step=step,
+        window_start_step=start,
+        resolution=None,
+        resolved_on=None,
+        resolution_source="",
+    )
 
 
-def assert_matches(scenario: Scenario, engine: ExactEngine, params: list[np.ndarray],
-                   questions: tuple[Question, ...] | None = None,
-                   no_evidence: bool = False) -> None:
+def assert_matches(
+    scenario: Scenario,
+    engine: ExactEngine,
+    params: list[np.ndarray],
+    questions: tuple[Question, ...] | None = None,
+    no_evidence: bool = False,
+) -> None:
     """Loglik, every question and every smoothed marginal equal brute force."""
     evidence = None if no_evidence else engine.evidence()
-    brute = brute_force(scenario, params, evidence=() if no_evidence else None,
-                        questions=questions)
+    brute = brute_force(scenario, params, evidence=() if no_evidence else None, questions=questions)
     assert brute.likelihood > 0
     result = engine.run(params, evidence, questions=questions)
     assert_allclose(result.loglik, brute.loglik, rtol=0, atol=ATOL)
@@ -83,6 +118,7 @@ def write_scenario(tmp_path: Path, spec: dict) -> Scenario:
 
 
 # (a) the tiny chain fixture ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def tiny() -> Scenario:
@@ -117,13 +153,15 @@ def test_tiny_chain_brute_force_sanity(tiny: Scenario) -> None:
 
 # (b) random scenarios ----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def random_scenarios(tmp_path_factory) -> dict[int, Scenario]:
     out = {}
     for seed in RANDOM_SEEDS:
         folder = tmp_path_factory.mktemp(f"random{seed}")
-        out[seed] = random_scenario(np.random.default_rng(seed), folder=folder, n_nodes=3,
-                                    max_states=3, n_months=3)
+        out[seed] = random_scenario(
+            np.random.default_rng(seed), folder=folder, n_nodes=3, max_states=3, n_months=3
+        )
     return out
 
 
@@ -140,6 +178,7 @@ def test_random_scenario_matches_brute_force(random_scenarios, seed: int) -> Non
 
 
 # (c) batched parameters ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("seed", [*RANDOM_SEEDS[:5], "tiny"])
 def test_batched_equals_one_at_a_time(random_scenarios, tiny, seed) -> None:
@@ -163,10 +202,12 @@ def test_batched_equals_one_at_a_time(random_scenarios, tiny, seed) -> None:
         assert_allclose(batched.norms[d], single.norms, rtol=0, atol=ATOL)
         for q in questions:
             assert np.shape(batched.questions[q.id]) == (draws,)
-            assert_allclose(batched.questions[q.id][d], single.questions[q.id], rtol=0,
-                            atol=ATOL, err_msg=q.id)
-            assert_allclose(batched.questions[q.id][d], brute.questions[q.id], rtol=0,
-                            atol=ATOL, err_msg=q.id)
+            assert_allclose(
+                batched.questions[q.id][d], single.questions[q.id], rtol=0, atol=ATOL, err_msg=q.id
+            )
+            assert_allclose(
+                batched.questions[q.id][d], brute.questions[q.id], rtol=0, atol=ATOL, err_msg=q.id
+            )
         for node in scenario.nodes:
             m = batched.marginals[node.name]
             assert m.shape == (draws, scenario.timeline.n_steps, node.n_states)
@@ -177,40 +218,88 @@ def test_batched_equals_one_at_a_time(random_scenarios, tiny, seed) -> None:
 # (d) a single month ------------------------------------------------------------------------
 
 SINGLE_MONTH = {
-    "id": "single_month", "title": "One month only", "source": {"citation": "Test fixture"},
-    "author": "tests", "priors_set_on": "2024-01-01", "start": "2024-03", "horizon": "2024-03",
+    "id": "single_month",
+    "title": "One month only",
+    "source": {"citation": "Test fixture"},
+    "author": "tests",
+    "priors_set_on": "2024-01-01",
+    "start": "2024-03",
+    "horizon": "2024-03",
     "nodes": {
-        "a": {"description": "root", "initial": {"no": 0.6, "yes": 0.4},
-              "transitions": [
-                  {"from": "no", "to": {"yes": {"best": 0.3, "interval": [0.1, 0.6]}},
-                   "rationale": "r"},
-                  {"from": "yes", "to": {"no": {"beta": [2, 5]}}, "rationale": "r"}]},
-        "b": {"description": "same-month child", "states": ["low", "mid", "high"],
-              "parents": {"a": 0}, "initial": {"low": 0.5, "mid": 0.3, "high": 0.2},
-              "absorbing": ["high"],
-              "transitions": [
-                  {"from": ["low", "mid"], "given": {"a": "yes"},
-                   "to": {"high": {"best": 0.4, "interval": [0.2, 0.6]}}, "rationale": "r"},
-                  {"from": ["low", "mid"], "given": {"a": "no"}, "stays": True,
-                   "rationale": "r"}]},
-        "c": {"description": "child of both", "parents": {"a": 0, "b": 0},
-              "initial": {"no": 0.9, "yes": 0.1},
-              "transitions": [
-                  {"from": "no", "given": {"b": "high"},
-                   "to": {"yes": {"best": 0.5, "interval": [0.2, 0.8]}}, "rationale": "r"},
-                  {"from": "no", "given": {"b": ["low", "mid"]}, "stays": True,
-                   "rationale": "r"},
-                  {"from": "yes", "to": {"no": {"best": 0.1, "interval": [0.05, 0.3]}},
-                   "rationale": "r"}]}},
-    "evidence": {"observations": [
-        {"node": "b", "date": "2024-03-20", "state": ["mid", "high"], "source": "s"}]},
+        "a": {
+            "description": "root",
+            "initial": {"no": 0.6, "yes": 0.4},
+            "transitions": [
+                {
+                    "from": "no",
+                    "to": {"yes": {"best": 0.3, "interval": [0.1, 0.6]}},
+                    "rationale": "r",
+                },
+                {"from": "yes", "to": {"no": {"beta": [2, 5]}}, "rationale": "r"},
+            ],
+        },
+        "b": {
+            "description": "same-month child",
+            "states": ["low", "mid", "high"],
+            "parents": {"a": 0},
+            "initial": {"low": 0.5, "mid": 0.3, "high": 0.2},
+            "absorbing": ["high"],
+            "transitions": [
+                {
+                    "from": ["low", "mid"],
+                    "given": {"a": "yes"},
+                    "to": {"high": {"best": 0.4, "interval": [0.2, 0.6]}},
+                    "rationale": "r",
+                },
+                {"from": ["low", "mid"], "given": {"a": "no"}, "stays": True, "rationale": "r"},
+            ],
+        },
+        "c": {
+            "description": "child of both",
+            "parents": {"a": 0, "b": 0},
+            "initial": {"no": 0.9, "yes": 0.1},
+            "transitions": [
+                {
+                    "from": "no",
+                    "given": {"b": "high"},
+                    "to": {"yes": {"best": 0.5, "interval": [0.2, 0.8]}},
+                    "rationale": "r",
+                },
+                {"from": "no", "given": {"b": ["low", "mid"]}, "stays": True, "rationale": "r"},
+                {
+                    "from": "yes",
+                    "to": {"no": {"best": 0.1, "interval": [0.05, 0.3]}},
+                    "rationale": "r",
+                },
+            ],
+        },
+    },
+    "evidence": {
+        "observations": [
+            {"node": "b", "date": "2024-03-20", "state": ["mid", "high"], "source": "s"}
+        ]
+    },
     "questions": [
         {"id": "a_yes", "text": "a yes", "node": "a", "state": "yes", "date": "2024-03-31"},
-        {"id": "b_high", "text": "b high", "node": "b", "state": "high", "date": "2024-03-31",
-         "kind": "reached"},
-        {"id": "b_low_or_mid", "text": "b low or mid", "node": "b", "state": ["low", "mid"],
-         "date": "2024-03-31", "kind": "reached", "window_start": "2024-03-01"},
-        {"id": "c_yes", "text": "c yes", "node": "c", "state": "yes", "date": "2024-03-31"}],
+        {
+            "id": "b_high",
+            "text": "b high",
+            "node": "b",
+            "state": "high",
+            "date": "2024-03-31",
+            "kind": "reached",
+        },
+        {
+            "id": "b_low_or_mid",
+            "text": "b low or mid",
+            "node": "b",
+            "state": ["low", "mid"],
+            "date": "2024-03-31",
+            "kind": "reached",
+            "window_start": "2024-03-01",
+        },
+        {"id": "c_yes", "text": "c yes", "node": "c", "state": "yes", "date": "2024-03-31"},
+    ],
 }
 
 
@@ -219,8 +308,11 @@ def test_single_month_matches_brute_force(tmp_path: Path) -> None:
     assert scenario.timeline.n_steps == 1
     engine = ExactEngine(scenario)
     rng = np.random.default_rng(3)
-    for params in (central_params(scenario), random_params(scenario, rng),
-                   random_params(scenario, rng, concentration=0.3)):
+    for params in (
+        central_params(scenario),
+        random_params(scenario, rng),
+        random_params(scenario, rng, concentration=0.3),
+    ):
         assert_matches(scenario, engine, params)
         assert_matches(scenario, engine, params, questions=extra_questions(scenario, rng))
         assert_matches(scenario, engine, params, no_evidence=True)
@@ -239,14 +331,14 @@ def test_single_month_matches_brute_force(tmp_path: Path) -> None:
     p_b_high = 0.2 + 0.8 * 0.5 * 0.5
     p_b_mid = 0.3 * (1 - 0.5 * 0.5)
     assert_allclose(result.loglik, np.log(p_b_high + p_b_mid), rtol=0, atol=ATOL)
-    assert_allclose(result.questions["b_high"], p_b_high / (p_b_high + p_b_mid), rtol=0,
-                    atol=ATOL)
+    assert_allclose(result.questions["b_high"], p_b_high / (p_b_high + p_b_mid), rtol=0, atol=ATOL)
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_random_single_month_matches_brute_force(tmp_path: Path, seed: int) -> None:
-    scenario = random_scenario(np.random.default_rng(500 + seed), folder=tmp_path, n_nodes=4,
-                               max_states=3, n_months=1)
+    scenario = random_scenario(
+        np.random.default_rng(500 + seed), folder=tmp_path, n_nodes=4, max_states=3, n_months=1
+    )
     assert scenario.timeline.n_steps == 1
     rng = np.random.default_rng(seed)
     engine = ExactEngine(scenario)
@@ -257,24 +349,37 @@ def test_random_single_month_matches_brute_force(tmp_path: Path, seed: int) -> N
 
 # (e) smoothed marginals, on longer small scenarios --------------------------------------------
 
+
 @pytest.mark.parametrize("seed", range(6))
 def test_marginals_match_brute_force_longer(tmp_path: Path, seed: int) -> None:
     """Two or three nodes over five or six months: every node's marginal in every month."""
     rng = np.random.default_rng(700 + seed)
-    scenario = random_scenario(rng, folder=tmp_path, n_nodes=2 + seed % 2, max_states=2,
-                               n_months=6 - seed % 2, evidence_rate=0.3)
+    scenario = random_scenario(
+        rng,
+        folder=tmp_path,
+        n_nodes=2 + seed % 2,
+        max_states=2,
+        n_months=6 - seed % 2,
+        evidence_rate=0.3,
+    )
     engine = ExactEngine(scenario)
     params = random_params(scenario, rng)
     brute = brute_force(scenario, params)
     result = engine.run(params, engine.evidence())
     for node in scenario.nodes:
-        assert_allclose(result.marginals[node.name], brute.marginals[node.name], rtol=0,
-                        atol=ATOL, err_msg=node.name)
+        assert_allclose(
+            result.marginals[node.name],
+            brute.marginals[node.name],
+            rtol=0,
+            atol=ATOL,
+            err_msg=node.name,
+        )
         assert_allclose(result.marginals[node.name].sum(axis=-1), 1.0, rtol=0, atol=1e-13)
     assert_matches(scenario, engine, params, questions=extra_questions(scenario, rng))
 
 
 # impossible evidence ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("month", [0, 1, 3])
 def test_impossible_evidence_gives_minus_infinity(tiny: Scenario, month: int) -> None:
@@ -289,8 +394,9 @@ def test_impossible_evidence_gives_minus_infinity(tiny: Scenario, month: int) ->
     items = list(tiny.evidence)
     # brute force sees the same evidence through its own evidence items
     tl = tiny.timeline
-    items.append(EvidenceItem("b", tl.month_end_date(month), tl.month_end_date(month),
-                              (), "test", "test"))
+    items.append(
+        EvidenceItem("b", tl.month_end_date(month), tl.month_end_date(month), (), "test", "test")
+    )
     brute = brute_force(tiny, params, evidence=items)
     assert brute.likelihood == 0.0 and brute.loglik == -np.inf
     result = engine.run(params, evidence)

@@ -42,8 +42,9 @@ class Kernel:
         self.scenario = scenario
         self.engine = ExactEngine(scenario)
         self.evidence = self.engine.evidence() if evidence is None else evidence
-        self.lowered = lower_plan(self.engine.plan, self.engine.layout,
-                                  [n.n_states for n in scenario.nodes])
+        self.lowered = lower_plan(
+            self.engine.plan, self.engine.layout, [n.n_states for n in scenario.nodes]
+        )
         self.initial = fw.initial_joint(self.engine.initials, self.engine.plan, np).ravel()
         self.pairs = likelihood_pairs(self.evidence, self.lowered, self.initial)
 
@@ -55,10 +56,16 @@ class Kernel:
 def cases(tmp_path_factory) -> list[Scenario]:
     out = [load_scenario(SCENARIOS / "tiny_chain.yaml")]
     for seed, n_nodes, max_states, n_months, rate in CASES:
-        out.append(random_scenario(np.random.default_rng(seed),
-                                   folder=tmp_path_factory.mktemp(f"k{seed}"), n_nodes=n_nodes,
-                                   max_states=max_states, n_months=n_months,
-                                   evidence_rate=rate))
+        out.append(
+            random_scenario(
+                np.random.default_rng(seed),
+                folder=tmp_path_factory.mktemp(f"k{seed}"),
+                n_nodes=n_nodes,
+                max_states=max_states,
+                n_months=n_months,
+                evidence_rate=rate,
+            )
+        )
     return out
 
 
@@ -69,8 +76,9 @@ def test_loglik_equals_numpy_engine(cases) -> None:
         for _ in range(3):
             params = random_params(scenario, rng)
             loglik, _ = kernel(params)
-            assert_allclose(loglik, kernel.engine.loglik(params, kernel.evidence), rtol=0,
-                            atol=1e-10)
+            assert_allclose(
+                loglik, kernel.engine.loglik(params, kernel.evidence), rtol=0, atol=1e-10
+            )
             assert kernel(params, want_grad=False)[0] == loglik
 
 
@@ -78,8 +86,9 @@ def test_loglik_equals_brute_force_on_small_cases(cases) -> None:
     rng = np.random.default_rng(1)
     for scenario in cases[:3]:
         params = random_params(scenario, rng)
-        assert_allclose(Kernel(scenario)(params)[0], brute_force(scenario, params).loglik,
-                        rtol=0, atol=1e-10)
+        assert_allclose(
+            Kernel(scenario)(params)[0], brute_force(scenario, params).loglik, rtol=0, atol=1e-10
+        )
 
 
 def test_gradient_matches_finite_differences(cases) -> None:
@@ -114,8 +123,7 @@ def test_run_draws_equals_numpy_run(cases) -> None:
     rng = np.random.default_rng(3)
     for scenario in cases:
         engine = ExactEngine(scenario)
-        params = [rng.dirichlet(np.ones(len(r.destinations) + 1), size=4)
-                  for r in scenario.rules]
+        params = [rng.dirichlet(np.ones(len(r.destinations) + 1), size=4) for r in scenario.rules]
         evidence = engine.evidence()
         ref = engine.run(params, evidence)
         fast = engine.run_draws(params, evidence)
@@ -123,8 +131,7 @@ def test_run_draws_equals_numpy_run(cases) -> None:
         for q in scenario.questions:
             assert_allclose(fast.questions[q.id], ref.questions[q.id], rtol=0, atol=1e-12)
         for node in scenario.nodes:
-            assert_allclose(fast.marginals[node.name], ref.marginals[node.name], rtol=0,
-                            atol=1e-12)
+            assert_allclose(fast.marginals[node.name], ref.marginals[node.name], rtol=0, atol=1e-12)
 
 
 def test_run_draws_with_impossible_evidence_gives_nan(cases) -> None:
@@ -133,8 +140,10 @@ def test_run_draws_with_impossible_evidence_gives_nan(cases) -> None:
     engine = ExactEngine(tiny)
     evidence = engine.evidence()
     evidence[tiny.node_index["b"]][0] = [0.0, 0.0, 0.0]
-    params = [np.random.default_rng(4).dirichlet(np.ones(len(r.destinations) + 1), size=3)
-              for r in tiny.rules]
+    params = [
+        np.random.default_rng(4).dirichlet(np.ones(len(r.destinations) + 1), size=3)
+        for r in tiny.rules
+    ]
     result = engine.run_draws(params, evidence)
     assert np.all(result.loglik == -np.inf)
     assert all(np.all(np.isnan(v)) for v in result.questions.values())
@@ -148,12 +157,19 @@ def test_run_draws_does_not_depend_on_the_block_size(cases) -> None:
 
     scenario = cases[4]
     engine = ExactEngine(scenario)
-    engine.run_draws([np.ones((1, len(r.destinations) + 1)) / (len(r.destinations) + 1)
-                      for r in scenario.rules])
+    engine.run_draws(
+        [np.ones((1, len(r.destinations) + 1)) / (len(r.destinations) + 1) for r in scenario.rules]
+    )
     rng = np.random.default_rng(5)
     params = [rng.dirichlet(np.ones(len(r.destinations) + 1), size=37) for r in scenario.rules]
-    args = (engine.lowered, params, node_weights(engine.evidence()), engine.initial_flat,
-            engine._question_arrays, [n.n_states for n in scenario.nodes])
+    args = (
+        engine.lowered,
+        params,
+        node_weights(engine.evidence()),
+        engine.initial_flat,
+        engine._question_arrays,
+        [n.n_states for n in scenario.nodes],
+    )
     reference = smooth_draws(*args, block=1)
     for block in (5, 64):
         other = smooth_draws(*args, block=block)

@@ -28,22 +28,30 @@ SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 def engines(tmp_path_factory) -> list[ExactEngine]:
     out = [ExactEngine(load_scenario(SCENARIOS / "tiny_chain.yaml"))]
     for seed in range(4):
-        scenario = random_scenario(np.random.default_rng(100 + seed),
-                                   folder=tmp_path_factory.mktemp(f"s{seed}"), n_nodes=4,
-                                   max_states=3, n_months=5, evidence_rate=0.3)
+        scenario = random_scenario(
+            np.random.default_rng(100 + seed),
+            folder=tmp_path_factory.mktemp(f"s{seed}"),
+            n_nodes=4,
+            max_states=3,
+            n_months=5,
+            evidence_rate=0.3,
+        )
         out.append(ExactEngine(scenario))
     return out
 
 
 def _draws(engine: ExactEngine, rng: np.random.Generator, n: int) -> np.ndarray:
-    params = [rng.dirichlet(np.ones(len(r.destinations) + 1), size=n)
-              for r in engine.scenario.rules]
-    return np.concatenate([p.reshape(n, -1) for p in params], axis=1) if params \
-        else np.zeros((n, 0))
+    params = [
+        rng.dirichlet(np.ones(len(r.destinations) + 1), size=n) for r in engine.scenario.rules
+    ]
+    return (
+        np.concatenate([p.reshape(n, -1) for p in params], axis=1) if params else np.zeros((n, 0))
+    )
 
 
-def _dense_pass(engine: ExactEngine, weights: np.ndarray, month_variant: np.ndarray,
-                variants: np.ndarray) -> list[np.ndarray]:
+def _dense_pass(
+    engine: ExactEngine, weights: np.ndarray, month_variant: np.ndarray, variants: np.ndarray
+) -> list[np.ndarray]:
     """Every contraction's input over all its entries (and the joint after the last month)."""
     low = engine.lowered
     joint = np.asarray(engine.initial_flat, dtype=float)
@@ -60,14 +68,20 @@ def _dense_pass(engine: ExactEngine, weights: np.ndarray, month_variant: np.ndar
                 for k in range(kn):
                     cell = low.table_start[low.op_node[c]] + low.row[first + r] * kn + k
                     out[low.base[first + r] + k * low.stride[c]] += (
-                        joint[r] * month_table[cell] * weights[t, e0 + k])
+                        joint[r] * month_table[cell] * weights[t, e0 + k]
+                    )
             joint = out
     inputs.append(joint)
     return inputs
 
 
-def _slot_pass(pairs: EntryPairs, engine: ExactEngine, weights: np.ndarray,
-               month_variant: np.ndarray, variants: np.ndarray) -> np.ndarray:
+def _slot_pass(
+    pairs: EntryPairs,
+    engine: ExactEngine,
+    weights: np.ndarray,
+    month_variant: np.ndarray,
+    variants: np.ndarray,
+) -> np.ndarray:
     n_ops = engine.lowered.op_node.shape[0]
     values = np.zeros(pairs.slot_start[-1])
     first = slice(pairs.slot_start[0], pairs.slot_start[1])
@@ -75,9 +89,11 @@ def _slot_pass(pairs: EntryPairs, engine: ExactEngine, weights: np.ndarray,
     for g in range(len(pairs.start) - 1):
         t = g // n_ops
         for j in range(pairs.start[g], pairs.start[g + 1]):
-            values[pairs.out[j]] += (values[pairs.src[j]]
-                                     * variants[month_variant[t]][pairs.cell[j]]
-                                     * weights[t, pairs.col[j]])
+            values[pairs.out[j]] += (
+                values[pairs.src[j]]
+                * variants[month_variant[t]][pairs.cell[j]]
+                * weights[t, pairs.col[j]]
+            )
     return values
 
 
@@ -90,8 +106,8 @@ def test_draw_tables_are_each_draws_table(engines) -> None:
         starts = low.rule_param_start
         for r in range(len(starts) - 1):
             # a stay probability of exactly one and of zero, as the transforms can give
-            flat[0, starts[r]:starts[r + 1]] = np.eye(starts[r + 1] - starts[r])[0]
-            flat[1, starts[r]:starts[r + 1]] = np.eye(starts[r + 1] - starts[r])[-1]
+            flat[0, starts[r] : starts[r + 1]] = np.eye(starts[r + 1] - starts[r])[0]
+            flat[1, starts[r] : starts[r + 1]] = np.eye(starts[r + 1] - starts[r])[-1]
         want = np.array([_build_tables(row, low.fixed, *_rule_args(low)) for row in flat])
         got = _draw_tables(flat, low.fixed, *_rule_args(low)).T
         assert_allclose(got, want, rtol=1e-15, atol=1e-15)
@@ -115,19 +131,38 @@ def test_slots_are_the_support_of_the_dense_pass(engines) -> None:
         cases.append((no_overrides(engine.lowered, months), ruled_out))
         for overrides, w in cases:
             pairs = entry_pairs(engine.lowered, w, engine.initial_flat, overrides)
-            table = _build_tables(flat_params([p[0] for p in np.split(
-                _draws(engine, rng, 1), engine.lowered.rule_param_start[1:-1], axis=1)]),
-                engine.lowered.fixed, *_rule_args(engine.lowered))
-            variants = np.concatenate([table[None], table[None] * overrides.keep
-                                       + overrides.put])
+            table = _build_tables(
+                flat_params(
+                    [
+                        p[0]
+                        for p in np.split(
+                            _draws(engine, rng, 1), engine.lowered.rule_param_start[1:-1], axis=1
+                        )
+                    ]
+                ),
+                engine.lowered.fixed,
+                *_rule_args(engine.lowered),
+            )
+            variants = np.concatenate([table[None], table[None] * overrides.keep + overrides.put])
             dense = _dense_pass(engine, w, overrides.month_variant, variants)
             slots = _slot_pass(pairs, engine, w, overrides.month_variant, variants)
             assert len(pairs.slot_start) == len(dense) + 1
             for g, values in enumerate(dense):
-                entries = pairs.slot_entry[pairs.slot_start[g]:pairs.slot_start[g + 1]]
+                entries = pairs.slot_entry[pairs.slot_start[g] : pairs.slot_start[g + 1]]
                 assert_array_equal(entries, np.flatnonzero(values > 0.0))
-                assert_allclose(slots[pairs.slot_start[g]:pairs.slot_start[g + 1]],
-                                values[entries], rtol=1e-12, atol=0)
-            assert np.all(pairs.weight == w[np.repeat(np.arange(len(pairs.start) - 1)
-                                                      // engine.lowered.op_node.shape[0],
-                                                      np.diff(pairs.start)), pairs.col])
+                assert_allclose(
+                    slots[pairs.slot_start[g] : pairs.slot_start[g + 1]],
+                    values[entries],
+                    rtol=1e-12,
+                    atol=0,
+                )
+            assert np.all(
+                pairs.weight
+                == w[
+                    np.repeat(
+                        np.arange(len(pairs.start) - 1) // engine.lowered.op_node.shape[0],
+                        np.diff(pairs.start),
+                    ),
+                    pairs.col,
+                ]
+            )

@@ -26,7 +26,7 @@ def test_layout_is_layered_and_has_no_overlaps(request, name):
         for parent, _ in node.parents:
             assert layer[parent] < layer[node.name]
             route = layout.routes[(parent, node.name)]
-            assert_allclose(route[0][1], layout.box(parent)[1])     # leaves the bottom
+            assert_allclose(route[0][1], layout.box(parent)[1])  # leaves the bottom
             assert_allclose(route[-1][1], layout.box(node.name)[3])  # enters the top
     for a, b in itertools.combinations(scenario.nodes, 2):
         assert not _boxes_overlap(layout.box(a.name), layout.box(b.name))
@@ -58,8 +58,7 @@ def test_causal_graph_labels_and_claims(kursk, claim_map):
     names = _by_gid(ax.texts, "node_label:")
     for node in kursk.nodes:
         assert names[f"node_label:{node.name}"].get_text().replace("\n", " ") == node.label
-    labels = {k.split(":", 1)[1]: t.get_text() for k, t in _by_gid(ax.texts,
-                                                                   "edge_label:").items()}
+    labels = {k.split(":", 1)[1]: t.get_text() for k, t in _by_gid(ax.texts, "edge_label:").items()}
     edges = causal_edges(kursk, claim_map)
     assert labels == {f"{r.parent}->{r.child}": ", ".join(r.claims) for r in edges.itertuples()}
     arrows = _by_gid(ax.patches, "edge:")

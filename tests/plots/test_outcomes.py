@@ -33,9 +33,10 @@ def test_prior_predictive_panels(tiny, tiny_prior):
         assert_allclose(mean.get_ydata(), curves[curves["outcome"] == outcome.id]["mean"])
         assert len(ax.collections) == 2  # the 90% and 50% bands
         for band in ax.collections:
-            assert np.allclose(band.get_facecolor()[0][:3],
-                               np.array([int(PALETTE["prior"][i:i + 2], 16)
-                                         for i in (1, 3, 5)]) / 255)
+            assert np.allclose(
+                band.get_facecolor()[0][:3],
+                np.array([int(PALETTE["prior"][i : i + 2], 16) for i in (1, 3, 5)]) / 255,
+            )
     assert fig.get_suptitle()
 
 
@@ -46,7 +47,7 @@ def test_prior_predictive_bands_contain_the_mean(tiny, tiny_prior):
     for band in ax.collections:
         ys = band.get_paths()[0].vertices[:, 1]
         n = len(mean)
-        low, high = ys[1:n + 1], ys[n + 2:2 * n + 2][::-1]
+        low, high = ys[1 : n + 1], ys[n + 2 : 2 * n + 2][::-1]
         assert np.all(low <= mean + 1e-12) and np.all(mean <= high + 1e-12)
 
 
@@ -65,8 +66,10 @@ def test_fits_overlaid_with_cutoff_and_evidence(tiny, tiny_fits):
         assert len(ax.collections) == 2 * len(tiny_fits)
     a_panel = axes[[o.id for o in tiny.outcomes].index("a_yes")]
     marks = _line(a_panel, "evidence: node seen in the outcome's states")
-    assert [mdates.num2date(x).date().isoformat() if not hasattr(x, "isoformat")
-            else x.isoformat() for x in marks.get_xdata()] == ["2024-02-10"]
+    assert [
+        mdates.num2date(x).date().isoformat() if not hasattr(x, "isoformat") else x.isoformat()
+        for x in marks.get_xdata()
+    ] == ["2024-02-10"]
 
 
 def test_plot_outcome_and_save(tmp_path, tiny, tiny_fits):

@@ -6,8 +6,9 @@ from forecast.plots import FIT_COLOURS, PALETTE, plot_prior_posterior
 
 def test_intervals_per_parameter_and_fit(tiny, tiny_fits):
     fig = plot_prior_posterior(tiny_fits, tiny)
-    lines = {str(line.get_gid()): line for ax in fig.axes for line in ax.get_lines()
-             if line.get_gid()}
+    lines = {
+        str(line.get_gid()): line for ax in fig.axes for line in ax.get_lines() if line.get_gid()
+    }
     n_params = sum(len(r.destinations) for r in tiny.rules)
     assert len(lines) == n_params * (1 + len(tiny_fits))
     for k, (label, idata) in enumerate(tiny_fits.items()):

@@ -35,9 +35,16 @@ TINY = HERE / "scenarios" / "tiny_chain.yaml"
 def scenarios(tmp_path_factory):
     out = [forecast.load_scenario(KURSK), forecast.load_scenario(TINY)]
     for seed in (1, 2, 3, 7):
-        out.append(random_scenario(np.random.default_rng(seed),
-                                   folder=tmp_path_factory.mktemp(f"d{seed}"), n_nodes=4,
-                                   max_states=3, n_months=8, evidence_rate=0.3))
+        out.append(
+            random_scenario(
+                np.random.default_rng(seed),
+                folder=tmp_path_factory.mktemp(f"d{seed}"),
+                n_nodes=4,
+                max_states=3,
+                n_months=8,
+                evidence_rate=0.3,
+            )
+        )
     return out
 
 
@@ -48,7 +55,7 @@ def _point(model, x: np.ndarray) -> dict[str, np.ndarray]:
     for var in model.value_vars:
         shape = np.shape(start[var.name])
         size = int(np.prod(shape))
-        out[var.name] = x[i:i + size].reshape(shape)
+        out[var.name] = x[i : i + size].reshape(shape)
         i += size
     assert i == x.size
     return out
@@ -72,9 +79,10 @@ def test_density_equals_pymc_logp_and_gradient(scenarios) -> None:
         priors = elicit(scenario)
         engine = ExactEngine(scenario)
         density = CompiledDensity(engine, priors)
-        assert density.ndim == sum(int(np.prod(np.shape(v)))
-                                   for v in build_model(scenario, priors).initial_point()
-                                   .values())
+        assert density.ndim == sum(
+            int(np.prod(np.shape(v)))
+            for v in build_model(scenario, priors).initial_point().values()
+        )
         _check_against_pymc(density, build_model(scenario, priors, engine=engine), rng)
 
 
@@ -117,8 +125,13 @@ def _call_logp(table, x):
     grad = np.zeros_like(x)
     logp = np.zeros(1)
     dbl = ctypes.POINTER(ctypes.c_double)
-    code = _logp_callback.ctypes(x.size, x.ctypes.data_as(dbl), grad.ctypes.data_as(dbl),
-                                 logp.ctypes.data_as(dbl), ctypes.c_void_p(table.ctypes.data))
+    code = _logp_callback.ctypes(
+        x.size,
+        x.ctypes.data_as(dbl),
+        grad.ctypes.data_as(dbl),
+        logp.ctypes.data_as(dbl),
+        ctypes.c_void_p(table.ctypes.data),
+    )
     return code, float(logp[0]), grad
 
 
@@ -139,9 +152,16 @@ def test_nutpie_callbacks_give_the_density_and_the_position(scenarios) -> None:
             assert logp == want_logp
             assert_allclose(grad, want_grad, rtol=0, atol=0)
             out = np.full_like(x, np.nan)
-            assert _expand_callback.ctypes(x.size, out.size, x.ctypes.data_as(dbl),
-                                           out.ctypes.data_as(dbl),
-                                           ctypes.c_void_p(table.ctypes.data)) == 0
+            assert (
+                _expand_callback.ctypes(
+                    x.size,
+                    out.size,
+                    x.ctypes.data_as(dbl),
+                    out.ctypes.data_as(dbl),
+                    ctypes.c_void_p(table.ctypes.data),
+                )
+                == 0
+            )
             assert np.array_equal(out, x)
         del arrays
 
@@ -157,19 +177,29 @@ def test_variables_are_the_outcome_vectors_the_density_uses(scenarios) -> None:
         values = density.constrained(x)
         for c in range(2):
             for d in range(3):
-                q = _outcomes(x[c, d], layout.kind, layout.width, layout.x_start,
-                              layout.q_start, density.n_params)
+                q = _outcomes(
+                    x[c, d],
+                    layout.kind,
+                    layout.width,
+                    layout.x_start,
+                    layout.q_start,
+                    density.n_params,
+                )
                 k = 0
                 for group in density.groups:
                     for i in range(len(group.rules)):
                         start = layout.q_start[k]
                         if group.is_beta:
-                            assert_allclose(values[group.name][c, d, i], q[start + 1],
-                                            rtol=1e-13, atol=1e-15)
+                            assert_allclose(
+                                values[group.name][c, d, i], q[start + 1], rtol=1e-13, atol=1e-15
+                            )
                         else:
-                            assert_allclose(values[group.name][c, d, i],
-                                            q[start:start + group.width], rtol=1e-13,
-                                            atol=1e-15)
+                            assert_allclose(
+                                values[group.name][c, d, i],
+                                q[start : start + group.width],
+                                rtol=1e-13,
+                                atol=1e-15,
+                            )
                         k += 1
         with pytest.raises(ValueError, match=f"{density.ndim} values on its last axis"):
             density.constrained(np.zeros(density.ndim + 1))
@@ -184,8 +214,11 @@ def test_nutpie_trace_becomes_the_models_variables(scenarios) -> None:
     coords = {name: list(values) for name, values in model.coords.items()}
     nutpie_model = DensityModel(density, coords)
     x = np.random.default_rng(5).normal(0.0, 1.0, (2, 4, density.ndim))
-    trace = xr.Dataset({POSITION: (("chain", "draw", POSITION_DIM), x)},
-                       coords={"chain": [0, 1], "draw": np.arange(4)}, attrs={"a": 1})
+    trace = xr.Dataset(
+        {POSITION: (("chain", "draw", POSITION_DIM), x)},
+        coords={"chain": [0, 1], "draw": np.arange(4)},
+        attrs={"a": 1},
+    )
     variables = nutpie_model.variables(trace)
     assert variables.attrs == {"a": 1}
     assert set(variables.data_vars) == {v.name for v in model.free_RVs}
@@ -201,8 +234,11 @@ def test_nutpie_trace_becomes_the_models_variables(scenarios) -> None:
 def test_density_refuses_a_point_of_the_wrong_size(scenarios) -> None:
     """The callback reads ``ndim`` values; any other length is refused, not read past."""
     density = CompiledDensity(ExactEngine(scenarios[0]), elicit(scenarios[0]))
-    for bad in (np.zeros(density.ndim + 1), np.zeros(max(density.ndim - 1, 0)),
-                np.zeros((1, density.ndim))):
+    for bad in (
+        np.zeros(density.ndim + 1),
+        np.zeros(max(density.ndim - 1, 0)),
+        np.zeros((1, density.ndim)),
+    ):
         with pytest.raises(ValueError, match="shape"):
             density.logp_dlogp(bad)
 

@@ -27,9 +27,14 @@ TINY = HERE / "scenarios" / "tiny_chain.yaml"
 def _scenarios(tmp_path_factory):
     out = [forecast.load_scenario(TINY)]
     for seed in (1, 2, 3):
-        out.append(random_scenario(np.random.default_rng(seed),
-                                   folder=tmp_path_factory.mktemp(f"r{seed}"), n_nodes=3,
-                                   n_months=5))
+        out.append(
+            random_scenario(
+                np.random.default_rng(seed),
+                folder=tmp_path_factory.mktemp(f"r{seed}"),
+                n_nodes=3,
+                n_months=5,
+            )
+        )
     return out
 
 
@@ -47,11 +52,14 @@ def test_logp_equals_numpy_engine(scenarios) -> None:
         engine = ExactEngine(scenario)
         logp = model.compile_logp(jacobian=False)
         by_rule = rule_outcome_vectors(model, priors)
-        values = model.compile_fn(model.replace_rvs_by_values(
-            [by_rule[r.name] for r in scenario.rules]))
+        values = model.compile_fn(
+            model.replace_rvs_by_values([by_rule[r.name] for r in scenario.rules])
+        )
         for _ in range(3):
-            point = {k: v + rng.normal(0, 0.7, size=np.shape(v))
-                     for k, v in model.initial_point().items()}
+            point = {
+                k: v + rng.normal(0, 0.7, size=np.shape(v))
+                for k, v in model.initial_point().items()
+            }
             qs = values(point)
             params = [np.asarray(q) for q in qs]
             expected = float(engine.loglik(params, engine.evidence()))
@@ -65,8 +73,11 @@ def test_logp_equals_numpy_engine(scenarios) -> None:
 
 
 KURSK = HERE.parent / "scenarios" / "kursk_2024.yaml"
-AS_OF_CASES = [(KURSK, dt.date(2024, 9, 30)), (KURSK, dt.date(2025, 3, 31)),
-               (TINY, dt.date(2024, 1, 31))]
+AS_OF_CASES = [
+    (KURSK, dt.date(2024, 9, 30)),
+    (KURSK, dt.date(2025, 3, 31)),
+    (TINY, dt.date(2024, 1, 31)),
+]
 
 
 def _contradicting(scenario, full: list[np.ndarray], as_of: dt.date) -> list[EvidenceItem]:
@@ -80,8 +91,16 @@ def _contradicting(scenario, full: list[np.ndarray], as_of: dt.date) -> list[Evi
             if matrix[t].sum() == 1 and matrix[t, k] == 1:
                 k = 0
             date = scenario.timeline.month_end_date(t)
-            items.append(EvidenceItem(node.name, date, date, (node.states[k],),
-                                      "contradiction", f"test:{node.name}:{t}"))
+            items.append(
+                EvidenceItem(
+                    node.name,
+                    date,
+                    date,
+                    (node.states[k],),
+                    "contradiction",
+                    f"test:{node.name}:{t}",
+                )
+            )
     return items
 
 
@@ -102,8 +121,9 @@ def _same_result(a, b) -> None:
         assert_array_equal(a.marginals[name], b.marginals[name])
 
 
-@pytest.mark.parametrize(("path", "as_of"), AS_OF_CASES,
-                         ids=lambda v: v.stem if isinstance(v, Path) else str(v))
+@pytest.mark.parametrize(
+    ("path", "as_of"), AS_OF_CASES, ids=lambda v: v.stem if isinstance(v, Path) else str(v)
+)
 def test_as_of_hides_later_evidence(path: Path, as_of: dt.date) -> None:
     """Evidence known after the cut-off cannot change a forecast made as of it."""
     scenario = forecast.load_scenario(path)
@@ -117,15 +137,16 @@ def test_as_of_hides_later_evidence(path: Path, as_of: dt.date) -> None:
     assert len(kept) + len(later) == len(scenario.evidence)
     cut, full = engine.evidence(as_of), engine.evidence()
     for matrix in cut:  # no month after the cut-off is observed in the as-of matrices
-        assert_array_equal(matrix[cut_step + 1:], 1.0)
-    assert any(np.any(matrix[cut_step + 1:] != 1.0) for matrix in full)
+        assert_array_equal(matrix[cut_step + 1 :], 1.0)
+    assert any(np.any(matrix[cut_step + 1 :] != 1.0) for matrix in full)
     # (b) replace everything known later by contradicting observations, or remove it
     contradicted = dataclasses.replace(
-        scenario, evidence=(*kept, *_contradicting(scenario, full, as_of)), superseded=())
+        scenario, evidence=(*kept, *_contradicting(scenario, full, as_of)), superseded=()
+    )
     removed = dataclasses.replace(scenario, evidence=kept, superseded=())
     altered_full = evidence_matrices(contradicted, contradicted.evidence)
     for real, altered, known in zip(full, altered_full, cut, strict=True):
-        assert_array_equal(altered[:cut_step + 1], known[:cut_step + 1])
+        assert_array_equal(altered[: cut_step + 1], known[: cut_step + 1])
         for t in range(cut_step + 1, scenario.timeline.n_steps):
             assert altered[t].sum() == 1 and not np.array_equal(altered[t], real[t])
     for params in _parameter_points(scenario):
@@ -152,8 +173,9 @@ def test_set_evidence_puts_the_as_of_matrices_in_the_model(path: Path) -> None:
     engine = fitter.engine
     model = fitter.model
     by_rule = rule_outcome_vectors(model, fitter.priors)
-    evaluate = model.compile_fn(model.replace_rvs_by_values(
-        [model["evidence"], *(by_rule[r.name] for r in scenario.rules)]))
+    evaluate = model.compile_fn(
+        model.replace_rvs_by_values([model["evidence"], *(by_rule[r.name] for r in scenario.rules)])
+    )
     point = model.initial_point()
     dates = [as_of for p, as_of in AS_OF_CASES if p == path]
     logliks = {}
@@ -164,8 +186,9 @@ def test_set_evidence_puts_the_as_of_matrices_in_the_model(path: Path) -> None:
             assert_array_equal(got, want)
             assert_array_equal(model[f"evidence__{node.name}"].get_value(), want)
         loglik, *params = evaluate(point)
-        assert_allclose(loglik, engine.loglik([np.asarray(p) for p in params], expected),
-                        rtol=1e-10, atol=1e-12)
+        assert_allclose(
+            loglik, engine.loglik([np.asarray(p) for p in params], expected), rtol=1e-10, atol=1e-12
+        )
         logliks.setdefault(as_of, float(loglik))
         assert float(loglik) == logliks[as_of]  # switching back restores the same data
     assert all(logliks[None] != logliks[as_of] for as_of in dates)
@@ -175,13 +198,15 @@ def test_set_evidence_puts_the_as_of_matrices_in_the_model(path: Path) -> None:
 @pytest.fixture(scope="module")
 def tiny_fit():
     scenario = forecast.load_scenario(TINY)
-    fitter = ScenarioFitter(scenario, sampler=SamplerConfig(draws=1000, tune=1000, chains=2,
-                                                            cores=2))
+    fitter = ScenarioFitter(
+        scenario, sampler=SamplerConfig(draws=1000, tune=1000, chains=2, cores=2)
+    )
     return fitter, fitter.fit(seed=11)
 
 
-def assert_matches_importance_sampling(fitter: ScenarioFitter, idata, n_draws: int,
-                                       seed: int) -> None:
+def assert_matches_importance_sampling(
+    fitter: ScenarioFitter, idata, n_draws: int, seed: int
+) -> None:
     """Posterior means of question probabilities equal prior draws weighted by the exact
     evidence and reference-class likelihood, within 4 combined Monte Carlo standard errors."""
     import arviz as az
@@ -210,24 +235,28 @@ def test_posterior_matches_importance_sampling(tiny_fit) -> None:
     assert_matches_importance_sampling(fitter, idata, 40_000, seed=5)
 
 
-@pytest.mark.parametrize(("seed", "backend"),
-                         [(4, "nutpie"), (5, "nutpie"), (6, "nutpie"), (4, "pymc")])
+@pytest.mark.parametrize(
+    ("seed", "backend"), [(4, "nutpie"), (5, "nutpie"), (6, "nutpie"), (4, "pymc")]
+)
 def test_random_scenario_posterior_matches_importance_sampling(tmp_path, seed, backend) -> None:
-    scenario = random_scenario(np.random.default_rng(seed), folder=tmp_path, n_nodes=3,
-                               n_months=6, evidence_rate=0.25)
-    fitter = ScenarioFitter(scenario, sampler=SamplerConfig(draws=1000, tune=1000,
-                                                            backend=backend))
+    scenario = random_scenario(
+        np.random.default_rng(seed), folder=tmp_path, n_nodes=3, n_months=6, evidence_rate=0.25
+    )
+    fitter = ScenarioFitter(scenario, sampler=SamplerConfig(draws=1000, tune=1000, backend=backend))
     idata = fitter.fit(seed=seed)
     assert idata.posterior.attrs["sampler_backend"] == backend
     assert_matches_importance_sampling(fitter, idata, 20_000, seed=seed)
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("backend", "stan", "backend must be one of nutpie, pymc"),
-    ("draws", 0, "draws must be at least 1"),
-    ("tune", -1, "tune must be at least 0"),
-    ("target_accept", 1.0, "target_accept must be in"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("backend", "stan", "backend must be one of nutpie, pymc"),
+        ("draws", 0, "draws must be at least 1"),
+        ("tune", -1, "tune must be at least 0"),
+        ("target_accept", 1.0, "target_accept must be in"),
+    ],
+)
 def test_sampler_config_rejects_bad_settings(field, value, message) -> None:
     with pytest.raises(ValueError, match=message):
         SamplerConfig(**{field: value})
@@ -240,13 +269,17 @@ def test_nutpie_and_pymc_backends_agree_on_kursk_as_of_the_article() -> None:
     scenario = forecast.load_scenario(HERE.parent / "scenarios" / "kursk_2024.yaml")
     fits = {}
     for backend in ("nutpie", "pymc"):
-        fitter = ScenarioFitter(scenario, sampler=SamplerConfig(draws=500, tune=500,
-                                                                backend=backend))
+        fitter = ScenarioFitter(
+            scenario, sampler=SamplerConfig(draws=500, tune=500, backend=backend)
+        )
         fits[backend] = fitter.fit(as_of=dt.date(2024, 9, 30), seed=8)
-    means = {b: f.posterior["question_prob"].mean(("chain", "draw")).values
-             for b, f in fits.items()}
-    mcse = {b: np.nan_to_num(az.mcse(f, var_names=["question_prob"])["question_prob"].values)
-            for b, f in fits.items()}
+    means = {
+        b: f.posterior["question_prob"].mean(("chain", "draw")).values for b, f in fits.items()
+    }
+    mcse = {
+        b: np.nan_to_num(az.mcse(f, var_names=["question_prob"])["question_prob"].values)
+        for b, f in fits.items()
+    }
     tolerance = 4 * np.hypot(mcse["nutpie"], mcse["pymc"]) + 1e-9
     assert np.all(np.abs(means["nutpie"] - means["pymc"]) < tolerance)
 
@@ -287,8 +320,10 @@ def test_fit_labels_every_dimension(tiny_fit) -> None:
     month = fitter.coords["month"][-1]
     state = node.states[-1]
     marginal = idata.posterior[f"p_{node.name}"].sel(month=month, **{f"{node.name}_state": state})
-    assert marginal.sizes == {"chain": idata.posterior.sizes["chain"],
-                              "draw": idata.posterior.sizes["draw"]}
+    assert marginal.sizes == {
+        "chain": idata.posterior.sizes["chain"],
+        "draw": idata.posterior.sizes["draw"],
+    }
 
 
 def test_the_nutpie_path_does_not_import_pymc_and_keeps_its_logger_quiet(tmp_path) -> None:
@@ -319,11 +354,15 @@ def test_the_nutpie_path_does_not_import_pymc_and_keeps_its_logger_quiet(tmp_pat
         "print('pymc level:', logging.getLevelName(logging.getLogger('pymc').level))\n"
     )
     # an empty result cache (PreliZ fits the judgements), numba's compiled kernels re-used
-    env = {**os.environ, "FORECAST_CACHE_DIR": str(tmp_path),
-           "NUMBA_CACHE_DIR": numba.config.CACHE_DIR}
+    env = {
+        **os.environ,
+        "FORECAST_CACHE_DIR": str(tmp_path),
+        "NUMBA_CACHE_DIR": numba.config.CACHE_DIR,
+    }
     for run, imported in (("cold result cache", True), ("filled result cache", False)):
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              timeout=600, env=env)
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env
+        )
         report = f"{run}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
         assert done.returncode == 0, report
         assert f"pymc after nutpie fit: {imported}" in done.stdout, report

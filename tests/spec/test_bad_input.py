@@ -26,13 +26,25 @@ INTERNALS = ("constrained-str", "[key]", "Value error,", "Traceback", "function-
 
 # Files with several defects: (file, fields that must each be named by some problem).
 MULTI = [
-    ("schema_defects.yaml", ["questoins", "nodes.a.transitions[0].to.yes.best",
-                             "nodes.a.transitions[1].rationale",
-                             "nodes.b.transitions[0].to.mid.credibility"]),
+    (
+        "schema_defects.yaml",
+        [
+            "questoins",
+            "nodes.a.transitions[0].to.yes.best",
+            "nodes.a.transitions[1].rationale",
+            "nodes.b.transitions[0].to.mid.credibility",
+        ],
+    ),
     ("structure_defects.yaml", ["horizon", "nodes.b.parents.z", "nodes.b.initial"]),
-    ("reference_defects.yaml", ["evidence.observations[0].state",
-                                "evidence.observations[1].date", "questions[0].node",
-                                "questions[1].date"]),
+    (
+        "reference_defects.yaml",
+        [
+            "evidence.observations[0].state",
+            "evidence.observations[1].date",
+            "questions[0].node",
+            "questions[1].date",
+        ],
+    ),
 ]
 
 
@@ -83,11 +95,17 @@ def test_bad_scenario_is_reported_clearly(name: str) -> None:
     text = str(error)
     file = want.get("file", name)
     assert file in text, f"{file} not named in: {text}"
-    matches = [p for p in error.problems
-               if Path(p.file).name == file and want["field"] in (p.field or "(file)")
-               and want["message"] in p.message]
-    assert matches, (f"no problem in {file} with field ~ {want['field']!r} and message ~ "
-                     f"{want['message']!r} in:\n{text}")
+    matches = [
+        p
+        for p in error.problems
+        if Path(p.file).name == file
+        and want["field"] in (p.field or "(file)")
+        and want["message"] in p.message
+    ]
+    assert matches, (
+        f"no problem in {file} with field ~ {want['field']!r} and message ~ "
+        f"{want['message']!r} in:\n{text}"
+    )
     problem = matches[0]
     assert want["field"] in text and want["message"] in text
     if want["line"] is not None:
@@ -122,12 +140,14 @@ def test_header_only_and_bom_tables_load(tmp_path: Path) -> None:
     """A table with no rows is valid, and a UTF-8 byte-order mark (as spreadsheet programs
     write it) does not hide the first column's name."""
     text = VALID.read_text(encoding="utf-8").replace(
-        "evidence:\n", "evidence:\n  tables: [empty.csv, bom.csv]\n")
+        "evidence:\n", "evidence:\n  tables: [empty.csv, bom.csv]\n"
+    )
     scenario_path = tmp_path / "scenario.yaml"
     scenario_path.write_text(text, encoding="utf-8")
     (tmp_path / "empty.csv").write_text("date,node,state,source\n", encoding="utf-8")
-    (tmp_path / "bom.csv").write_text("date,node,state,source\n2024-03-10,b,low,report\n",
-                                      encoding="utf-8-sig")
+    (tmp_path / "bom.csv").write_text(
+        "date,node,state,source\n2024-03-10,b,low,report\n", encoding="utf-8-sig"
+    )
     scenario = load_scenario(scenario_path)
     assert len(scenario.evidence) == 2
 

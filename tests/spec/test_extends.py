@@ -66,10 +66,12 @@ def test_the_hash_follows_the_base(tmp_path) -> None:
 def test_evidence_files_of_the_base_resolve_from_another_folder(tmp_path) -> None:
     text = TINY.read_text().replace("evidence:\n", "evidence:\n  tables: [data/obs.csv]\n")
     _write(tmp_path / "base", "base.yaml", text)
-    _write(tmp_path / "base" / "data", "obs.csv",
-           "date,node,state,source\n2024-03-10,b,low,report\n")
-    path = _write(tmp_path / "people" / "second", "variant.yaml",
-                  VARIANT.format(base="../../base/base.yaml"))
+    _write(
+        tmp_path / "base" / "data", "obs.csv", "date,node,state,source\n2024-03-10,b,low,report\n"
+    )
+    path = _write(
+        tmp_path / "people" / "second", "variant.yaml", VARIANT.format(base="../../base/base.yaml")
+    )
     variant = load_scenario(path)
     assert len(variant.evidence) == 2
     assert any(e.source == "report" for e in variant.evidence)
@@ -78,7 +80,10 @@ def test_evidence_files_of_the_base_resolve_from_another_folder(tmp_path) -> Non
 def test_a_variant_of_a_variant_accumulates_restated_nodes(tmp_path) -> None:
     shutil.copy(TINY, tmp_path / "base.yaml")
     _write(tmp_path, "first.yaml", VARIANT.format(base="base.yaml"))
-    second = _write(tmp_path, "second.yaml", """\
+    second = _write(
+        tmp_path,
+        "second.yaml",
+        """\
 extends: first.yaml
 id: tiny_second
 nodes:
@@ -87,10 +92,13 @@ nodes:
       - {from: low, given: {a: yes}, to: {mid: {beta: [1, 1]}}, rationale: flat}
       - {from: low, given: {a: no}, stays: true, rationale: r}
       - {from: mid, dirichlet: {stay: 1, low: 1, high: 1}, rationale: r}
-""")
+""",
+    )
     scenario = load_scenario(second)
-    assert scenario.bases == ((tmp_path / "first.yaml").resolve(),
-                              (tmp_path / "base.yaml").resolve())
+    assert scenario.bases == (
+        (tmp_path / "first.yaml").resolve(),
+        (tmp_path / "base.yaml").resolve(),
+    )
     assert scenario.id == "tiny_second"
     assert scenario.spec.author == "a second forecaster"  # from the first variant
     a_rule = scenario.spec.nodes["a"].transitions[0]
@@ -99,8 +107,9 @@ nodes:
 
 
 def test_a_problem_in_an_inherited_field_names_the_base(tmp_path) -> None:
-    broken = TINY.read_text().replace("states: [low, mid, high]", "states: [low, mid, high]\n"
-                                      "    parents: {a: 0, z: 1}", 1)
+    broken = TINY.read_text().replace(
+        "states: [low, mid, high]", "states: [low, mid, high]\n    parents: {a: 0, z: 1}", 1
+    )
     broken = broken.replace("    parents: {a: 0}\n", "", 1)
     _write(tmp_path, "base.yaml", broken)
     path = _write(tmp_path, "variant.yaml", VARIANT.format(base="base.yaml"))
