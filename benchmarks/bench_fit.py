@@ -138,7 +138,7 @@ def worker_fit(args) -> dict:
         out["fit2_s"] = time.time() - t0
         out["fit2"] = _ess_report(idata, scenario)
 
-        from forecast.analysis.prior_update import update_priors
+        from forecast.analysis.reweighting.prior_update import update_priors
 
         rule = args.edit_rule
         original = fitter.priors

@@ -38,7 +38,7 @@ from forecast.elicitation import Priors, elicit, reference_log_coefficient
 from forecast.engine.exact import evidence_matrices
 from forecast.engine.plan import scenario_plan
 from forecast.engine.tables import build_tables, node_tables
-from forecast.spec.scenario import Question, Scenario
+from forecast.scenario.validated import Question, Scenario
 
 
 class PtOps:
@@ -202,7 +202,7 @@ def truncate_scenario(scenario: Scenario, months: int) -> Scenario:
     outcome gets a question at the new horizon (``<outcome>_by_<YYYY_MM>``), as the loader
     does for the real horizon. Built in memory; the scenario file is not touched.
     """
-    from forecast.timeline import Timeline
+    from forecast.scenario.timeline import Timeline
 
     tl = scenario.timeline
     if months >= tl.n_steps:

@@ -4,8 +4,9 @@ from forecast._pytensor_setup import configure_pytensor
 
 configure_pytensor()
 
+from forecast.api import load_scenario  # noqa: E402
 from forecast.errors import Problem, ScenarioError  # noqa: E402
-from forecast.spec import Scenario, load_scenario  # noqa: E402
+from forecast.scenario import Scenario  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from forecast.api import load_scenario
 from forecast.errors import ScenarioError
-from forecast.spec import Scenario, load_scenario
+from forecast.scenario import Scenario
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 
@@ -244,7 +245,7 @@ def run_fit(args: argparse.Namespace) -> int:
     if scenario is None:
         return 2
     _quiet_libraries()
-    from forecast.analysis.tables import forecast_table
+    from forecast.analysis.summaries.tables import forecast_table
     from forecast.plots import save_outcome_plots
     from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter, diagnose
 
@@ -309,8 +310,8 @@ def run_score(args: argparse.Namespace) -> int:
     if scenario is None:
         return 2
     _quiet_libraries()
-    from forecast.analysis.backtest import PARETO_K_MAX, Replay
-    from forecast.analysis.scoring import (
+    from forecast.analysis.evaluation.backtest import PARETO_K_MAX, Replay
+    from forecast.analysis.evaluation.scoring import (
         LOG_CLIP,
         read_questions,
         resolved_questions,

@@ -24,8 +24,8 @@ from scipy import special, stats
 
 from forecast.errors import ScenarioError
 from forecast.result_cache import ResultCache
-from forecast.spec.scenario import Rule, Scenario
-from forecast.spec.schema import Judgement
+from forecast.scenario.schema import Judgement
+from forecast.scenario.validated import Rule, Scenario
 
 logger = logging.getLogger(__name__)
 

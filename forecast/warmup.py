@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 def warm_up() -> float:
     """Run every compiled path once; return the seconds it took."""
     from forecast.engine.kernels import loglik_and_grad
+    from forecast.engine.synthetic import random_scenario
     from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
-    from forecast.synthetic import random_scenario
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
@@ -50,7 +50,7 @@ def warm_up() -> float:
 def warm_up_smoothing() -> float:
     """Run the smoothing passes once (no PyMC, no sampler); return the seconds it took."""
     from forecast.engine import ExactEngine
-    from forecast.synthetic import random_scenario
+    from forecast.engine.synthetic import random_scenario
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:

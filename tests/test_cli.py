@@ -24,11 +24,9 @@ from scipy import integrate, stats
 
 import forecast
 from forecast.cli import main
+from tests.paths import ROOT, TESTS, TINY
 
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
 KURSK = ROOT / "scenarios" / "kursk_2024.yaml"
-TINY = TESTS / "scenarios" / "tiny_chain.yaml"
 BAD = TESTS / "bad_scenarios"
 EXPECTED_BAD = yaml.safe_load((BAD / "expected.yaml").read_text(encoding="utf-8"))
 FAST = ["--draws", "200", "--tune", "200", "--chains", "2", "--cores", "1", "--no-progress"]

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from forecast.cli import main
-from tests.analysis.test_backtest import exact_mean, write_one_rule, yes_jun
+from tests.analysis.evaluation.test_backtest import exact_mean, write_one_rule, yes_jun
 
 HEADER = "id,node,state,kind,date,outcome,source"
 GOOD = (

@@ -8,8 +8,6 @@ compare it with what PreliZ's maximum-entropy fit returns.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -17,10 +15,9 @@ from scipy import optimize, stats
 
 import forecast
 from forecast.elicitation import Priors, RulePrior, elicit, maxent_beta
+from tests.paths import TESTS, TINY
 
-TESTS = Path(__file__).resolve().parent
 KURSK = TESTS.parent / "scenarios" / "kursk_2024.yaml"
-TINY = TESTS / "scenarios" / "tiny_chain.yaml"
 
 # Mass in the interval: PreliZ's maximum-entropy fit is an SLSQP solve whose equality
 # constraint is the interval mass; SLSQP's default tolerance (ftol 1e-6) leaves residuals of

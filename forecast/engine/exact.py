@@ -15,7 +15,7 @@ import numpy as np
 from forecast.engine import forward as fw
 from forecast.engine.plan import StepPlan, scenario_plan
 from forecast.engine.tables import NodeTable, build_tables, node_tables
-from forecast.spec.scenario import EvidenceItem, Question, Scenario
+from forecast.scenario.validated import EvidenceItem, Question, Scenario
 
 if TYPE_CHECKING:
     from forecast.engine.kernels import LoweredPlan, QuestionArrays

@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 LETTERS = string.ascii_letters
 BATCH = "Z"

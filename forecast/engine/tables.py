@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from forecast.analysis.scoring import FORECASTERS, calibration_table
+from forecast.analysis.evaluation.scoring import FORECASTERS, calibration_table
 from forecast.plots.style import FIT_COLOURS, PALETTE, format_month_axis
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 __all__ = ["CATEGORY_COLOURS", "plot_calibration", "plot_replay", "read_events"]
 
@@ -151,14 +151,15 @@ def plot_replay(
     Parameters
     ----------
     table : DataFrame
-        From :func:`forecast.analysis.backtest.replay` (needs ``outcome`` set on the rows).
+        From :func:`forecast.analysis.evaluation.backtest.replay` (needs ``outcome`` set on
+        the rows).
     scenario : Scenario
         The replayed scenario.
     outcomes : sequence of str, optional
         Outcome ids, one panel each (default: every outcome in the table).
     moves : DataFrame, optional
-        From :func:`forecast.analysis.backtest.largest_moves`: the moves to label, largest
-        first per panel, one per month.
+        From :func:`forecast.analysis.evaluation.backtest.largest_moves`: the moves to label,
+        largest first per panel, one per month.
     events : DataFrame, optional
         From :func:`read_events`: drawn as ticks by category under the panels.
     ncols : int
@@ -327,11 +328,11 @@ def plot_calibration(
     Parameters
     ----------
     scores : DataFrame
-        From :func:`forecast.analysis.scoring.score_questions`.
+        From :func:`forecast.analysis.evaluation.scoring.score_questions`.
     bins : int
         Equal-width bins over [0, 1].
     forecasters : sequence of str
-        Keys of :data:`forecast.analysis.scoring.FORECASTERS` to draw (``"model"``,
+        Keys of :data:`forecast.analysis.evaluation.scoring.FORECASTERS` to draw (``"model"``,
         ``"prior alone"``, ``"always 50%"``).
     min_questions : int
         Below this many questions the figure says it is indicative only.

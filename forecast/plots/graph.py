@@ -24,12 +24,12 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
 from matplotlib.path import Path
 from matplotlib.transforms import Bbox
 
-from forecast.analysis.claims import causal_edges, node_claims
-from forecast.analysis.outcomes import evidence_cutoff
-from forecast.analysis.tables import state_probabilities
+from forecast.analysis.summaries.claims import causal_edges, node_claims
+from forecast.analysis.summaries.outcomes import evidence_cutoff
+from forecast.analysis.summaries.tables import state_probabilities
 from forecast.plots.layout import GraphLayout, layered_layout
 from forecast.plots.style import PALETTE
-from forecast.spec.scenario import Node, Scenario
+from forecast.scenario.validated import Node, Scenario
 
 __all__ = ["plot_belief_graph", "plot_causal_graph"]
 
@@ -262,7 +262,7 @@ def plot_causal_graph(
     scenario : Scenario
         A validated scenario.
     claim_map : DataFrame, optional
-        From :func:`forecast.analysis.claims.load_claim_map`; tells which claims sit on
+        From :func:`forecast.analysis.summaries.claims.load_claim_map`; tells which claims sit on
         edges. Without it every claim is shown on its node.
     title : str, optional
         Figure title.
@@ -336,7 +336,7 @@ def plot_belief_graph(
     month : str or date
         ``YYYY-MM`` or a date in the month.
     claim_map : DataFrame, optional
-        From :func:`forecast.analysis.claims.load_claim_map`.
+        From :func:`forecast.analysis.summaries.claims.load_claim_map`.
     group : str
         ``"posterior"`` or ``"prior"``.
     interval : float

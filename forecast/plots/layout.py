@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 __all__ = ["GraphLayout", "layered_layout"]
 

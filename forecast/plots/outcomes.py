@@ -14,10 +14,10 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from forecast.analysis.outcomes import evidence_cutoff, outcome_curves
-from forecast.analysis.tables import monthly_bands
+from forecast.analysis.summaries.outcomes import evidence_cutoff, outcome_curves
+from forecast.analysis.summaries.tables import monthly_bands
 from forecast.plots.style import FIT_COLOURS, PALETTE, format_month_axis, month_dates
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 __all__ = ["plot_outcome", "plot_outcome_fits", "plot_prior_predictive", "save_outcome_plots"]
 

@@ -10,9 +10,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
-from forecast.analysis.parameters import rule_parameter_table
+from forecast.analysis.summaries.parameters import rule_parameter_table
 from forecast.plots.style import FIT_COLOURS, PALETTE
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 __all__ = ["plot_prior_posterior"]
 

@@ -14,9 +14,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
-from forecast.analysis.pooling import LINEAR_POOL, LOG_POOL, PRIOR_STAGE
+from forecast.analysis.pooling.forecasters import LINEAR_POOL, LOG_POOL, PRIOR_STAGE
 from forecast.plots.style import FIT_COLOURS, PALETTE
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 __all__ = [
     "FORECASTER_COLOURS",
@@ -74,7 +74,7 @@ def plot_forecaster_priors(
         One axes; a row per rule destination (top to bottom in table order), a line per
         forecaster with gid ``"<forecaster>:<rule>:<destination>"``; logit x axis.
     """
-    from forecast.analysis.priors import rule_condition
+    from forecast.analysis.summaries.priors import rule_condition
 
     low, high, pct = _interval_columns(prior_table)
     rules = {r.name: r for r in scenario.rules}

@@ -13,10 +13,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy import stats
 
-from forecast.analysis.priors import prior_table
+from forecast.analysis.summaries.priors import prior_table
 from forecast.elicitation import Priors
 from forecast.plots.style import PALETTE
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 __all__ = ["plot_node_priors", "plot_priors"]
 

@@ -10,9 +10,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from forecast.analysis.voi import ValueOfInformation
+from forecast.analysis.counterfactuals.voi import ValueOfInformation
 from forecast.plots.style import FIT_COLOURS, PALETTE
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 __all__ = ["plot_power_scaling", "plot_tornado", "plot_value_of_information"]
 
@@ -46,7 +46,7 @@ def plot_tornado(
     Parameters
     ----------
     table : DataFrame
-        From :func:`forecast.analysis.sensitivity.tornado_table`.
+        From :func:`forecast.analysis.counterfactuals.sensitivity.tornado_table`.
     scenario : Scenario, optional
         For the outcomes' labels.
     date : str, optional
@@ -200,7 +200,7 @@ def plot_value_of_information(
     Parameters
     ----------
     voi : ValueOfInformation
-        From :func:`forecast.analysis.voi.value_of_information`.
+        From :func:`forecast.analysis.counterfactuals.voi.value_of_information`.
     scenario : Scenario, optional
         For node labels.
     title : str, optional
@@ -283,9 +283,9 @@ def plot_power_scaling(
     Parameters
     ----------
     tables : DataFrame or mapping of str to DataFrame
-        From :func:`forecast.analysis.sensitivity.power_scaling`; several fits (label ->
-        table) are drawn in the fit colours, with an arrow from each quantity's first position
-        to its last; only the last fit's points are labelled.
+        From :func:`forecast.analysis.counterfactuals.sensitivity.power_scaling`; several fits
+        (label -> table) are drawn in the fit colours, with an arrow from each quantity's
+        first position to its last; only the last fit's points are labelled.
     threshold : float
         The sensitivity threshold (dashed lines).
     kind : str

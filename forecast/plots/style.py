@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import matplotlib.dates as mdates
 from matplotlib.axes import Axes
 
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 __all__ = ["FIT_COLOURS", "PALETTE", "format_month_axis", "month_dates"]
 

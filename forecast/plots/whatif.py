@@ -10,9 +10,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from forecast.analysis.whatif import CASES, WhatIf
+from forecast.analysis.counterfactuals.whatif import CASES, WhatIf
 from forecast.plots.style import FIT_COLOURS, PALETTE, format_month_axis
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 __all__ = ["CASE_STYLES", "plot_what_if"]
 
@@ -81,7 +81,7 @@ def plot_what_if(
     Parameters
     ----------
     result : WhatIf
-        From :func:`forecast.analysis.whatif.what_if`.
+        From :func:`forecast.analysis.counterfactuals.whatif.what_if`.
     scenario : Scenario
         The scenario.
     outcomes : sequence of str, optional

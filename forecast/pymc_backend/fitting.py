@@ -26,7 +26,7 @@ from forecast.pymc_backend.layout import (
     parameter_groups,
     state_dim,
 )
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -37,7 +37,7 @@ RHAT_MAX = 1.01
 ESS_MIN = 400
 FIT_METHOD_NUTS = "nuts"
 FIT_METHOD_REWEIGHTED = "nuts, then importance-resampled to new priors"
-"""``fit_method`` attribute of a fit (see :mod:`forecast.analysis.prior_update`)."""
+"""``fit_method`` attribute of a fit (see :mod:`forecast.analysis.reweighting.prior_update`)."""
 CONSTANT_SPREAD = 1e-9
 """Quantities whose draws all agree within this are fixed by the evidence (no R-hat/ESS)."""
 

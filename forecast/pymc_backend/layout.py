@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecast.elicitation import Priors, reference_log_coefficient
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 QUESTION_VAR = "question_prob"
 EVIDENCE_POTENTIAL = "evidence"

@@ -31,7 +31,7 @@ from forecast.pymc_backend.layout import (
     state_dim,
 )
 from forecast.pymc_backend.ops import EvidenceLoglik, ExactAnswers
-from forecast.spec.scenario import Scenario
+from forecast.scenario.validated import Scenario
 
 logger = logging.getLogger(__name__)
 

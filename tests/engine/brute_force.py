@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.spec.scenario import EvidenceItem, Node, Question, Rule, Scenario
+from forecast.scenario.validated import EvidenceItem, Node, Question, Rule, Scenario
 
 MAX_TRAJECTORIES = 200_000
 

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from forecast import load_scenario
 from forecast.engine import ExactEngine, compile_ahead
-from forecast.spec import load_scenario
-
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+from tests.paths import SCENARIOS
 
 # run in a fresh process with an empty numba cache: the helper must compile the passes, and
 # this process must then load them instead of compiling them
@@ -23,7 +22,7 @@ CHILD = textwrap.dedent("""
     import numpy as np
     from forecast.engine import ExactEngine, compile_ahead
     from forecast.engine.smoothing import _smooth_block
-    from forecast.spec import load_scenario
+    from forecast import load_scenario
 
     out = {"cached_before": compile_ahead.smoothing_cached(),
            "started": compile_ahead.start(), "started_again": compile_ahead.start()}

@@ -9,13 +9,13 @@ import pytest
 import yaml
 from numpy.testing import assert_allclose
 
+from forecast import load_scenario
 from forecast.engine import ExactEngine, central_params
-from forecast.spec import load_scenario
-from forecast.spec.scenario import EvidenceItem, Question, Scenario
-from forecast.synthetic import random_scenario
+from forecast.engine.synthetic import random_scenario
+from forecast.scenario.validated import EvidenceItem, Question, Scenario
 from tests.engine.brute_force import brute_force
+from tests.paths import SCENARIOS
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 ATOL = 1e-12
 RANDOM_SEEDS = list(range(15))
 

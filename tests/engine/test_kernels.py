@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from forecast import load_scenario
 from forecast.engine import ExactEngine
 from forecast.engine import forward as fw
 from forecast.engine.kernels import loglik_and_grad, lower_plan
 from forecast.engine.slots import likelihood_pairs
-from forecast.spec import load_scenario
-from forecast.spec.scenario import Scenario
-from forecast.synthetic import random_scenario
+from forecast.engine.synthetic import random_scenario
+from forecast.scenario.validated import Scenario
 from tests.engine.brute_force import brute_force
-
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+from tests.paths import SCENARIOS
 
 # (seed, n_nodes, max_states, n_months, evidence_rate)
 CASES = [

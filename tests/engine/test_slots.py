@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from forecast import load_scenario
 from forecast.engine import ExactEngine, forced_state
 from forecast.engine.kernels import (
     _build_tables,
@@ -18,10 +17,8 @@ from forecast.engine.kernels import (
 )
 from forecast.engine.slots import EntryPairs, entry_pairs, node_weights
 from forecast.engine.smoothing import _draw_tables
-from forecast.spec import load_scenario
-from forecast.synthetic import random_scenario
-
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+from forecast.engine.synthetic import random_scenario
+from tests.paths import SCENARIOS
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from forecast.analysis import causal_edges, state_probabilities
+from forecast.analysis.summaries import causal_edges, state_probabilities
 from forecast.plots import layered_layout, plot_belief_graph, plot_causal_graph
 
 

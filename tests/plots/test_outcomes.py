@@ -2,7 +2,7 @@ import matplotlib.dates as mdates
 import numpy as np
 from numpy.testing import assert_allclose
 
-from forecast.analysis import outcome_curves
+from forecast.analysis.summaries import outcome_curves
 from forecast.plots import (
     FIT_COLOURS,
     PALETTE,

@@ -1,6 +1,6 @@
 from numpy.testing import assert_allclose
 
-from forecast.analysis import rule_parameter_table
+from forecast.analysis.summaries import rule_parameter_table
 from forecast.plots import FIT_COLOURS, PALETTE, plot_prior_posterior
 
 

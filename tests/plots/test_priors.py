@@ -3,7 +3,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import integrate
 
-from forecast.analysis import prior_table
+from forecast.analysis.summaries import prior_table
 from forecast.elicitation import elicit
 from forecast.plots import plot_node_priors, plot_priors
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from numpy.testing import assert_allclose
 import forecast
 from forecast.elicitation import elicit
 from forecast.engine import ExactEngine
+from forecast.engine.synthetic import random_scenario
 from forecast.pymc_backend.density import CompiledDensity, _outcomes
 from forecast.pymc_backend.model import build_model
 from forecast.pymc_backend.nutpie_model import (
@@ -24,11 +24,9 @@ from forecast.pymc_backend.nutpie_model import (
     _logp_callback,
     pack,
 )
-from forecast.synthetic import random_scenario
+from tests.paths import TESTS, TINY
 
-HERE = Path(__file__).resolve().parents[1]
-KURSK = HERE.parent / "scenarios" / "kursk_2024.yaml"
-TINY = HERE / "scenarios" / "tiny_chain.yaml"
+KURSK = TESTS.parent / "scenarios" / "kursk_2024.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,11 @@ import forecast
 from forecast.elicitation import elicit
 from forecast.engine import ExactEngine
 from forecast.engine.exact import central_params, evidence_matrices
+from forecast.engine.synthetic import random_scenario
 from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
 from forecast.pymc_backend.model import build_model, rule_outcome_vectors
-from forecast.spec import EvidenceItem
-from forecast.synthetic import random_scenario
-
-HERE = Path(__file__).resolve().parents[1]
-TINY = HERE / "scenarios" / "tiny_chain.yaml"
+from forecast.scenario import EvidenceItem
+from tests.paths import TESTS, TINY
 
 
 def _scenarios(tmp_path_factory):
@@ -72,7 +70,7 @@ def test_logp_equals_numpy_engine(scenarios) -> None:
             assert_allclose(logp(point), expected, rtol=1e-9)
 
 
-KURSK = HERE.parent / "scenarios" / "kursk_2024.yaml"
+KURSK = TESTS.parent / "scenarios" / "kursk_2024.yaml"
 AS_OF_CASES = [
     (KURSK, dt.date(2024, 9, 30)),
     (KURSK, dt.date(2025, 3, 31)),
@@ -266,7 +264,7 @@ def test_nutpie_and_pymc_backends_agree_on_kursk_as_of_the_article() -> None:
     """Both samplers, same model: posterior means within 4 combined MCSE."""
     import arviz as az
 
-    scenario = forecast.load_scenario(HERE.parent / "scenarios" / "kursk_2024.yaml")
+    scenario = forecast.load_scenario(TESTS.parent / "scenarios" / "kursk_2024.yaml")
     fits = {}
     for backend in ("nutpie", "pymc"):
         fitter = ScenarioFitter(
@@ -286,7 +284,7 @@ def test_nutpie_and_pymc_backends_agree_on_kursk_as_of_the_article() -> None:
 
 @pytest.mark.slow
 def test_kursk_posterior_matches_importance_sampling() -> None:
-    scenario = forecast.load_scenario(HERE.parent / "scenarios" / "kursk_2024.yaml")
+    scenario = forecast.load_scenario(TESTS.parent / "scenarios" / "kursk_2024.yaml")
     fitter = ScenarioFitter(scenario, sampler=SamplerConfig(draws=1000, tune=1000))
     assert_matches_importance_sampling(fitter, fitter.fit(seed=3), 200_000, seed=3)
 
@@ -341,7 +339,7 @@ def test_the_nutpie_path_does_not_import_pymc_and_keeps_its_logger_quiet(tmp_pat
         "logging.getLogger('pymc').setLevel(logging.ERROR)\n"
         "import forecast\n"
         "from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter\n"
-        "from forecast.synthetic import random_scenario\n"
+        "from forecast.engine.synthetic import random_scenario\n"
         "import numpy as np, tempfile, pathlib\n"
         "folder = pathlib.Path(tempfile.mkdtemp())\n"
         "scenario = random_scenario(np.random.default_rng(0), folder=folder, n_nodes=2,\n"

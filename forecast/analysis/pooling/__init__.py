@@ -1,0 +1,43 @@
+"""Several forecasters' priors on one scenario: forecasts and pools."""
+
+from forecast.analysis.pooling.forecasters import (
+    LINEAR_POOL,
+    LOG_POOL,
+    PRIOR_STAGE,
+    ForecastDraws,
+    HierarchicalPool,
+    StructureMismatchError,
+    check_same_structure,
+    disagreement_table,
+    elicited_judgements,
+    forecaster_forecasts,
+    forecaster_prior_table,
+    forecaster_priors,
+    hierarchical_pool,
+    linear_pool,
+    log_pool,
+    log_pool_priors,
+    pooled_forecast_table,
+    reference_updated,
+)
+
+__all__ = [
+    "LINEAR_POOL",
+    "LOG_POOL",
+    "PRIOR_STAGE",
+    "ForecastDraws",
+    "HierarchicalPool",
+    "StructureMismatchError",
+    "check_same_structure",
+    "disagreement_table",
+    "elicited_judgements",
+    "forecaster_forecasts",
+    "forecaster_prior_table",
+    "forecaster_priors",
+    "hierarchical_pool",
+    "linear_pool",
+    "log_pool",
+    "log_pool_priors",
+    "pooled_forecast_table",
+    "reference_updated",
+]

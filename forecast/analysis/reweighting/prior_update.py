@@ -1,0 +1,151 @@
+"""Re-fitting after a prior edit in a fraction of a second, when the existing fit allows it.
+
+A prior edit leaves the likelihood alone, so the posterior under the new priors is the old one
+re-weighted by the ratio of the priors, draw by draw. :func:`update_priors` computes that ratio
+exactly, smooths it with Pareto-smoothed importance sampling (PSIS) and, when the weights are
+trustworthy (Pareto k <= 0.7 and an importance ESS of at least 400), resamples each chain by
+them. Every exact quantity of a draw (question probabilities, marginals) depends on the
+parameters and the evidence only, so the resampled draws keep theirs. When the weights are not
+trustworthy (the edit moved the prior far from where the posterior is), it runs NUTS again
+instead, on the same compiled density.
+
+The result says which was done (``fit_method``) and, for a re-weighted fit, the Pareto k and
+importance ESS, which :func:`forecast.pymc_backend.fitting.diagnose` uses.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import arviz as az
+import numpy as np
+import xarray as xr
+
+from forecast.analysis.reweighting.prior_density import log_prior_draws
+from forecast.analysis.reweighting.weights import (
+    PARETO_K_MAX,
+    effective_sample_size,
+    psis_weights,
+    relative_ess,
+)
+from forecast.elicitation import Priors
+from forecast.pymc_backend.fitting import (
+    ESS_MIN,
+    FIT_METHOD_NUTS,
+    FIT_METHOD_REWEIGHTED,
+    ScenarioFitter,
+    outcome_vectors,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _rule_params(
+    group: xr.Dataset, fitter: ScenarioFitter
+) -> tuple[list[np.ndarray], tuple[int, int]]:
+    """Each rule's outcome vector for every draw of a posterior or prior group."""
+    rules = {r.name: group[r.name] for r in fitter.scenario.rules}
+    shape = (group.sizes["chain"], group.sizes["draw"])
+    return outcome_vectors(rules, fitter.scenario), shape
+
+
+def _systematic(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Systematic resampling: as many indices as weights, in increasing order."""
+    n = weights.size
+    positions = (rng.random() + np.arange(n)) / n
+    return np.minimum(np.searchsorted(np.cumsum(weights), positions), n - 1)
+
+
+def _resample_indices(
+    weights: np.ndarray, shape: tuple[int, int], rng: np.random.Generator
+) -> np.ndarray:
+    """Per chain, draw indices resampled by that chain's share of the weights."""
+    weights = weights.reshape(shape)
+    return np.stack([_systematic(w / w.sum(), rng) for w in weights])
+
+
+def _take(group: xr.Dataset, indices: np.ndarray) -> xr.Dataset:
+    """The draws ``indices[c]`` of each chain ``c`` (chains kept apart)."""
+    chains = np.arange(indices.shape[0])[:, None]
+    data = {}
+    for name, da in group.data_vars.items():
+        da = da.transpose("chain", "draw", ...)
+        data[name] = (da.dims, da.values[chains, indices])
+    coords = {name: c for name, c in group.coords.items() if "draw" not in c.dims}
+    return xr.Dataset(data, coords=coords).assign_coords(draw=np.arange(indices.shape[1]))
+
+
+def _importance(
+    old: Priors, new: Priors, group: xr.Dataset, fitter: ScenarioFitter
+) -> tuple[np.ndarray, float, float]:
+    """PSIS weights from the old to the new priors over a group's draws, k and Kish ESS."""
+    params, shape = _rule_params(group, fitter)
+    log_ratio = log_prior_draws(new, params) - log_prior_draws(old, params)
+    weights, k = psis_weights(log_ratio, relative_ess(log_ratio, shape))
+    return weights, k, effective_sample_size(weights)
+
+
+def update_priors(
+    fitter: ScenarioFitter, fit: az.InferenceData, priors: Priors, seed: int | None = None
+) -> az.InferenceData:
+    """The fit under new priors: re-weighted when reliable, NUTS otherwise.
+
+    Parameters
+    ----------
+    fitter : ScenarioFitter
+        The fitter that made ``fit``, still holding the priors it was made with; it holds
+        ``priors`` afterwards.
+    fit : az.InferenceData
+        A fit of ``fitter`` (its evidence cut-off is re-used).
+    priors : Priors
+        The edited priors (same rules).
+    seed : int, optional
+        Seed of the resampling or of the new NUTS run (defaults to the fit's seed).
+
+    Returns
+    -------
+    az.InferenceData
+        Same layout as :meth:`ScenarioFitter.fit`; ``fit_method`` in the attributes says how it
+        was made.
+    """
+    old = fitter.priors
+    seed = int(fit.posterior.attrs.get("seed", 0)) if seed is None else seed
+    as_of = fit.posterior.attrs.get("as_of")
+    cutoff = None if as_of in (None, "all evidence") else np.datetime64(as_of).astype(object)
+    weights, k, ess = _importance(old, priors, fit.posterior, fitter)
+    fitter.set_priors(priors)
+    if not (k <= PARETO_K_MAX and ess >= ESS_MIN):
+        logger.info(
+            "prior edit too large to re-weight (Pareto k %.2f, ESS %.0f): NUTS again", k, ess
+        )
+        refit = fitter.fit(as_of=cutoff, seed=seed)
+        for group in refit.groups():
+            refit[group].attrs.update(
+                {"fit_method": FIT_METHOD_NUTS, "reweight_pareto_k": k, "reweight_ess": ess}
+            )
+        return refit
+    rng = np.random.default_rng([seed, 2])
+    shape = (fit.posterior.sizes["chain"], fit.posterior.sizes["draw"])
+    indices = _resample_indices(weights, shape, rng)
+    groups = {"posterior": _take(fit.posterior, indices)}
+    if "sample_stats" in fit:
+        groups["sample_stats"] = _take(fit.sample_stats, indices)
+    if "prior" in fit:
+        prior_weights, prior_k, prior_ess = _importance(old, priors, fit.prior, fitter)
+        prior_shape = (fit.prior.sizes["chain"], fit.prior.sizes["draw"])
+        groups["prior"] = (
+            _take(fit.prior, _resample_indices(prior_weights, prior_shape, rng))
+            if prior_k <= PARETO_K_MAX and prior_ess >= ESS_MIN
+            else fitter.prior_draws(seed, fit.prior.sizes["draw"]).prior
+        )
+    attrs = {
+        **fit.posterior.attrs,
+        "fit_method": FIT_METHOD_REWEIGHTED,
+        "reweight_pareto_k": k,
+        "reweight_ess": ess,
+    }
+    out = az.InferenceData(**groups)
+    for group in out.groups():
+        out[group].attrs.clear()
+        out[group].attrs.update(attrs)
+    return out

@@ -1,0 +1,377 @@
+"""The scenario file's schema: what a forecaster may write, checked field by field with pydantic.
+
+Cross-field rules (parents that exist, acyclic months, rules that cover every parent
+configuration, ...) live in :mod:`forecast.scenario.semantics`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+OpenUnit = Annotated[float, Field(gt=0.0, lt=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+StateSet = Name | Annotated[list[Name], Field(min_length=1)]
+
+DEFAULT_STATES = {"no": "the event has not happened", "yes": "the event has happened"}
+DEFAULT_CREDIBILITY = 0.8
+
+
+class SpecValueError(ValueError):
+    """A broken cross-field rule of the schema, with what would be accepted instead.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    allowed : str
+        What would be accepted instead; the loader shows it as the problem's allowed text.
+    """
+
+    def __init__(self, message: str, allowed: str) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class SourceRef(_Strict):
+    """Where the scenario's argument comes from."""
+
+    citation: Text
+    url: str = ""
+
+
+class Judgement(_Strict):
+    """A forecaster's judgement of one N-month transition probability.
+
+    Either a best guess with an interval at a credibility (converted to a Beta with PreliZ's
+    maximum-entropy fit), or plain Beta parameters.
+    """
+
+    best: OpenUnit | None = None
+    interval: tuple[OpenUnit, OpenUnit] | None = None
+    credibility: OpenUnit | None = None
+    beta: tuple[Positive, Positive] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Judgement:
+        stated = self.best is not None or self.interval is not None
+        if self.beta is not None and stated:
+            raise SpecValueError(
+                "give either best and interval, or beta: [alpha, beta], not both",
+                "best: 0.3, interval: [0.1, 0.6] (optionally credibility), or beta: [2, 5]",
+            )
+        if self.beta is None:
+            if self.best is None or self.interval is None:
+                raise SpecValueError(
+                    "a judgement needs best (0-1) and interval [lo, hi], or beta: [alpha, beta]",
+                    "best: 0.3, interval: [0.1, 0.6] (optionally credibility), or beta: [2, 5]",
+                )
+            lo, hi = self.interval
+            if not lo < hi:
+                raise SpecValueError(
+                    f"interval [{lo}, {hi}] must have lo < hi",
+                    "an interval [lo, hi] with lo < best < hi",
+                )
+            if not lo < self.best < hi:
+                raise SpecValueError(
+                    f"the interval [{lo}, {hi}] must contain the best guess {self.best} strictly",
+                    "an interval [lo, hi] with lo < best < hi",
+                )
+        elif self.credibility is not None:
+            raise SpecValueError(
+                "credibility goes with an interval, not with plain beta parameters",
+                "credibility only next to best and interval",
+            )
+        return self
+
+
+class ReferenceClass(_Strict):
+    """Counts of comparable historical cases: k of n saw the transition within N months."""
+
+    n: PositiveInt
+    counts: dict[Name, NonNegativeInt]
+    description: Text
+    source: Text
+
+    @model_validator(mode="after")
+    def _counts_fit(self) -> ReferenceClass:
+        if sum(self.counts.values()) > self.n:
+            raise SpecValueError(
+                f"the counts add up to {sum(self.counts.values())}, more than n = {self.n} cases",
+                f"counts of cases that add up to at most n = {self.n}",
+            )
+        return self
+
+
+class TransitionRule(_Strict):
+    """How a node leaves a state, for the parent configurations that ``given`` selects."""
+
+    from_: StateSet = Field(alias="from")
+    given: dict[Name, StateSet] = Field(default_factory=dict)
+    within_months: PositiveInt = 1
+    to: dict[Name, Judgement] = Field(default_factory=dict)
+    dirichlet: dict[Name, Positive] | None = None
+    stays: bool = False
+    credibility: OpenUnit = DEFAULT_CREDIBILITY
+    rationale: Text
+    reference_class: ReferenceClass | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> TransitionRule:
+        forms = [bool(self.to), self.dirichlet is not None, self.stays]
+        if sum(forms) != 1:
+            raise SpecValueError(
+                "a rule needs exactly one of: to (judgements per destination state), "
+                "dirichlet (plain parameters over 'stay' and the destinations), or stays: true",
+                "one of to: {...}, dirichlet: {stay: ..., ...} or stays: true",
+            )
+        if self.dirichlet is not None and "stay" not in self.dirichlet:
+            raise SpecValueError(
+                "dirichlet parameters need a 'stay' entry besides the destinations",
+                "dirichlet: {stay: 3, <destination>: 1, ...}",
+            )
+        if self.dirichlet is not None and len(self.dirichlet) < 2:
+            raise SpecValueError(
+                "dirichlet parameters need 'stay' and at least one destination",
+                "dirichlet: {stay: 3, <destination>: 1, ...}",
+            )
+        if self.reference_class is not None and self.stays:
+            raise SpecValueError(
+                "a reference class needs a rule with destinations, not stays: true",
+                "reference_class only on a rule with to or dirichlet",
+            )
+        if len(self.to) > 1:
+            total = sum(j.best for j in self.to.values() if j.best is not None)
+            if total >= 1.0:
+                raise SpecValueError(
+                    f"the best guesses of the destinations add up to {total:.3g}; "
+                    "they must leave room for staying (sum < 1)",
+                    "best guesses over the destinations that add up to less than 1",
+                )
+        return self
+
+    @property
+    def from_states(self) -> list[str]:
+        """The states this rule applies to, as a list."""
+        return [self.from_] if isinstance(self.from_, str) else list(self.from_)
+
+    @property
+    def destinations(self) -> list[str]:
+        """Destination states, in the order written."""
+        if self.dirichlet is not None:
+            return [s for s in self.dirichlet if s != "stay"]
+        return list(self.to)
+
+
+class NodeSpec(_Strict):
+    """A discrete node of the causal scenario."""
+
+    label: Text | None = None
+    description: Text
+    states: dict[Name, Text] = Field(default_factory=lambda: dict(DEFAULT_STATES))
+    claims: list[Text] = Field(default_factory=list)
+    parents: dict[Name, Literal[0, 1]] = Field(default_factory=dict)
+    initial: Name | dict[Name, Annotated[float, Field(ge=0.0, le=1.0)]]
+    absorbing: list[Name] = Field(default_factory=list)
+    transitions: list[TransitionRule] = Field(default_factory=list)
+
+    @field_validator("states", mode="before")
+    @classmethod
+    def _states_as_mapping(cls, value: object) -> object:
+        if isinstance(value, list):
+            twice = sorted({str(s) for s in value if value.count(s) > 1})
+            if twice:
+                raise SpecValueError(f"state(s) {', '.join(twice)} listed twice", "each state once")
+            return {str(s): str(s) for s in value}
+        return value
+
+    @field_validator("states")
+    @classmethod
+    def _at_least_two(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) < 2:
+            raise SpecValueError(
+                "a node needs at least two states", "two or more states, e.g. [no, yes]"
+            )
+        return value
+
+    @field_validator("parents", mode="before")
+    @classmethod
+    def _parents_as_mapping(cls, value: object) -> object:
+        if isinstance(value, list):
+            return dict.fromkeys(value, 1)
+        return value
+
+
+class Observation(_Strict):
+    """A dated observation that a node was in one of some states, with its source."""
+
+    node: Name
+    date: dt.date
+    state: StateSet
+    source: Text
+    reported: dt.date | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _reported_after(self) -> Observation:
+        if self.reported is not None and self.reported < self.date:
+            raise SpecValueError(
+                f"reported {self.reported} is before the date observed {self.date}; "
+                "a state cannot be reported before it happens",
+                "a reported date on or after the date observed",
+            )
+        return self
+
+    @property
+    def known_on(self) -> dt.date:
+        """The date the observation became known: ``reported``, else ``date``."""
+        return self.reported or self.date
+
+    @property
+    def states(self) -> list[str]:
+        """Observed states as a list."""
+        return [self.state] if isinstance(self.state, str) else list(self.state)
+
+
+class Bin(_Strict):
+    """Values in ``[min, max)`` map to ``state``."""
+
+    state: Name
+    min: float = float("-inf")
+    max: float = float("inf")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bin:
+        if not self.min < self.max:
+            raise SpecValueError(f"bin for '{self.state}' needs min < max", "a bin with min < max")
+        return self
+
+
+class SeriesEvidence(_Strict):
+    """A numeric CSV series binned into a node's states, one reading per month."""
+
+    file: Text
+    node: Name
+    value_column: Name
+    date_column: Name = "date"
+    source_columns: list[Name] = Field(default_factory=lambda: ["source_name", "url"])
+    include: dict[Name, str] = Field(default_factory=dict)
+    bins: list[Bin] = Field(min_length=2)
+    per_month: Literal["last", "first"] = "last"
+    rationale: Text
+
+    @field_validator("include")
+    @classmethod
+    def _regexes(cls, value: dict[str, str]) -> dict[str, str]:
+        for column, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise SpecValueError(
+                    f"include pattern for '{column}' is not a regex: {exc}",
+                    "a Python regular expression",
+                ) from exc
+        return value
+
+
+class EvidenceSpec(_Strict):
+    """All evidence of a scenario: inline observations, CSV tables and binned series."""
+
+    observations: list[Observation] = Field(default_factory=list)
+    tables: list[Text] = Field(default_factory=list)
+    series: list[SeriesEvidence] = Field(default_factory=list)
+
+
+class Resolution(_Strict):
+    """How a question resolved."""
+
+    outcome: Literal[0, 1]
+    resolved_on: dt.date
+    source: Text
+
+
+class QuestionSpec(_Strict):
+    """A dated forecast question about one node."""
+
+    id: Name
+    text: Text
+    node: Name
+    state: StateSet
+    date: dt.date
+    kind: Literal["in_state", "reached"] = "in_state"
+    window_start: dt.date | None = None
+    resolution: Resolution | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> QuestionSpec:
+        if self.window_start is not None:
+            if self.kind != "reached":
+                raise SpecValueError(
+                    "window_start only goes with kind: reached",
+                    "kind: reached with window_start, or no window_start",
+                )
+            if self.window_start > self.date:
+                raise SpecValueError(
+                    f"window_start {self.window_start} is after date {self.date}",
+                    "a window_start on or before the question's date",
+                )
+        return self
+
+    @property
+    def states(self) -> list[str]:
+        """Target states as a list."""
+        return [self.state] if isinstance(self.state, str) else list(self.state)
+
+
+class OutcomeSpec(_Strict):
+    """A negotiated (or other headline) outcome reported in the forecast table by date."""
+
+    id: Name
+    label: Text
+    node: Name
+    state: StateSet
+    kind: Literal["in_state", "reached"] = "reached"
+
+
+class ScenarioSpec(_Strict):
+    """A whole scenario file."""
+
+    id: Name
+    title: Text
+    source: SourceRef
+    author: Text
+    priors_set_on: dt.date
+    time_step: Literal["month"] = "month"
+    start: Month
+    horizon: Month
+    nodes: dict[Name, NodeSpec] = Field(min_length=1)
+    evidence: EvidenceSpec = Field(default_factory=EvidenceSpec)
+    questions: list[QuestionSpec] = Field(default_factory=list)
+    outcomes: list[OutcomeSpec] = Field(default_factory=list)
+    report_dates: list[dt.date] = Field(default_factory=list)
+
+    @field_validator("start", "horizon", mode="before")
+    @classmethod
+    def _month_text(cls, value: object) -> object:
+        if isinstance(value, dt.date):
+            return f"{value.year:04d}-{value.month:02d}"
+        return value

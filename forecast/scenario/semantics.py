@@ -1,0 +1,408 @@
+"""Cross-field checks of a scenario: everything pydantic cannot see field by field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import numpy as np
+
+from forecast.errors import Problem
+from forecast.scenario.schema import NodeSpec, QuestionSpec, ScenarioSpec
+from forecast.scenario.timeline import Timeline
+from forecast.scenario.validated import Node, Question, Rule
+from forecast.scenario.yaml_source import LineMap, Path_, format_field
+
+
+class Checker:
+    """Collects problems with their field paths and lines."""
+
+    def __init__(self, file: str, lines: LineMap) -> None:
+        self.file = file
+        self.lines = lines
+        self.problems: list[Problem] = []
+
+    def add(self, path: Path_, message: str, allowed: str = "") -> None:
+        """Record a problem at ``path``."""
+        self.problems.append(
+            Problem(
+                self.lines.file(path, self.file),
+                format_field(path),
+                message,
+                allowed,
+                self.lines.line(path),
+            )
+        )
+
+
+def _states_text(states: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(states)
+
+
+def find_month_cycle(spec: ScenarioSpec) -> list[str] | None:
+    """Return a cycle of same-month (lag 0) parent edges, or None if there is none."""
+    edges = {
+        name: [p for p, lag in node.parents.items() if lag == 0 and p in spec.nodes]
+        for name, node in spec.nodes.items()
+    }
+    colour: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        colour[name] = 1
+        stack.append(name)
+        for parent in edges[name]:
+            if colour.get(parent) == 1:
+                return [*stack[stack.index(parent) :], parent]
+            if parent not in colour:
+                found = visit(parent)
+                if found:
+                    return found
+        stack.pop()
+        colour[name] = 2
+        return None
+
+    for name in edges:
+        if name not in colour:
+            found = visit(name)
+            if found:
+                return found
+    return None
+
+
+def _check_node_refs(check: Checker, name: str, node: NodeSpec, spec: ScenarioSpec) -> bool:
+    ok = True
+    base: Path_ = ("nodes", name)
+    states = list(node.states)
+    for parent in node.parents:
+        if parent == name:
+            check.add(
+                (*base, "parents", parent),
+                "a node cannot list itself as a parent: it always depends on its own "
+                "state in the month before",
+                "other nodes' names",
+            )
+            ok = False
+        elif parent not in spec.nodes:
+            check.add(
+                (*base, "parents", parent),
+                f"unknown parent node '{parent}'",
+                f"one of the nodes: {_states_text(list(spec.nodes))}",
+            )
+            ok = False
+    if isinstance(node.initial, str):
+        if node.initial not in node.states:
+            check.add(
+                (*base, "initial"),
+                f"unknown initial state '{node.initial}'",
+                f"one of: {_states_text(states)}",
+            )
+            ok = False
+    else:
+        for state in node.initial:
+            if state not in node.states:
+                check.add(
+                    (*base, "initial", state),
+                    f"unknown state '{state}'",
+                    f"one of: {_states_text(states)}",
+                )
+                ok = False
+        total = sum(node.initial.values())
+        if abs(total - 1.0) > 1e-9:
+            check.add(
+                (*base, "initial"),
+                f"initial probabilities add up to {total:.6g}",
+                "probabilities over the states that add up to 1",
+            )
+            ok = False
+    for state in node.absorbing:
+        if state not in node.states:
+            check.add(
+                (*base, "absorbing"),
+                f"unknown absorbing state '{state}'",
+                f"one of: {_states_text(states)}",
+            )
+            ok = False
+    return ok
+
+
+def _check_rule(check: Checker, name: str, node: NodeSpec, index: int, spec: ScenarioSpec) -> bool:
+    rule = node.transitions[index]
+    path: Path_ = ("nodes", name, "transitions", index)
+    ok = True
+    states = list(node.states)
+    twice = sorted({s for s in rule.from_states if rule.from_states.count(s) > 1})
+    if twice:
+        check.add(
+            (*path, "from"), f"state(s) {', '.join(twice)} listed twice", "each from-state once"
+        )
+        ok = False
+    for state in rule.from_states:
+        if state not in node.states:
+            check.add(
+                (*path, "from"),
+                f"unknown state '{state}' of node '{name}'",
+                f"one of: {_states_text(states)}",
+            )
+            ok = False
+        elif state in node.absorbing:
+            check.add(
+                (*path, "from"),
+                f"'{state}' is declared absorbing, so it has no transitions",
+                "a state not listed under absorbing",
+            )
+            ok = False
+    for dest in rule.destinations:
+        field = "dirichlet" if rule.dirichlet is not None else "to"
+        if dest not in node.states:
+            check.add(
+                (*path, field, dest),
+                f"unknown destination state '{dest}'",
+                f"one of: {_states_text(states)}",
+            )
+            ok = False
+        elif dest in rule.from_states:
+            check.add(
+                (*path, field, dest),
+                f"'{dest}' is also a from-state of this rule",
+                "destinations other than the from-state(s)",
+            )
+            ok = False
+    for parent, wanted in rule.given.items():
+        if parent not in node.parents:
+            check.add(
+                (*path, "given", parent),
+                f"'{parent}' is not a parent of '{name}'",
+                f"one of its parents: {_states_text(list(node.parents)) or '(none)'}",
+            )
+            ok = False
+            continue
+        parent_states = list(spec.nodes[parent].states) if parent in spec.nodes else []
+        for state in [wanted] if isinstance(wanted, str) else wanted:
+            if parent_states and state not in parent_states:
+                check.add(
+                    (*path, "given", parent),
+                    f"unknown state '{state}' of '{parent}'",
+                    f"one of: {_states_text(parent_states)}",
+                )
+                ok = False
+    if rule.reference_class is not None:
+        for dest in rule.reference_class.counts:
+            if dest not in rule.destinations:
+                check.add(
+                    (*path, "reference_class", "counts", dest),
+                    f"'{dest}' is not a destination of this rule",
+                    f"one of: {_states_text(rule.destinations)}",
+                )
+                ok = False
+    return ok
+
+
+def _cells(
+    rule_given: dict[str, tuple[str, ...]], parents: list[str], configs: list[tuple[str, ...]]
+) -> list[int]:
+    out = []
+    for ci, config in enumerate(configs):
+        if all(config[parents.index(p)] in wanted for p, wanted in rule_given.items()):
+            out.append(ci)
+    return out
+
+
+def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
+    """Validate every node and its rules and build the engine-ready nodes."""
+    ok = True
+    for name, node in spec.nodes.items():
+        ok &= _check_node_refs(check, name, node, spec)
+    if not ok:
+        return None
+    cycle = find_month_cycle(spec)
+    if cycle:
+        check.add(
+            ("nodes", cycle[0], "parents", cycle[1]),
+            "cycle within a month (lag 0): " + " <- ".join(cycle),
+            "same-month parents that form no cycle; use lag 1 for one of these edges",
+        )
+        return None
+    for name, node in spec.nodes.items():
+        for index in range(len(node.transitions)):
+            ok &= _check_rule(check, name, node, index, spec)
+    if not ok:
+        return None
+
+    built = []
+    for name, node in spec.nodes.items():
+        parents = list(node.parents)
+        configs = list(itertools.product(*(list(spec.nodes[p].states) for p in parents)))
+        rules = []
+        covered: dict[tuple[str, int], int] = {}
+        for index, raw in enumerate(node.transitions):
+            given = {p: (w,) if isinstance(w, str) else tuple(w) for p, w in raw.given.items()}
+            rule = Rule(
+                name,
+                index,
+                tuple(raw.from_states),
+                given,
+                raw.within_months,
+                tuple(raw.destinations),
+                raw,
+            )
+            rules.append(rule)
+            for ci in _cells(given, parents, configs):
+                for state in rule.from_states:
+                    if (state, ci) in covered:
+                        other = covered[(state, ci)]
+                        check.add(
+                            ("nodes", name, "transitions", index, "given"),
+                            f"overlaps rule {other} for from-state '{state}' when "
+                            f"{_config_text(parents, configs[ci])}",
+                            "rules whose 'given' select disjoint parent configurations",
+                        )
+                        ok = False
+                    covered[(state, ci)] = index
+        for state in node.states:
+            if state in node.absorbing:
+                continue
+            missing = [ci for ci in range(len(configs)) if (state, ci) not in covered]
+            if missing:
+                shown = "; ".join(_config_text(parents, configs[ci]) for ci in missing[:3])
+                more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+                check.add(
+                    ("nodes", name, "transitions"),
+                    f"no rule says how '{name}' leaves state '{state}' when {shown}{more}",
+                    f"a rule with from: {state} for every parent configuration, "
+                    "'stays: true' where it cannot leave, or list the state under absorbing",
+                )
+                ok = False
+        states = tuple(node.states)
+        if isinstance(node.initial, str):
+            initial = np.array([1.0 if s == node.initial else 0.0 for s in states])
+        else:
+            initial = np.array([float(node.initial.get(s, 0.0)) for s in states])
+        built.append(
+            Node(
+                name=name,
+                label=node.label or name.replace("_", " "),
+                description=node.description,
+                states=states,
+                state_definitions=dict(node.states),
+                claims=tuple(node.claims),
+                parents=tuple(node.parents.items()),
+                initial=initial,
+                absorbing=tuple(node.absorbing),
+                rules=tuple(rules),
+            )
+        )
+    return tuple(built) if ok else None
+
+
+def _config_text(parents: list[str], config: tuple[str, ...]) -> str:
+    if not parents:
+        return "(no parents)"
+    return ", ".join(f"{p}={s}" for p, s in zip(parents, config, strict=True))
+
+
+def check_states(
+    check: Checker, path: Path_, node: str, states: list[str], spec: ScenarioSpec
+) -> bool:
+    """Check that ``node`` exists and has every one of ``states``."""
+    if node not in spec.nodes:
+        check.add(
+            (*path, "node"), f"unknown node '{node}'", f"one of: {_states_text(list(spec.nodes))}"
+        )
+        return False
+    known = list(spec.nodes[node].states)
+    bad = [s for s in states if s not in known]
+    if bad:
+        check.add(
+            (*path, "state"),
+            f"unknown state '{bad[0]}' of node '{node}'",
+            f"one of: {_states_text(known)}",
+        )
+        return False
+    return True
+
+
+def check_date(check: Checker, path: Path_, date: dt.date, timeline: Timeline) -> bool:
+    """Check that a date falls inside the scenario's months."""
+    if timeline.contains(date):
+        return True
+    check.add(
+        path,
+        f"{date} is outside the scenario's timeline",
+        f"dates from {timeline.month_label(0)}-01 to "
+        f"{timeline.month_end_date(timeline.n_steps - 1)}",
+    )
+    return False
+
+
+def build_questions(check: Checker, spec: ScenarioSpec, timeline: Timeline) -> tuple[Question, ...]:
+    """Validate the questions and add one per outcome and report date."""
+    out: list[Question] = []
+    seen: dict[str, int] = {}
+    specs: list[tuple[Path_, QuestionSpec, str | None]] = [
+        (("questions", i), q, None) for i, q in enumerate(spec.questions)
+    ]
+    horizon_date = timeline.month_end_date(timeline.n_steps - 1)
+    reported = [
+        date
+        for i, date in enumerate(spec.report_dates)
+        if check_date(check, ("report_dates", i), date, timeline)
+    ]
+    report_dates = sorted({*reported, horizon_date})
+    for oi, outcome in enumerate(spec.outcomes):
+        if not check_states(
+            check,
+            ("outcomes", oi),
+            outcome.node,
+            [outcome.state] if isinstance(outcome.state, str) else list(outcome.state),
+            spec,
+        ):
+            continue
+        for date in report_dates:
+            specs.append(
+                (
+                    ("outcomes", oi),
+                    QuestionSpec(
+                        id=f"{outcome.id}_by_{date:%Y_%m}",
+                        text=f"{outcome.label} by {date}",
+                        node=outcome.node,
+                        state=outcome.state,
+                        date=date,
+                        kind=outcome.kind,
+                    ),
+                    outcome.id,
+                )
+            )
+    for path, q, outcome in specs:
+        if q.id in seen:
+            check.add((*path, "id"), f"question id '{q.id}' is used twice", "unique ids")
+            continue
+        seen[q.id] = 1
+        if not check_states(check, path, q.node, q.states, spec):
+            continue
+        if not check_date(check, (*path, "date"), q.date, timeline):
+            continue
+        start = 0
+        if q.window_start is not None:
+            if not check_date(check, (*path, "window_start"), q.window_start, timeline):
+                continue
+            start = timeline.step_of(q.window_start)
+        res = q.resolution
+        out.append(
+            Question(
+                id=q.id,
+                text=q.text,
+                node=q.node,
+                states=tuple(q.states),
+                date=q.date,
+                kind=q.kind,
+                window_start=q.window_start,
+                step=timeline.step_of(q.date),
+                window_start_step=start,
+                resolution=None if res is None else int(res.outcome),
+                resolved_on=None if res is None else res.resolved_on,
+                resolution_source="" if res is None else res.source,
+                outcome=outcome,
+            )
+        )
+    return tuple(out)

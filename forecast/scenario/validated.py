@@ -1,0 +1,217 @@
+"""The validated scenario: the structure every engine builds from (no PyMC, no PreliZ)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from forecast.scenario.schema import (
+    Judgement,
+    OutcomeSpec,
+    ReferenceClass,
+    ScenarioSpec,
+    TransitionRule,
+)
+from forecast.scenario.timeline import Timeline
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One transition rule of a node, resolved against the node's states and parents.
+
+    The rule's parameter is the probability vector of the N-month outcome over
+    ``("stay", *destinations)``.
+    """
+
+    node: str
+    index: int
+    from_states: tuple[str, ...]
+    given: dict[str, tuple[str, ...]]
+    within_months: int
+    destinations: tuple[str, ...]
+    spec: TransitionRule
+
+    @property
+    def name(self) -> str:
+        """Stable parameter name, e.g. ``occupation__r0``."""
+        return f"{self.node}__r{self.index}"
+
+    @property
+    def is_free(self) -> bool:
+        """Whether the rule has a probability parameter (``stays: true`` rules do not)."""
+        return bool(self.destinations)
+
+    @property
+    def judgements(self) -> dict[str, Judgement]:
+        """Destination -> judgement, for rules stated as judgements."""
+        return dict(self.spec.to)
+
+    @property
+    def reference_class(self) -> ReferenceClass | None:
+        """Historical counts attached to the rule, if any."""
+        return self.spec.reference_class
+
+    def describe(self) -> str:
+        """One line in plain words: from, given, to, within N months."""
+        given = ", ".join(f"{p}={'|'.join(s)}" for p, s in self.given.items()) or "any parents"
+        to = ", ".join(self.destinations) or "(stays)"
+        return (
+            f"{self.node}: {'|'.join(self.from_states)} -> {to} within {self.within_months} "
+            f"month(s), given {given}"
+        )
+
+
+@dataclass(frozen=True)
+class Node:
+    """A validated node."""
+
+    name: str
+    label: str
+    description: str
+    states: tuple[str, ...]
+    state_definitions: dict[str, str]
+    claims: tuple[str, ...]
+    parents: tuple[tuple[str, int], ...]
+    initial: np.ndarray
+    absorbing: tuple[str, ...]
+    rules: tuple[Rule, ...]
+
+    @property
+    def n_states(self) -> int:
+        """Number of states."""
+        return len(self.states)
+
+    def state_index(self, state: str) -> int:
+        """Index of a state."""
+        return self.states.index(state)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A validated question, on the timeline."""
+
+    id: str
+    text: str
+    node: str
+    states: tuple[str, ...]
+    date: dt.date
+    kind: str
+    window_start: dt.date | None
+    step: int
+    window_start_step: int
+    resolution: int | None
+    resolved_on: dt.date | None
+    resolution_source: str
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """One observation on the timeline (from the scenario, a table or a series).
+
+    ``superseded_on`` is set on a series reading that stands for its month only until a later
+    reading of the month becomes known on that date.
+    """
+
+    node: str
+    date: dt.date
+    known_on: dt.date
+    states: tuple[str, ...]
+    source: str
+    origin: str
+    note: str = ""
+    superseded_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario that passed every check, ready for the engines.
+
+    Attributes
+    ----------
+    spec : ScenarioSpec
+        The file as written.
+    path : Path or None
+        Where it was loaded from.
+    text : str
+        The file's text (and the texts of the scenarios it extends), for the hash.
+    superseded : tuple of EvidenceItem
+        Series readings replaced later in their month (see :meth:`evidence_as_of`).
+    bases : tuple of Path
+        The scenarios the file extends, nearest first (empty for a self-contained file).
+    evidence_where : dict
+        ``(file, field, line)`` of each evidence item by origin, and of the evidence section
+        under ``""``, for problems found after loading.
+    """
+
+    spec: ScenarioSpec
+    path: Path | None
+    text: str
+    timeline: Timeline
+    nodes: tuple[Node, ...]
+    questions: tuple[Question, ...]
+    evidence: tuple[EvidenceItem, ...] = field(default=())
+    outcomes: tuple[OutcomeSpec, ...] = field(default=())
+    evidence_files: dict[str, str] = field(default_factory=dict)
+    superseded: tuple[EvidenceItem, ...] = field(default=())
+    bases: tuple[Path, ...] = field(default=())
+    evidence_where: dict[str, tuple[str, str, int | None]] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """Scenario id."""
+        return self.spec.id
+
+    @cached_property
+    def node_index(self) -> dict[str, int]:
+        """Node name -> position."""
+        return {n.name: i for i, n in enumerate(self.nodes)}
+
+    def node(self, name: str) -> Node:
+        """Node by name."""
+        return self.nodes[self.node_index[name]]
+
+    @property
+    def rules(self) -> list[Rule]:
+        """All rules with a probability parameter, node by node."""
+        return [r for n in self.nodes for r in n.rules if r.is_free]
+
+    @cached_property
+    def hash(self) -> str:
+        """SHA-256 of the scenario text and of every evidence file it reads."""
+        digest = hashlib.sha256(self.text.encode())
+        for name in sorted(self.evidence_files):
+            digest.update(name.encode())
+            digest.update(self.evidence_files[name].encode())
+        return digest.hexdigest()
+
+    def evidence_as_of(self, as_of: dt.date | None) -> tuple[EvidenceItem, ...]:
+        """Evidence known on or before ``as_of`` (all of it when ``as_of`` is None).
+
+        A series reading superseded later in its month stands for the month while it is the
+        last reading known (``known_on <= as_of < superseded_on``).
+        """
+        if as_of is None:
+            return self.evidence
+        return tuple(
+            e
+            for e in (*self.evidence, *self.superseded)
+            if e.known_on <= as_of and (e.superseded_on is None or as_of < e.superseded_on)
+        )
+
+    def to_json(self) -> str:
+        """The scenario as written, as JSON (for InferenceData attributes)."""
+        return json.dumps(self.spec.model_dump(mode="json", by_alias=True), sort_keys=True)
+
+
+def parent_configurations(node: Node, nodes: dict[str, Node]) -> list[tuple[str, ...]]:
+    """Every assignment of states to a node's parents, in C order of the parents."""
+    spaces = [nodes[p].states for p, _ in node.parents]
+    return list(itertools.product(*spaces))
