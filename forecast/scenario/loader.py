@@ -6,6 +6,7 @@ Every problem is reported with file, field and line.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import json
 import types
@@ -324,6 +325,19 @@ def scenario_from_dict(
     text = json.dumps(data, sort_keys=True, default=str)
     here = Path(folder) if folder is not None else Path.cwd()
     return _build(data, LineMap({}), here / name, name, text, own=None)
+
+
+def rebuild_scenario(scenario: Scenario, data: dict[str, Any]) -> Scenario:
+    """The scenario with its fields replaced by ``data``, checked as its file is.
+
+    ``data`` is an edited copy of ``scenario.spec.model_dump(mode="json", by_alias=True)``
+    (a prior edit). Problems name the scenario's file; the text, hash and bases stay the
+    file's.
+    """
+    file = str(scenario.path or scenario.id)
+    path = scenario.path or Path.cwd() / file
+    rebuilt = _build(copy.deepcopy(data), LineMap({}), path, file, scenario.text, own=scenario.path)
+    return dataclasses.replace(rebuilt, text=scenario.text, bases=scenario.bases)
 
 
 def _build(
