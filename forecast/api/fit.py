@@ -1,0 +1,424 @@
+"""A fit of a :class:`~forecast.api.model.ScenarioModel`: its draws, tables and analyses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from forecast.api.arguments import as_of_date, seed_value
+from forecast.api.provenance import check_provenance, provenance_attrs
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    import arviz as az
+    import pandas as pd
+
+    from forecast.analysis.counterfactuals import Intervention, ValueOfInformation, WhatIf
+    from forecast.api.model import ScenarioModel
+    from forecast.pymc_backend.fitting import Diagnostics, SamplerConfig, ScenarioFitter
+    from forecast.scenario import Scenario
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("nuts", "reweighted", "prior")
+"""How a fit was made: NUTS, PSIS re-weighting of another fit's draws, or the priors alone."""
+
+
+class Fit:
+    """The result of :meth:`ScenarioModel.fit` (or of ``prior_predictive`` or ``refit``).
+
+    Attributes
+    ----------
+    model : ScenarioModel
+        The model that was fitted.
+    idata : az.InferenceData
+        ``posterior`` (absent for a prior predictive) and ``prior`` hold every rule's
+        parameter, ``question_prob`` and the monthly marginals ``p_<node>``; the attributes
+        carry the scenario hash, the priors (JSON and digest), cut-off, seed, sampler settings
+        and ``fit_method``.
+    as_of : date or None
+        Evidence cut-off (None: all the evidence).
+    seed : int
+        The seed.
+    sampler : SamplerConfig
+        NUTS settings.
+    method : {"nuts", "reweighted", "prior"}
+        How the draws were made.
+    """
+
+    def __init__(
+        self,
+        model: ScenarioModel,
+        idata: az.InferenceData,
+        *,
+        as_of: dt.date | None,
+        seed: int,
+        sampler: SamplerConfig,
+        method: str,
+    ) -> None:
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+        self.model = model
+        self.idata = idata
+        self.as_of = as_of
+        self.seed = seed
+        self.sampler = sampler
+        self.method = method
+        stamp: dict[str, Any] = provenance_attrs(model.scenario, model.priors)
+        if method == "prior":  # the fitter stamps its fits; the prior draws get the same
+            stamp.update(
+                {
+                    "scenario_id": model.scenario.id,
+                    "seed": seed,
+                    "fit_method": "prior",
+                    "as_of": "no evidence",
+                }
+            )
+            stamp.update({f"sampler_{k}": v for k, v in sampler.as_attrs().items()})
+        for group in idata.groups():
+            idata[group].attrs.update(stamp)
+
+    # -- what the fit is --------------------------------------------------------------------
+
+    @property
+    def scenario(self) -> Scenario:
+        """The fitted scenario."""
+        return self.model.scenario
+
+    @property
+    def group(self) -> str:
+        """``"posterior"``, or ``"prior"`` for a prior predictive."""
+        return "posterior" if "posterior" in self.idata.groups() else "prior"
+
+    @property
+    def reweighting(self) -> dict[str, float]:
+        """Pareto k and importance ESS of a re-weighted fit (empty after plain NUTS)."""
+        attrs = self.idata[self.group].attrs
+        return {
+            k: float(attrs[f"reweight_{k}"])
+            for k in ("pareto_k", "ess")
+            if f"reweight_{k}" in attrs
+        }
+
+    def __repr__(self) -> str:
+        cut = self.as_of.isoformat() if self.as_of else "all evidence"
+        shape = self.idata[self.group].sizes
+        what = "prior predictive" if self.method == "prior" else f"fit as of {cut}"
+        return (
+            f"Fit({self.scenario.id!r}, {what}, {self.method}, {shape['chain']} chains x "
+            f"{shape['draw']} draws, seed {self.seed})"
+        )
+
+    def _fitter(self) -> ScenarioFitter:
+        return self.model.fitter(self.sampler)
+
+    # -- tables -----------------------------------------------------------------------------
+
+    def questions(self, interval: float = 0.9) -> pd.DataFrame:
+        """The forecast table: every question's mean probability and central interval.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by question: ``text``, ``date``, ``kind``, ``prior_mean`` (when the fit
+            has a posterior), ``mean``, ``low<pct>``, ``high<pct>``.
+        """
+        from forecast.analysis.summaries import question_summary
+
+        table = question_summary(self.idata, self.scenario, group=self.group, interval=interval)
+        table = table.set_index("question")
+        if self.group == "posterior" and "prior" in self.idata.groups():
+            prior = question_summary(self.idata, self.scenario, group="prior")
+            table.insert(3, "prior_mean", prior["mean"].to_numpy())
+        return table
+
+    def outcomes(
+        self,
+        outcomes: Sequence[str] | None = None,
+        bands: Sequence[float] = (0.5, 0.9),
+        max_draws: int | None = 1000,
+    ) -> pd.DataFrame:
+        """Each outcome's probability by month, with central bands (tidy, one row a month)."""
+        from forecast.analysis.summaries import outcome_curves
+
+        return outcome_curves(
+            self.idata, self.scenario, outcomes, group=self.group, bands=bands, max_draws=max_draws
+        )
+
+    def diagnostics(self) -> Diagnostics:
+        """Convergence: R-hat, bulk and tail ESS of every question and rule parameter.
+
+        Divergences too; checked against :mod:`forecast.settings` (``.ok``, ``.problems``).
+        """
+        from forecast.pymc_backend.fitting import QUESTION_VAR, diagnose
+
+        if self.group != "posterior":
+            raise ValueError("a prior predictive has independent draws: nothing to diagnose")
+        return diagnose(self.idata, [QUESTION_VAR, *self.model.rules])
+
+    def compare(self, other: Fit, interval: float = 0.9) -> pd.DataFrame:
+        """Before (this fit) and after (``other``) of every question, and the change.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by question: ``text``, ``date``, ``before``, ``after``, ``change``, and
+            each side's central interval.
+        """
+        import pandas as pd
+
+        if not isinstance(other, Fit):
+            raise TypeError(f"compare needs another Fit, not {type(other).__name__}")
+        mine, theirs = self.questions(interval), other.questions(interval)
+        missing = [q for q in mine.index if q not in theirs.index]
+        if missing:
+            raise ValueError(f"the other fit lacks question(s) {', '.join(missing)}")
+        theirs = theirs.loc[mine.index]
+        pct = round(interval * 100)
+        return pd.DataFrame(
+            {
+                "text": mine["text"],
+                "date": mine["date"],
+                "before": mine["mean"],
+                "after": theirs["mean"],
+                "change": theirs["mean"] - mine["mean"],
+                f"before_low{pct}": mine[f"low{pct}"],
+                f"before_high{pct}": mine[f"high{pct}"],
+                f"after_low{pct}": theirs[f"low{pct}"],
+                f"after_high{pct}": theirs[f"high{pct}"],
+            }
+        )
+
+    # -- re-fitting -------------------------------------------------------------------------
+
+    def refit(self, model: ScenarioModel, seed: int | None = None) -> Fit:
+        """An edited model's fit: these draws re-weighted (PSIS) when reliable, else NUTS.
+
+        A prior edit leaves the likelihood alone, so the draws are re-weighted by the ratio of
+        the priors (Pareto k <= 0.7 and importance ESS >= 400, :mod:`forecast.settings`);
+        otherwise, or when the edit changes the likelihood (a rule's window), NUTS runs again
+        on the shared compiled density. ``method`` says which, and the log says why.
+        """
+        from forecast.analysis.reweighting import update_priors
+        from forecast.api.model import ScenarioModel, structure_key
+
+        if not isinstance(model, ScenarioModel):
+            raise TypeError(f"refit needs a ScenarioModel, not {type(model).__name__}")
+        if self.method == "prior":
+            return model.prior_predictive(seed=self.seed if seed is None else seed)
+        seed = self.seed if seed is None else seed_value(seed)
+        if structure_key(model.scenario) != structure_key(self.scenario):
+            logger.info("the edit changes the likelihood (a rule's window): NUTS again")
+            return model.fit(as_of=self.as_of, seed=seed, sampler=self.sampler)
+        fitter = self._fitter()  # holds this fit's priors
+        idata = update_priors(fitter, self.idata, model.priors, seed=seed)
+        method = "reweighted" if idata.posterior.attrs["fit_method"] != "nuts" else "nuts"
+        logger.info(
+            "refit by %s (Pareto k %.2f, importance ESS %.0f)",
+            "PSIS re-weighting" if method == "reweighted" else "NUTS",
+            idata.posterior.attrs["reweight_pareto_k"],
+            idata.posterior.attrs["reweight_ess"],
+        )
+        return Fit(model, idata, as_of=self.as_of, seed=seed, sampler=self.sampler, method=method)
+
+    # -- analyses ---------------------------------------------------------------------------
+
+    def what_if(
+        self,
+        contrasts: Mapping[str, Intervention | Sequence[Intervention]],
+        outcomes: Sequence[str] | None = None,
+        bands: Sequence[float] = (0.5, 0.9),
+        max_draws: int | None = None,
+    ) -> WhatIf:
+        """Each contrast as an intervention (do) and as an observation, draw by draw.
+
+        See :func:`forecast.analysis.counterfactuals.what_if`; ``.table(date)`` of the result
+        gives the contrasts side by side.
+        """
+        from forecast.analysis.counterfactuals import what_if
+
+        return what_if(
+            self.idata,
+            self.scenario,
+            contrasts,
+            outcomes=outcomes,
+            bands=bands,
+            max_draws=max_draws,
+            engine=self._fitter().engine,
+        )
+
+    def tornado(
+        self,
+        outcomes: Sequence[str] | None = None,
+        dates: Sequence[dt.date | str] | None = None,
+        top: int | None = None,
+        draws: int | None = None,
+        recompute: str | None = "prior_is",
+    ) -> pd.DataFrame:
+        """How far each forecast moves when one best guess crosses its stated interval.
+
+        Re-weights this fit's draws (PSIS); ends whose Pareto k exceeds 0.7 among the ``top``
+        swings of some question are re-computed (``recompute``, see
+        :func:`forecast.analysis.counterfactuals.tornado_table`).
+        """
+        from forecast.analysis.counterfactuals import tornado_table
+
+        return tornado_table(
+            self.idata,
+            self.scenario,
+            self.model.priors,
+            group=self.group,
+            outcomes=outcomes,
+            dates=dates,
+            recompute=recompute,
+            recompute_top=top,
+            engine=self._fitter().engine,
+            draws=draws,
+            seed=self.seed,
+        )
+
+    def power_scaling(self, include_parameters: bool = False) -> pd.DataFrame:
+        """Prior against data for every quantity by power-scaling (``arviz.psens``)."""
+        from forecast.analysis.counterfactuals import power_scaling
+
+        return power_scaling(
+            self.idata,
+            self.scenario,
+            self.model.priors,
+            self._fitter().engine,
+            include_parameters=include_parameters,
+        )
+
+    def value_of_information(
+        self,
+        outcomes: Sequence[str] | None = None,
+        dates: Sequence[dt.date | str] | None = None,
+        month: int | str | None = None,
+        nodes: Sequence[str] | None = None,
+        max_draws: int | None = 500,
+    ) -> ValueOfInformation:
+        """The value of observing each node in the month after the cut-off (what to watch)."""
+        from forecast.analysis.counterfactuals import value_of_information
+
+        return value_of_information(
+            self.idata,
+            self.scenario,
+            self._fitter().engine,
+            group=self.group,
+            month=month,
+            nodes=nodes,
+            outcomes=outcomes,
+            dates=dates,
+            max_draws=max_draws,
+        )
+
+    def score(
+        self,
+        questions: str | Path | None = None,
+        lead_months: int | None = None,
+        draws: int | None = None,
+    ) -> pd.DataFrame:
+        """Brier and log scores of resolved questions, forecast as of this fit's cut-off.
+
+        The forecast of each question comes from the evidence known at the cut-off (or
+        ``lead_months`` before each question's date), by the exact likelihood re-weighting of
+        prior draws that ``forecast score`` uses, with this fit's seed and priors.
+
+        Parameters
+        ----------
+        questions : str or Path, optional
+            A questions CSV (``id,node,state,kind,date,outcome``); default: the scenario's own
+            resolved questions.
+        lead_months : int, optional
+            Forecast each question this many months before its date instead.
+        draws : int, optional
+            Prior draws re-weighted (default: the backtest's).
+        """
+        from forecast.analysis.evaluation import Replay, read_questions, score_questions
+
+        qs = None if questions is None else read_questions(questions, self.scenario)
+        replay = Replay(self.scenario, priors=self.model.priors, draws=draws, seed=self.seed)
+        return score_questions(
+            self.scenario,
+            qs,
+            as_of=None if lead_months else self.as_of,
+            lead_months=lead_months,
+            replay=replay,
+        )
+
+    # -- files ------------------------------------------------------------------------------
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the InferenceData (netCDF, with its provenance) and the forecast table (CSV).
+
+        Returns
+        -------
+        Path
+            The netCDF file, ``<folder>/<scenario id>_<as-of or latest>.nc``.
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{self.scenario.id}_{self.as_of.isoformat() if self.as_of else 'latest'}"
+        if self.method == "prior":
+            stem += "_prior"
+        path = folder / f"{stem}.nc"
+        self.idata.to_netcdf(str(path))
+        self.questions().to_csv(folder / f"{stem}_questions.csv")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, model: ScenarioModel) -> Fit:
+        """A saved fit, checked against the model that should have made it.
+
+        Raises
+        ------
+        DifferentModelError
+            When the file's scenario or priors differ from the model's, naming what differs.
+        FileNotFoundError
+            When there is no such file.
+        """
+        import arviz as az
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no saved fit at {path}")
+        idata = az.from_netcdf(str(path))
+        group = "posterior" if "posterior" in idata.groups() else "prior"
+        attrs = dict(idata[group].attrs)
+        check_provenance(attrs, model.scenario, model.priors, str(path))
+        from forecast.pymc_backend.fitting import SamplerConfig
+
+        sampler = SamplerConfig(
+            **{
+                k: _plain(attrs[f"sampler_{k}"])
+                for k in SamplerConfig.__dataclass_fields__
+                if f"sampler_{k}" in attrs
+            }
+        )
+        as_of = attrs.get("as_of")
+        method = (
+            "prior"
+            if group == "prior"
+            else "nuts"
+            if attrs.get("fit_method", "nuts") == "nuts"
+            else "reweighted"
+        )
+        cutoff = None if as_of in (None, "all evidence", "no evidence") else as_of_date(as_of)
+        return cls(
+            model,
+            idata,
+            as_of=cutoff,
+            seed=int(attrs.get("seed", 0)),
+            sampler=sampler,
+            method=method,
+        )
+
+
+def _plain(value: Any) -> Any:
+    """A netCDF attribute as a Python scalar."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,439 @@
+"""The scenario model users hold: a scenario and its priors, edited by returning new models.
+
+A :class:`ScenarioModel` is immutable. ``with_judgement`` and ``with_parameters`` return a new
+model whose edited rule is checked exactly as the file is (the same messages) and re-elicited
+by PreliZ; the compiled machinery (the fitters, their density and engine) is shared between a
+model and all its edits, so an edit never compiles anything again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from forecast.api.arguments import as_of_date, draw_count, sampler_config, seed_value
+from forecast.api.loading import load_scenario
+from forecast.api.provenance import priors_digest
+from forecast.elicitation import Priors, elicit, elicit_rule
+from forecast.engine.checks import check_evidence_possible
+from forecast.errors import Problem, ScenarioError
+from forecast.scenario import Rule, Scenario, rebuild_scenario, scenario_from_dict
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from forecast.analysis.evaluation import Replay
+    from forecast.api.fit import Fit
+    from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
+
+logger = logging.getLogger(__name__)
+
+
+def structure_key(scenario: Scenario) -> tuple[Any, ...]:
+    """What a fitter is built from: the file's hash and every rule's id and window."""
+    return (scenario.hash, tuple((r.name, r.within_months) for r in scenario.rules))
+
+
+class Machinery:
+    """The fitters shared by a model and every model edited from it.
+
+    One fitter per scenario structure and sampler settings; a fit with other priors only
+    hands the fitter the priors (``set_priors``, no recompilation).
+    """
+
+    def __init__(self) -> None:
+        self._fitters: dict[tuple[Any, ...], ScenarioFitter] = {}
+
+    def fitter(self, scenario: Scenario, priors: Priors, sampler: SamplerConfig) -> ScenarioFitter:
+        """The fitter of ``scenario`` and ``sampler``, holding ``priors``."""
+        from forecast.pymc_backend.fitting import ScenarioFitter
+
+        key = (structure_key(scenario), sampler)
+        fitter = self._fitters.get(key)
+        if fitter is None:
+            fitter = ScenarioFitter(scenario, priors=priors, sampler=sampler)
+            self._fitters[key] = fitter
+        elif fitter.priors is not priors:
+            fitter.set_priors(priors)
+        return fitter
+
+    @property
+    def compiles(self) -> int:
+        """How many sampler densities were built, over every fitter."""
+        return sum(f.compiles for f in self._fitters.values())
+
+
+class ScenarioModel:
+    """A scenario with its priors: fit it, edit a judgement, run the analyses.
+
+    Build one with :meth:`from_file` or :meth:`from_dict`. Every edit returns a new model.
+
+    Examples
+    --------
+    >>> model = ScenarioModel.from_file("scenarios/kursk_2024.yaml")  # doctest: +SKIP
+    >>> fit = model.fit(as_of="2024-09-30")  # doctest: +SKIP
+    >>> edited = model.with_judgement(
+    ...     "talks:none", best=0.6, interval=(0.35, 0.8))  # doctest: +SKIP
+    >>> fit.compare(fit.refit(edited))  # doctest: +SKIP
+    """
+
+    __slots__ = ("_machinery", "_priors", "_scenario")
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        priors: Priors | None = None,
+        *,
+        machinery: Machinery | None = None,
+    ) -> None:
+        if not isinstance(scenario, Scenario):
+            raise TypeError(
+                f"scenario must be a Scenario (use ScenarioModel.from_file or from_dict), not "
+                f"{type(scenario).__name__}"
+            )
+        self._scenario = scenario
+        self._priors = priors if priors is not None else elicit(scenario)
+        self._machinery = machinery or Machinery()
+
+    # -- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ScenarioModel:
+        """Load and check a scenario file (every problem listed with file, field and line).
+
+        Raises
+        ------
+        ScenarioError
+            Listing every problem of the file.
+        """
+        if not isinstance(path, (str, Path)):
+            raise TypeError(f"path must be a str or Path, not {type(path).__name__}")
+        return cls(load_scenario(path))
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], name: str = "<dict>", folder: str | Path | None = None
+    ) -> ScenarioModel:
+        """Check a scenario written in code, shaped like the file (the same error reports).
+
+        Parameters
+        ----------
+        data : mapping
+            The scenario's fields.
+        name : str
+            How problems name it.
+        folder : str or Path, optional
+            Where relative paths (``extends``, evidence tables) start (default: the working
+            directory).
+        """
+        return cls(check_evidence_possible(scenario_from_dict(data, name=name, folder=folder)))
+
+    # -- what the model is ------------------------------------------------------------------
+
+    @property
+    def scenario(self) -> Scenario:
+        """The validated scenario."""
+        return self._scenario
+
+    @property
+    def priors(self) -> Priors:
+        """The priors of every rule, in ``scenario.rules`` order."""
+        return self._priors
+
+    @property
+    def machinery(self) -> Machinery:
+        """The fitters this model shares with its edits."""
+        return self._machinery
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The id of every rule with a prior, node by node."""
+        return tuple(r.name for r in self._scenario.rules)
+
+    @property
+    def priors_digest(self) -> str:
+        """SHA-256 of the priors (what a saved fit is checked against)."""
+        return priors_digest(self._scenario, self._priors)
+
+    def __repr__(self) -> str:
+        return (
+            f"ScenarioModel({self._scenario.id!r}: {len(self._scenario.nodes)} nodes, "
+            f"{len(self.rules)} rules with a prior, {len(self._scenario.questions)} questions)"
+        )
+
+    def rule(
+        self,
+        node: str,
+        from_: str | Sequence[str] | None = None,
+        given: Mapping[str, str | Sequence[str]] | None = None,
+    ) -> Rule:
+        """The one rule of ``node`` that applies from ``from_`` given the parents' states.
+
+        Parameters
+        ----------
+        node : str
+            A node.
+        from_ : str or sequence of str, optional
+            A state (or states) the rule applies from.
+        given : mapping, optional
+            Parent -> state (or states) the rule applies under.
+
+        Raises
+        ------
+        KeyError
+            If the node is unknown or no rule, or more than one, matches (the message lists
+            the node's rules with their ids).
+        """
+        if node not in self._scenario.node_index:
+            raise KeyError(f"no node {node!r}; nodes: {', '.join(self._scenario.node_index)}")
+        wanted_from = {from_} if isinstance(from_, str) else set(from_ or ())
+        wanted_given = {p: {s} if isinstance(s, str) else set(s) for p, s in (given or {}).items()}
+        candidates = [r for r in self._scenario.node(node).rules if r.is_free]
+        found = [
+            r
+            for r in candidates
+            if wanted_from <= set(r.from_states)
+            and all(
+                p in r.given and states <= set(r.given[p]) for p, states in wanted_given.items()
+            )
+        ]
+        if len(found) == 1:
+            return found[0]
+        listing = "; ".join(f"{r.name} ({r.describe()})" for r in candidates)
+        what = "no rule" if not found else f"{len(found)} rules"
+        raise KeyError(
+            f"{what} of {node} match(es) from={from_!r}, given={given!r}; its rules: {listing}"
+        )
+
+    def _rule_by_id(self, rule_id: str) -> Rule:
+        for rule in self._scenario.rules:
+            if rule.name == rule_id:
+                return rule
+        raise KeyError(
+            f"no rule with a prior has the id {rule_id!r}; the ids are: {', '.join(self.rules)}"
+        )
+
+    # -- edits ------------------------------------------------------------------------------
+
+    def _edited(self, rule: Rule, change: Any) -> ScenarioModel:
+        """A new model with one rule's entry of the file changed by ``change(entry)``."""
+        data = self._scenario.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+        entry = data["nodes"][rule.node]["transitions"][rule.index]
+        change(entry)
+        try:
+            scenario = rebuild_scenario(self._scenario, data)
+            edited_rule = next(r for r in scenario.rules if r.name == rule.name)
+            prior = elicit_rule(edited_rule, str(scenario.path or scenario.id))
+        except ScenarioError as exc:
+            raise ScenarioError(
+                [
+                    Problem(p.file, f"{p.field} (rule {rule.name})", p.message, p.allowed, p.line)
+                    for p in exc.problems
+                ]
+            ) from None
+        priors = Priors(
+            [prior if r.name == rule.name else self._priors[r.name] for r in scenario.rules]
+        )
+        return ScenarioModel(scenario, priors, machinery=self._machinery)
+
+    def with_judgement(
+        self,
+        rule_id: str,
+        to: str | None = None,
+        *,
+        best: float | None = None,
+        interval: tuple[float, float] | None = None,
+        credibility: float | None = None,
+        within_months: int | None = None,
+        rationale: str | None = None,
+    ) -> ScenarioModel:
+        """A model with one judgement restated, in the terms the file states it.
+
+        Fields left out keep their values. The rule is checked as the file is and re-elicited
+        by PreliZ (maximum-entropy Beta with mean ``best`` and mass ``credibility`` in
+        ``interval``).
+
+        Parameters
+        ----------
+        rule_id : str
+            The rule's id (see :attr:`rules`, :meth:`rule`).
+        to : str, optional
+            The destination judged (needed when the rule has several).
+        best : float, optional
+            Best guess of moving to ``to`` within the rule's window.
+        interval : (float, float), optional
+            Plausible interval of that probability.
+        credibility : float, optional
+            Mass of the interval.
+        within_months : int, optional
+            The rule's window in months.
+        rationale : str, optional
+            A new one-line rationale.
+
+        Raises
+        ------
+        KeyError
+            For an unknown rule or destination.
+        ScenarioError
+            For values a file could not hold (the file's messages, naming the rule).
+        """
+        rule = self._rule_by_id(rule_id)
+        if rule.spec.dirichlet is not None and (best, interval, credibility) != (None,) * 3:
+            raise ValueError(
+                f"rule {rule_id} is stated as plain Dirichlet parameters, not judgements; "
+                f"use with_parameters({rule_id!r}, dirichlet={{...}})"
+            )
+        destinations = list(rule.destinations)
+        if to is None:
+            if len(destinations) > 1 and (best, interval, credibility) != (None,) * 3:
+                raise KeyError(
+                    f"rule {rule_id} has destinations {', '.join(destinations)}: name one with to="
+                )
+            to = destinations[0]
+        if to not in destinations:
+            raise KeyError(
+                f"rule {rule_id} has no destination {to!r}; destinations: {', '.join(destinations)}"
+            )
+
+        def change(entry: dict[str, Any]) -> None:
+            if within_months is not None:
+                entry["within_months"] = within_months
+            if rationale is not None:
+                entry["rationale"] = rationale
+            if (best, interval, credibility) == (None,) * 3:
+                return
+            judgement = dict(entry["to"][to])
+            if "beta" in judgement:  # restated as a judgement: the plain parameters go
+                judgement.pop("beta")
+            if best is not None:
+                judgement["best"] = best
+            if interval is not None:
+                judgement["interval"] = list(interval) if isinstance(interval, tuple) else interval
+            if credibility is not None:
+                judgement["credibility"] = credibility
+            entry["to"][to] = judgement
+
+        return self._edited(rule, change)
+
+    def with_parameters(
+        self,
+        rule_id: str,
+        *,
+        beta: tuple[float, float] | None = None,
+        dirichlet: Mapping[str, float] | None = None,
+    ) -> ScenarioModel:
+        """A model with one rule's prior given as plain parameters.
+
+        Parameters
+        ----------
+        rule_id : str
+            The rule's id.
+        beta : (float, float), optional
+            ``Beta(alpha, beta)`` of the probability of moving to the rule's one destination
+            within its window (as ``beta: [alpha, beta]`` in the file).
+        dirichlet : mapping, optional
+            ``{"stay": a0, destination: a1, ...}`` over staying and every destination.
+        """
+        rule = self._rule_by_id(rule_id)
+        if (beta is None) == (dirichlet is None):
+            raise ValueError("give exactly one of beta=(alpha, beta) or dirichlet={stay: ..., ...}")
+        destinations = list(rule.destinations)
+        if beta is not None and len(destinations) != 1:
+            raise ValueError(
+                f"beta= needs a rule with one destination; {rule_id} has "
+                f"{', '.join(destinations)}: use dirichlet={{'stay': ..., ...}}"
+            )
+
+        def change(entry: dict[str, Any]) -> None:
+            if beta is not None:
+                entry.pop("dirichlet", None)
+                entry["to"] = {destinations[0]: {"beta": list(beta)}}
+            else:
+                entry["to"] = {}
+                entry["dirichlet"] = dict(dirichlet or {})
+
+        return self._edited(rule, change)
+
+    # -- tables and fits --------------------------------------------------------------------
+
+    def prior_table(self) -> pd.DataFrame:
+        """Every judgement as stated next to the fitted prior's mean and interval mass."""
+        from forecast.analysis.summaries import prior_table
+
+        return prior_table(self._scenario, self._priors)
+
+    def fitter(self, sampler: SamplerConfig | Mapping[str, Any] | None = None) -> ScenarioFitter:
+        """The shared fitter of this model's structure, holding this model's priors."""
+        return self._machinery.fitter(self._scenario, self._priors, sampler_config(sampler))
+
+    def prior_predictive(self, seed: int | None = None, draws: int | None = None) -> Fit:
+        """Every question and marginal implied by the priors alone (exact, per prior draw).
+
+        Parameters
+        ----------
+        seed : int, optional
+            Seed of the prior draws (default: the package's seed).
+        draws : int, optional
+            Number of draws (default: chains x draws of the default sampler).
+        """
+        from forecast.api.fit import Fit
+
+        seed = seed_value(seed)
+        fitter = self.fitter()
+        size = None if draws is None else draw_count(draws, "draws")
+        idata = fitter.prior_draws(seed, size)
+        return Fit(self, idata, as_of=None, seed=seed, sampler=fitter.sampler, method="prior")
+
+    def fit(
+        self,
+        as_of: dt.date | str | None = None,
+        seed: int | None = None,
+        sampler: SamplerConfig | Mapping[str, Any] | None = None,
+        progressbar: bool = False,
+    ) -> Fit:
+        """Sample the posterior given the evidence reported by ``as_of`` (None: all of it).
+
+        Parameters
+        ----------
+        as_of : date or str, optional
+            Evidence cut-off, a date or ``"YYYY-MM-DD"``.
+        seed : int, optional
+            Seed (default: the package's seed).
+        sampler : SamplerConfig or mapping, optional
+            NUTS settings (default: :mod:`forecast.settings`).
+        progressbar : bool
+            Show the sampler's progress bar.
+        """
+        from forecast.api.fit import Fit
+
+        cutoff = as_of_date(as_of)
+        seed = seed_value(seed)
+        config = sampler_config(sampler)
+        fitter = self._machinery.fitter(self._scenario, self._priors, config)
+        idata = fitter.fit(as_of=cutoff, seed=seed, progressbar=progressbar)
+        return Fit(self, idata, as_of=cutoff, seed=seed, sampler=config, method="nuts")
+
+    def backtest(
+        self,
+        draws: int = 2000,
+        seed: int | None = None,
+        method: str = "is",
+        sampler: SamplerConfig | Mapping[str, Any] | None = None,
+    ) -> Replay:
+        """The forecast as of every month end, each from the evidence known then.
+
+        ``method="is"`` re-weights one set of ``draws`` prior draws by the exact likelihood
+        of each cut-off; ``"nuts"`` fits each cut-off (with ``sampler``). The result's
+        ``table(dates)`` gives every question's forecast by cut-off.
+        """
+        from forecast.analysis.evaluation import Replay
+
+        seed = seed_value(seed)
+        if method == "nuts":
+            return Replay(self._scenario, method="nuts", fitter=self.fitter(sampler), seed=seed)
+        return Replay(
+            self._scenario, draws=draw_count(draws, "draws"), seed=seed, priors=self._priors
+        )
