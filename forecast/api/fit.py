@@ -321,34 +321,21 @@ class Fit:
         self,
         questions: str | Path | None = None,
         lead_months: int | None = None,
-        draws: int | None = None,
+        draws: int = 2000,
     ) -> pd.DataFrame:
         """Brier and log scores of resolved questions, forecast as of this fit's cut-off.
 
-        The forecast of each question comes from the evidence known at the cut-off (or
-        ``lead_months`` before each question's date), by the exact likelihood re-weighting of
-        prior draws that ``forecast score`` uses, with this fit's seed and priors.
-
-        Parameters
-        ----------
-        questions : str or Path, optional
-            A questions CSV (``id,node,state,kind,date,outcome``); default: the scenario's own
-            resolved questions.
-        lead_months : int, optional
-            Forecast each question this many months before its date instead.
-        draws : int, optional
-            Prior draws re-weighted (default: the backtest's).
+        As :meth:`ScenarioModel.score` with this fit's cut-off, seed and priors: each forecast
+        comes from the evidence known at the cut-off (or ``lead_months`` before the
+        question's date), by the exact-likelihood re-weighting of prior draws that
+        ``forecast score`` uses.
         """
-        from forecast.analysis.evaluation import Replay, read_questions, score_questions
-
-        qs = None if questions is None else read_questions(questions, self.scenario)
-        replay = Replay(self.scenario, priors=self.model.priors, draws=draws, seed=self.seed)
-        return score_questions(
-            self.scenario,
-            qs,
+        return self.model.score(
+            questions,
             as_of=None if lead_months else self.as_of,
             lead_months=lead_months,
-            replay=replay,
+            draws=draws,
+            seed=self.seed,
         )
 
     # -- files ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from forecast.api.provenance import priors_digest
 from forecast.elicitation import Priors, elicit, elicit_rule
 from forecast.engine.checks import check_evidence_possible
 from forecast.errors import Problem, ScenarioError
-from forecast.scenario import Rule, Scenario, rebuild_scenario, scenario_from_dict
+from forecast.scenario import Question, Rule, Scenario, rebuild_scenario, scenario_from_dict
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -415,6 +415,56 @@ class ScenarioModel:
         fitter = self._machinery.fitter(self._scenario, self._priors, config)
         idata = fitter.fit(as_of=cutoff, seed=seed, progressbar=progressbar)
         return Fit(self, idata, as_of=cutoff, seed=seed, sampler=config, method="nuts")
+
+    def read_questions(self, path: str | Path) -> tuple[Question, ...]:
+        """Resolved questions from a CSV (``id,node,state,kind,date,outcome``).
+
+        Checked against this scenario: every problem with file, column and line.
+        """
+        from forecast.analysis.evaluation import read_questions
+
+        return read_questions(path, self._scenario)
+
+    def score(
+        self,
+        questions: str | Path | Sequence[Question] | None = None,
+        as_of: dt.date | str | None = None,
+        lead_months: int | None = None,
+        backtest: Replay | None = None,
+        draws: int = 2000,
+        seed: int | None = None,
+    ) -> pd.DataFrame:
+        """Brier and log scores of resolved questions, forecast from the evidence of a date.
+
+        Each question is forecast from the evidence known at ``as_of`` (or ``lead_months``
+        before its date).
+
+        Parameters
+        ----------
+        questions : path or sequence of Question, optional
+            A questions CSV or :meth:`read_questions` output (default: the scenario's own
+            resolved questions).
+        as_of : date or str, optional
+            Cut-off of every forecast (None with ``lead_months`` None: all the evidence).
+        lead_months : int, optional
+            Forecast each question this many months before its date instead.
+        backtest : Replay, optional
+            A :meth:`backtest` to re-use (its draws and seed); default: a new one.
+        draws, seed
+            Of the new backtest.
+        """
+        from forecast.analysis.evaluation import score_questions
+
+        if isinstance(questions, (str, Path)):
+            questions = self.read_questions(questions)
+        replay = backtest or self.backtest(draws=draws, seed=seed)
+        return score_questions(
+            self._scenario,
+            questions,
+            as_of=as_of_date(as_of),
+            lead_months=lead_months,
+            replay=replay,
+        )
 
     def backtest(
         self,

@@ -422,6 +422,15 @@ class WhatIf:
     outcomes: list[str]
     as_of: dt.date | None
 
+    def table(
+        self,
+        date: dt.date | str | None = None,
+        outcomes: Sequence[str] | None = None,
+        decimals: int = 2,
+    ) -> pd.DataFrame:
+        """The contrasts side by side at one month (see :func:`what_if_table`)."""
+        return what_if_table(self, date, outcomes, decimals)
+
 
 def what_if(
     idata: az.InferenceData,
