@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from forecast.api import load_scenario
+import forecast
+from forecast import settings
 from forecast.errors import ScenarioError
-from forecast.scenario import Scenario
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 
@@ -39,21 +39,21 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="use only evidence known on or before this date (YYYY-MM-DD)",
     )
-    fit.add_argument("--seed", type=int, default=20240930)
+    fit.add_argument("--seed", type=int, default=settings.DEFAULT_SEED)
     fit.add_argument(
         "--out",
         type=Path,
         default=None,
         help="folder for the results (default results/<scenario id>)",
     )
-    fit.add_argument("--draws", type=int, default=1000)
-    fit.add_argument("--tune", type=int, default=1000)
-    fit.add_argument("--chains", type=int, default=2)
-    fit.add_argument("--cores", type=int, default=2)
+    fit.add_argument("--draws", type=int, default=settings.DRAWS)
+    fit.add_argument("--tune", type=int, default=settings.TUNE)
+    fit.add_argument("--chains", type=int, default=settings.CHAINS)
+    fit.add_argument("--cores", type=int, default=settings.CORES)
     fit.add_argument(
         "--sampler",
         choices=["nutpie", "pymc"],
-        default="nutpie",
+        default=settings.SAMPLER_BACKEND,
         help="NUTS implementation: nutpie on the numba-compiled density "
         "(default, fast) or PyMC's pm.sample (reference)",
     )
@@ -99,10 +99,10 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="prior draws (is, default 4000) or NUTS draws per chain (nuts, default 1000)",
     )
-    score.add_argument("--tune", type=_positive, default=1000, help="NUTS tuning steps")
-    score.add_argument("--chains", type=_positive, default=2, help="NUTS chains")
-    score.add_argument("--cores", type=_positive, default=2, help="NUTS cores")
-    score.add_argument("--seed", type=int, default=20240930)
+    score.add_argument("--tune", type=_positive, default=settings.TUNE, help="NUTS tuning steps")
+    score.add_argument("--chains", type=_positive, default=settings.CHAINS, help="NUTS chains")
+    score.add_argument("--cores", type=_positive, default=settings.CORES, help="NUTS cores")
+    score.add_argument("--seed", type=int, default=settings.DEFAULT_SEED)
     score.add_argument(
         "--out",
         type=Path,
@@ -134,9 +134,9 @@ def _status(message: str, quiet: bool) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext() if quiet else console.status(escape(message) + " ...")
 
 
-def _load(path: Path) -> Scenario | None:
+def _load(path: Path) -> forecast.ScenarioModel | None:
     try:
-        return load_scenario(path)
+        return forecast.ScenarioModel.from_file(path)
     except ScenarioError as exc:
         console.print(f"[bold red]{escape(str(path))} cannot be used as written[/]")
         for problem in exc.problems:
@@ -154,13 +154,11 @@ def _shown_path(path: Path) -> str:
 
 def run_check(path: Path) -> int:
     """Validate a scenario and explain its structure, priors and evidence."""
-    scenario = _load(path)
-    if scenario is None:
-        return 2
     _quiet_libraries()
-    from forecast.elicitation import elicit
-
-    priors = elicit(scenario)
+    model = _load(path)
+    if model is None:
+        return 2
+    scenario, priors = model.scenario, model.priors
     tl = scenario.timeline
     console.print(f"[bold]{escape(scenario.spec.title)}[/] ({scenario.id}) is valid.")
     console.print(
@@ -241,15 +239,14 @@ def run_check(path: Path) -> int:
 
 def run_fit(args: argparse.Namespace) -> int:
     """Fit a scenario, print the forecast table and diagnostics, and write the results."""
-    scenario = _load(args.scenario)
-    if scenario is None:
-        return 2
     _quiet_libraries()
-    from forecast.analysis.summaries.tables import forecast_table
+    model = _load(args.scenario)
+    if model is None:
+        return 2
+    scenario = model.scenario
     from forecast.plots import save_outcome_plots
-    from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter, diagnose
 
-    sampler = SamplerConfig(
+    sampler = forecast.SamplerConfig(
         draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, backend=args.sampler
     )
     as_of = args.as_of
@@ -260,11 +257,12 @@ def run_fit(args: argparse.Namespace) -> int:
         f"{sampler.chains} chains x {sampler.draws} draws ({sampler.backend}), "
         f"seed {args.seed}"
     )
-    with _status("Eliciting priors and building the model", args.no_progress):
-        fitter = ScenarioFitter(scenario, sampler=sampler)
-    idata = fitter.fit(as_of=as_of, seed=args.seed, progressbar=not args.no_progress)
-    diagnostics = diagnose(idata, ["question_prob"])
-    table = forecast_table(idata, scenario, diagnostics.table)
+    with _status("Building the model", args.no_progress):
+        model.fitter(sampler)
+    fit = model.fit(as_of=as_of, seed=args.seed, sampler=sampler, progressbar=not args.no_progress)
+    idata = fit.idata
+    diagnostics = fit.diagnostics(parameters=False)
+    table = fit.forecast_table()
     shown = Table(
         title=f"{escape(scenario.spec.title)}: forecasts "
         f"({'as of ' + as_of.isoformat() if as_of else 'all evidence'})"
@@ -306,47 +304,38 @@ def run_fit(args: argparse.Namespace) -> int:
 
 def run_score(args: argparse.Namespace) -> int:
     """Forecast resolved questions as of a date, score them and write the score tables."""
-    scenario = _load(args.scenario)
-    if scenario is None:
-        return 2
     _quiet_libraries()
-    from forecast.analysis.evaluation.backtest import PARETO_K_MAX, Replay
-    from forecast.analysis.evaluation.scoring import (
-        LOG_CLIP,
-        read_questions,
-        resolved_questions,
-        score_questions,
-        score_summary,
-    )
-
+    model = _load(args.scenario)
+    if model is None:
+        return 2
+    scenario = model.scenario
     if args.questions is not None:
         try:
-            questions = read_questions(args.questions, scenario)
+            questions = model.read_questions(args.questions)
         except ScenarioError as exc:
             console.print(f"[bold red]{escape(str(args.questions))} cannot be used as written[/]")
             for problem in exc.problems:
                 console.print(f"  - {problem}", markup=False)
             return 2
     else:
-        questions = resolved_questions(scenario)
+        questions = tuple(q for q in scenario.questions if q.resolution is not None)
         if not questions:
             console.print(
                 f"[bold red]{escape(str(args.scenario))} has no resolved "
                 "questions[/]: give a questions CSV (see forecast score --help)"
             )
             return 2
-    fitter = None
+    sampler = None
     if args.method == "nuts":
-        from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
-
-        with _status("Eliciting priors and building the model", args.no_progress):
-            fitter = ScenarioFitter(
-                scenario,
-                sampler=SamplerConfig(
-                    draws=args.draws or 1000, tune=args.tune, chains=args.chains, cores=args.cores
-                ),
-            )
-    replay = Replay(scenario, method=args.method, draws=args.draws, seed=args.seed, fitter=fitter)
+        sampler = forecast.SamplerConfig(
+            draws=args.draws or settings.DRAWS,
+            tune=args.tune,
+            chains=args.chains,
+            cores=args.cores,
+        )
+        with _status("Building the model", args.no_progress):
+            model.fitter(sampler)
+    replay = model.backtest(draws=args.draws, seed=args.seed, method=args.method, sampler=sampler)
     as_of = args.as_of
     source = args.questions or args.scenario
     how = (
@@ -362,7 +351,7 @@ def run_score(args: argparse.Namespace) -> int:
         markup=False,
     )
     with _status("Forecasting and scoring", args.no_progress):
-        scores = score_questions(scenario, questions, as_of=as_of, replay=replay)
+        scores = model.score(questions, as_of=as_of, backtest=replay)
     shown = Table(
         title=f"{escape(scenario.spec.title)}: scores as of {as_of.isoformat()} "
         "(lower is better; always 50%: Brier 0.250, log 0.693)"
@@ -414,9 +403,9 @@ def run_score(args: argparse.Namespace) -> int:
             "known then fixes its answer. Such questions were decided already.",
             markup=False,
         )
-    summaries = {"all questions": score_summary(scores)}
+    summaries = {"all questions": forecast.score_summary(scores)}
     if not scores["open"].all():
-        summaries["open questions only"] = score_summary(scores, only_open=True)
+        summaries["open questions only"] = forecast.score_summary(scores, only_open=True)
     for label, summary in summaries.items():
         table = Table(title=f"Overall, {label} (skill = 1 - score / baseline score)")
         for column in (
@@ -449,15 +438,15 @@ def run_score(args: argparse.Namespace) -> int:
         console.print(table)
     console.print(
         f"Log score: -ln(probability given to what happened), natural log, "
-        f"forecasts clipped to [{LOG_CLIP:g}, 1 - {LOG_CLIP:g}].",
+        f"forecasts clipped to [{settings.LOG_CLIP:g}, 1 - {settings.LOG_CLIP:g}].",
         markup=False,
     )
     if args.method == "is":
         ess, k = float(scores["ess"].iloc[0]), float(scores["pareto_k"].iloc[0])
-        style = "bold yellow" if k > PARETO_K_MAX else "green"
+        style = "bold yellow" if k > settings.PARETO_K_MAX else "green"
         console.print(
             f"[{style}]importance sampling: ESS {ess:.0f} of {replay.draws} draws, "
-            f"Pareto k {k:.2f} (reliable up to {PARETO_K_MAX})[/]"
+            f"Pareto k {k:.2f} (reliable up to {settings.PARETO_K_MAX})[/]"
         )
     out = args.out or Path("results") / scenario.id
     out.mkdir(parents=True, exist_ok=True)

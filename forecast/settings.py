@@ -44,3 +44,6 @@ CONSTANT_SPREAD = 1e-9
 
 SENSITIVITY_THRESHOLD = 0.05
 """Power-scaling sensitivity at or above which a component counts as influential."""
+
+LOG_CLIP = 1e-6
+"""Forecasts are clipped to ``[LOG_CLIP, 1 - LOG_CLIP]`` in the log score."""

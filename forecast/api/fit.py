@@ -150,16 +150,34 @@ class Fit:
             self.idata, self.scenario, outcomes, group=self.group, bands=bands, max_draws=max_draws
         )
 
-    def diagnostics(self) -> Diagnostics:
-        """Convergence: R-hat, bulk and tail ESS of every question and rule parameter.
+    def diagnostics(self, parameters: bool = True) -> Diagnostics:
+        """Convergence: R-hat, bulk and tail ESS of every question (and rule parameter).
 
         Divergences too; checked against :mod:`forecast.settings` (``.ok``, ``.problems``).
+
+        Parameters
+        ----------
+        parameters : bool
+            Check the rule parameters besides the question probabilities.
         """
         from forecast.pymc_backend.fitting import QUESTION_VAR, diagnose
 
         if self.group != "posterior":
             raise ValueError("a prior predictive has independent draws: nothing to diagnose")
-        return diagnose(self.idata, [QUESTION_VAR, *self.model.rules])
+        return diagnose(self.idata, [QUESTION_VAR, *(self.model.rules if parameters else ())])
+
+    def forecast_table(self, interval: float = 0.9) -> pd.DataFrame:
+        """The table ``forecast fit`` prints and writes, one row per question.
+
+        Prior and posterior mean, central interval, R-hat and ESS (``constant`` where the
+        evidence fixes the question) and the resolution.
+        """
+        from forecast.analysis.summaries import forecast_table
+
+        if self.group != "posterior":
+            raise ValueError("a prior predictive has no posterior to tabulate: use questions()")
+        diagnostics = self.diagnostics(parameters=False).table
+        return forecast_table(self.idata, self.scenario, diagnostics, interval=interval)
 
     def compare(self, other: Fit, interval: float = 0.9) -> pd.DataFrame:
         """Before (this fit) and after (``other``) of every question, and the change.

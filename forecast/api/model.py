@@ -431,7 +431,7 @@ class ScenarioModel:
         as_of: dt.date | str | None = None,
         lead_months: int | None = None,
         backtest: Replay | None = None,
-        draws: int = 2000,
+        draws: int | None = None,
         seed: int | None = None,
     ) -> pd.DataFrame:
         """Brier and log scores of resolved questions, forecast from the evidence of a date.
@@ -475,7 +475,8 @@ class ScenarioModel:
     ) -> Replay:
         """The forecast as of every month end, each from the evidence known then.
 
-        ``method="is"`` re-weights one set of ``draws`` prior draws by the exact likelihood
+        ``method="is"`` re-weights one set of ``draws`` prior draws (default: the
+        backtest's) by the exact likelihood
         of each cut-off; ``"nuts"`` fits each cut-off (with ``sampler``). The result's
         ``table(dates)`` gives every question's forecast by cut-off.
         """

@@ -33,10 +33,10 @@ from forecast.analysis.evaluation.backtest import DEFAULT_SEED, Replay
 from forecast.errors import Problem, ScenarioError
 from forecast.scenario.timeline import month_end, parse_month
 from forecast.scenario.validated import Question, Scenario
+from forecast.settings import LOG_CLIP
 
 __all__ = [
     "FORECASTERS",
-    "LOG_CLIP",
     "OPTIONAL_COLUMNS",
     "QUESTION_COLUMNS",
     "brier_score",
@@ -57,8 +57,6 @@ QUESTION_COLUMNS = ("id", "node", "state", "kind", "date", "outcome")
 OPTIONAL_COLUMNS = ("window_start", "text", "source", "resolved_on", "evidence")
 """Optional columns of a questions CSV."""
 KINDS = ("in_state", "reached")
-LOG_CLIP = 1e-6
-"""Forecasts are clipped to ``[LOG_CLIP, 1 - LOG_CLIP]`` in the log score."""
 FORECASTERS = {"model": "forecast", "prior alone": "prior", "always 50%": "half"}
 """Row label of :func:`score_summary` -> column of the scores table with its forecasts."""
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
