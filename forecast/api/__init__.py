@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     )
     from forecast.analysis.summaries import load_claim_map
     from forecast.api.fit import Fit
+    from forecast.api.forecasters import Forecasters
     from forecast.api.loading import load_scenario
     from forecast.api.model import ScenarioModel
     from forecast.api.provenance import DifferentModelError
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 EXPORTS = {
     "ScenarioModel": "forecast.api.model",
     "Fit": "forecast.api.fit",
+    "Forecasters": "forecast.api.forecasters",
     "DifferentModelError": "forecast.api.provenance",
     "load_scenario": "forecast.api.loading",
     "pool": "forecast.api.several",
@@ -47,6 +49,7 @@ EXPORTS = {
 __all__ = [
     "DifferentModelError",
     "Fit",
+    "Forecasters",
     "Intervention",
     "Observation",
     "SamplerConfig",
