@@ -796,7 +796,11 @@ def parse_args(argv=None):
         help="months of the naive comparison (28 = full scenario); default "
         "NAIVE_MONTHS (4 with --quick)",
     )
-    p.add_argument("--edit-rule", default="talks__r0", help="rule whose prior is edited")
+    p.add_argument(
+        "--edit-rule",
+        default="talks:none[mediation=active,pressure=high]",
+        help="id of the rule whose prior is edited",
+    )
     p.add_argument(
         "--edit-scale",
         type=float,

@@ -27,6 +27,8 @@ MASS_ATOL = 1e-4
 # Concentration: the mass changes by O(0.1) per unit of log k for these intervals, so a mass
 # error of 1e-4 moves k by about 1e-3 relative.
 KAPPA_RTOL = 1e-3
+ESCALATION = "escalation:none[occupation=substantial|foothold,pressure=high]"
+TALKS = "talks:none[mediation=inactive,pressure=low]"
 
 FIXTURE = """\
 id: elicitation_fixture
@@ -133,7 +135,7 @@ def test_wider_interval_or_less_mass_gives_a_flatter_beta() -> None:
 def test_single_judgement_becomes_a_beta_on_the_move(fixture_priors) -> None:
     """c: yes -> no within 1 month, best 0.2 in [0.05, 0.5] at the rule's credibility 0.7."""
     _, priors = fixture_priors
-    prior = priors["c__r1"]
+    prior = priors["c:yes"]
     assert prior.is_beta
     assert prior.labels == ("stay", "no")
     a, b = prior.alpha[1], prior.alpha[0]  # Beta(alpha[1], alpha[0]) on the move
@@ -152,7 +154,7 @@ def test_single_judgement_becomes_a_beta_on_the_move(fixture_priors) -> None:
 def test_plain_beta_parameters_pass_through(fixture_priors) -> None:
     """``beta: [1.5, 4]`` is Beta(1.5, 4) on the move: outcome vector alpha [4, 1.5]."""
     _, priors = fixture_priors
-    prior = priors["c__r0"]
+    prior = priors["c:no"]
     assert_array_equal(prior.alpha, [4.0, 1.5])
     assert_allclose(prior.mean, [4 / 5.5, 1.5 / 5.5], rtol=1e-15)
     (stated,) = prior.stated
@@ -165,7 +167,7 @@ def test_tiny_chain_plain_parameters_pass_through() -> None:
     scenario = forecast.load_scenario(TINY)
     priors = elicit(scenario)
     assert [r.rule for r in priors.rules] == [r.name for r in scenario.rules]
-    assert_array_equal(priors["a__r1"].alpha, [5.0, 2.0])  # beta: [2, 5] on yes -> no
+    assert_array_equal(priors["a:yes"].alpha, [5.0, 2.0])  # beta: [2, 5] on yes -> no
     mid = next(r for r in scenario.rules if r.node == "b" and r.from_states == ("mid",))
     assert priors[mid.name].labels == ("stay", "low", "high")
     assert_array_equal(priors[mid.name].alpha, [3.0, 1.0, 2.0])  # dirichlet {stay 3, low 1, high 2}
@@ -176,7 +178,7 @@ def test_several_destinations_pool_to_a_dirichlet(fixture_priors) -> None:
     """w -> x 0.1, y 0.2, z 0.3: mean [0.4, 0.1, 0.2, 0.3]; the concentration is the geometric
     mean of each destination's own concentration (credibility 0.9 from the rule, 0.6 for y)."""
     _, priors = fixture_priors
-    prior = priors["a__r0"]
+    prior = priors["a:w"]
     assert not prior.is_beta
     assert prior.labels == ("stay", "x", "y", "z")
     assert_allclose(prior.mean, [0.4, 0.1, 0.2, 0.3], atol=1e-12)
@@ -228,9 +230,9 @@ def test_every_kursk_rule_gets_its_stated_mean(kursk) -> None:
 def test_reference_counts_are_stored(fixture_priors, kursk) -> None:
     _, priors = fixture_priors
     # n 10, counts x 1, z 3 -> stay 6; n 5, counts w 2 -> stay 3
-    assert_array_equal(priors["a__r0"].counts, [6, 1, 0, 3])
-    assert_array_equal(priors["a__r1"].counts, [3, 2, 0])
-    assert priors["c__r0"].counts is None and priors["c__r1"].counts is None
+    assert_array_equal(priors["a:w"].counts, [6, 1, 0, 3])
+    assert_array_equal(priors["a:x"].counts, [3, 2, 0])
+    assert priors["c:no"].counts is None and priors["c:yes"].counts is None
     scenario, kursk_priors = kursk
     with_counts = {
         r.name: kursk_priors[r.name].counts
@@ -238,21 +240,21 @@ def test_reference_counts_are_stored(fixture_priors, kursk) -> None:
         if kursk_priors[r.name].counts is not None
     }
     # escalation: 0 of 16 wars saw nuclear use; talks: 0 of 2 windows saw direct talks
-    assert sorted(with_counts) == ["escalation__r0", "talks__r3"]
-    assert_array_equal(with_counts["escalation__r0"], [16, 0])
-    assert_array_equal(with_counts["talks__r3"], [2, 0])
+    assert sorted(with_counts) == [ESCALATION, TALKS]
+    assert_array_equal(with_counts[ESCALATION], [16, 0])
+    assert_array_equal(with_counts[TALKS], [2, 0])
 
 
 def test_reference_loglik_is_the_multinomial_logpmf(fixture_priors) -> None:
     _, priors = fixture_priors
     rng = np.random.default_rng(0)
-    for name, n, counts in (("a__r0", 10, [6, 1, 0, 3]), ("a__r1", 5, [3, 2, 0])):
+    for name, n, counts in (("a:w", 10, [6, 1, 0, 3]), ("a:x", 5, [3, 2, 0])):
         q = rng.dirichlet(np.ones(len(counts)), size=5)
         expected = [stats.multinomial(n, row).logpmf(counts) for row in q]
         assert_allclose(priors[name].reference_loglik(q), expected, rtol=1e-12)
         assert_allclose(priors[name].reference_loglik(q[0]), expected[0], rtol=1e-12)
     # a rule without reference class adds nothing, with the batch shape
-    assert_array_equal(priors["c__r0"].reference_loglik(np.full((4, 2), 0.5)), np.zeros(4))
+    assert_array_equal(priors["c:no"].reference_loglik(np.full((4, 2), 0.5)), np.zeros(4))
 
 
 def test_kursk_reference_loglik_is_the_binomial_logpmf(kursk) -> None:
@@ -260,9 +262,9 @@ def test_kursk_reference_loglik_is_the_binomial_logpmf(kursk) -> None:
     q_move = np.array([1e-4, 0.01, 0.03, 0.2])
     q = np.stack([1 - q_move, q_move], axis=-1)
     assert_allclose(
-        priors["escalation__r0"].reference_loglik(q), stats.binom(16, q_move).logpmf(0), rtol=1e-12
+        priors[ESCALATION].reference_loglik(q), stats.binom(16, q_move).logpmf(0), rtol=1e-12
     )
-    assert_allclose(priors["talks__r3"].reference_loglik(q), 2 * np.log1p(-q_move), rtol=1e-12)
+    assert_allclose(priors[TALKS].reference_loglik(q), 2 * np.log1p(-q_move), rtol=1e-12)
 
 
 def test_priors_reference_loglik_sums_the_rules(fixture_priors) -> None:
@@ -282,36 +284,36 @@ def test_priors_reference_loglik_sums_the_rules(fixture_priors) -> None:
 def test_replace_changes_one_rule_only(fixture_priors) -> None:
     _, priors = fixture_priors
     before = [r.alpha.copy() for r in priors.rules]
-    edited = priors.replace("a__r1", [1.0, 1.0, 2.0])
+    edited = priors.replace("a:x", [1.0, 1.0, 2.0])
     assert [r.rule for r in edited.rules] == [r.rule for r in priors.rules]
-    new = edited["a__r1"]
+    new = edited["a:x"]
     assert_array_equal(new.alpha, [1.0, 1.0, 2.0])
     assert new.labels == ("stay", "w", "y")
     assert new.source == "edited" and new.stated == ()
     assert_array_equal(new.counts, [3, 2, 0])  # the reference class stays
     for old, now in zip(priors.rules, edited.rules, strict=True):
-        if old.rule != "a__r1":
+        if old.rule != "a:x":
             assert now is old
     # the original is untouched
     for alpha, r in zip(before, priors.rules, strict=True):
         assert_array_equal(r.alpha, alpha)
-    assert priors["a__r1"].source == "dirichlet"
+    assert priors["a:x"].source == "dirichlet"
 
 
 @pytest.mark.parametrize("alpha", [[1.0, 1.0], [1.0, 0.0, 1.0], [1.0, -2.0, 1.0]])
 def test_replace_rejects_wrong_parameters(fixture_priors, alpha) -> None:
     _, priors = fixture_priors
-    with pytest.raises(ValueError, match="a__r1: need 3 positive parameters"):
-        priors.replace("a__r1", alpha)
+    with pytest.raises(ValueError, match="a:x: need 3 positive parameters"):
+        priors.replace("a:x", alpha)
 
 
 def test_unknown_rule_is_a_key_error(fixture_priors) -> None:
     """A misspelt rule must not silently leave the priors unchanged."""
     _, priors = fixture_priors
-    with pytest.raises(KeyError, match="a__r9"):
-        priors.replace("a__r9", [1.0, 1.0])
-    with pytest.raises(KeyError, match="a__r9"):
-        priors["a__r9"]
+    with pytest.raises(KeyError, match="a:q"):
+        priors.replace("a:q", [1.0, 1.0])
+    with pytest.raises(KeyError, match="a:q"):
+        priors["a:q"]
 
 
 def test_rule_prior_sample_and_mean() -> None:

@@ -123,7 +123,11 @@ class ReferenceClass(_Strict):
 
 
 class TransitionRule(_Strict):
-    """How a node leaves a state, for the parent configurations that ``given`` selects."""
+    """How a node leaves a state, for the parent configurations that ``given`` selects.
+
+    ``id`` names the rule's parameter; without it the id is derived from the node, ``from``
+    and ``given`` (:func:`forecast.scenario.validated.rule_id`).
+    """
 
     from_: StateSet = Field(alias="from")
     given: dict[Name, StateSet] = Field(default_factory=dict)
@@ -134,6 +138,28 @@ class TransitionRule(_Strict):
     credibility: OpenUnit = DEFAULT_CREDIBILITY
     rationale: Text
     reference_class: ReferenceClass | None = None
+    id: Name | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_is_a_name(cls, value: object) -> object:
+        allowed = (
+            "a name of letters, digits and _ that starts with a letter (in quotes if YAML "
+            "reads it otherwise, e.g. id: 'true'), or no id for the derived one"
+        )
+        if isinstance(value, bool):
+            raise SpecValueError("a rule id must be a name, not true or false", allowed)
+        if isinstance(value, int | float):
+            raise SpecValueError("a rule id must be a name, not a number", allowed)
+        if isinstance(value, list | dict):
+            raise SpecValueError("a rule id must be a name, not a list or mapping", allowed)
+        if isinstance(value, str) and ":" in value:
+            raise SpecValueError(
+                "a written id cannot have the form of a derived id "
+                "(<node>:<from>[<parent>=<states>,...]), which a rule gets only when it has no id",
+                allowed,
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_form(self) -> TransitionRule:

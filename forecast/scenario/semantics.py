@@ -10,7 +10,7 @@ import numpy as np
 from forecast.errors import Problem
 from forecast.scenario.schema import NodeSpec, QuestionSpec, ScenarioSpec
 from forecast.scenario.timeline import Timeline
-from forecast.scenario.validated import Node, Question, Rule
+from forecast.scenario.validated import Node, Question, Rule, rule_id
 from forecast.scenario.yaml_source import LineMap, Path_, format_field
 
 
@@ -230,9 +230,11 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
         return None
 
     built = []
+    ids: dict[str, tuple[Path_, bool]] = {}
     for name, node in spec.nodes.items():
         parents = list(node.parents)
         configs = list(itertools.product(*(list(spec.nodes[p].states) for p in parents)))
+        parent_states = {p: tuple(spec.nodes[p].states) for p in parents}
         rules = []
         covered: dict[tuple[str, int], int] = {}
         for index, raw in enumerate(node.transitions):
@@ -245,8 +247,10 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
                 raw.within_months,
                 tuple(raw.destinations),
                 raw,
+                raw.id or rule_id(name, raw.from_states, given, tuple(node.states), parent_states),
             )
             rules.append(rule)
+            ok &= _check_unique_id(check, ("nodes", name, "transitions", index), rule, ids)
             for ci in _cells(given, parents, configs):
                 for state in rule.from_states:
                     if (state, ci) in covered:
@@ -293,6 +297,31 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
             )
         )
     return tuple(built) if ok else None
+
+
+def _check_unique_id(
+    check: Checker, path: Path_, rule: Rule, ids: dict[str, tuple[Path_, bool]]
+) -> bool:
+    """Record the rule's id in ``ids`` (id -> rule path, written or not); False if taken.
+
+    Two derived ids are equal only for rules with the same ``from`` and ``given``, which the
+    overlap check reports, so only a clash involving a written id is reported here.
+    """
+    written = rule.has_written_id
+    if rule.id not in ids:
+        ids[rule.id] = (path, written)
+        return True
+    other, other_written = ids[rule.id]
+    if not (written or other_written):
+        return True
+    how = "" if other_written else " (derived from its node, from and given)"
+    check.add(
+        (*path, "id") if written else path,
+        f"rule id '{rule.id}' is already the id of {format_field(other)}{how}",
+        "an id that no other rule of the scenario has: a name of letters, digits and _ that "
+        "starts with a letter (a rule without id gets <node>:<from>[<parent>=<states>,...])",
+    )
+    return False
 
 
 def _config_text(parents: list[str], config: tuple[str, ...]) -> str:

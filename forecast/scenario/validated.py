@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,12 +23,78 @@ from forecast.scenario.schema import (
 from forecast.scenario.timeline import Timeline
 
 
+def rule_id(
+    node: str,
+    from_states: Sequence[str],
+    given: Mapping[str, Sequence[str]],
+    states: Sequence[str],
+    parent_states: Mapping[str, Sequence[str]],
+) -> str:
+    """The id of a rule that states none, derived from its node, ``from`` and ``given``.
+
+    ``<node>:<from>`` followed by ``[<parent>=<states>,...]`` when the rule has a ``given``,
+    e.g. ``talks:none[mediation=active,pressure=high]``; several states are joined by ``|``
+    (``pressure:high[occupation=substantial|foothold]``). States are listed in the order of
+    their node's states and parents in the order of the node's parents, so the id does not
+    depend on how the lists are written, on the rule's position or on the other rules. The
+    characters ``:[]=,|`` cannot occur in a name, so a derived id never equals a written one,
+    and they all survive as xarray variable, dimension and coordinate names and in netCDF.
+
+    Parameters
+    ----------
+    node : str
+        The rule's node.
+    from_states : sequence of str
+        The states the rule leaves.
+    given : mapping of str to sequence of str
+        Parent -> the parent states the rule applies to.
+    states : sequence of str
+        The node's states, in order.
+    parent_states : mapping of str to sequence of str
+        The node's parents, in order, each with its states in order.
+
+    Returns
+    -------
+    str
+        The derived id.
+    """
+
+    def ordered(chosen: Sequence[str], order: Sequence[str]) -> str:
+        return "|".join(sorted(chosen, key=lambda s: order.index(s) if s in order else len(order)))
+
+    text = f"{node}:{ordered(from_states, states)}"
+    if given:
+        parents = list(parent_states)
+        conditions = [
+            f"{p}={ordered(given[p], parent_states.get(p, ()))}"
+            for p in sorted(given, key=lambda p: parents.index(p) if p in parents else len(parents))
+        ]
+        text += f"[{','.join(conditions)}]"
+    return text
+
+
 @dataclass(frozen=True)
 class Rule:
     """One transition rule of a node, resolved against the node's states and parents.
 
     The rule's parameter is the probability vector of the N-month outcome over
     ``("stay", *destinations)``.
+
+    Attributes
+    ----------
+    node : str
+        The node.
+    index : int
+        Position in the node's ``transitions`` list as written (for pointing at the file;
+        never a name).
+    from_states, given, within_months, destinations
+        The rule as written, resolved against the node.
+    spec : TransitionRule
+        The rule as written.
+    id : str
+        The rule's stable id, which names its parameter everywhere (PyMC coordinates,
+        InferenceData variables, priors, tables, figures): the ``id`` written in the file,
+        else the one :func:`rule_id` derives, e.g. ``talks:none[mediation=active,pressure=high]``.
     """
 
     node: str
@@ -37,11 +104,17 @@ class Rule:
     within_months: int
     destinations: tuple[str, ...]
     spec: TransitionRule
+    id: str
 
     @property
     def name(self) -> str:
-        """Stable parameter name, e.g. ``occupation__r0``."""
-        return f"{self.node}__r{self.index}"
+        """The rule's id (:attr:`id`), under the name it has always had."""
+        return self.id
+
+    @property
+    def has_written_id(self) -> bool:
+        """Whether the id was written in the file (else it is derived)."""
+        return self.spec.id is not None
 
     @property
     def is_free(self) -> bool:
@@ -59,12 +132,13 @@ class Rule:
         return self.spec.reference_class
 
     def describe(self) -> str:
-        """One line in plain words: from, given, to, within N months."""
+        """One line in plain words: from, given, to, within N months (or stays)."""
         given = ", ".join(f"{p}={'|'.join(s)}" for p, s in self.given.items()) or "any parents"
-        to = ", ".join(self.destinations) or "(stays)"
+        if not self.destinations:
+            return f"{self.node}: {'|'.join(self.from_states)} stays, given {given}"
         return (
-            f"{self.node}: {'|'.join(self.from_states)} -> {to} within {self.within_months} "
-            f"month(s), given {given}"
+            f"{self.node}: {'|'.join(self.from_states)} -> {', '.join(self.destinations)} "
+            f"within {self.within_months} month(s), given {given}"
         )
 
 

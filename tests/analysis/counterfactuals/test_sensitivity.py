@@ -133,9 +133,9 @@ def test_shift_mean_refuses_means_outside_the_open_interval(mean):
 
 
 def test_rule_label_names_the_move_and_the_condition(kursk):
-    talks = {r.name: r for r in kursk.rules}["talks__r0"]
+    talks = {r.name: r for r in kursk.rules}["talks:none[mediation=active,pressure=high]"]
     assert rule_label(talks, "direct") == ("talks: none->direct | pressure=high, mediation=active")
-    assert rule_label({r.name: r for r in kursk.rules}["occupation__r0"], "none") == (
+    assert rule_label({r.name: r for r in kursk.rules}["occupation:substantial"], "none") == (
         "occupation: substantial->none"
     )
 
@@ -157,15 +157,15 @@ def test_rule_log_density_is_the_beta_and_dirichlet_density():
 def test_prior_edits_use_stated_intervals_else_the_prior_interval(tiny):
     priors = elicit(tiny)
     edits = {(e.rule, e.destination): e for e in prior_edits(tiny, priors, credibility=0.8)}
-    stated = edits[("a__r0", "yes")]
+    stated = edits[("a:no", "yes")]
     assert (stated.low, stated.high, stated.interval_source) == (0.1, 0.6, "stated")
     assert_allclose(stated.baseline, 0.3, rtol=1e-9)
     assert_allclose(stated.alpha_low[1] / stated.alpha_low.sum(), 0.1, rtol=1e-12)
-    assert_allclose(stated.alpha_high.sum(), priors["a__r0"].alpha.sum(), rtol=1e-12)
-    given = edits[("a__r1", "no")]  # written as beta: [2, 5]
+    assert_allclose(stated.alpha_high.sum(), priors["a:no"].alpha.sum(), rtol=1e-12)
+    given = edits[("a:yes", "no")]  # written as beta: [2, 5]
     assert given.interval_source == "prior 80% interval"
     assert_allclose([given.low, given.high], stats.beta(2, 5).ppf([0.1, 0.9]), rtol=1e-12)
-    dirichlet = edits[("b__r2", "high")]  # dirichlet {stay: 3, low: 1, high: 2}: marginal B(2, 4)
+    dirichlet = edits[("b:mid", "high")]  # dirichlet {stay: 3, low: 1, high: 2}: marginal B(2, 4)
     assert_allclose([dirichlet.low, dirichlet.high], stats.beta(2, 4).ppf([0.1, 0.9]), rtol=1e-12)
     assert len(edits) == sum(len(r.destinations) for r in tiny.rules)
 
@@ -315,7 +315,7 @@ def test_tornado_on_a_fit_ranks_every_rule(tiny, tiny_fits):
     assert (table["flagged"] == (table["k_low"] > 0.7) | (table["k_high"] > 0.7)).all()
     # b's rule from low given a=yes is the only way to reach b=high: it matters for b_high
     b_high = table[table["outcome"] == "b_high"].sort_values("rank")
-    assert b_high.iloc[0]["rule"].startswith(("b__", "a__"))
+    assert b_high.iloc[0]["rule"].startswith(("b:", "a:"))
 
 
 def test_top_swings_keeps_the_largest_per_question(tiny, tiny_fits):
@@ -357,7 +357,7 @@ def test_plot_tornado_draws_two_bars_per_rule_and_marks_flags(single):
     fig = plot_tornado(table, single, top=3)
     ax = fig.axes[0]
     gids = sorted(p.get_gid() for p in ax.patches if p.get_gid())
-    assert gids == ["x_yes:x__r0:yes:high", "x_yes:x__r0:yes:low"]
+    assert gids == ["x_yes:x:no:yes:high", "x_yes:x:no:yes:low"]
     assert any(t.get_text().strip() == "k=0.91" for t in ax.texts)
     assert "x has become yes" in ax.get_title(loc="left")
     with pytest.raises(ValueError, match="no forecast"):
@@ -411,7 +411,7 @@ def test_log_densities_are_the_prior_reference_and_evidence_terms(tmp_path):
 def test_flat_prior_has_no_prior_sensitivity(tmp_path):
     scenario, idata, _ = _conjugate_fit(tmp_path, "{beta: [1, 1]}", 6, seed=2)
     table = power_scaling(idata, scenario, include_parameters=True).set_index("quantity")
-    for quantity in ("x_yes_by_2024_07", "x__r0[yes]"):
+    for quantity in ("x_yes_by_2024_07", "x:no[yes]"):
         assert table.loc[quantity, "prior_sensitivity"] == pytest.approx(0.0, abs=1e-5)
         assert table.loc[quantity, "likelihood_sensitivity"] > 0.05
         assert table.loc[quantity, "diagnosis"] == "-"
@@ -430,17 +430,17 @@ def test_flat_prior_has_no_prior_sensitivity(tmp_path):
 def test_power_scaling_diagnoses_strong_priors_and_conflicts(tmp_path, prior, months, diagnosis):
     scenario, idata, _ = _conjugate_fit(tmp_path, prior, months, seed=3)
     table = power_scaling(idata, scenario, include_parameters=True).set_index("quantity")
-    assert table.loc["x__r0[yes]", "diagnosis"] == diagnosis
+    assert table.loc["x:no[yes]", "diagnosis"] == diagnosis
     finite = [q for q in table.index if np.isfinite(table.loc[q, "prior_sensitivity"])]
-    assert "x__r0[yes]" in finite and len(finite) == 2  # January is fixed by the evidence
+    assert "x:no[yes]" in finite and len(finite) == 2  # January is fixed by the evidence
     plot = plot_power_scaling(table.reset_index(), kind="all")
     assert {line.get_gid() for line in plot.axes[0].lines if line.get_gid()} == {
         f"psens:fit:{q}" for q in finite
     }
     both = plot_power_scaling({"early": table, "late": table}, kind="parameter")
     assert {line.get_gid() for line in both.axes[0].lines if line.get_gid()} == {
-        "psens:early:x__r0[yes]",
-        "psens:late:x__r0[yes]",
+        "psens:early:x:no[yes]",
+        "psens:late:x:no[yes]",
     }
 
 

@@ -65,8 +65,8 @@ def two(tmp_path_factory):
     return forecast.load_scenario(path)
 
 
-def params_of(scenario, **moves):
-    """Per-rule ``[stay, move]`` draws from per-rule arrays of move probabilities."""
+def params_of(scenario, moves):
+    """Per-rule ``[stay, move]`` draws from rule id -> array of move probabilities."""
     return [
         np.stack([1 - np.asarray(moves[r.name], float), np.asarray(moves[r.name], float)], axis=-1)
         for r in scenario.rules
@@ -78,12 +78,14 @@ def b_january(scenario):
 
 
 def test_rule_names_of_the_fixture(two):
-    assert [r.name for r in two.rules] == ["a__r0", "b__r0", "b__r1", "c__r0"]
+    assert [r.name for r in two.rules] == ["a:no", "b:no[a=yes]", "b:no[a=no]", "c:no"]
 
 
 def test_one_parameter_point_by_hand(two):
     engine = ExactEngine(two)
-    params = params_of(two, a__r0=[0.4], b__r0=[0.7], b__r1=[0.2], c__r0=[0.5])
+    params = params_of(
+        two, {"a:no": [0.4], "b:no[a=yes]": [0.7], "b:no[a=no]": [0.2], "c:no": [0.5]}
+    )
     voi = preposterior(engine, params, evidence_matrices(two, ()), 0, questions=b_january(two))
     table = voi.table.set_index("node")
     assert voi.month == "2024-01"
@@ -109,7 +111,8 @@ def test_one_parameter_point_by_hand(two):
 def test_observation_also_teaches_the_parameters(two):
     """Two equally likely parameter draws: seeing a=yes favours the draw where a moves more."""
     engine = ExactEngine(two)
-    params = params_of(two, a__r0=[0.2, 0.6], b__r0=[0.5, 0.9], b__r1=[0.2, 0.2], c__r0=[0.3, 0.3])
+    moves = {"a:no": [0.2, 0.6], "b:no[a=yes]": [0.5, 0.9], "b:no[a=no]": [0.2, 0.2]}
+    params = params_of(two, {**moves, "c:no": [0.3, 0.3]})
     voi = preposterior(engine, params, evidence_matrices(two, ()), 0, questions=b_january(two))
     table = voi.table.set_index("node")
     # now: mean(0.2*0.5 + 0.8*0.2, 0.6*0.9 + 0.4*0.2) = mean(0.26, 0.62)

@@ -35,8 +35,9 @@ from tests.engine.test_exact_vs_brute_force import extra_questions
 
 ATOL = 1e-12
 
-# a -> b one month later; b = yes is absorbing. Rules: a__r0 a no->yes (p), a__r1 a yes->no (q),
-# b__r0 b no->yes given a=yes (r1), b__r1 b no->yes given a=no (r0); all within one month.
+# a -> b one month later; b = yes is absorbing. Rules: a:no a no->yes (p), a:yes a yes->no (q),
+# b:no[a=yes] b no->yes given a=yes (r1), b:no[a=no] b no->yes given a=no (r0); all within one
+# month.
 CHAIN = """
 id: chain_do
 title: Two-node chain for do() by hand
@@ -134,7 +135,9 @@ def point_fit(draws: dict[str, list[float]], as_of: dt.date | None = None) -> az
 
 
 def chain_fit(p=(P,), q=(Q,), r1=(R1,), r0=(R0,)) -> az.InferenceData:
-    return point_fit({"a__r0": list(p), "a__r1": list(q), "b__r0": list(r1), "b__r1": list(r0)})
+    return point_fit(
+        {"a:no": list(p), "a:yes": list(q), "b:no[a=yes]": list(r1), "b:no[a=no]": list(r0)}
+    )
 
 
 def curve(result, contrast: str, case: str, outcome: str, column: str = "mean") -> np.ndarray:
@@ -222,8 +225,8 @@ def test_chain_do_until_releases_the_node(tmp_path) -> None:
 
 def test_do_and_observe_differ_with_a_confounder(tmp_path) -> None:
     scenario = load(tmp_path, CONFOUNDED)
-    names = {"c__r0": GAMMA, "a__r0": ALPHA["no"], "a__r1": ALPHA["yes"]}
-    names |= {f"b__r{k}": BETA[key] for k, key in enumerate(BETA)}
+    names = {"c:no": GAMMA, "a:no[c=no]": ALPHA["no"], "a:no[c=yes]": ALPHA["yes"]}
+    names |= {f"b:no[a={a},c={c}]": BETA[a, c] for a, c in BETA}
     fit = point_fit({k: [v] for k, v in names.items()})
     result = what_if(fit, scenario, {"a": Intervention("a", "yes", "2024-01")})
     # do: the arrow c -> a is cut, c keeps its own distribution

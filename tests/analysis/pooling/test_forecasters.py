@@ -50,7 +50,7 @@ def _variant(tmp_path, name, old="", new=""):
 
 @pytest.fixture(scope="module")
 def two_views(tmp_path_factory):
-    """Two forecasters of the tiny chain who disagree on a__r0: 0.3 against 0.5."""
+    """Two forecasters of the tiny chain who disagree on a:no: 0.3 against 0.5."""
     folder = tmp_path_factory.mktemp("views")
     low = _variant(folder, "low")
     high = _variant(
@@ -133,11 +133,11 @@ def test_same_structure_passes(tiny, two_views):
     check_same_structure(two_views, reference=tiny)
     priors = forecaster_priors(two_views, reference=tiny)
     assert list(priors) == ["low", "high"]
-    assert_allclose(priors["high"]["a__r0"].mean, [0.5, 0.5], atol=1e-6)
+    assert_allclose(priors["high"]["a:no"].mean, [0.5, 0.5], atol=1e-6)
 
 
 def test_missing_rule_is_named(tmp_path, tiny):
-    # node a's 'yes' state made absorbing: its rule a__r1 disappears
+    # node a's 'yes' state made absorbing: its rule a:yes disappears
     other = _variant(
         tmp_path,
         "absorbing",
@@ -146,7 +146,7 @@ def test_missing_rule_is_named(tmp_path, tiny):
         + "\n      - {from: yes, to: {no: {beta: [2, 5]}}, rationale: r}",
         "    absorbing: [yes]\n    transitions:\n      " + A_RULE,
     )
-    with pytest.raises(StructureMismatchError, match="rule\\(s\\) missing: a__r1") as info:
+    with pytest.raises(StructureMismatchError, match="rule\\(s\\) missing: a:yes") as info:
         check_same_structure({"me": tiny, "other": other})
     assert "forecaster 'other'" in str(info.value)
 
@@ -155,7 +155,7 @@ def test_changed_horizon_of_a_rule_is_named(tmp_path, tiny):
     other = _variant(
         tmp_path, "months", A_RULE, A_RULE.replace("within_months: 2", "within_months: 3")
     )
-    with pytest.raises(StructureMismatchError, match="rule a__r0: within_months 3 differs"):
+    with pytest.raises(StructureMismatchError, match="rule a:no: within_months 3 differs"):
         check_same_structure({"me": tiny, "other": other})
 
 
@@ -171,12 +171,12 @@ def test_priors_with_other_rule_names_are_refused(tiny_fitter, tiny):
     priors = elicit(tiny)
     renamed = Priors(
         [
-            RulePrior("a__r9" if r.rule == "a__r0" else r.rule, r.labels, r.alpha)
+            RulePrior("a:maybe" if r.rule == "a:no" else r.rule, r.labels, r.alpha)
             for r in priors.rules
         ]
     )
     with pytest.raises(
-        StructureMismatchError, match=r"forecaster 'odd'.*missing a__r0.*not in scenario.*a__r9"
+        StructureMismatchError, match=r"forecaster 'odd'.*missing a:no.*not in scenario.*a:maybe"
     ):
         forecaster_forecasts(tiny_fitter, {"odd": renamed}, {}, seed=1, size=10)
 
@@ -218,7 +218,7 @@ def test_no_evidence_leaves_the_prior(tiny_draws):
 def test_nuts_path_is_the_fitters_fit(tiny_fitter, tiny, tiny_fits):
     """method="nuts" re-uses the compiled fitter: the same fit as fitter.fit, priors restored."""
     original = tiny_fitter.priors
-    other = elicit(tiny).replace("a__r1", np.array([1.0, 1.0]))
+    other = elicit(tiny).replace("a:yes", np.array([1.0, 1.0]))
     draws = forecaster_forecasts(
         tiny_fitter, {"flat": other, "same": original}, {"all": None}, seed=3, method="nuts"
     )
@@ -338,13 +338,13 @@ def test_log_pool_of_priors_is_exact(tiny, two_views):
 
 def test_elicited_judgements_on_the_logit_scale(tiny):
     table = elicited_judgements(tiny, {"me": elicit(tiny)}).set_index(["rule", "destination"])
-    stated = table.loc[("a__r0", "yes")]
+    stated = table.loc[("a:no", "yes")]
     z = stats.norm.ppf(0.9)
     assert stated["stated"]
     assert_allclose(stated["logit_best"], special.logit(0.3))
     assert_allclose(stated["logit_sd"], (special.logit(0.6) - special.logit(0.1)) / (2 * z))
     # a rule given as Beta(2, 5) on moving: its mean and central 80% interval
-    beta = table.loc[("a__r1", "no")]
+    beta = table.loc[("a:yes", "no")]
     assert not beta["stated"]
     assert_allclose(beta["best"], 2 / 7)
     assert_allclose([beta["low"], beta["high"]], stats.beta(2, 5).ppf([0.1, 0.9]))
@@ -352,10 +352,10 @@ def test_elicited_judgements_on_the_logit_scale(tiny):
 
 def test_forecaster_prior_table(tiny, two_views):
     priors = forecaster_priors(two_views, reference=tiny)
-    table = forecaster_prior_table(tiny, priors, rules=["a__r0"]).set_index("forecaster")
+    table = forecaster_prior_table(tiny, priors, rules=["a:no"]).set_index("forecaster")
     assert_allclose(table["stated_best"], [0.3, 0.5])
     assert_allclose(table["mean"], [0.3, 0.5], atol=1e-6)
-    a, b = priors["high"]["a__r0"].alpha[1], priors["high"]["a__r0"].alpha[0]
+    a, b = priors["high"]["a:no"].alpha[1], priors["high"]["a:no"].alpha[0]
     assert_allclose(table.loc["high", "high90"], stats.beta(a, b).ppf(0.95))
 
 
@@ -383,22 +383,22 @@ def test_hierarchical_pool_of_identical_forecasters(tiny, identical_pool):
     assert_allclose(table["pooled_mean"], judgements["best"], atol=0.05)
     # the pooled prior keeps the forecasters' own width and adds the uncertainty about the
     # shared mean: never narrower than their common prior
-    prior = elicit(tiny)["a__r0"]
+    prior = elicit(tiny)["a:no"]
     own = stats.beta(prior.alpha[1], prior.alpha[0])
-    row = table.loc[("a__r0", "yes")]
+    row = table.loc[("a:no", "yes")]
     assert row["pooled_low90"] <= own.ppf(0.05) + 1e-3
     assert row["pooled_high90"] >= own.ppf(0.95) - 1e-3
-    assert identical_pool.priors["a__r0"].source == "hierarchical pool"
+    assert identical_pool.priors["a:no"].source == "hierarchical pool"
 
 
 def test_hierarchical_pool_of_disagreeing_forecasters_lies_between(tiny, two_views):
     priors = forecaster_priors(two_views, reference=tiny)
     pool = hierarchical_pool(tiny, priors, seed=4, draws=300, tune=300)
-    row = pool.table.set_index(["rule", "destination"]).loc[("a__r0", "yes")]
+    row = pool.table.set_index(["rule", "destination"]).loc[("a:no", "yes")]
     assert (row["low"], row["high"]) == (0.3, 0.5)  # the two forecasters' best guesses
     assert 0.3 < row["shared_centre"] < 0.5
     assert 0.3 < row["pooled_mean"] < 0.5
-    alpha = pool.priors["a__r0"].alpha
+    alpha = pool.priors["a:no"].alpha
     assert 0.3 < alpha[1] / alpha.sum() < 0.5
     assert pool.diagnostics["divergences"].max() == 0
 
@@ -441,7 +441,7 @@ def test_figures_draw_every_forecaster_and_stage(tiny, tiny_draws, two_views):
 
     priors = forecaster_priors(two_views, reference=tiny)
     fig = plot_forecaster_priors(forecaster_prior_table(tiny, priors), tiny)
-    assert "high:a__r0:yes" in {ln.get_gid() for ln in fig.axes[0].lines}
+    assert "high:a:no:yes" in {ln.get_gid() for ln in fig.axes[0].lines}
     with pytest.raises(ValueError, match="unknown question"):
         plot_pooled_forecasts(table, ["nope"])
 

@@ -20,9 +20,9 @@ def test_one_row_per_rule_and_destination(tiny, table):
 @pytest.mark.parametrize(
     ("rule", "destination", "best", "low", "high"),
     [
-        ("a__r0", "yes", 0.3, 0.1, 0.6),
-        ("b__r0", "mid", 0.4, 0.2, 0.6),
-        ("b__r0", "high", 0.2, 0.05, 0.4),
+        ("a:no", "yes", 0.3, 0.1, 0.6),
+        ("b:low[a=yes]", "mid", 0.4, 0.2, 0.6),
+        ("b:low[a=yes]", "high", 0.2, 0.05, 0.4),
     ],
 )
 def test_stated_judgements(table, rule, destination, best, low, high):
@@ -34,21 +34,21 @@ def test_stated_judgements(table, rule, destination, best, low, high):
 
 
 def test_rules_given_as_parameters_have_no_judgement(table):
-    beta = table[table["rule"] == "a__r1"].iloc[0]
+    beta = table[table["rule"] == "a:yes"].iloc[0]
     assert np.isnan(beta["stated_best"]) and np.isnan(beta["prior_mass"])
     assert_allclose(beta["prior_mean"], 2 / 7)
-    dirichlet = table[table["rule"] == "b__r2"].set_index("destination")
+    dirichlet = table[table["rule"] == "b:mid"].set_index("destination")
     assert_allclose(dirichlet["prior_mean"], [1 / 6, 2 / 6])
     assert (dirichlet["source"] == "dirichlet").all()
 
 
 def test_marginal_beta_of_a_dirichlet(tiny):
-    prior = elicit(tiny)["b__r2"]
+    prior = elicit(tiny)["b:mid"]
     assert marginal_beta(prior, "high") == (2.0, 4.0)
     assert marginal_beta(prior, "stay") == (3.0, 3.0)
 
 
 def test_rule_condition_in_words(tiny):
     rules = {r.name: r for r in tiny.rules}
-    assert rule_condition(rules["b__r0"]) == "from low, given a=yes"
-    assert rule_condition(rules["a__r0"]) == "from no"
+    assert rule_condition(rules["b:low[a=yes]"]) == "from low, given a=yes"
+    assert rule_condition(rules["a:no"]) == "from no"
