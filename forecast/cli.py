@@ -152,6 +152,21 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
+def _print_rule_ids(scenario: forecast.Scenario) -> None:
+    """Every rule of the scenario (``stays: true`` ones too) by id, with its plain words."""
+    table = Table(
+        title=escape("Rules by id (a rule without id: gets <node>:<from>[<parent>=<states>,...])"),
+        box=None,
+        title_justify="left",
+    )
+    table.add_column("id", no_wrap=True)
+    table.add_column("in plain words")
+    for node in scenario.nodes:
+        for rule in node.rules:
+            table.add_row(escape(rule.id), escape(rule.describe()))
+    console.print(table)
+
+
 def run_check(path: Path) -> int:
     """Validate a scenario and explain its structure, priors and evidence."""
     _quiet_libraries()
@@ -178,18 +193,19 @@ def run_check(path: Path) -> int:
         f"{len(scenario.rules)} rule parameters, {len(scenario.evidence)} evidence "
         f"items, {len(scenario.questions)} questions."
     )
+    _print_rule_ids(scenario)
     table = Table(title="Rules: stated judgement and fitted prior")
+    table.add_column("rule", no_wrap=True)
     for column in (
-        "rule",
         "N months",
         "destination",
         r"stated best \[interval] @cred",
         "prior mean",
         "mass in interval",
     ):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column.startswith("stated"))
     for rule, prior in zip(scenario.rules, priors.rules, strict=True):
-        label = rule.describe()
+        label = escape(rule.id)
         if prior.stated:
             for s in prior.stated:
                 stated = (

@@ -120,6 +120,46 @@ def test_check_prints_every_judgement_of_the_rule_table(kursk_check) -> None:
     assert stated == 30  # 28 rules, two of them (occupation) with two destinations
 
 
+def _derived_id(name: str, node: dict, nodes: dict, rule: dict) -> str:
+    """A rule's id as the README states it: <node>:<from>[<parent>=<states>,...], states in
+    their node's order and parents in the node's order, several states joined by |."""
+
+    def states(of: dict, chosen: str | list[str]) -> str:
+        chosen = [chosen] if isinstance(chosen, str) else chosen
+        return "|".join(s for s in of.get("states", ["no", "yes"]) if s in chosen)
+
+    text = f"{name}:{states(node, rule['from'])}"
+    given = rule.get("given", {})
+    if given:
+        parts = [f"{p}={states(nodes[p], given[p])}" for p in node["parents"] if p in given]
+        text += f"[{','.join(parts)}]"
+    return rule.get("id", text)
+
+
+def test_check_lists_every_rule_with_its_id(kursk_check) -> None:
+    _, out = kursk_check
+    lines = out.splitlines()
+    nodes = _yaml(KURSK)["nodes"]
+    ids = [
+        _derived_id(name, node, nodes, rule)
+        for name, node in nodes.items()
+        for rule in node.get("transitions", [])
+    ]
+    assert len(ids) == 30 and "talks:none[mediation=active,pressure=high]" in ids
+    listed = [line.split()[0] for line in lines if line.split() and line.split()[0] in ids]
+    assert listed[: len(ids)] == ids  # the list of every rule (stays: true ones too), in order
+    assert "land_for_land: none stays, given talks=none" in out
+    # the judgement table names each free rule by its id
+    free = [
+        _derived_id(name, node, nodes, rule)
+        for name, node in nodes.items()
+        for rule in node.get("transitions", [])
+        if not rule.get("stays", False)
+    ]
+    rows = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    assert [r for r in rows if r] == free
+
+
 @pytest.mark.parametrize(
     "name",
     [

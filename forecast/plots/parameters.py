@@ -58,7 +58,7 @@ def plot_prior_posterior(
     fig, axes = plt.subplots(
         len(nodes),
         1,
-        figsize=(11.0, 0.32 * sum(counts) + 0.55 * len(nodes) + 1.2),
+        figsize=(11.0, 0.42 * sum(counts) + 0.55 * len(nodes) + 1.2),
         sharex=True,
         squeeze=False,
         layout="constrained",
@@ -92,8 +92,12 @@ def plot_prior_posterior(
                 ax.plot([row[f"{group}_mean"]], [y[i] + offset], "o", color=colour, ms=4)
         ax.set_yticks(y)
         ax.set_yticklabels(
-            [f"{r.condition} → {r.destination} ({r.within_months} mo)" for r in rows.itertuples()],
-            fontsize=8,
+            [
+                f"{r.condition} → {r.destination} ({r.within_months} mo)\n{r.rule}"
+                for r in rows.itertuples()
+            ],
+            fontsize=7.5,
+            linespacing=1.1,
         )
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.set_title(f"{scenario.node(node).label} ({node})", fontsize=10, loc="left")

@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
 from forecast.analysis.pooling.forecasters import LINEAR_POOL, LOG_POOL, PRIOR_STAGE
-from forecast.plots.style import FIT_COLOURS, PALETTE
+from forecast.plots.style import FIT_COLOURS, PALETTE, wrap_rule_id
 from forecast.scenario.validated import Scenario
 
 __all__ = [
@@ -103,15 +103,12 @@ def plot_forecaster_priors(
     labels = []
     for rule, destination in items:
         rule_obj = rules[rule]
-        labels.append(
-            "\n".join(
-                textwrap.wrap(
-                    f"{rule_obj.node}: {rule_condition(rule_obj)} → {destination} "
-                    f"({rule_obj.within_months} mo)",
-                    46,
-                )
-            )
+        words = textwrap.wrap(
+            f"{rule_obj.node}: {rule_condition(rule_obj)} → {destination} "
+            f"({rule_obj.within_months} mo)",
+            46,
         )
+        labels.append("\n".join([*words, wrap_rule_id(rule, 46)]))
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_ylim(-0.6, len(items) - 0.4)

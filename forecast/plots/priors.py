@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from scipy import stats
 
 from forecast.analysis.summaries.priors import prior_table
 from forecast.elicitation import Priors
-from forecast.plots.style import PALETTE
+from forecast.plots.style import PALETTE, wrap_rule_id
 from forecast.scenario.validated import Scenario
 
 __all__ = ["plot_node_priors", "plot_priors"]
@@ -161,7 +162,8 @@ def plot_node_priors(scenario: Scenario, priors: Priors, node: str, ncols: int =
             if spec.parents
             else "no parents"
         )
-        ax.set_title(f"{origin[0]} → {row['destination']}\n{given}", fontsize=9)
+        words = textwrap.fill(f"{origin[0]} → {row['destination']}, {given}", 56)
+        ax.set_title(f"{wrap_rule_id(row['rule'], 48)}\n{words}", fontsize=8.5)
         _draw_prior(ax, row, _stated_text(row, prior.alpha, row["source"]))
     handles = [
         Line2D([], [], color=DENSITY_COLOUR, lw=1.8, label="fitted prior density"),

@@ -81,7 +81,7 @@ def plot_tornado(
     fig, axes = plt.subplots(
         len(wanted),
         1,
-        figsize=(11.0, sum(0.34 * h + 1.0 for h in heights) + 0.9),
+        figsize=(11.0, sum(0.42 * h + 1.0 for h in heights) + 0.9),
         squeeze=False,
         layout="constrained",
         gridspec_kw={"height_ratios": [h + 2.0 for h in heights]},
@@ -139,8 +139,12 @@ def plot_tornado(
         ax.axvline(baseline, color="black", lw=1.2)
         ax.set_yticks(y)
         ax.set_yticklabels(
-            [f"{r.label}  [{r.interval_low:g}, {r.interval_high:g}]" for r in part.itertuples()],
-            fontsize=8,
+            [
+                f"{r.label}  [{r.interval_low:g}, {r.interval_high:g}]\n{r.rule}"
+                for r in part.itertuples()
+            ],
+            fontsize=7.5,
+            linespacing=1.1,
         )
         ax.set_ylim(-0.6, len(part) - 0.4)
         spread = 2 * part[["low_se", "high_se"]].fillna(0).to_numpy()
@@ -182,7 +186,8 @@ def plot_tornado(
     ]
     fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False, fontsize=8.5)
     fig.suptitle(
-        title or "Which prior moves each forecast most (rule: from->to | given [stated interval])",
+        title
+        or "Which prior moves each forecast most (rule: from->to | given [stated interval], id)",
         fontsize=12,
     )
     return fig

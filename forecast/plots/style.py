@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 
 import matplotlib.dates as mdates
@@ -10,7 +11,7 @@ from matplotlib.axes import Axes
 
 from forecast.scenario.validated import Scenario
 
-__all__ = ["FIT_COLOURS", "PALETTE", "format_month_axis", "month_dates"]
+__all__ = ["FIT_COLOURS", "PALETTE", "format_month_axis", "month_dates", "wrap_rule_id"]
 
 PALETTE = {
     "posterior": "#1f5f8b",  # blue: posterior of the fit with all evidence
@@ -62,3 +63,29 @@ def format_month_axis(
     ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=list(months)))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     ax.set_xlabel(label)
+
+
+def wrap_rule_id(rule_id: str, width: int = 40) -> str:
+    """A rule's id on lines of at most about ``width`` characters, broken after ``[`` or ``,``.
+
+    The id stays one string to copy (joining the lines gives it back); a part longer than
+    ``width`` is not broken.
+
+    Parameters
+    ----------
+    rule_id : str
+        A rule's id, e.g. ``escalation:none[occupation=substantial|foothold,pressure=high]``.
+    width : int
+        Characters per line.
+
+    Returns
+    -------
+    str
+        The id with newlines.
+    """
+    lines = [""]
+    for part in re.split(r"(?<=[\[,])", rule_id):
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)

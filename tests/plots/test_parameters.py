@@ -19,6 +19,10 @@ def test_intervals_per_parameter_and_fit(tiny, tiny_fits):
             assert line.get_color() == FIT_COLOURS[k]
             prior = lines[f"prior:{row.rule}:{row.destination}"]
             assert prior.get_color() == PALETTE["prior"]
+    ticks = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels()]
+    table = rule_parameter_table(tiny_fits["all evidence"], tiny)
+    assert [t.splitlines()[-1] for t in ticks] == list(table["rule"])  # each row's rule id
+    assert all(t.startswith(c) for t, c in zip(ticks, table["condition"], strict=True))
     panels = [ax.get_title(loc="left") for ax in fig.axes]
     assert panels == [f"{n.label} ({n.name})" for n in tiny.nodes]
     assert fig.axes[-1].get_xscale() == "logit"

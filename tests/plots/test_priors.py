@@ -21,6 +21,7 @@ def test_one_panel_per_rule_and_destination(tiny):
     assert len(axes) == len(rows)
     for ax, row in zip(axes, rows.itertuples(), strict=True):
         assert row.destination in ax.get_title()
+        assert row.rule in ax.get_title().replace("\n", "")  # the id, wrapped to fit
         assert ax.get_xlabel() == f"P({row.destination} within {row.within_months} months)"
         judged = not np.isnan(row.stated_best)
         assert ("stated_interval" in _gids(ax)) is judged

@@ -358,6 +358,7 @@ def test_plot_tornado_draws_two_bars_per_rule_and_marks_flags(single):
     ax = fig.axes[0]
     gids = sorted(p.get_gid() for p in ax.patches if p.get_gid())
     assert gids == ["x_yes:x:no:yes:high", "x_yes:x:no:yes:low"]
+    assert [t.get_text().splitlines()[-1] for t in ax.get_yticklabels()] == ["x:no"]
     assert any(t.get_text().strip() == "k=0.91" for t in ax.texts)
     assert "x has become yes" in ax.get_title(loc="left")
     with pytest.raises(ValueError, match="no forecast"):

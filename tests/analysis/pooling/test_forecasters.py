@@ -442,6 +442,8 @@ def test_figures_draw_every_forecaster_and_stage(tiny, tiny_draws, two_views):
     priors = forecaster_priors(two_views, reference=tiny)
     fig = plot_forecaster_priors(forecaster_prior_table(tiny, priors), tiny)
     assert "high:a:no:yes" in {ln.get_gid() for ln in fig.axes[0].lines}
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert ticks[0].startswith("a: from no → yes") and ticks[0].endswith("\na:no")
     with pytest.raises(ValueError, match="unknown question"):
         plot_pooled_forecasts(table, ["nope"])
 
