@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from forecast.analysis.pooling import LINEAR_POOL, LOG_POOL, PRIOR_STAGE
 from forecast.api.arguments import as_of_date, draw_count, sampler_config, seed_value
 from forecast.api.model import ScenarioModel
 
@@ -31,7 +32,17 @@ class Forecasters:
         Forecaster -> model, e.g. the variants of ``scenarios/forecasters/``.
     reference : ScenarioModel, optional
         Whose structure all share and whose fitter is used (default: the first model).
+
+    Attributes
+    ----------
+    PRIOR_STAGE, LINEAR_POOL, LOG_POOL : str
+        The stage label of the prior predictive and the row labels of the two pools in
+        :meth:`forecast_table`.
     """
+
+    PRIOR_STAGE = PRIOR_STAGE
+    LINEAR_POOL = LINEAR_POOL
+    LOG_POOL = LOG_POOL
 
     def __init__(
         self, models: Mapping[str, ScenarioModel], reference: ScenarioModel | None = None
