@@ -369,7 +369,12 @@ class ScenarioModel:
         """The shared fitter of this model's structure, holding this model's priors."""
         return self._machinery.fitter(self._scenario, self._priors, sampler_config(sampler))
 
-    def prior_predictive(self, seed: int | None = None, draws: int | None = None) -> Fit:
+    def prior_predictive(
+        self,
+        seed: int | None = None,
+        draws: int | None = None,
+        sampler: SamplerConfig | Mapping[str, Any] | None = None,
+    ) -> Fit:
         """Every question and marginal implied by the priors alone (exact, per prior draw).
 
         Parameters
@@ -377,12 +382,14 @@ class ScenarioModel:
         seed : int, optional
             Seed of the prior draws (default: the package's seed).
         draws : int, optional
-            Number of draws (default: chains x draws of the default sampler).
+            Number of draws (default: chains x draws of ``sampler``, as many as a fit has).
+        sampler : SamplerConfig or mapping, optional
+            The settings whose fitter (shared with fits of the same settings) draws them.
         """
         from forecast.api.fit import Fit
 
         seed = seed_value(seed)
-        fitter = self.fitter()
+        fitter = self.fitter(sampler)
         size = None if draws is None else draw_count(draws, "draws")
         idata = fitter.prior_draws(seed, size)
         return Fit(self, idata, as_of=None, seed=seed, sampler=fitter.sampler, method="prior")
