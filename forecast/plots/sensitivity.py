@@ -13,6 +13,7 @@ from matplotlib.patches import Patch
 from forecast.analysis.counterfactuals.voi import ValueOfInformation
 from forecast.plots.style import FIT_COLOURS, PALETTE
 from forecast.scenario.validated import Scenario
+from forecast.settings import PARETO_K_MAX
 
 __all__ = ["plot_power_scaling", "plot_tornado", "plot_value_of_information"]
 
@@ -165,13 +166,13 @@ def plot_tornado(
             facecolor="#bbbbbb",
             hatch="///",
             edgecolor="white",
-            label="Pareto k > 0.7: estimate unreliable",
+            label=f"Pareto k > {PARETO_K_MAX}: estimate unreliable",
         ),
         Patch(
             facecolor="#bbbbbb",
             edgecolor="black",
             linewidth=1.0,
-            label="re-computed (k > 0.7 when re-weighted)",
+            label=f"re-computed (k > {PARETO_K_MAX} when re-weighted)",
         ),
         plt.Line2D([], [], color="black", lw=1.2, label="forecast as fitted"),
         plt.Line2D(

@@ -27,19 +27,27 @@ from forecast.pymc_backend.layout import (
     state_dim,
 )
 from forecast.scenario.validated import Scenario
+from forecast.settings import (
+    CHAINS,
+    CONSTANT_SPREAD,
+    CORES,
+    DEFAULT_SEED,
+    DRAWS,
+    ESS_MIN,
+    RHAT_MAX,
+    SAMPLER_BACKEND,
+    TARGET_ACCEPT,
+    TUNE,
+)
 
 if TYPE_CHECKING:
     import pymc as pm
 
 logger = logging.getLogger(__name__)
 
-RHAT_MAX = 1.01
-ESS_MIN = 400
 FIT_METHOD_NUTS = "nuts"
 FIT_METHOD_REWEIGHTED = "nuts, then importance-resampled to new priors"
 """``fit_method`` attribute of a fit (see :mod:`forecast.analysis.reweighting.prior_update`)."""
-CONSTANT_SPREAD = 1e-9
-"""Quantities whose draws all agree within this are fixed by the evidence (no R-hat/ESS)."""
 
 
 SAMPLER_BACKENDS = ("nutpie", "pymc")
@@ -58,12 +66,12 @@ class SamplerConfig:
         PyTensor graph is compiled once per fitter): the reference, slower.
     """
 
-    draws: int = 1000
-    tune: int = 1000
-    chains: int = 2
-    cores: int = 2
-    target_accept: float = 0.8
-    backend: str = "nutpie"
+    draws: int = DRAWS
+    tune: int = TUNE
+    chains: int = CHAINS
+    cores: int = CORES
+    target_accept: float = TARGET_ACCEPT
+    backend: str = SAMPLER_BACKEND
 
     def __post_init__(self) -> None:
         if self.backend not in SAMPLER_BACKENDS:
@@ -405,7 +413,7 @@ class ScenarioFitter:
         return out
 
     def fit(
-        self, as_of: dt.date | None = None, seed: int = 20240930, progressbar: bool = False
+        self, as_of: dt.date | None = None, seed: int = DEFAULT_SEED, progressbar: bool = False
     ) -> az.InferenceData:
         """Sample the posterior given the evidence known by ``as_of``.
 

@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from forecast.settings import DEFAULT_CREDIBILITY
+
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -29,7 +31,6 @@ Positive = Annotated[float, Field(gt=0.0)]
 StateSet = Name | Annotated[list[Name], Field(min_length=1)]
 
 DEFAULT_STATES = {"no": "the event has not happened", "yes": "the event has happened"}
-DEFAULT_CREDIBILITY = 0.8
 
 
 class SpecValueError(ValueError):

@@ -1,8 +1,6 @@
 """Counterfactual analyses: what-if contrasts, prior sensitivity, value of information."""
 
 from forecast.analysis.counterfactuals.sensitivity import (
-    K_THRESHOLD,
-    SENSITIVITY_THRESHOLD,
     PriorEdit,
     engine_for,
     outcome_questions,
@@ -33,8 +31,6 @@ from forecast.analysis.counterfactuals.whatif import (
 )
 
 __all__ = [
-    "K_THRESHOLD",
-    "SENSITIVITY_THRESHOLD",
     "CaseDraws",
     "Intervention",
     "Observation",

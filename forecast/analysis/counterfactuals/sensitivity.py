@@ -25,7 +25,6 @@ from scipy import stats
 
 from forecast.analysis.reweighting.prior_density import log_prior_draws, rule_log_density
 from forecast.analysis.reweighting.weights import (
-    PARETO_K_MAX,
     psis_weights,
     relative_ess,
     weighted_mean_se,
@@ -39,10 +38,14 @@ from forecast.analysis.summaries.outcomes import (
 from forecast.elicitation import Priors, elicit
 from forecast.engine.exact import ExactEngine, evidence_matrices
 from forecast.scenario.validated import Question, Rule, Scenario
+from forecast.settings import (
+    CONSTANT_SPREAD,
+    DEFAULT_CREDIBILITY,
+    PARETO_K_MAX,
+    SENSITIVITY_THRESHOLD,
+)
 
 __all__ = [
-    "K_THRESHOLD",
-    "SENSITIVITY_THRESHOLD",
     "PriorEdit",
     "engine_for",
     "outcome_questions",
@@ -56,15 +59,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-K_THRESHOLD = PARETO_K_MAX
-"""Pareto k above which importance re-weighting is unreliable (Vehtari et al. 2024)."""
-
-SENSITIVITY_THRESHOLD = 0.05
-"""Power-scaling sensitivity at or above which a component counts as influential."""
-
-CONSTANT_SPREAD = 1e-9
-"""Quantities whose draws all agree within this are fixed by the evidence."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,7 +157,9 @@ class PriorEdit:
     alpha_high: np.ndarray
 
 
-def prior_edits(scenario: Scenario, priors: Priors, credibility: float = 0.8) -> list[PriorEdit]:
+def prior_edits(
+    scenario: Scenario, priors: Priors, credibility: float = DEFAULT_CREDIBILITY
+) -> list[PriorEdit]:
     """For every rule and destination, the prior with its mean at each end of its interval.
 
     The mean is moved with :func:`shift_mean`, which keeps the prior's concentration. The
@@ -359,8 +355,8 @@ def tornado_table(
     group: str = "posterior",
     outcomes: Sequence[str] | None = None,
     dates: Sequence[dt.date | str] | None = None,
-    credibility: float = 0.8,
-    k_threshold: float = K_THRESHOLD,
+    credibility: float = DEFAULT_CREDIBILITY,
+    k_threshold: float = PARETO_K_MAX,
     recompute: str | None = None,
     recompute_top: int | None = None,
     fitter=None,

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from forecast.analysis.reweighting.weights import (
-    PARETO_K_MAX,
     effective_sample_size,
     psis_weights,
     weighted_quantile,
@@ -27,11 +26,11 @@ from forecast.elicitation import Priors, elicit
 from forecast.engine.exact import ExactEngine, evidence_matrices
 from forecast.scenario.timeline import month_end, parse_month
 from forecast.scenario.validated import EvidenceItem, Question, Scenario
+from forecast.settings import DEFAULT_SEED, PARETO_K_MAX
 
 __all__ = [
     "DEFAULT_DRAWS",
     "METHODS",
-    "PARETO_K_MAX",
     "Cutoff",
     "Replay",
     "evidence_arrivals",
@@ -44,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_DRAWS = 4000
 """Prior draws of an importance-sampling replay."""
-DEFAULT_SEED = 20240930
 METHODS = ("is", "nuts")
 """Replay methods: importance sampling of prior draws, or a NUTS fit per cut-off."""
 RESOLVED_TOL = 1e-9

@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.analysis.evaluation.backtest import DEFAULT_SEED, Replay
+from forecast.analysis.evaluation.backtest import Replay
 from forecast.errors import Problem, ScenarioError
 from forecast.scenario.timeline import month_end, parse_month
 from forecast.scenario.validated import Question, Scenario
-from forecast.settings import LOG_CLIP
+from forecast.settings import DEFAULT_SEED, LOG_CLIP
 
 __all__ = [
     "FORECASTERS",

@@ -23,19 +23,18 @@ import xarray as xr
 
 from forecast.analysis.reweighting.prior_density import log_prior_draws
 from forecast.analysis.reweighting.weights import (
-    PARETO_K_MAX,
     effective_sample_size,
     psis_weights,
     relative_ess,
 )
 from forecast.elicitation import Priors
 from forecast.pymc_backend.fitting import (
-    ESS_MIN,
     FIT_METHOD_NUTS,
     FIT_METHOD_REWEIGHTED,
     ScenarioFitter,
     outcome_vectors,
 )
+from forecast.settings import ESS_MIN, PARETO_K_MAX
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ import arviz as az
 import numpy as np
 
 __all__ = [
-    "PARETO_K_MAX",
     "effective_sample_size",
     "normalised_weights",
     "psis_weights",
@@ -30,10 +29,6 @@ __all__ = [
     "weighted_mean_se",
     "weighted_quantile",
 ]
-
-
-PARETO_K_MAX = 0.7
-"""Largest Pareto k at which PSIS weights are trusted (Vehtari et al.)."""
 
 
 def normalised_weights(log_weights: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.scenario.validated import Scenario
+from forecast.settings import ESS_MIN, RHAT_MAX
 
 __all__ = ["diagnostics_table"]
 
@@ -40,7 +41,7 @@ def diagnostics_table(
         ``min_ess_bulk``, ``min_ess_tail``, ``divergences``, ``ok`` (every check of the
         group passed: R-hat <= 1.01, both ESS >= 400, no divergences).
     """
-    from forecast.pymc_backend.fitting import ESS_MIN, RHAT_MAX, diagnose
+    from forecast.pymc_backend.fitting import diagnose
 
     if groups is None:
         groups = {

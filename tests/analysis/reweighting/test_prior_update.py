@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 import forecast
-from forecast.analysis.reweighting.prior_update import PARETO_K_MAX, _systematic, update_priors
+from forecast.analysis.reweighting.prior_update import _systematic, update_priors
 from forecast.pymc_backend.fitting import (
-    ESS_MIN,
     FIT_METHOD_NUTS,
     FIT_METHOD_REWEIGHTED,
     SamplerConfig,
     ScenarioFitter,
     diagnose,
 )
+from forecast.settings import ESS_MIN, PARETO_K_MAX
 from tests.paths import TINY
 from tests.pymc_backend.test_model import assert_matches_importance_sampling
 
