@@ -2,7 +2,9 @@
 
 The tiny chain of ``tests/scenarios/tiny_chain.yaml`` gets three outcomes (one per kind of
 curve: in_state, reached and absorbing, reached and leavable) and a report date, written to a
-temporary copy so that the shared fixture file stays as it is.
+temporary copy so that the shared fixture file stays as it is. Two forecasters of the tiny
+chain (``two_views``) and their forecasts (``forecaster_draws``) serve the pooling analyses
+and their figures.
 """
 
 from __future__ import annotations
@@ -71,6 +73,49 @@ def claim_map():
     from forecast.analysis.summaries import load_claim_map
 
     return load_claim_map(CLAIM_MAP)
+
+
+A_RULE = (
+    "- {from: no, to: {yes: {best: 0.3, interval: [0.1, 0.6]}}, within_months: 2, rationale: r}"
+)
+"""Rule ``a:no`` of the tiny chain as written, for variants that change it."""
+
+
+def tiny_variant(folder, name, old="", new=""):
+    """A copy of the tiny chain (with outcomes) in ``folder``, one line replaced."""
+    text = TINY.read_text() + OUTCOMES
+    if old:
+        assert old in text
+        text = text.replace(old, new)
+    path = folder / f"{name}.yaml"
+    path.write_text(text)
+    return forecast.load_scenario(path)
+
+
+@pytest.fixture(scope="session")
+def two_views(tmp_path_factory):
+    """Two forecasters of the tiny chain who disagree on a:no: 0.3 against 0.5."""
+    folder = tmp_path_factory.mktemp("views")
+    low = tiny_variant(folder, "low")
+    high = tiny_variant(
+        folder,
+        "high",
+        A_RULE,
+        A_RULE.replace("best: 0.3, interval: [0.1, 0.6]", "best: 0.5, interval: [0.3, 0.7]"),
+    )
+    return {"low": low, "high": high}
+
+
+@pytest.fixture(scope="session")
+def forecaster_draws(tiny_fitter, tiny):
+    """Two forecasters with the tiny chain's own priors: prior, as of 2024-01-31, all evidence."""
+    from forecast.analysis.pooling import forecaster_forecasts
+    from forecast.elicitation import elicit
+
+    priors = elicit(tiny)
+    return forecaster_forecasts(
+        tiny_fitter, {"a": priors, "b": priors}, {"early": AS_OF, "all": None}, seed=5, size=3000
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
-from forecast.analysis.pooling.forecasters import LINEAR_POOL, LOG_POOL, PRIOR_STAGE
+from forecast.analysis.pooling import LINEAR_POOL, LOG_POOL, PRIOR_STAGE
 from forecast.plots.style import FIT_COLOURS, PALETTE, wrap_rule_id
 from forecast.scenario.validated import Scenario
 

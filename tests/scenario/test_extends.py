@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from forecast import ScenarioError, load_scenario
-from forecast.analysis.pooling.forecasters import check_same_structure
+from forecast.analysis.pooling.structure import check_same_structure
 from forecast.elicitation import elicit
 from tests.paths import ROOT, TINY
 
