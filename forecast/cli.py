@@ -15,8 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import forecast
-from forecast import settings
-from forecast.errors import ScenarioError
+from forecast import ScenarioError, settings
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 
