@@ -47,40 +47,30 @@ def as_of_date(value: Any, name: str = "as_of") -> dt.date | None:
     )
 
 
-def seed_value(value: Any, name: str = "seed") -> int:
-    """A seed: a whole number >= 0 (None: the package's default seed).
+def whole_number(value: Any, name: str, minimum: int) -> int:
+    """A whole number (not a bool) of at least ``minimum``.
 
     Raises
     ------
     TypeError, ValueError
         Naming ``name`` and what is allowed.
     """
-    if value is None:
-        return settings.DEFAULT_SEED
+    allowed = f"a whole number >= {minimum}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{name} must be a whole number >= 0, not {type(value).__name__} ({value!r})"
-        )
-    if value < 0:
-        raise ValueError(f"{name} must be a whole number >= 0, got {value}")
+        raise TypeError(f"{name} must be {allowed}, not {type(value).__name__} ({value!r})")
+    if value < minimum:
+        raise ValueError(f"{name} must be {allowed}, got {value}")
     return int(value)
+
+
+def seed_value(value: Any, name: str = "seed") -> int:
+    """A seed: a whole number >= 0 (None: the package's default seed)."""
+    return settings.DEFAULT_SEED if value is None else whole_number(value, name, 0)
 
 
 def draw_count(value: Any, name: str) -> int:
-    """A number of draws: a whole number >= 1.
-
-    Raises
-    ------
-    TypeError, ValueError
-        Naming ``name`` and what is allowed.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{name} must be a whole number >= 1, not {type(value).__name__} ({value!r})"
-        )
-    if value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value}")
-    return int(value)
+    """A number of draws: a whole number >= 1."""
+    return whole_number(value, name, 1)
 
 
 def sampler_config(value: Any) -> Any:
@@ -105,13 +95,9 @@ def sampler_config(value: Any) -> Any:
                 f"sampler has unknown setting(s) {', '.join(map(str, unknown))}; allowed: "
                 f"{', '.join(sorted(fields))}"
             )
-        for key in ("draws", "tune", "chains", "cores"):
+        for key, minimum in (("draws", 1), ("tune", 0), ("chains", 1), ("cores", 1)):
             if key in value:
-                v = value[key]
-                if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                    raise TypeError(
-                        f"sampler {key} must be a whole number, not {type(v).__name__} ({v!r})"
-                    )
+                whole_number(value[key], f"sampler {key}", minimum)
         return SamplerConfig(**value)
     raise TypeError(
         f"sampler must be a SamplerConfig, a mapping of its settings or None, not "
