@@ -1,14 +1,12 @@
 """forecast: Bayesian scenario forecasting with exact discrete marginalisation in PyMC."""
 
-from forecast._pytensor_setup import configure_pytensor
+from importlib.metadata import version
 
-configure_pytensor()
+from forecast import api, settings
+from forecast.errors import Problem, ScenarioError
+from forecast.scenario import Scenario
 
-from forecast import api, settings  # noqa: E402
-from forecast.errors import Problem, ScenarioError  # noqa: E402
-from forecast.scenario import Scenario  # noqa: E402
-
-__version__ = "0.1.0"
+__version__ = version("forecast")
 
 __all__ = ["Problem", "Scenario", "ScenarioError", "__version__", "settings", *api.__all__]
 

@@ -114,7 +114,7 @@ def maxent_beta(best: float, lower: float, upper: float, mass: float) -> tuple[f
 def _preliz_maxent_beta(
     best: float, lower: float, upper: float, mass: float
 ) -> tuple[float, float]:
-    from forecast.pymc_backend import import_pymc
+    from forecast.pymc_import import import_pymc
 
     import_pymc()  # PreliZ imports PyMC: import it first, keeping its logger's level
     import preliz as pz

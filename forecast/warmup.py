@@ -89,12 +89,12 @@ def main(argv: list[str] | None = None, *, exit_fast: bool = False) -> int:
     for name in ("pymc", "pytensor", "numba", "preliz"):
         logging.getLogger(name).setLevel(logging.ERROR)
     seconds = warm_up_smoothing() if args.smoothing else warm_up()
-    import numba
+    from forecast.engine.compile_cache import kernel_cache_folder
 
     logger.info(
         "forecast: numba kernels compiled and cached in %.1f s (%s)",
         seconds,
-        numba.config.CACHE_DIR or "next to the sources",
+        kernel_cache_folder(),
     )
     if args.smoothing and exit_fast:
         logging.shutdown()

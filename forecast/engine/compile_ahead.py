@@ -8,7 +8,8 @@ cannot overlap them; a process can. :func:`start` launches ``python -m forecast.
 --smoothing`` when the smoothing passes are not cached, and :func:`wait` (called before the
 passes first run) waits for it, so that this process loads them from the cache instead of
 compiling them. If the helper fails or is not done in time, this process compiles them itself,
-as it would have anyway. A warm cache starts nothing.
+as it would have anyway. A warm cache starts nothing, and importing this module starts
+nothing either: the helper, and the exit hook that lets it finish, come with :func:`start`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
-import numba
-
-from forecast.engine.compile_cache import PACKAGE
+from forecast.engine.compile_cache import PACKAGE, kernel_cache_folder
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +69,8 @@ def start() -> bool:
         if _started or smoothing_cached() or not _writable(_index_path().parent):
             return False
         _started = True
-        env = dict(os.environ)
         # the same cache folder and the same package as this process
-        if numba.config.CACHE_DIR:
-            env["NUMBA_CACHE_DIR"] = str(numba.config.CACHE_DIR)
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(kernel_cache_folder()))
         env["PYTHONPATH"] = os.pathsep.join(
             [str(PACKAGE.parent), *filter(None, [env.get("PYTHONPATH")])]
         )
@@ -88,6 +85,8 @@ def start() -> bool:
         except OSError as error:
             logger.debug("could not start the compile helper (%s); compiling here", error)
             return False
+        # a process that ends before its first smoothing pass lets the helper finish its work
+        atexit.register(wait)
         logger.debug("compiling the smoothing passes in process %d", _helper.pid)
         return True
 
@@ -108,7 +107,3 @@ def wait(timeout: float = WAIT_S) -> None:
         return
     if code != 0:
         logger.debug("the compile helper exited with %d; compiling here", code)
-
-
-# a process that ends before its first smoothing pass lets the helper finish its work
-atexit.register(wait)

@@ -31,14 +31,12 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 
-from forecast.engine.compile_cache import configure_numba_cache
+from forecast.engine.compile_cache import cached
 from forecast.engine.plan import StepPlan
 from forecast.engine.tables import NodeTable
 
 if TYPE_CHECKING:
     from forecast.engine.slots import EntryPairs
-
-configure_numba_cache()
 
 
 @dataclass(frozen=True)
@@ -221,7 +219,7 @@ def lower_overrides(lowered: LoweredPlan, overrides, n_months: int) -> LoweredOv
 # longer, and compiling is what a first fit on a new machine waits for.
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(numba.njit(cache=True, nogil=True))
 def _max(values):  # pragma: no cover
     """The largest entry of a non-negative integer array (0 when it is empty)."""
     top = 0
@@ -230,7 +228,7 @@ def _max(values):  # pragma: no cover
     return top
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@cached(numba.njit(cache=True, nogil=True, error_model="numpy"))
 def _monthly(q0, months):  # pragma: no cover
     """Monthly stay probability, move factor and their derivatives in the N-month stay ``q0``.
 
@@ -250,7 +248,7 @@ def _monthly(q0, months):  # pragma: no cover
     return p_stay, factor, dp, dfactor
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(numba.njit(cache=True, nogil=True))
 def _build_tables(
     params,
     fixed,
@@ -276,7 +274,7 @@ def _build_tables(
     return table
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(numba.njit(cache=True, nogil=True))
 def _params_grad(
     params,
     table_grad,
@@ -308,7 +306,7 @@ def _params_grad(
     return grad
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(numba.njit(cache=True, nogil=True))
 def _loglik_and_grad(
     table,
     initial,

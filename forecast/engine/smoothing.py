@@ -21,6 +21,7 @@ import numba
 import numpy as np
 
 from forecast.engine import compile_ahead
+from forecast.engine.compile_cache import cached
 from forecast.engine.kernels import (
     LoweredOverrides,
     LoweredPlan,
@@ -40,7 +41,7 @@ BLOCK = 64
 # compiles a separate copy of a function for each literal constant among its arguments.
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(numba.njit(cache=True, nogil=True))
 def _fill(rows, first, stop, value):  # pragma: no cover
     """Set rows ``first:stop`` of a 2-D array to ``value``."""
     for i in range(first, stop):
@@ -48,7 +49,7 @@ def _fill(rows, first, stop, value):  # pragma: no cover
             rows[i, d] = value
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(numba.njit(cache=True, nogil=True))
 def _copy_rows(source, first, target, to, n):  # pragma: no cover
     """``target[to:to + n] = source[first:first + n]`` (2-D, same width)."""
     for i in range(n):
@@ -56,7 +57,7 @@ def _copy_rows(source, first, target, to, n):  # pragma: no cover
             target[to + i, d] = source[first + i, d]
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(numba.njit(cache=True, nogil=True))
 def _step(
     work,
     t,
@@ -91,7 +92,7 @@ def _step(
             out[d] += value[d] * cell[d] * w
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(numba.njit(cache=True, nogil=True))
 def _step_adjoint(
     work,
     t,
@@ -120,7 +121,7 @@ def _step_adjoint(
             acc[d] += bar[d] * cell[d] * w
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(numba.njit(cache=True, nogil=True))
 def _smooth_block(
     tables,
     month_variant,
@@ -318,7 +319,7 @@ def _smooth_block(
     return norms, answers, marginals
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(numba.njit(cache=True, nogil=True))
 def _draw_tables(
     params,
     fixed,

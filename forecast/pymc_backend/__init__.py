@@ -1,31 +1,15 @@
 """The model of a scenario for the samplers: the PyMC model, its compiled density, fitting.
 
-PyMC is imported only where a PyMC model is built or sampled (``backend="pymc"``); the
-default nutpie path does without it. The names below are loaded on first use.
+PyMC is imported only where a PyMC model is built or sampled (``backend="pymc"``), through
+:func:`forecast.pymc_import.import_pymc`; the default nutpie path does without it. The names
+below are loaded on first use.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-__all__ = ["QUESTION_VAR", "build_model", "import_pymc", "marginal_var"]
-
-
-def import_pymc() -> Any:
-    """Import PyMC, keeping a level already set on its logger.
-
-    When logging is not configured, PyMC's import sets its logger to INFO and gives it a
-    handler. Now that PyMC is imported only when needed, that can come after a notebook or
-    script has quieted the ``pymc`` logger, and would undo it; the level is restored.
-    """
-    logger = logging.getLogger("pymc")
-    level = logger.level
-    import pymc
-
-    if level != logging.NOTSET:
-        logger.setLevel(level)
-    return pymc
+__all__ = ["QUESTION_VAR", "build_model", "marginal_var"]
 
 
 def __getattr__(name: str) -> Any:
@@ -34,6 +18,8 @@ def __getattr__(name: str) -> Any:
 
         return getattr(layout, name)
     if name == "build_model":
+        from forecast.pymc_import import import_pymc
+
         import_pymc()
         from forecast.pymc_backend.model import build_model
 

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import special
 
 from forecast.elicitation import Priors, reference_log_coefficient
+from forecast.engine.compile_cache import cached
 from forecast.engine.exact import ExactEngine
 from forecast.engine.kernels import (
     LoweredPlan,
@@ -124,7 +125,7 @@ def prior_arrays(groups: list[ParameterGroup], priors: Priors) -> PriorArrays:
     return PriorArrays(np.concatenate(weight) if weight else np.zeros(0), constant)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@cached(numba.njit(cache=True, nogil=True, inline="always"))
 def _softmax_z(x, kind, width, x_start, k, z):  # pragma: no cover
     """Fill ``z[:width]`` with the rule's softmax inputs."""
     n = width[k]
@@ -141,7 +142,7 @@ def _softmax_z(x, kind, width, x_start, k, z):  # pragma: no cover
     return n
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@cached(numba.njit(cache=True, nogil=True, inline="always"))
 def _log_softmax(z, n, log_q):  # pragma: no cover
     top = z[0]
     for j in range(1, n):
@@ -154,7 +155,7 @@ def _log_softmax(z, n, log_q):  # pragma: no cover
         log_q[j] = z[j] - lse
 
 
-@numba.njit(cache=True, nogil=True)
+@cached(numba.njit(cache=True, nogil=True))
 def _outcomes(x, kind, width, x_start, q_start, n_params):  # pragma: no cover
     """The kernels' flat parameter vector (every rule's outcome vector) at ``x``."""
     q = np.zeros(n_params)

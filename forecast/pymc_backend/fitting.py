@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import warnings
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import arviz as az
@@ -15,7 +16,6 @@ import xarray as xr
 from forecast.elicitation import Priors, elicit
 from forecast.engine import compile_ahead
 from forecast.engine.exact import ExactEngine, evidence_matrices
-from forecast.pymc_backend import import_pymc
 from forecast.pymc_backend.density import CompiledDensity
 from forecast.pymc_backend.layout import (
     QUESTION_VAR,
@@ -26,6 +26,7 @@ from forecast.pymc_backend.layout import (
     parameter_groups,
     state_dim,
 )
+from forecast.pymc_import import import_pymc
 from forecast.scenario.validated import Scenario
 from forecast.settings import (
     CHAINS,
@@ -424,8 +425,6 @@ class ScenarioFitter:
             ``prior`` the same implied by the priors alone; attributes record the scenario hash,
             package version, evidence cut-off, seed and sampler settings.
         """
-        from forecast import __version__
-
         evidence = self.set_evidence(as_of)
         cfg = self.sampler
         if cfg.backend == "nutpie":
@@ -477,7 +476,7 @@ class ScenarioFitter:
         attrs = {
             "scenario_id": self.scenario.id,
             "scenario_hash": self.scenario.hash,
-            "forecast_version": __version__,
+            "forecast_version": metadata.version("forecast"),
             "as_of": as_of.isoformat() if as_of else "all evidence",
             "evidence_items": len(self.scenario.evidence_as_of(as_of)),
             "seed": seed,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from forecast.pymc_backend import import_pymc
+from forecast.pymc_import import import_pymc
 
 if TYPE_CHECKING:
     import arviz as az

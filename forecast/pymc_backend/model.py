@@ -31,6 +31,7 @@ from forecast.pymc_backend.layout import (
     state_dim,
 )
 from forecast.pymc_backend.ops import EvidenceLoglik, ExactAnswers
+from forecast.pymc_import import import_pytensor
 from forecast.scenario.validated import Scenario
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def build_model(
         Deterministics: ``question_prob`` (dim ``question``) and ``p_<node>`` (dims
         ``month``, ``<node>_state``).
     """
+    import_pytensor()  # before any graph compiles: PyTensor links the system OpenBLAS
     priors = priors or elicit(scenario)
     engine = engine or ExactEngine(scenario)
     coords = model_coords(scenario, priors)

@@ -23,6 +23,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from forecast.engine.compile_cache import cached
 from forecast.pymc_backend.density import CompiledDensity, _logp_dlogp
 from forecast.pymc_backend.layout import parameter_dims
 
@@ -85,22 +86,22 @@ def _as_pointer(typingctx, address):  # pragma: no cover - compiled
     return types.voidptr(address), codegen
 
 
-@numba.njit(cache=True, inline="always")
+@cached(numba.njit(cache=True, inline="always"))
 def _int(table, i):  # pragma: no cover - compiled
     return numba.carray(_as_pointer(table[i, 0]), (np.int64(table[i, 1]),), np.int64)
 
 
-@numba.njit(cache=True, inline="always")
+@cached(numba.njit(cache=True, inline="always"))
 def _float(table, i):  # pragma: no cover - compiled
     return numba.carray(_as_pointer(table[i, 0]), (np.int64(table[i, 1]),), np.float64)
 
 
-@numba.njit(cache=True, inline="always")
+@cached(numba.njit(cache=True, inline="always"))
 def _table(user_data):  # pragma: no cover - compiled
     return numba.carray(user_data, (N_ARRAYS, 3), np.uint64)
 
 
-@numba.cfunc(LOGP_SIGNATURE, cache=True)
+@cached(numba.cfunc(LOGP_SIGNATURE, cache=True))
 def _logp_callback(dim, x_, grad_, logp_, user_data):  # pragma: no cover - compiled
     t = _table(user_data)
     x = numba.carray(x_, (dim,))
@@ -144,7 +145,7 @@ def _logp_callback(dim, x_, grad_, logp_, user_data):  # pragma: no cover - comp
     return 0
 
 
-@numba.cfunc(EXPAND_SIGNATURE, cache=True)
+@cached(numba.cfunc(EXPAND_SIGNATURE, cache=True))
 def _expand_callback(dim, n_expanded, x_, out_, user_data):  # pragma: no cover - compiled
     """The draw nutpie stores: the unconstrained position itself (see :class:`DensityModel`)."""
     x = numba.carray(x_, (dim,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -37,29 +38,45 @@ def test_any_edit_to_a_compiled_source_changes_the_folder(package_copy) -> None:
 def test_the_folder_is_under_the_forecast_cache(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     monkeypatch.setenv("FORECAST_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(numba.config, "CACHE_DIR", numba.config.CACHE_DIR)
-    folder = compile_cache.configure_numba_cache()
+    folder = compile_cache.kernel_cache_folder()
     assert folder == tmp_path / "numba" / compile_cache.source_digest()
-    assert numba.config.CACHE_DIR == str(folder)
 
 
 def test_numba_cache_dir_set_by_the_user_wins(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
-    assert compile_cache.configure_numba_cache() is None
-    assert numba.config.CACHE_DIR == str(tmp_path)
+    assert compile_cache.kernel_cache_folder() == tmp_path
 
 
-def test_the_kernels_use_the_configured_folder() -> None:
+def test_the_folder_is_set_only_while_a_function_is_created(tmp_path, monkeypatch) -> None:
+    """numba's setting is everyone's: ours applies to our functions, not after them."""
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("FORECAST_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "someone else's")
+    seen = []
+
+    @compile_cache.cached(lambda func: seen.append(numba.config.CACHE_DIR) or func)
+    def f():
+        return 1
+
+    assert seen == [str(compile_cache.kernel_cache_folder())]
+    assert numba.config.CACHE_DIR == "someone else's"
+    with pytest.raises(RuntimeError), compile_cache.kernel_cache():
+        raise RuntimeError
+    assert numba.config.CACHE_DIR == "someone else's"
+
+
+def test_the_kernels_use_the_folder_and_leave_numba_s_setting_alone() -> None:
     from forecast.engine.kernels import _loglik_and_grad
+    from forecast.pymc_backend.nutpie_model import _logp_callback
 
-    assert numba.config.CACHE_DIR  # ours, or the user's NUMBA_CACHE_DIR
-    assert str(_loglik_and_grad._cache._cache_path).startswith(numba.config.CACHE_DIR)
+    folder = str(compile_cache.kernel_cache_folder())
+    assert str(_loglik_and_grad._cache._cache_path).startswith(folder)
+    assert str(_logp_callback._cache._cache_path).startswith(folder)
+    assert numba.config.CACHE_DIR != folder or os.environ.get("NUMBA_CACHE_DIR") == folder
 
 
 def test_an_unwritable_cache_folder_still_runs(tmp_path) -> None:
     """numba then falls back to its own cache locations (or compiles in memory)."""
-    import os
     import subprocess
     import sys
 

@@ -332,7 +332,7 @@ def test_the_nutpie_path_does_not_import_pymc_and_keeps_its_logger_quiet(tmp_pat
     import subprocess
     import sys
 
-    import numba
+    from forecast.engine.compile_cache import kernel_cache_folder
 
     code = (
         "import logging, sys\n"
@@ -355,7 +355,7 @@ def test_the_nutpie_path_does_not_import_pymc_and_keeps_its_logger_quiet(tmp_pat
     env = {
         **os.environ,
         "FORECAST_CACHE_DIR": str(tmp_path),
-        "NUMBA_CACHE_DIR": numba.config.CACHE_DIR,
+        "NUMBA_CACHE_DIR": str(kernel_cache_folder()),
     }
     for run, imported in (("cold result cache", True), ("filled result cache", False)):
         done = subprocess.run(
