@@ -119,6 +119,6 @@ def forecaster_draws(tiny_fitter, tiny):
 
 
 @pytest.fixture(autouse=True)
-def _close_figures():
+def close_figures():
     yield
     plt.close("all")

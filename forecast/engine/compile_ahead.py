@@ -36,10 +36,10 @@ _started = False
 
 def _index_path() -> Path | None:
     """The numba cache index file of the smoothing passes (None if numba's internals moved)."""
-    from forecast.engine.smoothing import _smooth_block
+    from forecast.engine.smoothing import smooth_block
 
     try:
-        return Path(_smooth_block._cache._cache_file._index_path)
+        return Path(smooth_block._cache._cache_file._index_path)
     except AttributeError:
         return None
 

@@ -220,7 +220,7 @@ def lower_overrides(lowered: LoweredPlan, overrides, n_months: int) -> LoweredOv
 
 
 @cached(numba.njit(cache=True, nogil=True))
-def _max(values):  # pragma: no cover
+def max_entry(values):  # pragma: no cover
     """The largest entry of a non-negative integer array (0 when it is empty)."""
     top = 0
     for i in range(values.shape[0]):
@@ -249,7 +249,7 @@ def _monthly(q0, months):  # pragma: no cover
 
 
 @cached(numba.njit(cache=True, nogil=True))
-def _build_tables(
+def flat_tables(
     params,
     fixed,
     rule_param_start,
@@ -260,6 +260,7 @@ def _build_tables(
     rule_dest_start,
     dest_state,
 ):  # pragma: no cover
+    """The flat table vector of one parameter vector (the rule layout from :func:`rule_args`)."""
     table = np.empty(fixed.shape[0])
     for i in range(fixed.shape[0]):
         table[i] = fixed[i]
@@ -275,7 +276,7 @@ def _build_tables(
 
 
 @cached(numba.njit(cache=True, nogil=True))
-def _params_grad(
+def params_grad(
     params,
     table_grad,
     rule_param_start,
@@ -286,6 +287,7 @@ def _params_grad(
     rule_dest_start,
     dest_state,
 ):  # pragma: no cover
+    """The gradient in the parameter vector, from the gradient in the flat table vector."""
     grad = np.zeros_like(params)
     for r in range(rule_months.shape[0]):
         p0 = rule_param_start[r]
@@ -307,7 +309,7 @@ def _params_grad(
 
 
 @cached(numba.njit(cache=True, nogil=True))
-def _loglik_and_grad(
+def loglik_and_table_grad(
     table,
     initial,
     pair_start,
@@ -375,7 +377,8 @@ def _loglik_and_grad(
 # ----------------------------------------------------------------------------- Python API
 
 
-def _rule_args(lowered: LoweredPlan) -> tuple:
+def rule_args(lowered: LoweredPlan) -> tuple:
+    """The rule layout arguments of :func:`flat_tables` and :func:`params_grad`, in order."""
     return (
         lowered.rule_param_start,
         lowered.rule_months,
@@ -417,8 +420,8 @@ def loglik_and_grad(
         Skip the reverse pass when False (the gradients are then zeros).
     """
     flat = flat_params(params)
-    table = _build_tables(flat, lowered.fixed, *_rule_args(lowered))
-    loglik, table_grad = _loglik_and_grad(
+    table = flat_tables(flat, lowered.fixed, *rule_args(lowered))
+    loglik, table_grad = loglik_and_table_grad(
         table,
         np.ascontiguousarray(initial, dtype=float),
         pairs.start,
@@ -432,7 +435,7 @@ def loglik_and_grad(
         want_grad,
     )
     if want_grad and np.isfinite(loglik):
-        grad = _params_grad(flat, table_grad, *_rule_args(lowered))
+        grad = params_grad(flat, table_grad, *rule_args(lowered))
     else:
         grad = np.zeros_like(flat)
     starts = lowered.rule_param_start

@@ -18,9 +18,9 @@ import numpy as np
 from forecast.engine.kernels import (
     LoweredOverrides,
     LoweredPlan,
-    _build_tables,
-    _rule_args,
+    flat_tables,
     no_overrides,
+    rule_args,
 )
 
 
@@ -79,7 +79,7 @@ def table_masks(lowered: LoweredPlan, overrides: LoweredOverrides) -> np.ndarray
     interior = np.concatenate(
         [np.full(int(n), 1.0 / n) for n in np.diff(lowered.rule_param_start)] or [np.zeros(0)]
     )
-    return overrides.variants(_build_tables(interior, lowered.fixed, *_rule_args(lowered))) > 0.0
+    return overrides.variants(flat_tables(interior, lowered.fixed, *rule_args(lowered))) > 0.0
 
 
 def _new_cells(lowered: LoweredPlan, c: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

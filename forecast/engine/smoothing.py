@@ -26,9 +26,9 @@ from forecast.engine.kernels import (
     LoweredOverrides,
     LoweredPlan,
     QuestionArrays,
-    _build_tables,
-    _rule_args,
+    flat_tables,
     no_overrides,
+    rule_args,
 )
 from forecast.engine.slots import entry_pairs
 
@@ -122,7 +122,7 @@ def _step_adjoint(
 
 
 @cached(numba.njit(cache=True, nogil=True))
-def _smooth_block(
+def smooth_block(
     tables,
     month_variant,
     weights,
@@ -320,7 +320,7 @@ def _smooth_block(
 
 
 @cached(numba.njit(cache=True, nogil=True))
-def _draw_tables(
+def draw_tables(
     params,
     fixed,
     rule_param_start,
@@ -333,11 +333,11 @@ def _draw_tables(
 ):  # pragma: no cover
     """Every draw's flat table vector as a column, ``(table entries, draws)``.
 
-    ``params`` holds one draw per row; each column is :func:`_build_tables` of that row.
+    ``params`` holds one draw per row; each column is :func:`flat_tables` of that row.
     """
     tables = np.empty((fixed.shape[0], params.shape[0]))
     for d in range(params.shape[0]):
-        table = _build_tables(
+        table = flat_tables(
             params[d],
             fixed,
             rule_param_start,
@@ -356,16 +356,16 @@ def _draw_tables(
 def _smooth_range(
     tables, overrides, block_args, block, first, last, norms, answers, marginals
 ) -> None:
-    """:func:`_smooth_block` over draws ``first:last``, block by block.
+    """:func:`smooth_block` over draws ``first:last``, block by block.
 
-    ``tables`` holds every draw's table as a column (:func:`_draw_tables`); each block gets
+    ``tables`` holds every draw's table as a column (:func:`draw_tables`); each block gets
     its override variants (:meth:`LoweredOverrides.variants`). Writes rows ``first:last`` of
     ``norms``, ``answers`` and ``marginals`` (draw first). The compiled passes release the
     GIL, so threads can run ranges side by side; the Python here is a few calls per block.
     """
     for lo in range(first, last, block):
         plain = tables[:, lo : min(lo + block, last)]
-        block_norms, block_answers, block_marginals = _smooth_block(
+        block_norms, block_answers, block_marginals = smooth_block(
             overrides.variants(plain), *block_args
         )
         hi = lo + plain.shape[1]
@@ -435,7 +435,7 @@ def smooth_draws(
     norms = np.empty((n_draws, months))
     answers = np.empty((n_draws, questions.start.shape[0]))
     marg = np.empty((n_draws, int(starts[-1]) * months))
-    tables = _draw_tables(np.ascontiguousarray(flat), lowered.fixed, *_rule_args(lowered))
+    tables = draw_tables(np.ascontiguousarray(flat), lowered.fixed, *rule_args(lowered))
     block_args = (
         overrides.month_variant,
         weights,

@@ -36,10 +36,10 @@ from forecast.engine.compile_cache import cached
 from forecast.engine.exact import ExactEngine
 from forecast.engine.kernels import (
     LoweredPlan,
-    _build_tables,
-    _loglik_and_grad,
-    _max,
-    _params_grad,
+    flat_tables,
+    loglik_and_table_grad,
+    max_entry,
+    params_grad,
 )
 from forecast.engine.slots import likelihood_pairs
 from forecast.pymc_backend.layout import ParameterGroup, parameter_groups
@@ -156,10 +156,10 @@ def _log_softmax(z, n, log_q):  # pragma: no cover
 
 
 @cached(numba.njit(cache=True, nogil=True))
-def _outcomes(x, kind, width, x_start, q_start, n_params):  # pragma: no cover
+def flat_outcomes(x, kind, width, x_start, q_start, n_params):  # pragma: no cover
     """The kernels' flat parameter vector (every rule's outcome vector) at ``x``."""
     q = np.zeros(n_params)
-    z = np.empty(_max(width))
+    z = np.empty(max_entry(width))
     log_q = np.empty_like(z)
     for k in range(kind.shape[0]):
         n = _softmax_z(x, kind, width, x_start, k, z)
@@ -172,7 +172,7 @@ def _outcomes(x, kind, width, x_start, q_start, n_params):  # pragma: no cover
 # inlined into the sampler's callback (forecast.pymc_backend.nutpie_model), its only caller:
 # compiled on its own as well, it would cost a first fit about a second more
 @numba.njit(nogil=True, inline="always")
-def _logp_dlogp(
+def unconstrained_logp_dlogp(
     x,
     kind,
     width,
@@ -201,8 +201,8 @@ def _logp_dlogp(
 ):  # pragma: no cover
     """Unconstrained log-density and its gradient (see the module docstring)."""
     grad = np.zeros(x.shape[0])
-    q = _outcomes(x, kind, width, x_start, q_start, n_params)
-    table = _build_tables(
+    q = flat_outcomes(x, kind, width, x_start, q_start, n_params)
+    table = flat_tables(
         q,
         fixed,
         rule_param_start,
@@ -213,7 +213,7 @@ def _logp_dlogp(
         rule_dest_start,
         dest_state,
     )
-    loglik, table_grad = _loglik_and_grad(
+    loglik, table_grad = loglik_and_table_grad(
         table,
         initial,
         pair_start,
@@ -228,7 +228,7 @@ def _logp_dlogp(
     )
     if not np.isfinite(loglik):
         return -np.inf, grad
-    g_q = _params_grad(
+    g_q = params_grad(
         q,
         table_grad,
         rule_param_start,
@@ -240,7 +240,7 @@ def _logp_dlogp(
         dest_state,
     )
     logp = constant + loglik
-    z = np.empty(_max(width))
+    z = np.empty(max_entry(width))
     log_q = np.empty_like(z)
     g_z = np.empty_like(z)
     w0 = 0
@@ -328,7 +328,7 @@ class CompiledDensity:
         variable gets the same leading axes. A Beta group's variable is each rule's
         probability of moving, ``softmax(0, x)[1]``; a Dirichlet group's is each rule's
         outcome vector, ``softmax(x, -sum(x))``: the outcome vectors the kernels use
-        (:func:`_outcomes`, tested equal).
+        (:func:`flat_outcomes`, tested equal).
         """
         x = np.asarray(x, dtype=float)
         if x.ndim == 0 or x.shape[-1] != self.ndim:

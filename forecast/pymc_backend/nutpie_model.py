@@ -1,7 +1,7 @@
 """The compiled density as a nutpie model: C callbacks, no Python in the sampling loop.
 
 nutpie's Rust NUTS calls a log-density through a C function pointer. The two callbacks here
-(:data:`_logp_callback`, :data:`_expand_callback`) are numba ``cfunc`` compiled once per
+(:data:`logp_callback`, :data:`expand_callback`) are numba ``cfunc`` compiled once per
 machine and cached on disk. The scenario, priors and evidence reach them as data: a table of
 ``(address, rows, columns)`` per array of :class:`~forecast.pymc_backend.density.CompiledDensity`,
 read afresh at the start of every sampling run. So a new scenario, prior or evidence set
@@ -24,7 +24,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from forecast.engine.compile_cache import cached
-from forecast.pymc_backend.density import CompiledDensity, _logp_dlogp
+from forecast.pymc_backend.density import CompiledDensity, unconstrained_logp_dlogp
 from forecast.pymc_backend.layout import parameter_dims
 
 ARRAYS = (
@@ -102,12 +102,13 @@ def _table(user_data):  # pragma: no cover - compiled
 
 
 @cached(numba.cfunc(LOGP_SIGNATURE, cache=True))
-def _logp_callback(dim, x_, grad_, logp_, user_data):  # pragma: no cover - compiled
+def logp_callback(dim, x_, grad_, logp_, user_data):  # pragma: no cover - compiled
+    """Write the log-density at ``x`` and its gradient; 0 when finite, else an error code."""
     t = _table(user_data)
     x = numba.carray(x_, (dim,))
     out = numba.carray(grad_, (dim,))
     logp_out = numba.carray(logp_, (1,))
-    logp, grad = _logp_dlogp(
+    logp, grad = unconstrained_logp_dlogp(
         x,
         _int(t, 0),
         _int(t, 1),
@@ -146,7 +147,7 @@ def _logp_callback(dim, x_, grad_, logp_, user_data):  # pragma: no cover - comp
 
 
 @cached(numba.cfunc(EXPAND_SIGNATURE, cache=True))
-def _expand_callback(dim, n_expanded, x_, out_, user_data):  # pragma: no cover - compiled
+def expand_callback(dim, n_expanded, x_, out_, user_data):  # pragma: no cover - compiled
     """The draw nutpie stores: the unconstrained position itself (see :class:`DensityModel`)."""
     x = numba.carray(x_, (dim,))
     out = numba.carray(out_, (n_expanded,))
@@ -210,7 +211,7 @@ def call_logp(density: CompiledDensity, x: np.ndarray) -> tuple[float, np.ndarra
     grad = np.zeros_like(x)
     logp = np.zeros(1)
     as_double = ctypes.POINTER(ctypes.c_double)
-    _logp_callback.ctypes(
+    logp_callback.ctypes(
         x.shape[0],
         x.ctypes.data_as(as_double),
         grad.ctypes.data_as(as_double),
@@ -282,9 +283,9 @@ class DensityModel:
         table, arrays = pack(self.density)
         # the sampler may outlive this call: keep every buffer it points to alive
         self._packed = [table, arrays]
-        logp = _lib.LogpFunc(_logp_callback.address, table.ctypes.data, self)
+        logp = _lib.LogpFunc(logp_callback.address, table.ctypes.data, self)
         expand = _lib.ExpandFunc(
-            self.n_dim, self.n_dim, _expand_callback.address, table.ctypes.data, self
+            self.n_dim, self.n_dim, expand_callback.address, table.ctypes.data, self
         )
         dim_sizes = {POSITION_DIM: self.n_dim}
         variables = _lib.PyVariable.new_variables(

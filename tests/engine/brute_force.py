@@ -138,7 +138,7 @@ def evidence_weights(
     return w
 
 
-def _question_indicator(scenario: Scenario, q: Question, states: np.ndarray) -> np.ndarray:
+def question_indicator(scenario: Scenario, q: Question, states: np.ndarray) -> np.ndarray:
     """Per trajectory, whether the question's event happens. ``states``: (traj, months, nodes)."""
     i = [n.name for n in scenario.nodes].index(q.node)
     node = scenario.nodes[i]
@@ -200,6 +200,6 @@ def brute_force(
                 m[t] = np.bincount(states[:, t, i], weights=post, minlength=node.n_states)
             marginals[node.name] = m
         for q in wanted:
-            answers[q.id] = float(post[_question_indicator(scenario, q, states)].sum())
+            answers[q.id] = float(post[question_indicator(scenario, q, states)].sum())
     loglik = math.log(total) if total > 0 else -math.inf
     return BruteResult(total, loglik, marginals, answers)

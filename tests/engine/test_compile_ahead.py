@@ -21,7 +21,7 @@ CHILD = textwrap.dedent("""
     import json, sys
     import numpy as np
     from forecast.engine import ExactEngine, compile_ahead
-    from forecast.engine.smoothing import _smooth_block
+    from forecast.engine.smoothing import smooth_block
     from forecast import load_scenario
 
     out = {"cached_before": compile_ahead.smoothing_cached(),
@@ -35,8 +35,8 @@ CHILD = textwrap.dedent("""
               for r in engine.scenario.rules]
     result = engine.run_draws(params, engine.evidence())
     out["finite"] = bool(np.all(np.isfinite(result.loglik)))
-    out["hits"] = sum(_smooth_block.stats.cache_hits.values())
-    out["misses"] = sum(_smooth_block.stats.cache_misses.values())
+    out["hits"] = sum(smooth_block.stats.cache_hits.values())
+    out["misses"] = sum(smooth_block.stats.cache_misses.values())
     out["started_when_cached"] = compile_ahead.start()
     # a helper whose work did not reach the cache is not started again in this process
     compile_ahead._index_path().unlink()

@@ -66,12 +66,12 @@ def test_the_folder_is_set_only_while_a_function_is_created(tmp_path, monkeypatc
 
 
 def test_the_kernels_use_the_folder_and_leave_numba_s_setting_alone() -> None:
-    from forecast.engine.kernels import _loglik_and_grad
-    from forecast.pymc_backend.nutpie_model import _logp_callback
+    from forecast.engine.kernels import loglik_and_table_grad
+    from forecast.pymc_backend.nutpie_model import logp_callback
 
     folder = str(compile_cache.kernel_cache_folder())
-    assert str(_loglik_and_grad._cache._cache_path).startswith(folder)
-    assert str(_logp_callback._cache._cache_path).startswith(folder)
+    assert str(loglik_and_table_grad._cache._cache_path).startswith(folder)
+    assert str(logp_callback._cache._cache_path).startswith(folder)
     assert numba.config.CACHE_DIR != folder or os.environ.get("NUMBA_CACHE_DIR") == folder
 
 
@@ -86,8 +86,8 @@ def test_an_unwritable_cache_folder_still_runs(tmp_path) -> None:
     env["FORECAST_CACHE_DIR"] = str(blocked)
     code = (
         "import numpy as np\n"
-        "from forecast.engine.kernels import _max\n"
-        "print(_max(np.array([3, 9, 4])))\n"
+        "from forecast.engine.kernels import max_entry\n"
+        "print(max_entry(np.array([3, 9, 4])))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300

@@ -9,14 +9,14 @@ from numpy.testing import assert_allclose, assert_array_equal
 from forecast import load_scenario
 from forecast.engine import ExactEngine, forced_state
 from forecast.engine.kernels import (
-    _build_tables,
-    _rule_args,
     flat_params,
+    flat_tables,
     lower_overrides,
     no_overrides,
+    rule_args,
 )
 from forecast.engine.slots import EntryPairs, entry_pairs, node_weights
-from forecast.engine.smoothing import _draw_tables
+from forecast.engine.smoothing import draw_tables
 from forecast.engine.synthetic import random_scenario
 from tests.paths import SCENARIOS
 
@@ -95,7 +95,7 @@ def _slot_pass(
 
 
 def test_draw_tables_are_each_draws_table(engines) -> None:
-    """``_draw_tables`` (many draws) gives ``_build_tables`` of each draw, edges included."""
+    """``draw_tables`` (many draws) gives ``flat_tables`` of each draw, edges included."""
     rng = np.random.default_rng(0)
     for engine in engines:
         low = engine.lowered
@@ -105,8 +105,8 @@ def test_draw_tables_are_each_draws_table(engines) -> None:
             # a stay probability of exactly one and of zero, as the transforms can give
             flat[0, starts[r] : starts[r + 1]] = np.eye(starts[r + 1] - starts[r])[0]
             flat[1, starts[r] : starts[r + 1]] = np.eye(starts[r + 1] - starts[r])[-1]
-        want = np.array([_build_tables(row, low.fixed, *_rule_args(low)) for row in flat])
-        got = _draw_tables(flat, low.fixed, *_rule_args(low)).T
+        want = np.array([flat_tables(row, low.fixed, *rule_args(low)) for row in flat])
+        got = draw_tables(flat, low.fixed, *rule_args(low)).T
         assert_allclose(got, want, rtol=1e-15, atol=1e-15)
         assert np.all(np.isfinite(got))
 
@@ -128,7 +128,7 @@ def test_slots_are_the_support_of_the_dense_pass(engines) -> None:
         cases.append((no_overrides(engine.lowered, months), ruled_out))
         for overrides, w in cases:
             pairs = entry_pairs(engine.lowered, w, engine.initial_flat, overrides)
-            table = _build_tables(
+            table = flat_tables(
                 flat_params(
                     [
                         p[0]
@@ -138,7 +138,7 @@ def test_slots_are_the_support_of_the_dense_pass(engines) -> None:
                     ]
                 ),
                 engine.lowered.fixed,
-                *_rule_args(engine.lowered),
+                *rule_args(engine.lowered),
             )
             variants = np.concatenate([table[None], table[None] * overrides.keep + overrides.put])
             dense = _dense_pass(engine, w, overrides.month_variant, variants)

@@ -14,14 +14,14 @@ import forecast
 from forecast.elicitation import elicit
 from forecast.engine import ExactEngine
 from forecast.engine.synthetic import random_scenario
-from forecast.pymc_backend.density import CompiledDensity, _outcomes
+from forecast.pymc_backend.density import CompiledDensity, flat_outcomes
 from forecast.pymc_backend.model import build_model
 from forecast.pymc_backend.nutpie_model import (
     POSITION,
     POSITION_DIM,
     DensityModel,
-    _expand_callback,
-    _logp_callback,
+    expand_callback,
+    logp_callback,
     pack,
 )
 from tests.paths import TESTS, TINY
@@ -123,7 +123,7 @@ def _call_logp(table, x):
     grad = np.zeros_like(x)
     logp = np.zeros(1)
     dbl = ctypes.POINTER(ctypes.c_double)
-    code = _logp_callback.ctypes(
+    code = logp_callback.ctypes(
         x.size,
         x.ctypes.data_as(dbl),
         grad.ctypes.data_as(dbl),
@@ -151,7 +151,7 @@ def test_nutpie_callbacks_give_the_density_and_the_position(scenarios) -> None:
             assert_allclose(grad, want_grad, rtol=0, atol=0)
             out = np.full_like(x, np.nan)
             assert (
-                _expand_callback.ctypes(
+                expand_callback.ctypes(
                     x.size,
                     out.size,
                     x.ctypes.data_as(dbl),
@@ -166,7 +166,7 @@ def test_nutpie_callbacks_give_the_density_and_the_position(scenarios) -> None:
 
 def test_variables_are_the_outcome_vectors_the_density_uses(scenarios) -> None:
     """``constrained`` (numpy, any leading axes) gives each rule the outcome vector the
-    compiled density computes at the same position (``_outcomes``)."""
+    compiled density computes at the same position (``flat_outcomes``)."""
     rng = np.random.default_rng(4)
     for scenario in scenarios:
         density = CompiledDensity(ExactEngine(scenario), elicit(scenario))
@@ -175,7 +175,7 @@ def test_variables_are_the_outcome_vectors_the_density_uses(scenarios) -> None:
         values = density.constrained(x)
         for c in range(2):
             for d in range(3):
-                q = _outcomes(
+                q = flat_outcomes(
                     x[c, d],
                     layout.kind,
                     layout.width,

@@ -48,7 +48,7 @@ def _rule_params(
     return outcome_vectors(rules, fitter.scenario), shape
 
 
-def _systematic(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def systematic_resample(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Systematic resampling: as many indices as weights, in increasing order."""
     n = weights.size
     positions = (rng.random() + np.arange(n)) / n
@@ -60,7 +60,7 @@ def _resample_indices(
 ) -> np.ndarray:
     """Per chain, draw indices resampled by that chain's share of the weights."""
     weights = weights.reshape(shape)
-    return np.stack([_systematic(w / w.sum(), rng) for w in weights])
+    return np.stack([systematic_resample(w / w.sum(), rng) for w in weights])
 
 
 def _take(group: xr.Dataset, indices: np.ndarray) -> xr.Dataset:

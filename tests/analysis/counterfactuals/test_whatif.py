@@ -30,7 +30,7 @@ from forecast.engine.exact import ExactEngine, TableOverride, evidence_matrices,
 from forecast.engine.synthetic import random_scenario
 from forecast.plots.whatif import plot_what_if
 from forecast.scenario.validated import EvidenceItem, Scenario
-from tests.engine.brute_force import _question_indicator, node_move
+from tests.engine.brute_force import node_move, question_indicator
 from tests.engine.test_exact_vs_brute_force import extra_questions
 
 ATOL = 1e-12
@@ -353,7 +353,7 @@ def brute_force_do(
         )
         for i, n in enumerate(nodes)
     }
-    answers = {q.id: float(post[_question_indicator(scenario, q, states)].sum()) for q in questions}
+    answers = {q.id: float(post[question_indicator(scenario, q, states)].sum()) for q in questions}
     return total, marginals, answers
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import forecast
-from forecast.analysis.reweighting.prior_update import _systematic, update_priors
+from forecast.analysis.reweighting.prior_update import systematic_resample, update_priors
 from forecast.pymc_backend.fitting import (
     FIT_METHOD_NUTS,
     FIT_METHOD_REWEIGHTED,
@@ -67,5 +67,5 @@ def test_large_edit_runs_nuts_again(fitted) -> None:
 
 def test_systematic_resampling_follows_the_weights() -> None:
     weights = np.array([0.5, 0.0, 0.25, 0.25])
-    counts = np.bincount(_systematic(weights, np.random.default_rng(0)), minlength=4)
+    counts = np.bincount(systematic_resample(weights, np.random.default_rng(0)), minlength=4)
     assert counts.tolist() == [2, 0, 1, 1]
