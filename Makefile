@@ -33,7 +33,13 @@ forecast: setup
 # --nbval-lax compares only the cells tagged nbval-check-output but runs every cell.
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
+# the layers (pyproject.toml [tool.importlinter]) and the public API's types come first, so a
+# new upward import or a type error fails the run before the tests start
+TYPED := forecast/api forecast/settings.py forecast/errors.py
+
 test: setup
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy $(TYPED)
 	$(PY) -m pytest -n 2 --dist loadfile $(NBVAL) tests notebooks
 
 notebooks: setup
