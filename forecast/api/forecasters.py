@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from forecast.analysis.pooling import LINEAR_POOL, LOG_POOL, PRIOR_STAGE
 from forecast.api.arguments import as_of_date, draw_count, sampler_config, seed_value
@@ -97,7 +97,7 @@ class Forecasters:
         cut_offs: Mapping[str, dt.date | str | None],
         seed: int | None = None,
         draws: int = 2000,
-        method: str = "importance",
+        method: Literal["importance", "nuts"] = "importance",
         sampler: SamplerConfig | Mapping[str, Any] | None = None,
     ) -> dict[tuple[str, str], ForecastDraws]:
         """Every forecaster's prior predictive and forecast at each cut-off.

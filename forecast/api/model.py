@@ -475,7 +475,7 @@ class ScenarioModel:
 
     def backtest(
         self,
-        draws: int = 2000,
+        draws: int | None = None,
         seed: int | None = None,
         method: str = "is",
         sampler: SamplerConfig | Mapping[str, Any] | None = None,
@@ -483,15 +483,22 @@ class ScenarioModel:
         """The forecast as of every month end, each from the evidence known then.
 
         ``method="is"`` re-weights one set of ``draws`` prior draws (default: the
-        backtest's) by the exact likelihood
-        of each cut-off; ``"nuts"`` fits each cut-off (with ``sampler``). The result's
-        ``table(dates)`` gives every question's forecast by cut-off.
+        backtest's, 4000) by the exact likelihood of each cut-off; ``"nuts"`` fits each
+        cut-off (with ``sampler``). The result's ``table(dates)`` gives every question's
+        forecast by cut-off.
         """
         from forecast.analysis.evaluation import Replay
 
         seed = seed_value(seed)
         if method == "nuts":
-            return Replay(self._scenario, method="nuts", fitter=self.fitter(sampler), seed=seed)
-        return Replay(
-            self._scenario, draws=draw_count(draws, "draws"), seed=seed, priors=self._priors
-        )
+            return Replay(
+                self._scenario,
+                method="nuts",
+                fitter=self.fitter(sampler),
+                seed=seed,
+                priors=self._priors,
+            )
+        if method != "is":
+            raise ValueError(f"method must be 'is' or 'nuts', not {method!r}")
+        size = None if draws is None else draw_count(draws, "draws")
+        return Replay(self._scenario, draws=size, seed=seed, priors=self._priors)
