@@ -133,9 +133,21 @@ def _status(message: str, quiet: bool) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext() if quiet else console.status(escape(message) + " ...")
 
 
-def _load(path: Path) -> forecast.ScenarioModel | None:
+def _load(
+    path: Path, sampler: forecast.SamplerConfig | None = None
+) -> forecast.ScenarioModel | None:
+    """The checked model with its priors elicited, or None once its problems are printed.
+
+    With ``sampler`` the model's fitter is built too: a fresh machine then compiles the
+    kernels in a second process while PreliZ elicits the priors.
+    """
     try:
-        return forecast.ScenarioModel.from_file(path)
+        model = forecast.ScenarioModel.from_file(path)
+        if sampler is None:
+            model.priors  # noqa: B018  (elicited here, so that its problems are reported)
+        else:
+            model.fitter(sampler)
+        return model
     except ScenarioError as exc:
         console.print(f"[bold red]{escape(str(path))} cannot be used as written[/]")
         for problem in exc.problems:
@@ -255,15 +267,16 @@ def run_check(path: Path) -> int:
 def run_fit(args: argparse.Namespace) -> int:
     """Fit a scenario, print the forecast table and diagnostics, and write the results."""
     _quiet_libraries()
-    model = _load(args.scenario)
+    sampler = forecast.SamplerConfig(
+        draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, backend=args.sampler
+    )
+    with _status("Checking the scenario and building the model", args.no_progress):
+        model = _load(args.scenario, sampler)
     if model is None:
         return 2
     scenario = model.scenario
     from forecast.plots import save_outcome_plots
 
-    sampler = forecast.SamplerConfig(
-        draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, backend=args.sampler
-    )
     as_of = args.as_of
     console.print(
         f"Fitting {scenario.id} with evidence "
@@ -272,8 +285,6 @@ def run_fit(args: argparse.Namespace) -> int:
         f"{sampler.chains} chains x {sampler.draws} draws ({sampler.backend}), "
         f"seed {args.seed}"
     )
-    with _status("Building the model", args.no_progress):
-        model.fitter(sampler)
     fit = model.fit(as_of=as_of, seed=args.seed, sampler=sampler, progressbar=not args.no_progress)
     idata = fit.idata
     diagnostics = fit.diagnostics(parameters=False)
@@ -349,7 +360,7 @@ def run_score(args: argparse.Namespace) -> int:
             cores=args.cores,
         )
         with _status("Building the model", args.no_progress):
-            model.fitter(sampler)
+            model.fitter(sampler)  # its priors were elicited when the model was loaded
     replay = model.backtest(draws=args.draws, seed=args.seed, method=args.method, sampler=sampler)
     as_of = args.as_of
     source = args.questions or args.scenario

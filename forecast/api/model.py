@@ -95,7 +95,7 @@ class ScenarioModel:
                 f"{type(scenario).__name__}"
             )
         self._scenario = scenario
-        self._priors = priors if priors is not None else elicit(scenario)
+        self._priors = priors  # elicited on first use (see the priors property)
         self._machinery = machinery or Machinery()
 
     # -- construction -----------------------------------------------------------------------
@@ -140,7 +140,14 @@ class ScenarioModel:
 
     @property
     def priors(self) -> Priors:
-        """The priors of every rule, in ``scenario.rules`` order."""
+        """The priors of every rule, in ``scenario.rules`` order.
+
+        Elicited from the file's judgements by PreliZ on first use. A fit asks for them only
+        after it has started compiling the kernels a fresh machine lacks, so that both run at
+        once (:func:`forecast.engine.compile_ahead.start`).
+        """
+        if self._priors is None:
+            self._priors = elicit(self._scenario)
         return self._priors
 
     @property
@@ -156,7 +163,7 @@ class ScenarioModel:
     @property
     def priors_digest(self) -> str:
         """SHA-256 of the priors (what a saved fit is checked against)."""
-        return priors_digest(self._scenario, self._priors)
+        return priors_digest(self._scenario, self.priors)
 
     def __repr__(self) -> str:
         return (
@@ -235,7 +242,7 @@ class ScenarioModel:
                 ]
             ) from None
         priors = Priors(
-            [prior if r.name == rule.name else self._priors[r.name] for r in scenario.rules]
+            [prior if r.name == rule.name else self.priors[r.name] for r in scenario.rules]
         )
         return ScenarioModel(scenario, priors, machinery=self._machinery)
 
@@ -363,11 +370,16 @@ class ScenarioModel:
         """Every judgement as stated next to the fitted prior's mean and interval mass."""
         from forecast.analysis.summaries import prior_table
 
-        return prior_table(self._scenario, self._priors)
+        return prior_table(self._scenario, self.priors)
 
     def fitter(self, sampler: SamplerConfig | Mapping[str, Any] | None = None) -> ScenarioFitter:
         """The shared fitter of this model's structure, holding this model's priors."""
-        return self._machinery.fitter(self._scenario, self._priors, sampler_config(sampler))
+        from forecast.engine import compile_ahead
+
+        config = sampler_config(sampler)
+        # a fresh machine compiles the smoothing passes in a second process meanwhile
+        compile_ahead.start()
+        return self._machinery.fitter(self._scenario, self.priors, config)
 
     def prior_predictive(
         self,
@@ -419,7 +431,7 @@ class ScenarioModel:
         cutoff = as_of_date(as_of)
         seed = seed_value(seed)
         config = sampler_config(sampler)
-        fitter = self._machinery.fitter(self._scenario, self._priors, config)
+        fitter = self.fitter(config)
         idata = fitter.fit(as_of=cutoff, seed=seed, progressbar=progressbar)
         return Fit(self, idata, as_of=cutoff, seed=seed, sampler=config, method="nuts")
 
@@ -496,9 +508,9 @@ class ScenarioModel:
                 method="nuts",
                 fitter=self.fitter(sampler),
                 seed=seed,
-                priors=self._priors,
+                priors=self.priors,
             )
         if method != "is":
             raise ValueError(f"method must be 'is' or 'nuts', not {method!r}")
         size = None if draws is None else draw_count(draws, "draws")
-        return Replay(self._scenario, draws=size, seed=seed, priors=self._priors)
+        return Replay(self._scenario, draws=size, seed=seed, priors=self.priors)

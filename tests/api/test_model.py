@@ -187,3 +187,18 @@ def test_an_edit_shares_the_compiled_fitter(model):
 
 def test_repr(model):
     assert "tiny_chain" in repr(model) and "rules with a prior" in repr(model)
+
+
+def test_a_fit_starts_compiling_before_it_elicits(monkeypatch):
+    """On a fresh machine the kernels compile in a second process while PreliZ works."""
+    import forecast.api.model as front
+    from forecast.engine import compile_ahead
+
+    calls = []
+    monkeypatch.setattr(compile_ahead, "start", lambda: calls.append("compile") or False)
+    elicit = front.elicit
+    monkeypatch.setattr(front, "elicit", lambda s: calls.append("elicit") or elicit(s))
+    model = ScenarioModel.from_file(TINY)
+    assert calls == []  # loading neither compiles nor elicits
+    model.fitter({"draws": 10, "tune": 10, "chains": 1, "cores": 1})
+    assert calls == ["compile", "elicit"]
