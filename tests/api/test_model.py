@@ -201,4 +201,4 @@ def test_a_fit_starts_compiling_before_it_elicits(monkeypatch):
     model = ScenarioModel.from_file(TINY)
     assert calls == []  # loading neither compiles nor elicits
     model.fitter({"draws": 10, "tune": 10, "chains": 1, "cores": 1})
-    assert calls == ["compile", "elicit"]
+    assert calls[:2] == ["compile", "elicit"]  # (the fitter asks again: started once)
