@@ -288,7 +288,7 @@ def run_fit(args: argparse.Namespace) -> int:
     fit = model.fit(as_of=as_of, seed=args.seed, sampler=sampler, progressbar=not args.no_progress)
     idata = fit.idata
     diagnostics = fit.diagnostics(parameters=False)
-    table = fit.forecast_table()
+    table = fit.forecast_table(diagnostics=diagnostics)
     shown = Table(
         title=f"{escape(scenario.spec.title)}: forecasts "
         f"({'as of ' + as_of.isoformat() if as_of else 'all evidence'})"

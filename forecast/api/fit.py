@@ -166,18 +166,21 @@ class Fit:
             raise ValueError("a prior predictive has independent draws: nothing to diagnose")
         return diagnose(self.idata, [QUESTION_VAR, *(self.model.rules if parameters else ())])
 
-    def forecast_table(self, interval: float = 0.9) -> pd.DataFrame:
+    def forecast_table(
+        self, interval: float = 0.9, diagnostics: Diagnostics | None = None
+    ) -> pd.DataFrame:
         """The table ``forecast fit`` prints and writes, one row per question.
 
         Prior and posterior mean, central interval, R-hat and ESS (``constant`` where the
-        evidence fixes the question) and the resolution.
+        evidence fixes the question) and the resolution. Pass ``diagnostics`` (from
+        :meth:`diagnostics`) when you have them, so that they are not computed again.
         """
         from forecast.analysis.summaries import forecast_table
 
         if self.group != "posterior":
             raise ValueError("a prior predictive has no posterior to tabulate: use questions()")
-        diagnostics = self.diagnostics(parameters=False).table
-        return forecast_table(self.idata, self.scenario, diagnostics, interval=interval)
+        diagnostics = diagnostics or self.diagnostics(parameters=False)
+        return forecast_table(self.idata, self.scenario, diagnostics.table, interval=interval)
 
     def compare(self, other: Fit, interval: float = 0.9) -> pd.DataFrame:
         """Before (this fit) and after (``other``) of every question, and the change.

@@ -9,22 +9,14 @@ from forecast.scenario import Scenario, read_scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Load, validate and resolve a scenario file.
+    """Load a scenario file with every check, the evidence's dry run included.
 
-    Parameters
-    ----------
-    path : str or Path
-        A YAML scenario file.
-
-    Returns
-    -------
-    Scenario
-        The validated scenario with its evidence and questions on the timeline.
+    :func:`forecast.scenario.read_scenario`, then
+    :func:`forecast.engine.checks.impossible_evidence` through the exact engine.
 
     Raises
     ------
     ScenarioError
-        Listing every problem found, each with file, field, line and what is allowed, the
-        evidence that no parameter values can explain included.
+        Listing every problem found, each with file, field, line and what is allowed.
     """
     return check_evidence_possible(read_scenario(path))

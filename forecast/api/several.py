@@ -71,7 +71,8 @@ def pool(
     DataFrame
         One row per forecaster (then ``"linear pool"``, ``"log pool"``) and question:
         ``forecaster``, ``stage``, ``question``, ``text``, ``date``, ``mean``, ``low<pct>``,
-        ``high<pct>``, ``ess`` (see :func:`forecast.analysis.pooling.pooled_forecast_table`).
+        ``high<pct>``, ``ess`` (of each fit's draws, as ``ForecastDraws`` defines it; see
+        :func:`forecast.analysis.pooling.pooled_forecast_table`).
     """
     from forecast.analysis.pooling import ForecastDraws, check_same_structure, pooled_forecast_table
     from forecast.pymc_backend.fitting import QUESTION_VAR
@@ -95,11 +96,18 @@ def pool(
         values = fit.idata[fit.group][QUESTION_VAR].values
         values = values.reshape(-1, values.shape[-1])
         n = values.shape[0]
+        if fit.method == "prior":  # independent draws
+            ess = float(n)
+        elif fit.method == "reweighted":  # resampled draws repeat: the importance ESS
+            ess = fit.reweighting["ess"]
+        else:  # NUTS: the least bulk ESS of a question the evidence does not fix
+            table = fit.diagnostics(parameters=False).table
+            ess = float(table.loc[~table["constant"], "ess_bulk"].min())
         draws[(name, stage)] = ForecastDraws(
             questions=tuple(q.id for q in fit.scenario.questions),
             values=values,
             weights=np.full(n, 1.0 / n),
-            ess=float(n),
+            ess=ess,
             method=fit.method,
         )
     return pooled_forecast_table(draws, first.scenario, weights=weights, interval=interval)

@@ -131,6 +131,11 @@ def test_pool_of_fits(model, fit):
     assert {"one", "two", "linear pool", "log pool"} <= names
     means = table.pivot_table(index="question", columns="forecaster", values="mean")
     assert_allclose(means["linear pool"], (means["one"] + means["two"]) / 2)
+    ess = table.groupby("forecaster")["ess"].first()
+    diag = fit.diagnostics(parameters=False).table
+    assert ess["one"] == pytest.approx(diag.loc[~diag["constant"], "ess_bulk"].min())
+    if other.method == "reweighted":
+        assert ess["two"] == pytest.approx(other.reweighting["ess"])
     with pytest.raises(TypeError, match="mapping"):
         forecast.pool([fit, other])
 
