@@ -22,6 +22,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	@# the editor's browser test drives Debian's chromium with playwright (which cannot
+	@# download its own browser here)
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Please install chromium (e.g. sudo apt-get install chromium)"; fi; \
+	fi
 	@# compile the numba kernels once, so that the first fit does not (cached on disk)
 	$(PY) -m forecast.warmup
 	touch $@
