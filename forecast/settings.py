@@ -39,6 +39,19 @@ re-weighting that is trusted."""
 PARETO_K_MAX = 0.7
 """Pareto k above which importance re-weighting is unreliable (Vehtari et al. 2024)."""
 
+POOL_BASE_DRAWS = 6000
+"""Draws from the file's priors in the likelihood pool a prior edit is re-weighted from
+(:mod:`forecast.analysis.reweighting.likelihood_pool`)."""
+
+POOL_PER_RULE_DRAWS = 200
+"""Draws per rule, with that rule's prior flattened, in the likelihood pool."""
+
+POOL_BROADEN = 3.0
+"""Factor a flattened rule's Dirichlet parameters are divided by (same mean, wider)."""
+
+POOL_EXTEND_DRAWS = 1000
+"""Draws from the edited priors themselves, added when the pool does not cover an edit."""
+
 CONSTANT_SPREAD = 1e-9
 """Quantities whose draws all agree within this are fixed by the evidence (no R-hat/ESS)."""
 

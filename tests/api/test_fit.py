@@ -89,13 +89,38 @@ def test_refit_reweights_a_small_edit(model, fit):
     assert_allclose(refit.idata.posterior["question_prob"], expected.posterior["question_prob"])
 
 
-def test_refit_runs_nuts_when_it_must(model, fit):
+def test_refit_far_edit_uses_the_likelihood_pool(model, fit):
+    # the fit's own draws cannot carry this edit; the pool (with draws from the edited
+    # priors themselves) can, and agrees with NUTS under the edited priors
     rule = model.rule("a", from_="no")
+    edited = model.with_parameters(rule.name, beta=(60.0, 2.0))
+    far = fit.refit(edited)
+    assert far.method == "reweighted"
+    assert far.idata.posterior.attrs["reweight_source"] == "likelihood pool"
+    assert far.reweighting["pareto_k"] <= forecast.settings.PARETO_K_MAX
+    assert far.reweighting["ess"] >= forecast.settings.ESS_MIN
+    nuts = edited.fit(seed=9, sampler=SMALL)
+    draws = nuts.idata.posterior["question_prob"].values.reshape(-1, len(nuts.questions()))
+    se = draws.std(axis=0) / np.sqrt(far.reweighting["ess"]) + draws.std(axis=0) / 20
+    gap = np.abs(far.questions()["mean"].to_numpy() - nuts.questions()["mean"].to_numpy())
+    assert np.all(gap <= 4 * se + 1e-6)
+    # the same edit gives the same fit, whatever was edited before
+    fit.refit(model.with_parameters(rule.name, beta=(2.0, 60.0)))
+    again = fit.refit(edited)
+    assert_allclose(again.questions()["mean"], far.questions()["mean"])
+
+
+def test_refit_runs_nuts_when_it_must(model, fit, monkeypatch):
+    from forecast.analysis.reweighting import likelihood_pool, prior_update
+
+    rule = model.rule("a", from_="no")
+    # nothing is trusted: NUTS
+    monkeypatch.setattr(prior_update, "ESS_MIN", 10**9)
+    monkeypatch.setattr(likelihood_pool, "ESS_MIN", 10**9)
     far = fit.refit(model.with_parameters(rule.name, beta=(60.0, 2.0)))
     assert far.method == "nuts"
-    assert far.reweighting["pareto_k"] > forecast.settings.PARETO_K_MAX or (
-        far.reweighting["ess"] < forecast.settings.ESS_MIN
-    )
+    assert far.reweighting["ess"] < 10**9
+    monkeypatch.undo()
     window = fit.refit(model.with_judgement(rule.name, within_months=3))
     assert window.method == "nuts" and not window.reweighting  # the likelihood changed
 

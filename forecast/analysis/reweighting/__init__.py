@@ -1,5 +1,6 @@
 """Re-weighting draws: PSIS weights, effective sample sizes and prior edits on an existing fit."""
 
+from forecast.analysis.reweighting.likelihood_pool import LikelihoodPool, PoolWeights
 from forecast.analysis.reweighting.prior_density import log_prior_draws, rule_log_density
 from forecast.analysis.reweighting.prior_update import (
     update_priors,
@@ -14,6 +15,8 @@ from forecast.analysis.reweighting.weights import (
 )
 
 __all__ = [
+    "LikelihoodPool",
+    "PoolWeights",
     "effective_sample_size",
     "log_prior_draws",
     "normalised_weights",

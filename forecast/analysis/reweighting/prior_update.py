@@ -16,11 +16,13 @@ importance ESS, which :func:`forecast.pymc_backend.fitting.diagnose` uses.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import arviz as az
 import numpy as np
 import xarray as xr
 
+from forecast.analysis.reweighting.likelihood_pool import LikelihoodPool, PoolWeights
 from forecast.analysis.reweighting.prior_density import log_prior_draws
 from forecast.analysis.reweighting.weights import (
     effective_sample_size,
@@ -84,10 +86,69 @@ def _importance(
     return weights, k, effective_sample_size(weights)
 
 
+def _pool_posterior(
+    pool: LikelihoodPool, found: PoolWeights, priors: Priors, template: xr.Dataset, seed: int
+) -> xr.Dataset:
+    """The pool's draws resampled by their weights, laid out like ``template`` (a posterior)."""
+    chains, draws = template.sizes["chain"], template.sizes["draw"]
+    rng = np.random.default_rng([seed, 3])
+    # systematic resampling returns sorted indices: shuffle them, the pool's order is its
+    # components' and the chains must not split by component
+    indices = rng.permutation(systematic_resample(found.weights, rng))[: chains * draws]
+    if indices.size < chains * draws:
+        indices = rng.choice(found.weights.size, chains * draws, p=found.weights)
+    taken = pool.take(found, indices, priors)
+    data = {}
+    for rule, values in zip(pool.engine.scenario.rules, taken.pop("params"), strict=True):
+        name = rule.name
+        if name not in template:
+            continue
+        da = template[name]
+        values = values[:, 1] if da.ndim == 2 else values
+        data[name] = (da.dims, values.reshape(chains, draws, *values.shape[1:]))
+    for name, values in taken.items():
+        if name in template:
+            data[name] = (template[name].dims, values.reshape(chains, draws, *values.shape[1:]))
+    used = {dim for dims, _ in data.values() for dim in dims}
+    coords = {
+        name: c
+        for name, c in template.coords.items()
+        if "draw" not in c.dims and all(d in used for d in c.dims)
+    }
+    return xr.Dataset(data, coords=coords).assign_coords(
+        chain=np.arange(chains), draw=np.arange(draws)
+    )
+
+
+def _prior_group(
+    old: Priors, priors: Priors, fit: az.InferenceData, fitter: ScenarioFitter, seed: int
+) -> xr.Dataset:
+    """The prior predictive under the new priors: the old one re-weighted, or drawn again."""
+    rng = np.random.default_rng([seed, 2, 1])
+    weights, k, ess = _importance(old, priors, fit.prior, fitter)
+    if k <= PARETO_K_MAX and ess >= ESS_MIN:
+        shape = (fit.prior.sizes["chain"], fit.prior.sizes["draw"])
+        return _take(fit.prior, _resample_indices(weights, shape, rng))
+    return fitter.prior_draws(seed, fit.prior.sizes["draw"]).prior
+
+
 def update_priors(
-    fitter: ScenarioFitter, fit: az.InferenceData, priors: Priors, seed: int | None = None
+    fitter: ScenarioFitter,
+    fit: az.InferenceData,
+    priors: Priors,
+    seed: int | None = None,
+    pool: LikelihoodPool | Callable[[], LikelihoodPool] | None = None,
+    prior: bool = True,
 ) -> az.InferenceData:
     """The fit under new priors: re-weighted when reliable, NUTS otherwise.
+
+    Two sets of draws can be re-weighted: the fit's own (by the ratio of the priors), and
+    a :class:`~forecast.analysis.reweighting.likelihood_pool.LikelihoodPool` (by the new
+    prior times the exact likelihood over the pool's proposal), which covers edits the
+    fit's draws do not. Of those whose weights are reliable (Pareto k <= 0.7 and an
+    importance ESS of at least 400), the one with the larger ESS is used; a pool that is
+    only a recipe (a callable) is built only when the fit's own draws are not reliable.
+    When neither is, NUTS runs again on the same compiled density.
 
     Parameters
     ----------
@@ -100,20 +161,34 @@ def update_priors(
         The edited priors (same rules).
     seed : int, optional
         Seed of the resampling or of the new NUTS run (defaults to the fit's seed).
+    pool : LikelihoodPool or callable, optional
+        The pool of the fit (same evidence cut-off), or a function that builds it.
+    prior : bool
+        Also make the ``prior`` group (the prior predictive under ``priors``).
 
     Returns
     -------
     az.InferenceData
-        Same layout as :meth:`ScenarioFitter.fit`; ``fit_method`` in the attributes says how it
-        was made.
+        Same layout as :meth:`ScenarioFitter.fit`; the attributes say how it was made:
+        ``fit_method``, ``reweight_source`` (``"posterior"`` or ``"likelihood pool"``),
+        ``reweight_pareto_k`` and ``reweight_ess``.
     """
     old = fitter.priors
     seed = int(fit.posterior.attrs.get("seed", 0)) if seed is None else seed
     as_of = fit.posterior.attrs.get("as_of")
     cutoff = None if as_of in (None, "all evidence") else np.datetime64(as_of).astype(object)
     weights, k, ess = _importance(old, priors, fit.posterior, fitter)
+    own_ok = k <= PARETO_K_MAX and ess >= ESS_MIN
+    found: PoolWeights | None = None
+    if pool is not None and (not own_ok or isinstance(pool, LikelihoodPool)):
+        pool = pool if isinstance(pool, LikelihoodPool) else pool()
+        found = pool.weights(priors, allow_extend=not own_ok)
+        if not found.reliable and not own_ok:
+            found = pool.weights(priors)
+        if not found.reliable or (own_ok and found.ess <= ess):
+            found = None
     fitter.set_priors(priors)
-    if not (k <= PARETO_K_MAX and ess >= ESS_MIN):
+    if found is None and not own_ok:
         logger.info(
             "prior edit too large to re-weight (Pareto k %.2f, ESS %.0f): NUTS again", k, ess
         )
@@ -123,23 +198,24 @@ def update_priors(
                 {"fit_method": FIT_METHOD_NUTS, "reweight_pareto_k": k, "reweight_ess": ess}
             )
         return refit
-    rng = np.random.default_rng([seed, 2])
-    shape = (fit.posterior.sizes["chain"], fit.posterior.sizes["draw"])
-    indices = _resample_indices(weights, shape, rng)
-    groups = {"posterior": _take(fit.posterior, indices)}
-    if "sample_stats" in fit:
-        groups["sample_stats"] = _take(fit.sample_stats, indices)
-    if "prior" in fit:
-        prior_weights, prior_k, prior_ess = _importance(old, priors, fit.prior, fitter)
-        prior_shape = (fit.prior.sizes["chain"], fit.prior.sizes["draw"])
-        groups["prior"] = (
-            _take(fit.prior, _resample_indices(prior_weights, prior_shape, rng))
-            if prior_k <= PARETO_K_MAX and prior_ess >= ESS_MIN
-            else fitter.prior_draws(seed, fit.prior.sizes["draw"]).prior
-        )
+    if found is not None:
+        assert isinstance(pool, LikelihoodPool)
+        groups = {"posterior": _pool_posterior(pool, found, priors, fit.posterior, seed)}
+        source, k, ess = "likelihood pool", found.pareto_k, found.ess
+    else:
+        rng = np.random.default_rng([seed, 2])
+        shape = (fit.posterior.sizes["chain"], fit.posterior.sizes["draw"])
+        indices = _resample_indices(weights, shape, rng)
+        groups = {"posterior": _take(fit.posterior, indices)}
+        if "sample_stats" in fit:
+            groups["sample_stats"] = _take(fit.sample_stats, indices)
+        source = "posterior"
+    if prior and "prior" in fit:
+        groups["prior"] = _prior_group(old, priors, fit, fitter, seed)
     attrs = {
         **fit.posterior.attrs,
         "fit_method": FIT_METHOD_REWEIGHTED,
+        "reweight_source": source,
         "reweight_pareto_k": k,
         "reweight_ess": ess,
     }
