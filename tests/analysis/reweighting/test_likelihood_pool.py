@@ -40,7 +40,12 @@ def test_mixture_density_is_the_components_average(model, pool):
         density = sum(
             n
             / sum(sizes)
-            * np.prod([stats.dirichlet.pdf(p[i], a) for a, p in zip(alphas, pool.draws.params)])
+            * np.prod(
+                [
+                    stats.dirichlet.pdf(p[i], a)
+                    for a, p in zip(alphas, pool.draws.params, strict=True)
+                ]
+            )
             for n, alphas in zip(sizes, components, strict=True)
         )
         assert_allclose(pool.log_mixture[i], np.log(density), rtol=1e-9)
