@@ -2,6 +2,7 @@
 
 from forecast.scenario.loader import read_scenario, rebuild_scenario, scenario_from_dict
 from forecast.scenario.validated import EvidenceItem, Node, Question, Rule, Scenario
+from forecast.scenario.writing import TransitionEdit, save_in_place, save_variant
 
 __all__ = [
     "EvidenceItem",
@@ -9,7 +10,10 @@ __all__ = [
     "Question",
     "Rule",
     "Scenario",
+    "TransitionEdit",
     "read_scenario",
     "rebuild_scenario",
+    "save_in_place",
+    "save_variant",
     "scenario_from_dict",
 ]
