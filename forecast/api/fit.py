@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,7 @@ class Fit:
         self.sampler = sampler
         self.method = method
         self._pool: LikelihoodPool | None = None
+        self._pool_lock = threading.Lock()
         stamp: dict[str, Any] = provenance_attrs(model.scenario, model.priors)
         if method == "prior":  # the fitter stamps its fits; the prior draws get the same
             stamp.update(
@@ -99,11 +101,14 @@ class Fit:
 
     @property
     def reweighting(self) -> dict[str, float]:
-        """Pareto k and importance ESS of a re-weighted fit (empty after plain NUTS)."""
+        """Pareto k, importance ESS and ``extended`` of a re-weighted fit (empty after NUTS).
+
+        ``extended`` is 1 when draws from the edited priors were added to the likelihood pool.
+        """
         attrs = self.idata[self.group].attrs
         return {
             k: float(attrs[f"reweight_{k}"])
-            for k in ("pareto_k", "ess")
+            for k in ("pareto_k", "ess", "extended")
             if f"reweight_{k}" in attrs
         }
 
@@ -227,16 +232,42 @@ class Fit:
         :mod:`forecast.analysis.reweighting.likelihood_pool`.
         """
         from forecast.analysis.reweighting import LikelihoodPool
+        from forecast.engine import ExactEngine
 
         if self.method == "prior":
             raise ValueError("a prior predictive has no likelihood to weight by")
-        if self._pool is None:
-            fitter = self._fitter()
-            evidence = fitter.engine.evidence(self.as_of)
-            self._pool = LikelihoodPool(fitter.engine, evidence, self.model.priors, self.seed)
-        return self._pool
+        with self._pool_lock:  # one build, even when a thread prepares it meanwhile
+            if self._pool is None:
+                # an engine of its own: the shared fitter's priors are not touched, so a
+                # thread may build the pool while edits re-fit
+                engine = ExactEngine(self.scenario)
+                evidence = engine.evidence(self.as_of)
+                self._pool = LikelihoodPool(engine, evidence, self.model.priors, self.seed)
+            return self._pool
 
-    def refit(self, model: ScenarioModel, seed: int | None = None) -> Fit:
+    def with_reached_curves(self) -> Fit:
+        """A copy of the fit with every draw's "reached by month" curves stored.
+
+        :meth:`outcomes` then reads them instead of running the engine, and re-fits from the
+        copy (:meth:`refit`) carry them, which is what makes the editor's redraw fast. The
+        copy shares this fit's likelihood pool.
+        """
+        from forecast.analysis.summaries import with_reached_curves
+
+        idata = with_reached_curves(self.idata, self.scenario)
+        out = Fit(
+            self.model,
+            idata,
+            as_of=self.as_of,
+            seed=self.seed,
+            sampler=self.sampler,
+            method=self.method,
+        )
+        out._pool = self._pool
+        out._pool_lock = self._pool_lock
+        return out
+
+    def refit(self, model: ScenarioModel, seed: int | None = None, prior: bool = True) -> Fit:
         """An edited model's fit, re-weighted when reliable, else by NUTS.
 
         A prior edit leaves the likelihood alone, so the fit's draws are re-weighted by the
@@ -261,7 +292,7 @@ class Fit:
             return model.fit(as_of=self.as_of, seed=seed, sampler=self.sampler)
         fitter = self._fitter()  # holds this fit's priors
         pool = self._pool if self._pool is not None else self.likelihood_pool
-        idata = update_priors(fitter, self.idata, model.priors, seed=seed, pool=pool)
+        idata = update_priors(fitter, self.idata, model.priors, seed=seed, pool=pool, prior=prior)
         method = "reweighted" if idata.posterior.attrs["fit_method"] != "nuts" else "nuts"
         logger.info(
             "refit by %s (Pareto k %.2f, importance ESS %.0f)",

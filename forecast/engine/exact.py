@@ -60,6 +60,53 @@ def can_leave(
     return any(s not in node.absorbing for s in question.states)
 
 
+REACHED_VAR = "reached_prob"
+"""Per draw, each leavable "reached" outcome's probability of being reached by each month."""
+
+
+def reached_by_month(scenario: Scenario, outcomes: Sequence[str] | None = None) -> dict:
+    """The questions "reached by the end of month t", for every month, of leavable outcomes.
+
+    A ``reached`` outcome whose states can be left is not a monthly marginal: each month's
+    value is its own question (one masked pass). Outcomes that cannot be left, and
+    ``in_state`` outcomes, are read off the marginals and are not listed.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario.
+    outcomes : sequence of str, optional
+        Outcome ids (default: all of the scenario's).
+
+    Returns
+    -------
+    dict
+        Outcome id -> one question per month (ids ``"<outcome>@<t>"``).
+    """
+    import dataclasses
+
+    tl = scenario.timeline
+    wanted = [o.id for o in scenario.outcomes] if outcomes is None else list(outcomes)
+    specs = {o.id: o for o in scenario.outcomes}
+    out = {}
+    for oid in wanted:
+        template = next((q for q in scenario.questions if q.outcome == oid), None)
+        if template is None or specs[oid].kind != "reached" or not can_leave(scenario, template):
+            continue
+        out[oid] = tuple(
+            dataclasses.replace(
+                template,
+                id=f"{oid}@{t}",
+                step=t,
+                date=tl.month_end_date(t),
+                window_start=None,
+                window_start_step=0,
+            )
+            for t in range(tl.n_steps)
+        )
+    return out
+
+
 def log_likelihood(norms: np.ndarray) -> Any:
     """Sum of the logs of the monthly normalisers (last axis), ``-inf`` once one is zero.
 

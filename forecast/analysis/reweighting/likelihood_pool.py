@@ -46,6 +46,7 @@ from forecast.analysis.reweighting.prior_density import log_prior_draws, rule_lo
 from forecast.analysis.reweighting.weights import effective_sample_size, psis_weights
 from forecast.elicitation import Priors
 from forecast.engine import ExactEngine
+from forecast.engine.exact import REACHED_VAR, reached_by_month
 from forecast.settings import (
     ESS_MIN,
     PARETO_K_MAX,
@@ -205,12 +206,26 @@ class LikelihoodPool:
         """Exact log-likelihood, question probabilities and marginals of every draw."""
         scenario = self.engine.scenario
         n = params[0].shape[0]
-        loglik, questions = [], []
+        reached = reached_by_month(scenario)
+        extra = tuple(q for qs in reached.values() for q in qs)
+        loglik, questions, curves = [], [], []
         marginals: dict[str, list[np.ndarray]] = {node.name: [] for node in scenario.nodes}
         for start in range(0, n, _CHUNK):
             chunk = [p[start : start + _CHUNK] for p in params]
-            result = self.engine.run_draws(chunk, self.evidence)
+            result = self.engine.run_draws(
+                chunk, self.evidence, questions=scenario.questions + extra
+            )
             loglik.append(np.asarray(result.loglik, dtype=float))
+            if reached:
+                curves.append(
+                    np.stack(
+                        [
+                            np.stack([result.questions[q.id] for q in qs], axis=-1)
+                            for qs in reached.values()
+                        ],
+                        axis=-2,
+                    )
+                )
             if scenario.questions:
                 questions.append(
                     np.stack([result.questions[q.id] for q in scenario.questions], axis=-1)
@@ -220,6 +235,8 @@ class LikelihoodPool:
         quantities = {f"p_{name}": np.concatenate(m) for name, m in marginals.items()}
         if scenario.questions:
             quantities["question_prob"] = np.concatenate(questions)
+        if reached:
+            quantities[REACHED_VAR] = np.concatenate(curves)
         return _Draws(params, np.concatenate(loglik), quantities)
 
     @staticmethod

@@ -171,7 +171,8 @@ def update_priors(
     az.InferenceData
         Same layout as :meth:`ScenarioFitter.fit`; the attributes say how it was made:
         ``fit_method``, ``reweight_source`` (``"posterior"`` or ``"likelihood pool"``),
-        ``reweight_pareto_k`` and ``reweight_ess``.
+        ``reweight_pareto_k``, ``reweight_ess`` and ``reweight_extended`` (1 when draws
+        from the edited priors themselves were added to the pool).
     """
     old = fitter.priors
     seed = int(fit.posterior.attrs.get("seed", 0)) if seed is None else seed
@@ -202,6 +203,7 @@ def update_priors(
         assert isinstance(pool, LikelihoodPool)
         groups = {"posterior": _pool_posterior(pool, found, priors, fit.posterior, seed)}
         source, k, ess = "likelihood pool", found.pareto_k, found.ess
+        extended = int(found.extended)
     else:
         rng = np.random.default_rng([seed, 2])
         shape = (fit.posterior.sizes["chain"], fit.posterior.sizes["draw"])
@@ -209,7 +211,7 @@ def update_priors(
         groups = {"posterior": _take(fit.posterior, indices)}
         if "sample_stats" in fit:
             groups["sample_stats"] = _take(fit.sample_stats, indices)
-        source = "posterior"
+        source, extended = "posterior", 0
     if prior and "prior" in fit:
         groups["prior"] = _prior_group(old, priors, fit, fitter, seed)
     attrs = {
@@ -218,6 +220,7 @@ def update_priors(
         "reweight_source": source,
         "reweight_pareto_k": k,
         "reweight_ess": ess,
+        "reweight_extended": extended,
     }
     out = az.InferenceData(**groups)
     for group in out.groups():

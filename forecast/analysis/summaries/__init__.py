@@ -15,6 +15,7 @@ from forecast.analysis.summaries.outcomes import (
     question_summary,
     rule_parameters,
     select_outcomes,
+    with_reached_curves,
 )
 from forecast.analysis.summaries.parameters import (
     parameter_draws,
@@ -50,4 +51,5 @@ __all__ = [
     "rule_parameters",
     "select_outcomes",
     "state_probabilities",
+    "with_reached_curves",
 ]

@@ -10,7 +10,13 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from forecast.engine.exact import ExactEngine, can_leave, evidence_matrices
+from forecast.engine.exact import (
+    REACHED_VAR,
+    ExactEngine,
+    can_leave,
+    evidence_matrices,
+    reached_by_month,
+)
 from forecast.scenario.validated import Question, Scenario
 
 __all__ = [
@@ -21,6 +27,7 @@ __all__ = [
     "question_summary",
     "rule_parameters",
     "select_outcomes",
+    "with_reached_curves",
 ]
 
 QUESTION_VAR = "question_prob"
@@ -171,10 +178,14 @@ def outcome_curves(
     dates = [tl.month_end_date(t) for t in range(tl.n_steps)]
     probs: dict[str, np.ndarray] = {}
     masked: list[Question] = []
+    stored = idata[group][REACHED_VAR] if REACHED_VAR in idata[group] else None
     for oid in wanted:
         spec = specs[oid]
         template = next(q for q in scenario.questions if q.outcome == oid)
         if spec.kind == "reached" and can_leave(scenario, template):
+            if stored is not None and oid in stored["reached_outcome"].values:
+                probs[oid] = _flat(stored.sel(reached_outcome=oid).values)
+                continue
             masked += [
                 dataclasses.replace(
                     template,
@@ -217,6 +228,38 @@ def outcome_curves(
         )
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def with_reached_curves(
+    idata: az.InferenceData, scenario: Scenario, as_of: dt.date | str | None = "recorded"
+) -> az.InferenceData:
+    """A copy of a fit whose posterior also holds :data:`REACHED_VAR` for every draw.
+
+    The "reached by month t" curves of leavable outcomes are then read, not recomputed, by
+    :func:`outcome_curves`, and re-weightings of the fit carry them along.
+    """
+    questions = reached_by_month(scenario)
+    out = idata.copy()
+    if not questions or "posterior" not in idata.groups():
+        return out
+    cutoff = evidence_cutoff(idata) if as_of == "recorded" else as_of
+    evidence = evidence_matrices(scenario, scenario.evidence_as_of(cutoff))
+    engine = ExactEngine(scenario)
+    flat = tuple(q for qs in questions.values() for q in qs)
+    answers = engine.run_draws(
+        rule_parameters(idata, scenario, "posterior"), evidence, questions=flat
+    ).questions
+    post = idata.posterior
+    shape = (post.sizes["chain"], post.sizes["draw"])
+    values = np.stack(
+        [np.stack([answers[q.id] for q in qs], axis=-1) for qs in questions.values()], axis=-2
+    )
+    out.posterior[REACHED_VAR] = (
+        ("chain", "draw", "reached_outcome", "month"),
+        values.reshape(*shape, *values.shape[1:]),
+    )
+    out.posterior = out.posterior.assign_coords(reached_outcome=list(questions))
+    return out
 
 
 def question_summary(
