@@ -8,9 +8,11 @@ model and all its edits, so an edit never compiles anything again.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,20 @@ if TYPE_CHECKING:
     from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RuleEdit:
+    """One rule's entry of the scenario file, as written and as edited (spec dumps)."""
+
+    node: str
+    index: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+def _date(value: dt.date | str | None) -> dt.date | None:
+    return None if value is None else as_of_date(value, "priors_set_on")
 
 
 def structure_key(scenario: Scenario) -> tuple[Any, ...]:
@@ -80,7 +96,7 @@ class ScenarioModel:
     >>> fit.compare(fit.refit(edited))  # doctest: +SKIP
     """
 
-    __slots__ = ("_machinery", "_priors", "_scenario")
+    __slots__ = ("_edits", "_machinery", "_origin", "_priors", "_scenario")
 
     def __init__(
         self,
@@ -88,6 +104,8 @@ class ScenarioModel:
         priors: Priors | None = None,
         *,
         machinery: Machinery | None = None,
+        origin: ScenarioModel | None = None,
+        edits: Mapping[str, RuleEdit] | None = None,
     ) -> None:
         if not isinstance(scenario, Scenario):
             raise TypeError(
@@ -97,6 +115,8 @@ class ScenarioModel:
         self._scenario = scenario
         self._priors = priors  # elicited on first use (see the priors property)
         self._machinery = machinery or Machinery()
+        self._origin = origin
+        self._edits: dict[str, RuleEdit] = dict(edits or {})
 
     # -- construction -----------------------------------------------------------------------
 
@@ -229,6 +249,7 @@ class ScenarioModel:
         """A new model with one rule's entry of the file changed by ``change(entry)``."""
         data = self._scenario.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
         entry = data["nodes"][rule.node]["transitions"][rule.index]
+        before = self._edits[rule.name].before if rule.name in self._edits else copy.deepcopy(entry)
         change(entry)
         try:
             scenario = rebuild_scenario(self._scenario, data)
@@ -244,7 +265,93 @@ class ScenarioModel:
         priors = Priors(
             [prior if r.name == rule.name else self.priors[r.name] for r in scenario.rules]
         )
-        return ScenarioModel(scenario, priors, machinery=self._machinery)
+        edits = dict(self._edits)
+        edits.pop(rule.name, None)
+        if entry != before:
+            edits[rule.name] = RuleEdit(rule.node, rule.index, before, copy.deepcopy(entry))
+        return ScenarioModel(
+            scenario, priors, machinery=self._machinery, origin=self.original, edits=edits
+        )
+
+    # -- edits and saving -------------------------------------------------------------------
+
+    @property
+    def original(self) -> ScenarioModel:
+        """The model as loaded, before any edit (itself when unedited)."""
+        return self._origin if self._origin is not None else self
+
+    @property
+    def edits(self) -> tuple[str, ...]:
+        """Ids of the rules whose entries differ from the file's, in edit order."""
+        return tuple(self._edits)
+
+    def edited_entries(self) -> dict[str, RuleEdit]:
+        """Each edited rule's entry as the file states it and as edited."""
+        return dict(self._edits)
+
+    def _transition_edits(self) -> list[Any]:
+        from forecast.scenario import TransitionEdit
+
+        return [TransitionEdit(e.node, e.index, e.before, e.after) for e in self._edits.values()]
+
+    def _source_file(self) -> Path:
+        path = self._scenario.path
+        if path is None:
+            raise ValueError("this model was not loaded from a file: use save_variant(base=...)")
+        return Path(path)
+
+    def save_in_place(self, priors_set_on: dt.date | str | None = None) -> Path:
+        """Write the edits into the scenario file itself (comments, order, quotes kept).
+
+        Parameters
+        ----------
+        priors_set_on : date or str, optional
+            The date the edited priors are stated on (written to ``priors_set_on``); None
+            keeps the file's.
+
+        Returns
+        -------
+        Path
+            The file, which loads back to exactly this model's priors.
+        """
+        from forecast.scenario import save_in_place
+
+        return save_in_place(
+            self._source_file(), self._transition_edits(), priors_set_on=_date(priors_set_on)
+        )
+
+    def save_variant(
+        self,
+        target: str | Path,
+        *,
+        id: str,
+        author: str | None = None,
+        title: str | None = None,
+        priors_set_on: dt.date | str | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write the edits as a forecaster's variant file (``extends:`` this scenario).
+
+        Only the edited nodes' transitions are restated; everything else is read from the
+        scenario file. An existing ``target`` is refused unless ``overwrite``.
+
+        Returns
+        -------
+        Path
+            The new file, which loads back to exactly this model's priors.
+        """
+        from forecast.scenario import save_variant
+
+        return save_variant(
+            self._source_file(),
+            Path(target),
+            self._transition_edits(),
+            id=id,
+            author=author,
+            title=title,
+            priors_set_on=_date(priors_set_on),
+            overwrite=overwrite,
+        )
 
     def with_judgement(
         self,

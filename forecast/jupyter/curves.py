@@ -1,0 +1,143 @@
+"""The editor's figure: each outcome by month, the edited fit against the file's."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from forecast.api.fit import Fit
+from forecast.plots.style import PALETTE
+
+__all__ = ["OutcomeFigure"]
+
+BAND = 0.8
+"""The central band drawn around the edited forecast."""
+
+DRAWS = 400
+"""Draws (evenly spaced) behind the curves; the editor's table uses every draw."""
+
+
+class OutcomeFigure:
+    """Small multiples of the outcomes, redrawn in place for each edited fit.
+
+    The file's priors (the baseline fit) are a dashed grey line; the edited fit is a solid
+    line with its 80% band. Each panel's y-range fits its data (and grows when an edit needs
+    it), so that rare outcomes are told apart.
+    """
+
+    def __init__(
+        self, baseline: Fit, outcomes: Sequence[str] | None = None, dpi: float = 90
+    ) -> None:
+        scenario = baseline.scenario
+        self.outcomes = list(outcomes or [o.id for o in scenario.outcomes])
+        self._labels = {o.id: o.label for o in scenario.outcomes}
+        self._kinds = {o.id: o.kind for o in scenario.outcomes}
+        self._base = self._curves(baseline)
+        self.dpi = dpi
+        self._canvas = None
+        self._background = None
+        cols = 2
+        rows = math.ceil(len(self.outcomes) / cols)
+        self.figure = Figure(figsize=(6.4, 1.55 * rows + 0.6), layout="constrained")
+        axes = self.figure.subplots(rows, cols, sharex=True, squeeze=False).ravel()
+        for ax in axes[len(self.outcomes) :]:
+            ax.set_visible(False)
+        self.axes = dict(zip(self.outcomes, axes, strict=False))
+        self._lines = {}
+        self._bands = {}
+        for outcome, ax in self.axes.items():
+            months, mean, _, _ = self._base[outcome]
+            ax.plot(months, mean, ls="--", color=PALETTE["prior"], lw=1.4, label="file's priors")
+            (line,) = ax.plot(months, mean, color=PALETTE["posterior"], lw=1.8, label="edited")
+            line.set_animated(True)
+            self._lines[outcome] = line
+            what = "reached by" if self._kinds[outcome] == "reached" else "in state at"
+            ax.set_title(f"{self._labels[outcome]} ({what})", fontsize=9, loc="left")
+            ax.tick_params(labelsize=8)
+            ax.grid(alpha=0.3)
+        # month positions and fixed tick labels: date locators cost more than the curves
+        dates = [scenario.timeline.month_end_date(t) for t in range(scenario.timeline.n_steps)]
+        ticks = [t for t, d in enumerate(dates) if d.month in (1, 7)]
+        for ax in axes:
+            ax.set_xticks(ticks, [dates[t].strftime("%Y-%m") for t in ticks])
+            ax.set_xlim(0, len(dates) - 1)
+        handles, labels = next(iter(self.axes.values())).get_legend_handles_labels()
+        self.figure.legend(
+            [*handles, _band_patch()],
+            [*labels, f"edited, {round(BAND * 100)}% band"],
+            loc="outside lower center",
+            ncols=3,
+            fontsize=9,
+            frameon=False,
+        )
+
+    def _curves(self, fit: Fit) -> dict[str, tuple[list, np.ndarray, np.ndarray, np.ndarray]]:
+        table = fit.outcomes(self.outcomes, bands=(BAND,), max_draws=DRAWS)
+        pct = round(BAND * 100)
+        out = {}
+        for outcome, rows in table.groupby("outcome", sort=False):
+            out[outcome] = (
+                list(range(len(rows))),
+                rows["mean"].to_numpy(),
+                rows[f"low{pct}"].to_numpy(),
+                rows[f"high{pct}"].to_numpy(),
+            )
+        return out
+
+    def png(self, fit: Fit) -> bytes:
+        """The figure for ``fit`` as PNG bytes, redrawn in place (redrawn per edit)."""
+        from PIL import Image
+
+        self.draw(fit)
+        out = io.BytesIO()
+        Image.fromarray(np.asarray(self._canvas.buffer_rgba())).save(
+            out, format="png", compress_level=1
+        )
+        return out.getvalue()
+
+    def draw(self, fit: Fit) -> Figure:
+        """The figure with ``fit`` as the edited forecast.
+
+        The axes, titles and the file's dashed curves are drawn once; an edit redraws only
+        its curves and bands over that background (blitting), unless a curve leaves its
+        panel's y-range, which then grows and the whole figure is drawn again.
+        """
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        curves = self._curves(fit)
+        full = self._background is None
+        for outcome, ax in self.axes.items():
+            months, mean, low, high = curves[outcome]
+            self._lines[outcome].set_ydata(mean)
+            if outcome in self._bands:
+                self._bands[outcome].remove()
+            band = ax.fill_between(months, low, high, color=PALETTE["posterior"], alpha=0.18, lw=0)
+            band.set_animated(True)
+            self._bands[outcome] = band
+            top = max(float(np.max(high)), float(np.max(self._base[outcome][1])))
+            if top > ax.get_ylim()[1] or full:
+                ax.set_ylim(0, min(1.0, max(0.02, top * 1.25)))
+                full = True
+        if full:
+            if self._canvas is None:
+                self._canvas = FigureCanvasAgg(self.figure)
+                self.figure.set_dpi(self.dpi)
+            self._canvas.draw()  # lays out (once), draws all but the edited curves
+            self.figure.set_layout_engine("none")
+            self._background = self._canvas.copy_from_bbox(self.figure.bbox)
+        else:
+            self._canvas.restore_region(self._background)
+        for outcome, ax in self.axes.items():
+            ax.draw_artist(self._bands[outcome])
+            ax.draw_artist(self._lines[outcome])
+        return self.figure
+
+
+def _band_patch():
+    from matplotlib.patches import Patch
+
+    return Patch(color=PALETTE["posterior"], alpha=0.18)
