@@ -57,9 +57,16 @@ class _RuleControls:
     rows: list[_Row]
 
 
+def _field_name(field: str) -> str:
+    """The last part of a problem's field (``...to.active.credibility (rule r)`` -> credibility)."""
+    return field.split(" (rule ")[0].rsplit(".", 1)[-1]
+
+
 def _problems_html(exc: ScenarioError) -> str:
+    """The problems as ``forecast check`` words them, one list item each."""
     items = "".join(
-        f"<li>{html.escape(p.message)}. Allowed: {html.escape(p.allowed)}</li>"
+        f"<li><b>{html.escape(_field_name(p.field))}</b>: {html.escape(p.message)}. "
+        f"Allowed: {html.escape(p.allowed)}</li>"
         for p in exc.problems
     )
     return f"<ul class='forecast-error' style='color:#b00020;margin:0'>{items}</ul>"
