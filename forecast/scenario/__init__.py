@@ -2,7 +2,18 @@
 
 from forecast.scenario.loader import read_scenario, rebuild_scenario, scenario_from_dict
 from forecast.scenario.validated import EvidenceItem, Node, Question, Rule, Scenario
-from forecast.scenario.writing import TransitionEdit, save_in_place, save_variant
+
+_WRITING = ("TransitionEdit", "save_in_place", "save_variant")
+
+
+def __getattr__(name: str):
+    # the writer needs ruamel.yaml, loaded only when something is saved
+    if name in _WRITING:
+        from forecast.scenario import writing
+
+        return getattr(writing, name)
+    raise AttributeError(f"module 'forecast.scenario' has no attribute {name!r}")
+
 
 __all__ = [
     "EvidenceItem",

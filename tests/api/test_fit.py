@@ -178,7 +178,8 @@ def test_headline_and_diagnostics_tables(tiny):
 def test_import_is_light():
     code = (
         "import sys, forecast; forecast.ScenarioModel; "
-        "print(sorted(m for m in ('arviz', 'pymc', 'pytensor', 'numba', 'nutpie') "
+        "print(sorted(m for m in ('arviz', 'pymc', 'pytensor', 'numba', 'nutpie', "
+        "'ruamel.yaml', 'ipywidgets') "
         "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
