@@ -21,6 +21,12 @@ if TYPE_CHECKING:
     from forecast.api.forecasters import Forecasters
     from forecast.api.loading import load_scenario
     from forecast.api.model import ScenarioModel
+    from forecast.api.project import (
+        ProjectFileNotFoundError,
+        find_file,
+        find_scenario,
+        project_root,
+    )
     from forecast.api.provenance import DifferentModelError
     from forecast.api.several import diagnostics, headline, pool
     from forecast.pymc_backend.fitting import SamplerConfig
@@ -31,6 +37,10 @@ EXPORTS = {
     "Forecasters": "forecast.api.forecasters",
     "DifferentModelError": "forecast.api.provenance",
     "load_scenario": "forecast.api.loading",
+    "project_root": "forecast.api.project",
+    "find_file": "forecast.api.project",
+    "find_scenario": "forecast.api.project",
+    "ProjectFileNotFoundError": "forecast.api.project",
     "pool": "forecast.api.several",
     "headline": "forecast.api.several",
     "diagnostics": "forecast.api.several",
@@ -52,15 +62,19 @@ __all__ = [
     "Forecasters",
     "Intervention",
     "Observation",
+    "ProjectFileNotFoundError",
     "SamplerConfig",
     "ScenarioModel",
     "diagnostics",
     "evidence_arrivals",
+    "find_file",
+    "find_scenario",
     "headline",
     "largest_moves",
     "load_claim_map",
     "load_scenario",
     "pool",
+    "project_root",
     "replay_dates",
     "score_summary",
     "top_swings",
