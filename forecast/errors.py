@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from pathlib import Path
+
+HTML_COLUMNS = ("file", "line", "field", "message", "allowed")
+"""The columns of a problem table, as :meth:`ScenarioError._repr_html_` shows it."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,26 @@ class ScenarioError(Exception):
         count = len(self.problems)
         head = f"{count} problem{'s' if count != 1 else ''} found:"
         return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+    def _repr_html_(self) -> str:
+        """The problems as an HTML table (file, line, field, message, allowed), for notebooks."""
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} found"
+        header = "".join(f"<th>{name}</th>" for name in HTML_COLUMNS)
+        rows = []
+        for problem in self.problems:
+            cells = (
+                problem.file,
+                "" if problem.line is None else str(problem.line),
+                problem.field or "(file)",
+                problem.message,
+                problem.allowed,
+            )
+            rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+        return (
+            f'<div class="forecast-problems"><p><b>{type(self).__name__}</b>: {head}</p>'
+            f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        )
 
     @classmethod
     def single(
