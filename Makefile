@@ -1,8 +1,8 @@
 # Two commands set everything up on a fresh machine:
 #   make forecast   install, then fit the Kursk scenario and print its forecast table
 #   make test       install, then run the whole test suite, notebooks included (nbval)
-# and one re-executes the notebooks in place after a change:
-#   make notebooks
+# and one re-executes the notebooks in place after a change, or runs copies with other parameters:
+#   make notebooks [SCENARIO=scenarios/forecasters/dove.yaml] [AS_OF=2024-12-31]
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -49,5 +49,13 @@ test: setup
 	$(VENV)/bin/mypy $(TYPED)
 	$(PY) -m pytest -n 2 --dist loadfile $(NBVAL) tests notebooks
 
+# Without SCENARIO or AS_OF: re-execute notebooks/*.ipynb in place (their outputs are the tests'
+# reference). With either: execute copies with those parameters (papermill, notebooks/run.py)
+# into results/notebooks/<scenario stem>[_as_of_<date>]/, the originals untouched; a notebook
+# that fails is reported with its cell, the others still run, and the exit code is non-zero.
 notebooks: setup
+ifneq ($(SCENARIO)$(AS_OF),)
+	$(PY) notebooks/run.py $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(AS_OF),--as-of $(AS_OF))
+else
 	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+endif

@@ -5,13 +5,15 @@ assignments of literals), the second is the set-up cell. Every later code cell m
 names that the parameters or set-up cells define, that it defines itself, its own imports and
 builtins, and may not assign a name the set-up defines (a later cell would then see another
 value depending on what ran before it). The check is static (``ast``), so it costs nothing.
-Then: a ScenarioError raised in a cell shows as its problem list (forecast.jupyter.errors).
+Then: a ScenarioError raised in a cell shows as its problem list (forecast.jupyter.errors),
+and ``notebooks/run.py`` (``make notebooks SCENARIO=...``) injects the parameters into copies.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import json
 import subprocess
 import sys
@@ -312,3 +314,113 @@ def test_importing_forecast_registers_nothing() -> None:
     code = "import sys, forecast; print('IPython' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+# -- make notebooks SCENARIO=...: the runner -----------------------------------------------------
+
+
+@functools.cache
+def load_runner():
+    """``notebooks/run.py``, a script rather than a module of the package."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("notebooks_run", ROOT / "notebooks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("declared", "scenario", "as_of", "expected"),
+    [
+        (
+            ["SCENARIO", "AS_OF"],
+            "s.yaml",
+            "2024-12-31",
+            {"SCENARIO": "s.yaml", "AS_OF": "2024-12-31"},
+        ),
+        (["SCENARIO", "AS_OF"], "s.yaml", None, {"SCENARIO": "s.yaml"}),  # keeps its own AS_OF
+        (["SCENARIO", "CLAIM_MAP"], "s.yaml", "2024-12-31", {"SCENARIO": "s.yaml"}),  # no AS_OF
+        (["SCENARIO"], None, None, {}),
+    ],
+)
+def test_the_runner_injects_what_a_notebook_declares(declared, scenario, as_of, expected) -> None:
+    assert load_runner().build_parameters(declared, scenario, as_of) == expected
+
+
+@pytest.mark.parametrize(
+    ("scenario", "as_of", "name"),
+    [
+        ("scenarios/forecasters/dove.yaml", None, "dove"),
+        ("scenarios/forecasters/dove.yaml", "2024-12-31", "dove_as_of_2024-12-31"),
+        (None, "2024-12-31", "default_as_of_2024-12-31"),
+    ],
+)
+def test_the_results_folder_is_named_after_the_run(scenario, as_of, name) -> None:
+    assert load_runner().run_name(scenario, as_of) == name
+
+
+def small_notebook(path: Path, *sources: str) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_markdown_cell("# a test")]
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in sources]
+    nb.cells[1].metadata["tags"] = ["parameters"]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_the_runner_runs_copies_and_reports_the_failing_cell(tmp_path) -> None:
+    import nbformat
+
+    runner = load_runner()
+    good = small_notebook(
+        tmp_path / "01_good.ipynb",
+        'SCENARIO = "scenarios/kursk_2024.yaml"\nAS_OF = "2024-09-30"',
+        "print(f'{SCENARIO} {AS_OF}')",
+    )
+    bad = small_notebook(
+        tmp_path / "02_bad.ipynb",
+        'SCENARIO = "scenarios/kursk_2024.yaml"',
+        "x = 1",
+        "assert x == 2, 'x is not two'",
+        "print('not reached')",
+    )
+    before = good.read_text(), bad.read_text()
+    lines = []
+    outcomes = runner.run_notebooks(
+        [good, bad], tmp_path / "out", "scenarios/dove.yaml", "2024-12-31", report=lines.append
+    )
+    assert (good.read_text(), bad.read_text()) == before  # the originals are left as they were
+    ran = nbformat.read(tmp_path / "out" / "01_good.ipynb", as_version=4)
+    printed = "".join(
+        o.get("text", "") for c in ran.cells if c.cell_type == "code" for o in c.outputs
+    )
+    assert printed == "scenarios/dove.yaml 2024-12-31\n"
+    assert [o.error == "" for o in outcomes] == [True, False]
+    assert outcomes[1].left_out == ["AS_OF"]
+    assert "cell 4 (In [4], \"assert x == 2, 'x is not two'\"): AssertionError: x is not two" in (
+        outcomes[1].error
+    )
+    assert lines[0].startswith("ok     01_good.ipynb")
+    assert lines[1].startswith("FAILED 02_bad.ipynb") and "(no AS_OF parameter)" in lines[1]
+
+
+def test_the_runner_never_writes_the_notebooks_folder(capsys) -> None:
+    assert load_runner().main(["--out", str(ROOT / "notebooks")]) == 2
+    assert "refusing to write into" in capsys.readouterr().out
+
+
+def test_the_runner_refuses_a_bad_date_or_scenario(capsys) -> None:
+    runner = load_runner()
+    assert runner.main(["--as-of", "2024-13-01"]) == 2
+    assert runner.main(["--scenario", "scenarios/none.yaml"]) == 2
+    out = capsys.readouterr().out
+    assert "is not a date" in out and "scenario not found; tried" in out
