@@ -241,8 +241,8 @@ class PriorEditor:
             boxes = [self._rule_box(rule) for rule in rules]
             node_boxes.append((f"{node.label} ({node.name})", widgets.VBox(boxes)))
         accordion = widgets.Accordion(children=[b for _, b in node_boxes])
-        for i, (title, _) in enumerate(node_boxes):
-            accordion.set_title(i, title)
+        for i, (node_title, _) in enumerate(node_boxes):
+            accordion.set_title(i, node_title)
         accordion.add_class("forecast-judgements")
         self._status = widgets.HTML(self._status_text())
         self._busy = widgets.IntProgress(
@@ -506,7 +506,7 @@ def _condition_words(model: ScenarioModel, rule) -> str:
     scenario = model.scenario
     node = scenario.node(rule.node)
     given = "; ".join(
-        f"{scenario.node(parent).label.lower()}: {' or '.join(states)}"
+        f"{scenario.node(parent).label}: {' or '.join(states)}"
         for parent, states in (rule.given or {}).items()
     )
     text = f"{node.label}: from {' or '.join(rule.from_states)}"
