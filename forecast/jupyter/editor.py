@@ -434,6 +434,10 @@ class PriorEditor:
             value="", placeholder="YYYY-MM-DD (empty: keep)", description="priors set on"
         )
         when.style.description_width = "90px"
+        target.add_class("forecast-save-file")
+        author.add_class("forecast-save-author")
+        when.add_class("forecast-save-date")
+        mode.add_class("forecast-save-mode")
         button = widgets.Button(description="Save", icon="save", button_style="primary")
         button.add_class("forecast-save")
         out = widgets.HTML()
