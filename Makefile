@@ -57,5 +57,7 @@ notebooks: setup
 ifneq ($(SCENARIO)$(AS_OF),)
 	$(PY) notebooks/run.py $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(AS_OF),--as-of $(AS_OF))
 else
-	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+	@# widget state (the editor's figures) is not stored: the live editor needs a kernel anyway
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	  --NotebookClient.store_widget_state=False notebooks/*.ipynb
 endif
