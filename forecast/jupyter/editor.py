@@ -366,13 +366,22 @@ class PriorEditor:
     def _on_judgement(self, row: _Row) -> None:
         if self._updating:
             return
+        rows = self._prior_rows(row.rule)
+        stated = rows[rows["destination"] == row.to]["credibility"]
+        # the mass is written only when it changes (a file that leaves it to the default
+        # keeps doing so)
+        credibility = (
+            None
+            if not stated.empty and row.credibility.value == float(stated.iloc[0])
+            else row.credibility.value
+        )
         try:
             model = self.model.with_judgement(
                 row.rule,
                 row.to,
                 best=row.best.value,
                 interval=(row.low.value, row.high.value),
-                credibility=row.credibility.value,
+                credibility=credibility,
             )
         except ScenarioError as exc:
             row.error.value = _problems_html(exc)

@@ -30,11 +30,19 @@ def fit(kursk):
     return ScenarioModel.from_file(kursk).fit(as_of="2024-09-30", seed=11, sampler=SMALL)
 
 
-@pytest.fixture()
-def editor(fit):
+@pytest.fixture(scope="module")
+def shared_editor(fit):
     ed = PriorEditor(fit)
     assert ed.wait_ready(120)
     return ed
+
+
+@pytest.fixture()
+def editor(shared_editor):
+    """The module's editor, back at the file's priors with no history (one pool per module)."""
+    shared_editor.reset()
+    shared_editor.history.clear()
+    return shared_editor
 
 
 def _row(editor, rule=RULE, to=None):
@@ -96,6 +104,9 @@ def test_undo_reset_and_several_edits(editor):
     assert np.allclose(editor.table()["change"], 0.0)
     editor.undo()  # back to the edit before the reset
     assert editor.model.edits == (RULE,) and first.best.value == 0.6
+    editor.history.clear()
+    editor.undo()  # nothing to undo: nothing happens
+    assert editor.model.edits == (RULE,)
 
 
 def test_window_edit_runs_nuts_and_says_so(editor):
@@ -133,5 +144,5 @@ def test_save_in_place_loads_back_and_keeps_comments(editor, kursk):
         line for line in new.splitlines() if line.lstrip().startswith("#")
     ]
     changed = [a for a, b in zip(text.splitlines(), new.splitlines(), strict=True) if a != b]
-    assert len(changed) == 1 and "0.5" in changed[0]
+    assert len(changed) == 1 and "0.5" in changed[0]  # no default mass written, only the best
     kursk.write_text(text)
