@@ -69,3 +69,37 @@ def test_systematic_resampling_follows_the_weights() -> None:
     weights = np.array([0.5, 0.0, 0.25, 0.25])
     counts = np.bincount(systematic_resample(weights, np.random.default_rng(0)), minlength=4)
     assert counts.tolist() == [2, 0, 1, 1]
+
+
+def test_route_selection_own_draws_pool_or_nuts(fitted) -> None:
+    from forecast.analysis.reweighting import LikelihoodPool
+
+    fitter, fit = fitted
+    original = fitter.priors
+    prior = _beta_rule(fitter)
+    built = []
+
+    def make_pool():
+        built.append(1)
+        return LikelihoodPool(
+            fitter.engine, fitter.set_evidence(None), original, seed=3, base=3000, per_rule=200
+        )
+
+    # a small edit: the fit's own draws carry it, the pool recipe is not even built
+    small = original.replace(prior.rule, prior.alpha * 1.2)
+    out = update_priors(fitter, fit, small, pool=make_pool)
+    assert out.posterior.attrs["reweight_source"] == "posterior" and not built
+    own_ess = out.posterior.attrs["reweight_ess"]
+    # a far edit: the fit's draws do not carry it, the pool does (and is built once)
+    fitter.set_priors(original)
+    far = original.replace(prior.rule, np.array([2.0, 60.0]))
+    out = update_priors(fitter, fit, far, pool=make_pool)
+    assert out.posterior.attrs["reweight_source"] == "likelihood pool" and built == [1]
+    assert out.posterior.attrs["reweight_ess"] >= ESS_MIN
+    assert_matches_importance_sampling(fitter, out, 40_000, seed=23)
+    # with a built pool, the larger ESS wins even for a small edit
+    fitter.set_priors(original)
+    pool = make_pool()
+    out = update_priors(fitter, fit, small, pool=pool)
+    best = max(own_ess, pool.weights(small, False).ess)
+    assert out.posterior.attrs["reweight_ess"] == pytest.approx(best)
