@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -46,6 +47,9 @@ class OutcomeFigure:
         axes = self.figure.subplots(rows, cols, sharex=True, squeeze=False).ravel()
         for ax in axes[len(self.outcomes) :]:
             ax.set_visible(False)
+        # the last panel of each column carries the month labels
+        for ax in axes[len(self.outcomes) - cols : len(self.outcomes)]:
+            ax.xaxis.set_tick_params(labelbottom=True)
         self.axes = dict(zip(self.outcomes, axes, strict=False))
         self._lines = {}
         self._bands = {}
@@ -55,9 +59,11 @@ class OutcomeFigure:
             (line,) = ax.plot(months, mean, color=PALETTE["posterior"], lw=1.8, label="edited")
             line.set_animated(True)
             self._lines[outcome] = line
-            what = "reached by" if self._kinds[outcome] == "reached" else "in state at"
-            ax.set_title(f"{self._labels[outcome]} ({what})", fontsize=9, loc="left")
-            ax.tick_params(labelsize=8)
+            what = "P(reached by)" if self._kinds[outcome] == "reached" else "P(in the month)"
+            title = textwrap.shorten(self._labels[outcome], 34, placeholder="...")
+            ax.set_title(title, fontsize=9.5, loc="left")
+            ax.set_ylabel(what, fontsize=9)
+            ax.tick_params(labelsize=9)
             ax.grid(alpha=0.3)
         # month positions and fixed tick labels: date locators cost more than the curves
         dates = [scenario.timeline.month_end_date(t) for t in range(scenario.timeline.n_steps)]
