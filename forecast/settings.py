@@ -39,6 +39,11 @@ re-weighting that is trusted."""
 PARETO_K_MAX = 0.7
 """Pareto k above which importance re-weighting is unreliable (Vehtari et al. 2024)."""
 
+OWN_DRAWS_ESS = 1000
+"""Importance ESS above which a prior edit re-weights the fit's own draws (a small edit);
+below it the fit's likelihood pool is used when reliable, so a refit's route depends only on
+the fit and the edited priors."""
+
 POOL_BASE_DRAWS = 6000
 """Draws from the file's priors in the likelihood pool a prior edit is re-weighted from
 (:mod:`forecast.analysis.reweighting.likelihood_pool`)."""

@@ -31,6 +31,14 @@ METHODS = ("nuts", "reweighted", "prior")
 """How a fit was made: NUTS, PSIS re-weighting of another fit's draws, or the priors alone."""
 
 
+class _PoolSlot:
+    """A fit's likelihood pool, built once and shared by the fit's copies."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pool: LikelihoodPool | None = None
+
+
 class Fit:
     """The result of :meth:`ScenarioModel.fit` (or of ``prior_predictive`` or ``refit``).
 
@@ -71,8 +79,7 @@ class Fit:
         self.seed = seed
         self.sampler = sampler
         self.method = method
-        self._pool: LikelihoodPool | None = None
-        self._pool_lock = threading.Lock()
+        self._pool_slot = _PoolSlot()
         stamp: dict[str, Any] = provenance_attrs(model.scenario, model.priors)
         if method == "prior":  # the fitter stamps its fits; the prior draws get the same
             stamp.update(
@@ -236,14 +243,15 @@ class Fit:
 
         if self.method == "prior":
             raise ValueError("a prior predictive has no likelihood to weight by")
-        with self._pool_lock:  # one build, even when a thread prepares it meanwhile
-            if self._pool is None:
+        slot = self._pool_slot
+        with slot.lock:  # one build, even when a thread prepares it meanwhile
+            if slot.pool is None:
                 # an engine of its own: the shared fitter's priors are not touched, so a
                 # thread may build the pool while edits re-fit
                 engine = ExactEngine(self.scenario)
                 evidence = engine.evidence(self.as_of)
-                self._pool = LikelihoodPool(engine, evidence, self.model.priors, self.seed)
-            return self._pool
+                slot.pool = LikelihoodPool(engine, evidence, self.model.priors, self.seed)
+            return slot.pool
 
     def with_reached_curves(self) -> Fit:
         """A copy of the fit with every draw's "reached by month" curves stored.
@@ -263,18 +271,18 @@ class Fit:
             sampler=self.sampler,
             method=self.method,
         )
-        out._pool = self._pool
-        out._pool_lock = self._pool_lock
+        out._pool_slot = self._pool_slot
         return out
 
     def refit(self, model: ScenarioModel, seed: int | None = None, prior: bool = True) -> Fit:
         """An edited model's fit, re-weighted when reliable, else by NUTS.
 
         A prior edit leaves the likelihood alone, so the fit's draws are re-weighted by the
-        ratio of the priors, or the fit's :meth:`likelihood_pool` by the new prior times the
-        exact likelihood, whichever is reliable (Pareto k <= 0.7, importance ESS >= 400,
-        :mod:`forecast.settings`) with the larger ESS. The pool is built the first time the
-        fit's own draws do not suffice. When nothing re-weights reliably, or when the edit
+        ratio of the priors when the edit is small (their importance ESS at least
+        ``OWN_DRAWS_ESS``), else the fit's :meth:`likelihood_pool` by the new prior times the
+        exact likelihood when that is reliable (Pareto k <= 0.7, importance ESS >= 400,
+        :mod:`forecast.settings`; the pool is built then), else the own draws if reliable.
+        The route depends on the fit and the edited priors only. When nothing re-weights reliably, or when the edit
         changes the likelihood (a rule's window), NUTS runs again on the shared compiled
         density. ``method`` and
         :attr:`reweighting` say which, and the log says why.
@@ -291,7 +299,7 @@ class Fit:
             logger.info("the edit changes the likelihood (a rule's window): NUTS again")
             return model.fit(as_of=self.as_of, seed=seed, sampler=self.sampler)
         fitter = self._fitter()  # holds this fit's priors
-        pool = self._pool if self._pool is not None else self.likelihood_pool
+        pool = self._pool_slot.pool or self.likelihood_pool
         idata = update_priors(fitter, self.idata, model.priors, seed=seed, pool=pool, prior=prior)
         method = "reweighted" if idata.posterior.attrs["fit_method"] != "nuts" else "nuts"
         logger.info(

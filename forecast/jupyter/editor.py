@@ -213,20 +213,21 @@ class PriorEditor:
     def _status_text(self) -> str:
         fit = self.fit
         if fit is self.baseline:
-            how = "the file's priors (the fit itself)"
+            how = "Forecast by the file's priors (the fit itself)"
         elif fit.method == "nuts":
-            how = "NUTS (the edit is too far for re-weighting)"
+            how = "Forecast re-fitted by NUTS (the edit is too far to re-weight)"
         else:
             source = fit.idata.posterior.attrs.get("reweight_source", "posterior")
+            what = "the fit's own draws" if source == "posterior" else f"the {source}"
             how = (
-                f"re-weighted from the {source} (importance ESS "
+                f"Forecast re-weighted from {what} (importance ESS "
                 f"{fit.reweighting.get('ess', float('nan')):.0f}, Pareto k "
                 f"{fit.reweighting.get('pareto_k', float('nan')):.2f})"
             )
         edits = ", ".join(self.model.edits) or "none"
         return (
-            f"<span class='forecast-status'>Forecast by {html.escape(how)} in "
-            f"{self.last_seconds:.2f} s. Edited rules: {html.escape(edits)}.</span>"
+            f"<span class='forecast-status'>{html.escape(how)} in {self.last_seconds:.2f} s. "
+            f"Edited rules: {html.escape(edits)}.</span>"
         )
 
     def _build(self) -> None:
@@ -256,14 +257,19 @@ class PriorEditor:
         undo.add_class("forecast-undo")
         reset.add_class("forecast-reset")
         self._save_box = self._saving()
-        self._image = widgets.Image(format="png", layout=widgets.Layout(width="100%"))
+        # shown at its own size (no up-scaling), shrunk only when the column is narrower
+        self._image = widgets.Image(
+            format="png", layout=widgets.Layout(width="auto", max_width="100%")
+        )
         self._table = widgets.HTML()
         self._table.add_class("forecast-table")
         left = widgets.VBox(
             [widgets.HTML("<b>Judgements</b> (Enter or leave a field to apply)"), accordion],
-            layout=widgets.Layout(width="46%"),
+            layout=widgets.Layout(flex="1 1 440px", min_width="440px"),
         )
-        right = widgets.VBox([self._image, self._table], layout=widgets.Layout(width="54%"))
+        right = widgets.VBox(
+            [self._image, self._table], layout=widgets.Layout(flex="1 1 560px", min_width="400px")
+        )
         self.widget = widgets.VBox(
             [
                 widgets.HTML(
@@ -271,7 +277,7 @@ class PriorEditor:
                     f"{self.baseline.as_of or 'all evidence'}</h3>"
                 ),
                 widgets.HBox([undo, reset, self._busy, self._status]),
-                widgets.HBox([left, right]),
+                widgets.HBox([left, right], layout=widgets.Layout(flex_flow="row wrap")),
                 self._save_box,
             ]
         )
@@ -291,8 +297,8 @@ class PriorEditor:
                 value=table.get(to, {}).get("credibility", 0.8), description="mass", **_NUMBER
             )
             for w in (best, low, high, cred):
-                w.style.description_width = "34px"
-                w.layout.width = "120px"
+                w.style.description_width = "40px"
+                w.layout.width = "118px"
                 w.continuous_update = False
             slug = f"{rule.name}>{to}"
             best.add_class("forecast-best")
@@ -320,26 +326,15 @@ class PriorEditor:
         self._controls[rule.name] = controls
         parts = [widgets.HTML(f"<b>{html.escape(_condition_words(self.model, rule))}</b>"), window]
         for row in rows:
-            parts.append(
-                widgets.VBox(
-                    [
-                        widgets.HBox(
-                            [
-                                widgets.HTML(
-                                    f"&rarr; <b>{html.escape(row.to)}</b> within the window:",
-                                    layout=widgets.Layout(width="190px"),
-                                ),
-                                row.best,
-                                row.low,
-                                row.high,
-                                row.credibility,
-                            ]
-                        ),
-                        row.prior,
-                        row.error,
-                    ]
-                )
+            inputs = widgets.HBox(
+                [row.best, row.low, row.high, row.credibility],
+                layout=widgets.Layout(flex_flow="row wrap"),
             )
+            label = widgets.HTML(
+                f"&rarr; <b>{html.escape(row.to)}</b> within the window: best guess, "
+                "plausible interval (from, to) and its mass"
+            )
+            parts.append(widgets.VBox([label, inputs, row.prior, row.error]))
         parts += [rationale, controls.error]
         box = widgets.VBox(parts, layout=widgets.Layout(border="1px solid #ddd", padding="4px"))
         box.add_class("forecast-rule")
@@ -488,10 +483,13 @@ class PriorEditor:
             f"<td>{html.escape(str(q))}</td>"
             f"<td style='text-align:left'>{html.escape(str(r['text']))}</td>"
             f"<td>{r['before']:.3f}</td><td class='forecast-after'>{r['after']:.3f}</td>"
-            f"<td style='color:{_change_colour(r['change'])}'>{r['change']:+.3f}</td></tr>"
+            f"<td style='color:{_change_colour(r['change'])}'>{_change_text(r['change'])}</td>"
+            "</tr>"
             for q, r in table.iterrows()
         )
         self._table.value = (
+            "<style>.forecast-table td, .forecast-table th {padding: 1px 6px; "
+            "text-align: right}</style>"
             "<table style='font-size:90%;border-collapse:collapse'><tr><th>id</th>"
             "<th>question</th><th>before</th><th>after</th><th>change</th></tr>"
             f"{rows}</table>"
@@ -501,6 +499,11 @@ class PriorEditor:
         from IPython.display import display
 
         display(self.widget)
+
+
+def _change_text(change: float) -> str:
+    """A change to 3 decimals, signed, with no "-0.000"."""
+    return "0.000" if abs(change) < 0.0005 else f"{change:+.3f}"
 
 
 def _change_colour(change: float) -> str:

@@ -36,7 +36,7 @@ from forecast.pymc_backend.fitting import (
     ScenarioFitter,
     outcome_vectors,
 )
-from forecast.settings import ESS_MIN, PARETO_K_MAX
+from forecast.settings import ESS_MIN, OWN_DRAWS_ESS, PARETO_K_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -145,10 +145,12 @@ def update_priors(
     Two sets of draws can be re-weighted: the fit's own (by the ratio of the priors), and
     a :class:`~forecast.analysis.reweighting.likelihood_pool.LikelihoodPool` (by the new
     prior times the exact likelihood over the pool's proposal), which covers edits the
-    fit's draws do not. Of those whose weights are reliable (Pareto k <= 0.7 and an
-    importance ESS of at least 400), the one with the larger ESS is used; a pool that is
-    only a recipe (a callable) is built only when the fit's own draws are not reliable.
-    When neither is, NUTS runs again on the same compiled density.
+    fit's draws do not. A small edit (the own draws' importance ESS at least
+    :data:`~forecast.settings.OWN_DRAWS_ESS`) re-weights the fit's own draws; otherwise the
+    pool, when its weights are reliable (Pareto k <= 0.7 and an importance ESS of at least
+    400; a pool given as a recipe is built then); otherwise the own draws if they are
+    reliable; otherwise NUTS runs again on the same compiled density. The route depends on
+    the fit and the priors only, never on whether the pool was built before.
 
     Parameters
     ----------
@@ -181,12 +183,10 @@ def update_priors(
     weights, k, ess = _importance(old, priors, fit.posterior, fitter)
     own_ok = k <= PARETO_K_MAX and ess >= ESS_MIN
     found: PoolWeights | None = None
-    if pool is not None and (not own_ok or isinstance(pool, LikelihoodPool)):
+    if pool is not None and not (own_ok and ess >= OWN_DRAWS_ESS):
         pool = pool if isinstance(pool, LikelihoodPool) else pool()
-        found = pool.weights(priors, allow_extend=not own_ok)
-        if not found.reliable and not own_ok:
-            found = pool.weights(priors)
-        if not found.reliable or (own_ok and found.ess <= ess):
+        found = pool.weights(priors)
+        if not found.reliable:
             found = None
     fitter.set_priors(priors)
     if found is None and not own_ok:
