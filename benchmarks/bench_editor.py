@@ -63,6 +63,7 @@ def main() -> None:
     )
     for route in sorted(set(routes)):
         print(f"  {route}: {routes.count(route)} edits")
+    print(f"  figure redrawn whole (a panel's y-range grew): {editor._figure.full_draws - 1} times")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ POOL_PER_RULE_DRAWS = 200
 POOL_BROADEN = 3.0
 """Factor a flattened rule's Dirichlet parameters are divided by (same mean, wider)."""
 
-POOL_EXTEND_DRAWS = 1000
+POOL_EXTEND_DRAWS = 600
 """Draws from the edited priors themselves, added when the pool does not cover an edit."""
 
 CONSTANT_SPREAD = 1e-9

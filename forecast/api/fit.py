@@ -282,10 +282,10 @@ class Fit:
         ``OWN_DRAWS_ESS``), else the fit's :meth:`likelihood_pool` by the new prior times the
         exact likelihood when that is reliable (Pareto k <= 0.7, importance ESS >= 400,
         :mod:`forecast.settings`; the pool is built then), else the own draws if reliable.
-        The route depends on the fit and the edited priors only. When nothing re-weights reliably, or when the edit
-        changes the likelihood (a rule's window), NUTS runs again on the shared compiled
-        density. ``method`` and
-        :attr:`reweighting` say which, and the log says why.
+        The route depends on the fit and the edited priors only. When nothing re-weights
+        reliably, or when the edit changes the likelihood (a rule's window), NUTS runs again
+        on the shared compiled density. ``method`` and :attr:`reweighting` say which, and
+        the log says why.
         """
         from forecast.analysis.reweighting import update_priors
         from forecast.api.model import ScenarioModel, structure_key

@@ -13,8 +13,10 @@ compile). The algorithm is that of :func:`forecast.engine.forward` and is tested
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -30,7 +32,7 @@ from forecast.engine.kernels import (
     no_overrides,
     rule_args,
 )
-from forecast.engine.slots import entry_pairs
+from forecast.engine.slots import EntryPairs, entry_pairs
 
 BLOCK = 64
 """Draws per block, at most: the draw is the vectorised axis."""
@@ -379,6 +381,25 @@ def _threads() -> int:
     return max(1, min(numba.get_num_threads(), os.cpu_count() or 1))
 
 
+_PAIRS: dict[int, tuple[weakref.ref, bytes, EntryPairs]] = {}
+
+
+def _pairs_without_overrides(
+    lowered: LoweredPlan, weights: np.ndarray, initial: np.ndarray, overrides: LoweredOverrides
+) -> EntryPairs:
+    """:func:`entry_pairs` of a plan's latest evidence, kept per plan.
+
+    A pool's batches, its extensions and a fit's summaries pass the same evidence again.
+    """
+    key = hashlib.sha1(weights.tobytes() + initial.tobytes()).digest()
+    hit = _PAIRS.get(id(lowered))
+    if hit is not None and hit[0]() is lowered and hit[1] == key:
+        return hit[2]
+    pairs = entry_pairs(lowered, weights, initial, overrides)
+    _PAIRS[id(lowered)] = (weakref.ref(lowered), key, pairs)
+    return pairs
+
+
 def smooth_draws(
     lowered: LoweredPlan,
     params: list[np.ndarray],
@@ -428,10 +449,13 @@ def smooth_draws(
     )
     starts = np.concatenate([[0], np.cumsum(n_states)]).astype(np.int64)
     months = weights.shape[0]
-    overrides = overrides or no_overrides(lowered, months)
     weights = np.ascontiguousarray(weights, dtype=float)
     initial = np.ascontiguousarray(initial, dtype=float)
-    pairs = entry_pairs(lowered, weights, initial, overrides)
+    if overrides is None:
+        overrides = no_overrides(lowered, months)
+        pairs = _pairs_without_overrides(lowered, weights, initial, overrides)
+    else:
+        pairs = entry_pairs(lowered, weights, initial, overrides)
     norms = np.empty((n_draws, months))
     answers = np.empty((n_draws, questions.start.shape[0]))
     marg = np.empty((n_draws, int(starts[-1]) * months))

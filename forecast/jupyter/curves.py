@@ -41,6 +41,7 @@ class OutcomeFigure:
         self.dpi = dpi
         self._canvas = None
         self._background = None
+        self.full_draws = 0
         cols = 2
         rows = math.ceil(len(self.outcomes) / cols)
         self.figure = Figure(figsize=(6.4, 1.55 * rows + 0.6), layout="constrained")
@@ -124,14 +125,16 @@ class OutcomeFigure:
             band = ax.fill_between(months, low, high, color=PALETTE["posterior"], alpha=0.18, lw=0)
             band.set_animated(True)
             self._bands[outcome] = band
-            top = max(float(np.max(high)), float(np.max(self._base[outcome][1])))
-            if top > ax.get_ylim()[1] or full:
-                ax.set_ylim(0, min(1.0, max(0.02, top * 1.25)))
+            top = max(float(np.max(high)), float(np.max(self._base[outcome][3])))
+            if min(top, 1.0) > ax.get_ylim()[1] + 1e-9 or full:
+                # head room, so that most edits redraw only their curves
+                ax.set_ylim(0, min(1.0, max(0.02, top * 1.5)))
                 full = True
         if full:
             if self._canvas is None:
                 self._canvas = FigureCanvasAgg(self.figure)
                 self.figure.set_dpi(self.dpi)
+            self.full_draws += 1
             self._canvas.draw()  # lays out (once), draws all but the edited curves
             self.figure.set_layout_engine("none")
             self._background = self._canvas.copy_from_bbox(self.figure.bbox)

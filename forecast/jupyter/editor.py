@@ -491,7 +491,8 @@ class PriorEditor:
             "<style>.forecast-table td, .forecast-table th {padding: 1px 6px; "
             "text-align: right}</style>"
             "<table style='font-size:90%;border-collapse:collapse'><tr><th>id</th>"
-            "<th style='text-align:left'>question</th><th>before</th><th>after</th><th>change</th></tr>"
+            "<th style='text-align:left'>question</th><th>before</th><th>after</th>"
+            "<th>change</th></tr>"
             f"{rows}</table>"
         )
 

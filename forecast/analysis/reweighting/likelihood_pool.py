@@ -318,14 +318,22 @@ class LikelihoodPool:
             ``"params"``: one ``(len(indices), outcomes)`` array per rule; the answers under
             their variable names (``question_prob``, ``p_<node>``).
         """
-        draws = [self.draws]
-        if found.extended:
-            draws.append(self._extension(priors)[0])
-        params = [
-            np.concatenate([d.params[k] for d in draws])[indices]
-            for k in range(len(self.priors.rules))
-        ]
-        out: dict = {"params": params}
-        for name in self.draws.quantities:
-            out[name] = np.concatenate([d.quantities[name] for d in draws])[indices]
+        if not found.extended:  # index the pool itself (no copy of its arrays)
+            out: dict = {"params": [p[indices] for p in self.draws.params]}
+            out.update({name: q[indices] for name, q in self.draws.quantities.items()})
+            return out
+        extra = self._extension(priors)[0]
+        own = indices < self.size
+        picked = np.where(own, indices, 0)
+        theirs = np.where(own, 0, indices - self.size)
+
+        def gather(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            mask = own.reshape(-1, *([1] * (a.ndim - 1)))
+            return np.where(mask, a[picked], b[theirs])
+
+        out = {
+            "params": [gather(a, b) for a, b in zip(self.draws.params, extra.params, strict=True)]
+        }
+        for name, values in self.draws.quantities.items():
+            out[name] = gather(values, extra.quantities[name])
         return out
