@@ -83,9 +83,6 @@ def reached_by_month(scenario: Scenario, outcomes: Sequence[str] | None = None) 
     dict
         Outcome id -> one question per month (ids ``"<outcome>@<t>"``).
     """
-    import dataclasses
-
-    tl = scenario.timeline
     wanted = [o.id for o in scenario.outcomes] if outcomes is None else list(outcomes)
     specs = {o.id: o for o in scenario.outcomes}
     out = {}
@@ -93,18 +90,26 @@ def reached_by_month(scenario: Scenario, outcomes: Sequence[str] | None = None) 
         template = next((q for q in scenario.questions if q.outcome == oid), None)
         if template is None or specs[oid].kind != "reached" or not can_leave(scenario, template):
             continue
-        out[oid] = tuple(
-            dataclasses.replace(
-                template,
-                id=f"{oid}@{t}",
-                step=t,
-                date=tl.month_end_date(t),
-                window_start=None,
-                window_start_step=0,
-            )
-            for t in range(tl.n_steps)
-        )
+        out[oid] = monthly_questions(scenario, template, oid)
     return out
+
+
+def monthly_questions(scenario: Scenario, template: Question, name: str) -> tuple[Question, ...]:
+    """``template`` asked at the end of every month from the first (ids ``"<name>@<t>"``)."""
+    import dataclasses
+
+    tl = scenario.timeline
+    return tuple(
+        dataclasses.replace(
+            template,
+            id=f"{name}@{t}",
+            step=t,
+            date=tl.month_end_date(t),
+            window_start=None,
+            window_start_step=0,
+        )
+        for t in range(tl.n_steps)
+    )
 
 
 def log_likelihood(norms: np.ndarray) -> Any:

@@ -56,6 +56,7 @@ from forecast.engine.exact import (
     TableOverride,
     evidence_matrices,
     forced_state,
+    monthly_questions,
 )
 from forecast.scenario.timeline import parse_date
 from forecast.scenario.validated import Question, Scenario
@@ -240,22 +241,10 @@ def curve_questions(
     having been in them at any month from the first one (as
     :func:`forecast.analysis.summaries.outcomes.outcome_curves` draws them).
     """
-    wanted = select_outcomes(scenario, outcomes)
-    tl = scenario.timeline
-    out = []
-    for oid in wanted:
+    out: list[Question] = []
+    for oid in select_outcomes(scenario, outcomes):
         template = next(q for q in scenario.questions if q.outcome == oid)
-        out += [
-            dataclasses.replace(
-                template,
-                id=f"{oid}@{t}",
-                step=t,
-                date=tl.month_end_date(t),
-                window_start=None,
-                window_start_step=0,
-            )
-            for t in range(tl.n_steps)
-        ]
+        out += monthly_questions(scenario, template, oid)
     return tuple(out)
 
 

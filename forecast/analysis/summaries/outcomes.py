@@ -15,6 +15,7 @@ from forecast.engine.exact import (
     ExactEngine,
     can_leave,
     evidence_matrices,
+    monthly_questions,
     reached_by_month,
 )
 from forecast.scenario.validated import Question, Scenario
@@ -186,17 +187,7 @@ def outcome_curves(
             if stored is not None and oid in stored["reached_outcome"].values:
                 probs[oid] = _flat(stored.sel(reached_outcome=oid).values)
                 continue
-            masked += [
-                dataclasses.replace(
-                    template,
-                    id=f"{oid}@{t}",
-                    step=t,
-                    date=dates[t],
-                    window_start=None,
-                    window_start_step=0,
-                )
-                for t in range(tl.n_steps)
-            ]
+            masked += monthly_questions(scenario, template, oid)
             continue
         da = idata[group][f"p_{spec.node}"]
         probs[oid] = _flat(
