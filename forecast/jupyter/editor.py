@@ -149,18 +149,28 @@ class PriorEditor:
     def _apply(self, model: ScenarioModel, remember: bool = True) -> None:
         if model.priors_digest == self.model.priors_digest and model.edits == self.model.edits:
             return
-        if remember:
-            self.history.append(self.model)
         self._status.value = "<i>updating the forecast&hellip;</i>"
         self._busy.layout.visibility = "visible"
         start = time.perf_counter()
         key = self._key(model)
-        fit = self._fits.get(key)
-        if fit is None:
-            fit = self.baseline.refit(model, prior=False)
-            self._fits[key] = fit
-            if len(self._fits) > 64:
-                self._fits.pop(next(iter(self._fits)))
+        try:
+            fit = self._fits.get(key)
+            if fit is None:
+                fit = self.baseline.refit(model, prior=False)
+                self._fits[key] = fit
+                if len(self._fits) > 64:
+                    self._fits.pop(next(iter(self._fits)))
+        except Exception as exc:  # a widget callback must not end in a traceback
+            logger.exception("re-fitting the edit failed")
+            self._busy.layout.visibility = "hidden"
+            self._status.value = (
+                "<span class='forecast-status' style='color:#b00020'>The edit could not be "
+                f"re-fitted ({html.escape(type(exc).__name__)}: {html.escape(str(exc))}); "
+                "the forecast shown is still the previous one.</span>"
+            )
+            return
+        if remember:
+            self.history.append(self.model)
         self.model, self.fit = model, fit
         self._redraw()
         self.last_seconds = time.perf_counter() - start

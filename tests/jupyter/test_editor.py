@@ -146,3 +146,15 @@ def test_save_in_place_loads_back_and_keeps_comments(editor, kursk):
     changed = [a for a, b in zip(text.splitlines(), new.splitlines(), strict=True) if a != b]
     assert len(changed) == 1 and "0.5" in changed[0]  # no default mass written, only the best
     kursk.write_text(text)
+
+
+def test_a_failing_refit_is_reported_not_raised(editor, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("sampler exploded")
+
+    monkeypatch.setattr(type(editor.baseline), "refit", broken)
+    row = _row(editor)
+    before = editor.model
+    row.best.value = 0.61
+    assert "could not be re-fitted (RuntimeError: sampler exploded)" in editor._status.value
+    assert editor.model is before and editor.history == []
