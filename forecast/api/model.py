@@ -289,10 +289,24 @@ class ScenarioModel:
         """Each edited rule's entry as the file states it and as edited."""
         return dict(self._edits)
 
-    def _transition_edits(self) -> list[Any]:
-        from forecast.scenario import TransitionEdit
+    def _transition_edits(self, source: Path) -> list[Any]:
+        """The edits against ``source`` as it is now (a file saved before, or changed since)."""
+        from forecast.scenario import TransitionEdit, read_scenario
 
-        return [TransitionEdit(e.node, e.index, e.before, e.after) for e in self._edits.values()]
+        current = read_scenario(source)
+        data = current.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+        rules = {r.name: r for r in current.rules}
+        out = []
+        for rule_id, edit in self._edits.items():
+            rule = rules.get(rule_id)
+            if rule is None:
+                raise ValueError(
+                    f"{source}: the edited rule {rule_id} is no longer in the file (its rules: "
+                    f"{', '.join(rules)})"
+                )
+            before = data["nodes"][rule.node]["transitions"][rule.index]
+            out.append(TransitionEdit(rule.node, rule.index, before, edit.after))
+        return out
 
     def _source_file(self) -> Path:
         path = self._scenario.path
@@ -316,8 +330,9 @@ class ScenarioModel:
         """
         from forecast.scenario import save_in_place
 
+        source = self._source_file()
         return save_in_place(
-            self._source_file(), self._transition_edits(), priors_set_on=_date(priors_set_on)
+            source, self._transition_edits(source), priors_set_on=_date(priors_set_on)
         )
 
     def save_variant(
@@ -345,7 +360,7 @@ class ScenarioModel:
         return save_variant(
             self._source_file(),
             Path(target),
-            self._transition_edits(),
+            self._transition_edits(self._source_file()),
             id=id,
             author=author,
             title=title,

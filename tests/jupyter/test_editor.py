@@ -145,6 +145,11 @@ def test_save_in_place_loads_back_and_keeps_comments(editor, kursk):
     ]
     changed = [a for a, b in zip(text.splitlines(), new.splitlines(), strict=True) if a != b]
     assert len(changed) == 1 and "0.5" in changed[0]  # no default mass written, only the best
+    # a second save after more edits applies them to the file as it now is
+    _row(editor, "talks:direct").best.value = 0.55
+    editor.save(None)
+    again = ScenarioModel.from_file(kursk)
+    assert again.priors_digest == editor.model.priors_digest
     kursk.write_text(text)
 
 
