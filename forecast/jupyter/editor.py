@@ -115,7 +115,8 @@ class PriorEditor:
         self._fits: dict[tuple[str, str], Fit] = {self._key(fit.model): fit}
         self._prior_tables: dict[str, Any] = {}
         self._outcomes = outcomes
-        self._figure = OutcomeFigure(fit, outcomes)
+        # a scenario without outcomes has only its questions' table
+        self._figure = OutcomeFigure(fit, outcomes) if outcomes or fit.scenario.outcomes else None
         self._updating = False
         self._build()
         self._redraw()
@@ -298,7 +299,7 @@ class PriorEditor:
         rows = []
         for to in rule.destinations:
             judgement = rule.judgements.get(to) if isinstance(rule.judgements, dict) else None
-            if judgement is None:
+            if judgement is None or judgement.best is None:  # stated as plain parameters
                 continue
             best = widgets.FloatText(value=judgement.best, description="best", **_NUMBER)
             low = widgets.FloatText(value=judgement.interval[0], description="from", **_NUMBER)
@@ -335,6 +336,14 @@ class PriorEditor:
         rationale.observe(lambda change, c=controls: self._on_rule(c, "rationale"), names="value")
         self._controls[rule.name] = controls
         parts = [widgets.HTML(f"<b>{html.escape(_condition_words(self.model, rule))}</b>"), window]
+        if len(rows) < len(rule.destinations):
+            parts.append(
+                widgets.HTML(
+                    "<span style='color:#555;font-size:90%'>Some destinations are stated as plain "
+                    "Beta/Dirichlet parameters: edit them in the file or with "
+                    "<code>model.with_parameters</code>.</span>"
+                )
+            )
         for row in rows:
             inputs = widgets.HBox(
                 [row.best, row.low, row.high, row.credibility],
@@ -486,7 +495,10 @@ class PriorEditor:
         )
 
     def _redraw(self) -> None:
-        self._image.value = self._figure.png(self.fit)
+        if self._figure is not None:
+            self._image.value = self._figure.png(self.fit)
+        else:
+            self._image.layout.display = "none"
         table = self.table()
         rows = "".join(
             f"<tr class='forecast-q' data-question='{html.escape(str(q))}'>"

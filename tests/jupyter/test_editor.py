@@ -163,3 +163,17 @@ def test_a_failing_refit_is_reported_not_raised(editor, monkeypatch):
     row.best.value = 0.61
     assert "could not be re-fitted (RuntimeError: sampler exploded)" in editor._status.value
     assert editor.model is before and editor.history == []
+
+
+def test_a_scenario_without_outcomes_and_with_plain_parameters():
+    from tests.paths import TINY
+
+    model = ScenarioModel.from_file(TINY)
+    fit = model.fit(seed=2, sampler={"draws": 300, "tune": 300, "chains": 2, "cores": 1})
+    ed = PriorEditor(fit, prepare=False)
+    assert ed._image.layout.display == "none"  # no outcomes: the table alone
+    plain = ed._controls["a:yes"]
+    assert plain.rows == []  # Beta(2, 5) as written: no judgement to edit here
+    row = _row(ed, "a:no")
+    row.best.value = 0.4
+    assert ed.model.edits == ("a:no",) and "<td class='forecast-after'>" in ed._table.value
