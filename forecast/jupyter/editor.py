@@ -33,6 +33,9 @@ __all__ = ["PriorEditor"]
 
 _NUMBER = {"step": 0.01, "layout": widgets.Layout(width="76px")}
 
+FITS_KEPT = 12
+"""Re-fits kept for undo and revisits (each holds its draws, about 10 MB on Kursk)."""
+
 
 @dataclass
 class _Row:
@@ -148,8 +151,8 @@ class PriorEditor:
         return self.fit
 
     def _apply(self, model: ScenarioModel, remember: bool = True) -> None:
-        if model.priors_digest == self.model.priors_digest and model.edits == self.model.edits:
-            return
+        if model.edited_entries() == self.model.edited_entries():
+            return  # nothing the file would hold differs
         self._status.value = "<i>updating the forecast&hellip;</i>"
         self._busy.layout.visibility = "visible"
         start = time.perf_counter()
@@ -159,7 +162,7 @@ class PriorEditor:
             if fit is None:
                 fit = self.baseline.refit(model, prior=False)
                 self._fits[key] = fit
-                if len(self._fits) > 64:
+                if len(self._fits) > FITS_KEPT:
                     self._fits.pop(next(iter(self._fits)))
         except Exception as exc:  # a widget callback must not end in a traceback
             logger.exception("re-fitting the edit failed")

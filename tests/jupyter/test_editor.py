@@ -123,11 +123,15 @@ def test_window_edit_runs_nuts_and_says_so(editor):
 def test_save_variant_loads_back_to_the_edited_priors(editor, kursk):
     row = _row(editor)
     row.best.value = 0.65
+    # a new rationale for the edited rule is kept (same priors, different file)
+    editor._controls[RULE].rationale.value = "Mediators use occupied land as a bargaining basis."
     target = kursk.parent / "forecasters" / "workbench_test.yaml"
     path = editor.save(target, author="test", priors_set_on="2024-09-30")
     back = ScenarioModel.from_file(path)
     assert back.priors_digest == editor.model.priors_digest
     assert back.scenario.spec.author == "test"
+    rule = next(r for r in back.scenario.rules if r.name == RULE)
+    assert rule.spec.rationale == "Mediators use occupied land as a bargaining basis."
     with pytest.raises(FileExistsError):
         editor.save(target)
 
