@@ -65,3 +65,46 @@ SENSITIVITY_THRESHOLD = 0.05
 
 LOG_CLIP = 1e-6
 """Forecasts are clipped to ``[LOG_CLIP, 1 - LOG_CLIP]`` in the log score."""
+
+MAX_SCENARIO_BYTES = 1_000_000
+"""Largest scenario file read, in bytes (at most this many plus one are ever read, so an
+endless file such as ``/dev/zero`` is refused at once)."""
+
+MAX_YAML_ALIASES = 100
+"""Most YAML aliases (``*name``) in one scenario file."""
+
+MAX_YAML_NODES = 200_000
+"""Most YAML values in a scenario file once every alias is expanded (refuses alias bombs)."""
+
+MAX_YAML_DEPTH = 40
+"""Deepest nesting of mappings and lists in a scenario file."""
+
+MIN_YEAR = 1
+"""Earliest year of a scenario's month or of any date in it (the calendar's start)."""
+
+MAX_YEAR = 9998
+"""Latest year of a scenario's month or date (so the month after the horizon still exists)."""
+
+MAX_HORIZON_MONTHS = 600
+"""Most monthly steps from start to horizon inclusive (50 years)."""
+
+MAX_WITHIN_MONTHS = 120
+"""Longest period of a rule's N-month probability (``within_months``: 10 years)."""
+
+MAX_REFERENCE_N = 1_000_000
+"""Most cases in a rule's reference class (``reference_class.n``)."""
+
+MAX_CONCENTRATION = 1e6
+"""Largest Beta or Dirichlet parameter a scenario may state (``beta``, ``dirichlet``)."""
+
+CSV_MAX_BYTES = 64 * 1024**2
+"""Largest evidence CSV file read, in bytes (64 MiB); a larger file (or an endless one such as
+``/dev/zero``) is refused before it is parsed."""
+
+CSV_MAX_CELL_BYTES = 16 * 1024
+"""Largest cell of an evidence CSV, in UTF-8 bytes (16 KiB: a long note is a few hundred)."""
+
+ENGINE_MEMORY_BYTES = 8 * 1024**3
+"""Most memory the engine may need for a scenario (8 GiB, or the machine's physical memory
+when that is less); a scenario whose estimate (:func:`forecast.engine.plan.size_estimate`)
+is larger is refused at check time."""

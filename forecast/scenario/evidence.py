@@ -4,16 +4,68 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
+import io
+import math
 import re
 from pathlib import Path
 
+from forecast import settings
 from forecast.errors import Problem
 from forecast.scenario.schema import ScenarioSpec, SeriesEvidence
-from forecast.scenario.timeline import Timeline, parse_date
+from forecast.scenario.timeline import Timeline
 from forecast.scenario.validated import EvidenceItem
 from forecast.scenario.yaml_source import LineMap
 
 TABLE_COLUMNS = ("date", "node", "state", "source")
+"""Columns every evidence table has."""
+
+TABLE_OPTIONAL = ("reported", "note")
+"""Columns an evidence table may have besides :data:`TABLE_COLUMNS`; any other is refused (a
+misspelt ``reported`` would otherwise count evidence before it was known)."""
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MONTH = re.compile(r"\d{4}-\d{1,2}")
+
+
+def _mib(n: int) -> str:
+    """A byte count for a message: ``64 MiB``, ``16 KiB`` or ``12 bytes``."""
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def csv_day(text: str) -> dt.date:
+    """The day a CSV cell gives as ``YYYY-MM-DD`` (a month alone is refused).
+
+    Raises
+    ------
+    ValueError
+        Saying what is wrong with the text (a month without its day, a day that does not
+        exist, or not a date at all).
+    """
+    text = text.strip()
+    if _MONTH.fullmatch(text):
+        raise ValueError(
+            f"'{text}' is a month, not a day: a CSV date needs its day "
+            "(inline YAML evidence refuses a month alone too)"
+        )
+    if _DAY.fullmatch(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"'{text}' is not a date of the calendar (years 0001 to 9999, months 01 to "
+                "12, days that exist in the month)"
+            ) from None
+    raise ValueError(f"'{text}' is not a date")
+
+
+def closest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """``; did you mean 'x'?`` for the choice closest to ``word`` (empty when none is close)."""
+    match = difflib.get_close_matches(word.strip().lower(), list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""
 
 
 class EvidenceReader:
@@ -146,22 +198,46 @@ class EvidenceReader:
     ) -> tuple[Path, list[str], list[tuple[int, dict[str, str]]]] | None:
         """Read a CSV file: its path, header and ``(line, row)`` pairs, or None on failure.
 
-        Rows whose number of cells differs from the header's are reported and left out.
+        A missing file, a folder, a file larger than ``settings.CSV_MAX_BYTES``, text that
+        is not UTF-8 or not CSV, an empty file, and a header with a duplicate or unnamed
+        column are reported and give None. Rows whose number of cells differs from the
+        header's, or with a cell larger than ``settings.CSV_MAX_CELL_BYTES``, are reported
+        and left out.
         """
         path = (self.base_dir / name).resolve()
         key = tuple(_split_field(field))
         line, file = self.line_of(key), self._file_of(key)
+        limit = settings.CSV_MAX_BYTES
+
+        def refuse(why: str, allowed: str = "a CSV path relative to the scenario file") -> None:
+            self._problem(file, field, f"cannot read evidence file '{name}': {why}", allowed, line)
+
         try:
-            text = path.read_bytes().decode("utf-8-sig")
+            if path.is_dir():
+                refuse(f"{path} is a folder, not a file", "a CSV file (not a folder)")
+                return None
+            if not path.exists():
+                refuse(f"no such file ({path})")
+                return None
+            if path.is_file() and path.stat().st_size > limit:
+                refuse(
+                    f"it is {_mib(path.stat().st_size)}, more than the limit of {_mib(limit)}",
+                    f"an evidence CSV of at most {_mib(limit)} (forecast.settings.CSV_MAX_BYTES)",
+                )
+                return None
+            with path.open("rb") as stream:
+                raw = stream.read(limit + 1)
         except OSError as exc:
-            self._problem(
-                file,
-                field,
-                f"cannot read evidence file '{name}': {exc.strerror or exc}",
-                "a CSV path relative to the scenario file",
-                line,
+            refuse(exc.strerror or str(exc))
+            return None
+        if len(raw) > limit:
+            refuse(
+                f"it holds more than the limit of {_mib(limit)} (or never ends)",
+                f"an evidence CSV of at most {_mib(limit)} (forecast.settings.CSV_MAX_BYTES)",
             )
             return None
+        try:
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             self._problem(
                 file,
@@ -172,23 +248,117 @@ class EvidenceReader:
             )
             return None
         self.files[name] = text
-        reader = csv.DictReader(text.splitlines())
-        header = [c for c in reader.fieldnames or [] if c is not None]
-        rows = []
-        for row in reader:
-            row_no = reader.line_num
-            cells = len(header) + len(row.get(None) or []) - list(row.values()).count(None)
-            if cells != len(header):
+        where = str(path)
+        if "\x00" in text:
+            row_no = text[: text.index("\x00")].count("\n") + 1
+            self._problem(
+                where,
+                f"row {row_no}",
+                "the file holds a NUL byte: it is binary, not CSV text",
+                "a CSV text file (comma-separated, UTF-8)",
+                row_no,
+            )
+            return None
+        reader = csv.reader(io.StringIO(text, newline=""))
+        cell_limit = settings.CSV_MAX_CELL_BYTES
+        header: list[str] | None = None
+        rows: list[tuple[int, dict[str, str]]] = []
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                row_no = reader.line_num
+                big = "field larger than field limit" in str(exc)
                 self._problem(
-                    str(path),
+                    where,
                     f"row {row_no}",
-                    f"the row has {cells} cells, the header has {len(header)}",
+                    f"a cell is larger than the limit of {_mib(cell_limit)}"
+                    if big
+                    else f"not valid CSV: {exc}",
+                    f"cells of at most {_mib(cell_limit)} (forecast.settings.CSV_MAX_CELL_BYTES)"
+                    if big
+                    else "comma-separated cells, quotes closed on the same row",
+                    row_no,
+                )
+                return None
+            row_no = reader.line_num
+            if not cells:
+                continue
+            big = next((c for c in cells if len(c.encode("utf-8")) > cell_limit), None)
+            if header is None:
+                header = cells
+                if big is not None or not self._header_ok(where, header):
+                    if big is not None:
+                        self._cell_too_big(where, "row 1 (header)", row_no, cell_limit)
+                    return None
+                continue
+            if len(cells) != len(header):
+                self._problem(
+                    where,
+                    f"row {row_no}",
+                    f"the row has {len(cells)} cells, the header has {len(header)}",
                     "one cell per column (put quotes around cells that contain commas)",
                     row_no,
                 )
                 continue
-            rows.append((row_no, row))
+            if big is not None:
+                column = header[cells.index(big)]
+                self._cell_too_big(where, f"row {row_no}.{column}", row_no, cell_limit)
+                continue
+            rows.append((row_no, dict(zip(header, cells, strict=True))))
+        if header is None:
+            self._problem(
+                where,
+                "header",
+                "the file is empty: no header row",
+                "a CSV file whose first row names its columns",
+                1,
+            )
+            return None
         return path, header, rows
+
+    def _cell_too_big(self, file: str, field: str, row_no: int, limit: int) -> None:
+        self._problem(
+            file,
+            field,
+            f"the cell is larger than the limit of {_mib(limit)}",
+            f"cells of at most {_mib(limit)} (forecast.settings.CSV_MAX_CELL_BYTES)",
+            row_no,
+        )
+
+    def _header_ok(self, file: str, header: list[str]) -> bool:
+        """Whether no column of the header is unnamed or named twice (else reported)."""
+        ok = True
+        seen: dict[str, int] = {}
+        for number, column in enumerate(header, start=1):
+            if not column.strip():
+                self._problem(
+                    file,
+                    "header",
+                    f"column {number} has no name",
+                    "a name for every column (no empty header cell or trailing comma)",
+                    1,
+                )
+                ok = False
+            elif column in seen:
+                self._problem(
+                    file,
+                    "header",
+                    f"column '{column}' appears twice (columns {seen[column]} and {number})",
+                    "each column once",
+                    1,
+                )
+                ok = False
+            else:
+                seen[column] = number
+        return ok
+
+    def _empty(self, file: str, row_no: int, column: str, allowed: str) -> None:
+        self._problem(
+            file, f"row {row_no}.{column}", f"empty cell in column '{column}'", allowed, row_no
+        )
 
     def _table(self, index: int, name: str) -> list[EvidenceItem]:
         field = f"evidence.tables[{index}]"
@@ -197,31 +367,62 @@ class EvidenceReader:
             return []
         path, header, rows = opened
         file = str(path)
+        allowed = f"columns {', '.join(TABLE_COLUMNS)} (and optional {', '.join(TABLE_OPTIONAL)})"
         missing = [c for c in TABLE_COLUMNS if c not in header]
-        if missing:
+        unknown = [c for c in header if c not in TABLE_COLUMNS + TABLE_OPTIONAL]
+        for column in unknown:
+            choices = [c for c in TABLE_COLUMNS + TABLE_OPTIONAL if c not in header]
             self._problem(
                 file,
                 "header",
-                f"missing column(s) {', '.join(missing)}",
-                f"columns {', '.join(TABLE_COLUMNS)} (and optional reported, note)",
+                f"unknown column '{column}'{closest(column, choices)} (an unknown column is "
+                "refused: a misspelt 'reported' would count evidence before it was known)",
+                allowed,
                 1,
             )
+        if missing:
+            self._problem(file, "header", f"missing column(s) {', '.join(missing)}", allowed, 1)
+        if missing or unknown:
             return []
         out = []
         for row_no, row in rows:
-            try:
-                date = parse_date(row["date"])
-                reported = parse_date(row["reported"]) if row.get("reported") else date
-            except ValueError as exc:
-                self._problem(file, f"row {row_no}.date", str(exc), "YYYY-MM-DD", row_no)
+            empty = [c for c in (*TABLE_COLUMNS, "reported") if c in row and not row[c].strip()]
+            for column in empty:
+                self._empty(
+                    file,
+                    row_no,
+                    column,
+                    "the day it was reported, YYYY-MM-DD (leave the column out for evidence "
+                    "known on the day observed)"
+                    if column == "reported"
+                    else "a URL or citation for every observation"
+                    if column == "source"
+                    else "a day YYYY-MM-DD"
+                    if column == "date"
+                    else f"a {column} for every observation",
+                )
+            if empty:
                 continue
+            dates = {}
+            for column in ("date", "reported"):
+                if column in row:
+                    try:
+                        dates[column] = csv_day(row[column])
+                    except ValueError as exc:
+                        self._problem(
+                            file, f"row {row_no}.{column}", str(exc), "YYYY-MM-DD", row_no
+                        )
+            if len(dates) != len({"date", "reported"} & set(row)):
+                continue
+            date = dates["date"]
+            reported = dates.get("reported", date)
             states = [s.strip() for s in row["state"].split("|") if s.strip()]
-            if not row["source"].strip():
+            if not states:
                 self._problem(
                     file,
-                    f"row {row_no}.source",
-                    "empty source",
-                    "a URL or citation for every observation",
+                    f"row {row_no}.state",
+                    f"no state in '{row['state']}'",
+                    "a state, or several separated by |",
                     row_no,
                 )
                 continue
@@ -250,8 +451,31 @@ class EvidenceReader:
                 )
         return out
 
+    def _overlapping_bins(self, index: int, series: SeriesEvidence) -> bool:
+        """Whether two bins of a series overlap (each overlap reported)."""
+        key = ("evidence", "series", index, "bins")
+        found = False
+        for j, b in enumerate(series.bins):
+            for i, a in enumerate(series.bins[:j]):
+                low, high = max(a.min, b.min), min(a.max, b.max)
+                if low < high:
+                    self._problem(
+                        self._file_of((*key, j)),
+                        f"evidence.series[{index}].bins[{j}]",
+                        f"the bin for '{b.state}' [{b.min:g}, {b.max:g}) overlaps bins[{i}] "
+                        f"for '{a.state}' [{a.min:g}, {a.max:g}) on [{low:g}, {high:g}): a "
+                        "value there would be read as the first bin only",
+                        "bins that do not overlap (each [min, max); one bin's max may be the "
+                        "next bin's min)",
+                        self.line_of((*key, j)),
+                    )
+                    found = True
+        return found
+
     def _series(self, index: int, series: SeriesEvidence) -> list[EvidenceItem]:
         field, key = f"evidence.series[{index}]", ("evidence", "series", index)
+        if self._overlapping_bins(index, series):
+            return []
         opened = self._open_csv(series.file, f"{field}.file")
         if opened is None:
             return []
@@ -260,10 +484,12 @@ class EvidenceReader:
         needed = [series.date_column, series.value_column, *series.source_columns, *series.include]
         missing = [c for c in needed if c not in header]
         if missing:
+            hints = "".join(closest(c, [h for h in header if h not in needed]) for c in missing)
             self._problem(
                 file,
                 "header",
-                f"missing column(s) {', '.join(missing)} named in {self._file_of(key)} {field}",
+                f"missing column(s) {', '.join(missing)} named in {self._file_of(key)} "
+                f"{field}{hints}",
                 f"columns of the file: {', '.join(header)}",
                 1,
             )
@@ -283,11 +509,44 @@ class EvidenceReader:
         for row_no, row in rows:
             if not all(re.search(p, row[c] or "") for c, p in series.include.items()):
                 continue
+            date_text, value_text = row[series.date_column], row[series.value_column]
+            empty = [
+                c
+                for c, t in ((series.date_column, date_text), (series.value_column, value_text))
+                if not t.strip()
+            ]
+            for column in empty:
+                self._empty(
+                    file,
+                    row_no,
+                    column,
+                    "a day YYYY-MM-DD" if column == series.date_column else "a number",
+                )
+            if empty:
+                continue
             try:
-                date = parse_date(row[series.date_column])
-                value = float(row[series.value_column])
+                date = csv_day(date_text)
             except ValueError as exc:
-                self._problem(file, f"row {row_no}", str(exc), "a date and a number", row_no)
+                self._problem(
+                    file,
+                    f"row {row_no}.{series.date_column}",
+                    str(exc),
+                    "a date YYYY-MM-DD and a number",
+                    row_no,
+                )
+                continue
+            try:
+                value = float(value_text)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                self._problem(
+                    file,
+                    f"row {row_no}.{series.value_column}",
+                    f"'{value_text.strip()}' in column '{series.value_column}' is not a number",
+                    "a number (finite, such as 1250 or 0.5)",
+                    row_no,
+                )
                 continue
             readings.setdefault(self.timeline.step_of(date), []).append((row_no, date, value, row))
         out = []
