@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
+import hashlib
+import json
 import logging
+import os
+import shutil
 import sys
+import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -16,15 +23,52 @@ from rich.table import Table
 
 import forecast
 from forecast import ScenarioError, settings
+from forecast.api.arguments import as_of_date, draw_count, seed_value, whole_number
+from forecast.api.fit import TEMPORARY_MARK, write_atomically
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 
 
 def _date(text: str) -> dt.date:
+    """``--as-of``: a date YYYY-MM-DD (checked as the front door's ``as_of`` is)."""
     try:
-        return dt.date.fromisoformat(text)
+        value = as_of_date(text, "--as-of")
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date; use YYYY-MM-DD") from None
+    assert value is not None
+    return value
+
+
+def _whole(text: str, option: str, minimum: int, check: Callable[[int, str], int]) -> int:
+    """``text`` as a whole number of at least ``minimum``, or an argparse error naming it."""
+    try:
+        value = int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a whole number; allowed: a whole number >= {minimum}"
+        ) from None
+    try:
+        return check(value, option)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seed(text: str) -> int:
+    """``--seed``: a whole number >= 0 (as ``forecast.api.arguments.seed_value``)."""
+    return _whole(text, "--seed", 0, seed_value)
+
+
+def _count(option: str, minimum: int) -> Callable[[str], int]:
+    """An argparse ``type=`` for ``option``: a whole number >= ``minimum``."""
+
+    def check(value: int, name: str) -> int:
+        return draw_count(value, name) if minimum == 1 else whole_number(value, name, minimum)
+
+    def parse(text: str) -> int:
+        return _whole(text, option, minimum, check)
+
+    parse.__name__ = option.strip("-")  # argparse names the type in some messages
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,17 +82,25 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="use only evidence known on or before this date (YYYY-MM-DD)",
     )
-    fit.add_argument("--seed", type=int, default=settings.DEFAULT_SEED)
+    fit.add_argument(
+        "--seed", type=_seed, default=settings.DEFAULT_SEED, help="a whole number >= 0"
+    )
     fit.add_argument(
         "--out",
         type=Path,
         default=None,
-        help="folder for the results (default results/<scenario id>)",
+        help="folder for the results (default results/<scenario id>); each run writes its own "
+        "folder in it, as_of_<date>_<hash> or all_evidence_<hash>, and points 'latest' at it",
     )
-    fit.add_argument("--draws", type=int, default=settings.DRAWS)
-    fit.add_argument("--tune", type=int, default=settings.TUNE)
-    fit.add_argument("--chains", type=int, default=settings.CHAINS)
-    fit.add_argument("--cores", type=int, default=settings.CORES)
+    fit.add_argument(
+        "--force",
+        action="store_true",
+        help="fit again and replace the result of a run with the same inputs",
+    )
+    fit.add_argument("--draws", type=_count("--draws", 1), default=settings.DRAWS)
+    fit.add_argument("--tune", type=_count("--tune", 0), default=settings.TUNE)
+    fit.add_argument("--chains", type=_count("--chains", 1), default=settings.CHAINS)
+    fit.add_argument("--cores", type=_count("--cores", 1), default=settings.CORES)
     fit.add_argument(
         "--sampler",
         choices=["nutpie", "pymc"],
@@ -94,14 +146,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     score.add_argument(
         "--draws",
-        type=_positive,
+        type=_count("--draws", 1),
         default=None,
         help="prior draws (is, default 4000) or NUTS draws per chain (nuts, default 1000)",
     )
-    score.add_argument("--tune", type=_positive, default=settings.TUNE, help="NUTS tuning steps")
-    score.add_argument("--chains", type=_positive, default=settings.CHAINS, help="NUTS chains")
-    score.add_argument("--cores", type=_positive, default=settings.CORES, help="NUTS cores")
-    score.add_argument("--seed", type=int, default=settings.DEFAULT_SEED)
+    score.add_argument(
+        "--tune", type=_count("--tune", 0), default=settings.TUNE, help="NUTS tuning steps"
+    )
+    score.add_argument(
+        "--chains", type=_count("--chains", 1), default=settings.CHAINS, help="NUTS chains"
+    )
+    score.add_argument(
+        "--cores", type=_count("--cores", 1), default=settings.CORES, help="NUTS cores"
+    )
+    score.add_argument(
+        "--seed", type=_seed, default=settings.DEFAULT_SEED, help="a whole number >= 0"
+    )
     score.add_argument(
         "--out",
         type=Path,
@@ -112,14 +172,162 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(text: str) -> int:
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_STRICT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+"""Exit statuses: done; a problem (a locked or unwritable result); bad input or arguments;
+``fit --strict`` with a failed convergence check; interrupted (Ctrl-C)."""
+
+LOCK_NAME = ".lock"
+RUN_RECORD = "run.json"
+LATEST = "latest"
+
+_written: list[Path] = []
+"""The files the running command has put in place (named when it is interrupted)."""
+
+
+def _error(command: str, message: str) -> None:
+    """One line on stderr, as argparse writes its errors."""
+    sys.stderr.write(f"forecast {command}: error: {message}\n")
+
+
+def _out_problem(out: Path) -> str | None:
+    """Why ``--out`` cannot hold results (None: it can), checked without creating anything."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a folder"
+    probe = out
+    while not probe.exists():  # the nearest folder that exists: the results' folders go there
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"--out {out} cannot be created: {probe} is a file, not a folder"
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a positive whole number")
-    return value
+        handle, name = tempfile.mkstemp(dir=probe, prefix=".forecast-write-test.")
+    except OSError as exc:
+        where = "is not writable" if probe == out else f"cannot be created: {probe} is not writable"
+        return f"--out {out} {where} ({exc.strerror or exc})"
+    os.close(handle)
+    os.unlink(name)
+    return None
+
+
+def _as_of_warning(scenario: forecast.Scenario, as_of: dt.date | None) -> str | None:
+    """A warning for a cut-off outside the scenario's months (such a fit is still made)."""
+    if as_of is None:
+        return None
+    tl = scenario.timeline
+    start = dt.date(tl.start[0], tl.start[1], 1)
+    horizon = tl.month_end_date(tl.n_steps - 1)
+    if as_of < start:
+        return (
+            f"--as-of {as_of.isoformat()} is before the scenario's start ({start.isoformat()}): "
+            "no evidence is used, the forecast is the priors' alone"
+        )
+    if as_of > horizon:
+        return (
+            f"--as-of {as_of.isoformat()} is after the scenario's horizon "
+            f"({horizon.isoformat()}): every month it forecasts is already past"
+        )
+    return None
+
+
+def _run_name(
+    model: forecast.ScenarioModel,
+    as_of: dt.date | None,
+    seed: int,
+    sampler: forecast.SamplerConfig,
+) -> str:
+    """The run folder's name, ``as_of_<date>_<hash>`` or ``all_evidence_<hash>``.
+
+    The hash is the first 8 hex digits of SHA-256 over the scenario hash, the priors digest,
+    the seed and the sampler settings.
+    """
+    from forecast.api.provenance import priors_digest
+
+    inputs = {
+        "scenario_hash": model.scenario.hash,
+        "priors_digest": priors_digest(model.scenario, model.priors),
+        "seed": seed,
+        "sampler": dataclasses.asdict(sampler),
+    }
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{'as_of_' + as_of.isoformat() if as_of else 'all_evidence'}_{digest}"
+
+
+class RunLocked(Exception):
+    """Another live process holds the run folder's lock."""
+
+
+def _lock(folder: Path) -> Path:
+    """Take the run folder's lock: ``.lock`` created with O_EXCL, holding this process's id.
+
+    A lock left by a process that no longer runs is taken over.
+
+    Raises
+    ------
+    RunLocked
+        When a running process holds it.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    for _ in range(2):
+        try:
+            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text().strip() or "0")
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _alive(pid):
+                raise RunLocked(
+                    f"another fit (process {pid}) is writing {folder}; wait for it to finish, "
+                    f"or remove {path} if that process is gone"
+                ) from None
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # a stale lock
+            continue
+        with os.fdopen(handle, "w") as file:
+            file.write(str(os.getpid()))
+        return path
+    raise RunLocked(f"cannot take the lock {path}: another fit keeps taking it")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _point_latest(out: Path, run: Path) -> Path:
+    """Point ``<out>/latest`` at the run folder.
+
+    A relative symlink, replaced atomically; where symlinks cannot be made, a ``latest.txt``
+    holding the folder's name.
+    """
+    link = out / LATEST
+    temporary = out / f".{LATEST}.{os.getpid()}{TEMPORARY_MARK}"
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        os.symlink(run.name, temporary, target_is_directory=True)
+        os.replace(temporary, link)
+        return link
+    except (OSError, NotImplementedError):
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+    pointer = out / f"{LATEST}.txt"
+    write_atomically({pointer: lambda tmp: tmp.write_text(run.name + "\n", encoding="utf-8")})
+    return pointer
+
+
+def _write(writers: dict[Path, Callable[[Path], object]]) -> list[Path]:
+    """:func:`write_atomically`, remembering what was put in place."""
+    paths = write_atomically(writers)
+    _written.extend(paths)
+    return paths
 
 
 def _quiet_libraries() -> None:
@@ -183,7 +391,7 @@ def run_check(path: Path) -> int:
     _quiet_libraries()
     model = _load(path)
     if model is None:
-        return 2
+        return EXIT_USAGE
     scenario, priors = model.scenario, model.priors
     tl = scenario.timeline
     console.print(f"[bold]{escape(scenario.spec.title)}[/] ({scenario.id}) is valid.")
@@ -265,7 +473,14 @@ def run_check(path: Path) -> int:
 
 
 def run_fit(args: argparse.Namespace) -> int:
-    """Fit a scenario, print the forecast table and diagnostics, and write the results."""
+    """Fit a scenario, print the forecast table and diagnostics, and write the results.
+
+    The results go to their own run folder under ``--out`` (see :func:`_run_name`); a run
+    with the same inputs is not fitted again unless ``--force``.
+    """
+    if args.out is not None and (problem := _out_problem(args.out)):
+        _error("fit", problem)
+        return EXIT_USAGE
     _quiet_libraries()
     sampler = forecast.SamplerConfig(
         draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, backend=args.sampler
@@ -273,11 +488,50 @@ def run_fit(args: argparse.Namespace) -> int:
     with _status("Checking the scenario and building the model", args.no_progress):
         model = _load(args.scenario, sampler)
     if model is None:
-        return 2
+        return EXIT_USAGE
     scenario = model.scenario
+    out = args.out or Path("results") / scenario.id
+    if args.out is None and (problem := _out_problem(out)):
+        _error("fit", problem)
+        return EXIT_USAGE
+    as_of = args.as_of
+    if warning := _as_of_warning(scenario, as_of):
+        console.print(f"[bold yellow]WARNING:[/] {escape(warning)}")
+    run = out / _run_name(model, as_of, args.seed, sampler)
+    if (run / RUN_RECORD).is_file() and not args.force:
+        _point_latest(out, run)
+        console.print(
+            f"Already fitted: {run} holds the result of these inputs (scenario, priors, "
+            "as-of date, seed and sampler settings); not fitting again. "
+            "Use --force to fit again and replace it.",
+            markup=False,
+        )
+        return EXIT_OK
+    try:
+        lock = _lock(run)
+    except RunLocked as exc:
+        _error("fit", str(exc))
+        return EXIT_PROBLEM
+    try:
+        return _fit_into(args, model, sampler, out, run)
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        with contextlib.suppress(OSError):
+            run.rmdir()  # only when the run left nothing in it
+
+
+def _fit_into(
+    args: argparse.Namespace,
+    model: forecast.ScenarioModel,
+    sampler: forecast.SamplerConfig,
+    out: Path,
+    run: Path,
+) -> int:
+    """Fit, print, and write the results into the (locked) run folder ``run``."""
     from forecast.plots import save_outcome_plots
 
-    as_of = args.as_of
+    scenario, as_of = model.scenario, args.as_of
     console.print(
         f"Fitting {scenario.id} with evidence "
         f"{'as of ' + as_of.isoformat() if as_of else 'to date'} "
@@ -311,30 +565,70 @@ def run_fit(args: argparse.Namespace) -> int:
     console.print(f"[{style}]{diagnostics.summary_line()}[/]")
     for problem in diagnostics.problems:
         console.print(f"[bold yellow]WARNING:[/] {escape(problem)}")
-    out = args.out or Path("results") / scenario.id
-    out.mkdir(parents=True, exist_ok=True)
     stem = f"{scenario.id}_{as_of.isoformat() if as_of else 'latest'}"
-    nc_path = out / f"{stem}.nc"
-    csv_path = out / f"{stem}_forecast.csv"
-    with _status(f"Writing results to {out}", args.no_progress):
-        idata.to_netcdf(nc_path)
-        table.to_csv(csv_path, index=False)
-        pngs = save_outcome_plots(idata, scenario, out / f"{stem}_plots", as_of=as_of)
+    nc_path = run / f"{stem}.nc"
+    csv_path = run / f"{stem}_forecast.csv"
+    writers: dict[Path, Callable[[Path], object]] = {
+        nc_path: lambda tmp: idata.to_netcdf(str(tmp)),
+        csv_path: lambda tmp: table.to_csv(tmp, index=False),
+    }
+    record = {
+        "scenario": scenario.id,
+        "scenario_hash": scenario.hash,
+        "forecast_version": forecast.__version__,
+        "as_of": as_of.isoformat() if as_of else None,
+        "seed": args.seed,
+        "sampler": dataclasses.asdict(sampler),
+        "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    try:
+        with _status(f"Writing results to {run}", args.no_progress):
+            rendered = Path(tempfile.mkdtemp(dir=run, prefix=".plots.", suffix=TEMPORARY_MARK))
+            try:
+                for png in save_outcome_plots(idata, scenario, rendered, as_of=as_of):
+                    writers[run / f"{stem}_plots" / png.name] = lambda tmp, png=png: os.replace(
+                        png, tmp
+                    )
+                files = list(writers)
+                record["files"] = [str(path.relative_to(run)) for path in files]
+                text = json.dumps(record, indent=2) + "\n"
+                writers[run / RUN_RECORD] = lambda tmp: tmp.write_text(text, encoding="utf-8")
+                _write(writers)  # the run record last: a run folder with it is complete
+            finally:
+                shutil.rmtree(rendered, ignore_errors=True)
+    except OSError as exc:
+        _error(
+            "fit",
+            f"cannot write the results to {run}: {exc.strerror or exc}; "
+            "nothing was written there, an earlier result is unchanged",
+        )
+        return EXIT_PROBLEM
+    latest = _point_latest(out, run)
     console.print("Wrote:")
-    for path in [nc_path, csv_path, *pngs]:
+    for path in files:
         console.print(f"  {path}", markup=False)
+    console.print(f"{latest} points to {run.name}", markup=False)
     if args.strict and not diagnostics.ok:
-        return 3
-    return 0
+        return EXIT_STRICT
+    return EXIT_OK
 
 
 def run_score(args: argparse.Namespace) -> int:
     """Forecast resolved questions as of a date, score them and write the score tables."""
+    if args.out is not None and (problem := _out_problem(args.out)):
+        _error("score", problem)
+        return EXIT_USAGE
     _quiet_libraries()
     model = _load(args.scenario)
     if model is None:
-        return 2
+        return EXIT_USAGE
     scenario = model.scenario
+    out = args.out or Path("results") / scenario.id
+    if args.out is None and (problem := _out_problem(out)):
+        _error("score", problem)
+        return EXIT_USAGE
+    if warning := _as_of_warning(scenario, args.as_of):
+        console.print(f"[bold yellow]WARNING:[/] {escape(warning)}")
     if args.questions is not None:
         try:
             questions = model.read_questions(args.questions)
@@ -342,7 +636,7 @@ def run_score(args: argparse.Namespace) -> int:
             console.print(f"[bold red]{escape(str(args.questions))} cannot be used as written[/]")
             for problem in exc.problems:
                 console.print(f"  - {problem}", markup=False)
-            return 2
+            return EXIT_USAGE
     else:
         questions = tuple(q for q in scenario.questions if q.resolution is not None)
         if not questions:
@@ -350,7 +644,7 @@ def run_score(args: argparse.Namespace) -> int:
                 f"[bold red]{escape(str(args.scenario))} has no resolved "
                 "questions[/]: give a questions CSV (see forecast score --help)"
             )
-            return 2
+            return EXIT_USAGE
     sampler = None
     if args.method == "nuts":
         sampler = forecast.SamplerConfig(
@@ -474,12 +768,22 @@ def run_score(args: argparse.Namespace) -> int:
             f"[{style}]importance sampling: ESS {ess:.0f} of {replay.draws} draws, "
             f"Pareto k {k:.2f} (reliable up to {settings.PARETO_K_MAX})[/]"
         )
-    out = args.out or Path("results") / scenario.id
-    out.mkdir(parents=True, exist_ok=True)
     stem = f"{scenario.id}_{as_of.isoformat()}"
-    paths = [out / f"{stem}_scores.csv", out / f"{stem}_score_summary.csv"]
-    scores.to_csv(paths[0], index=False)
-    summaries["all questions"].to_csv(paths[1])
+    summary = summaries["all questions"]
+    try:
+        paths = _write(
+            {
+                out / f"{stem}_scores.csv": lambda tmp: scores.to_csv(tmp, index=False),
+                out / f"{stem}_score_summary.csv": summary.to_csv,
+            }
+        )
+    except OSError as exc:
+        _error(
+            "score",
+            f"cannot write the score tables to {out}: {exc.strerror or exc}; "
+            "nothing was written, earlier tables are unchanged",
+        )
+        return EXIT_PROBLEM
     console.print("Wrote:")
     for path in paths:
         console.print(f"  {path}", markup=False)
@@ -487,13 +791,24 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``forecast`` console script."""
-    args = _parser().parse_args(argv)
-    if args.command == "check":
-        return run_check(args.scenario)
-    if args.command == "score":
-        return run_score(args)
-    return run_fit(args)
+    """Entry point of the ``forecast`` console script.
+
+    Exit status: 0 done, 1 a problem writing the results (or a run folder locked by another
+    fit), 2 bad input or arguments, 3 ``fit --strict`` with a failed convergence check, 130
+    interrupted (Ctrl-C: one line on stderr, no traceback; no file is ever left half written).
+    """
+    _written.clear()
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "check":
+            return run_check(args.scenario)
+        if args.command == "score":
+            return run_score(args)
+        return run_fit(args)
+    except KeyboardInterrupt:
+        kept = ", ".join(str(path) for path in _written)
+        sys.stderr.write(f"interrupted; {'kept: ' + kept if kept else 'nothing written'}\n")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

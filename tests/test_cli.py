@@ -234,10 +234,13 @@ def test_as_of_that_is_not_a_date_is_an_argparse_error(capsys) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_fit(tmp_path_factory) -> tuple[int, str, Path]:
+    """A fit of tiny_chain; the third item is its run folder (``<--out>/all_evidence_<hash>``)."""
     out = tmp_path_factory.mktemp("fit")
     code, stdout, stderr = _run(["fit", TINY, *FAST, "--seed", "1", "--out", out])
     assert "Traceback" not in stdout + stderr
-    return code, stdout, out
+    (run,) = out.glob("all_evidence_*")
+    assert (out / "latest").resolve() == run.resolve()
+    return code, stdout, run
 
 
 def test_fit_exits_zero_without_strict(tiny_fit) -> None:
@@ -310,10 +313,11 @@ def test_fit_lists_what_it_wrote(tiny_fit) -> None:
     """tiny_chain has no outcomes, so no PNG: the list names the .nc and the .csv only."""
     _, stdout, out = tiny_fit
     assert "outcomes" not in _yaml(TINY)
-    listed = stdout.split("Wrote:")[1].split()
+    listed = stdout.split("Wrote:")[1].split(" points to ")[0].split()
     assert listed == [
         str(out / "tiny_chain_latest.nc"),
         str(out / "tiny_chain_latest_forecast.csv"),
+        str(out.parent / "latest"),  # "<--out>/latest points to <run folder>"
     ]
     assert list((out / "tiny_chain_latest_plots").glob("*.png")) == []
 
@@ -336,17 +340,19 @@ def test_fit_as_of_records_the_cut_off_and_writes_a_png_per_outcome(tmp_path: Pa
     assert "Traceback" not in stdout + stderr
     # the only observation (a yes on 2024-02-10) is after the cut-off
     assert "as of 2024-01-31 (0 of 1 items)" in stdout
-    idata = az.from_netcdf(out / "tiny_chain_2024-01-31.nc")
+    (run,) = out.glob("as_of_2024-01-31_*")  # the run folder: as-of date and a hash
+    assert (out / "latest").resolve() == run.resolve()
+    idata = az.from_netcdf(run / "tiny_chain_2024-01-31.nc")
     assert idata.posterior.attrs["as_of"] == "2024-01-31"
     assert int(idata.posterior.attrs["evidence_items"]) == 0
     assert int(idata.posterior.attrs["seed"]) == 7
-    pngs = sorted((out / "tiny_chain_2024-01-31_plots").glob("*.png"))
+    pngs = sorted((run / "tiny_chain_2024-01-31_plots").glob("*.png"))
     assert [p.name for p in pngs] == ["a_yes.png", "b_high.png"]
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert str(png) in stdout
     # one question per outcome and report date (the horizon, 2024-04)
-    table = pd.read_csv(out / "tiny_chain_2024-01-31_forecast.csv")
+    table = pd.read_csv(run / "tiny_chain_2024-01-31_forecast.csv")
     assert {"b_high_by_2024_04", "a_yes_by_2024_04"} <= set(table["question"])
     assert dt.date.fromisoformat(idata.posterior.attrs["as_of"]) == dt.date(2024, 1, 31)
 
@@ -382,4 +388,4 @@ def test_strict_with_too_few_draws_exits_three_with_warnings(tmp_path: Path) -> 
     assert all(
         re.search(rf"question_prob\[({ids})\]", line) for line in warnings if "e.g." in line
     ), warnings
-    assert (tmp_path / "tiny_chain_latest.nc").exists()  # results are still written
+    assert (tmp_path / "latest" / "tiny_chain_latest.nc").exists()  # results are still written

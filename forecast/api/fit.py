@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -429,19 +432,27 @@ class Fit:
     def save(self, folder: str | Path) -> Path:
         """Write the InferenceData (netCDF, with its provenance) and the forecast table (CSV).
 
+        Each file is written to a temporary file beside it and renamed into place
+        (:func:`write_atomically`): an interruption, a crash or a full disk leaves the files
+        of an earlier save as they were, never a truncated one.
+
         Returns
         -------
         Path
             The netCDF file, ``<folder>/<scenario id>_<as-of or latest>.nc``.
         """
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         stem = f"{self.scenario.id}_{self.as_of.isoformat() if self.as_of else 'latest'}"
         if self.method == "prior":
             stem += "_prior"
         path = folder / f"{stem}.nc"
-        self.idata.to_netcdf(str(path))
-        self.questions().to_csv(folder / f"{stem}_questions.csv")
+        questions = self.questions()
+        write_atomically(
+            {
+                path: lambda tmp: self.idata.to_netcdf(str(tmp)),
+                folder / f"{stem}_questions.csv": questions.to_csv,
+            }
+        )
         return path
 
     @classmethod
@@ -490,6 +501,68 @@ class Fit:
             sampler=sampler,
             method=method,
         )
+
+
+TEMPORARY_MARK = ".part"
+"""In the name of every temporary file :func:`write_atomically` writes (and removes)."""
+
+
+def write_atomically(writers: Mapping[Path, Callable[[Path], object]]) -> list[Path]:
+    """Write files so that none is ever left half written, and rename them into place.
+
+    Every ``writer(temporary)`` first writes a temporary file in its target's folder (named
+    ``.<stem>.<random>.part<suffix>``, so the suffix still tells the format); once all of them
+    are written and flushed to disk, each is renamed onto its target with :func:`os.replace`,
+    which is atomic. On any exception, ``KeyboardInterrupt`` included, the temporary files
+    are removed and the targets keep their earlier content.
+
+    Parameters
+    ----------
+    writers : mapping of Path to callable
+        Target path -> a function writing that file's content to the path it is given.
+        Missing folders are created.
+
+    Returns
+    -------
+    list of Path
+        The targets, in order.
+    """
+    staged: list[tuple[Path, Path]] = []
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        for target, write in writers.items():
+            target = Path(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(
+                dir=target.parent,
+                prefix=f".{target.stem}.",
+                suffix=f"{TEMPORARY_MARK}{target.suffix}",
+            )
+            os.close(handle)
+            temporary = Path(name)
+            staged.append((temporary, target))
+            write(temporary)
+            # mkstemp makes the file private; give it the mode a plain open() would have
+            os.chmod(temporary, 0o666 & ~umask)
+            _flush_to_disk(temporary)
+        for temporary, target in staged:
+            os.replace(temporary, target)
+    except BaseException:
+        for temporary, _ in staged:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+        raise
+    return [target for _, target in staged]
+
+
+def _flush_to_disk(path: Path) -> None:
+    """``fsync`` a written file, so that a rename never publishes data still in a buffer."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def _plain(value: Any) -> Any:
