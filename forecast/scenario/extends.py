@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from forecast.errors import Problem, ScenarioError
-from forecast.scenario.yaml_source import LineMap, Path_, format_field, load_yaml
+from forecast.scenario.yaml_source import LineMap, Path_, format_field, load_yaml, read_yaml_text
 
 EXTENDS = "extends"
 VARIANT_FIELDS = ("id", "title", "source", "author", "priors_set_on", "report_dates")
@@ -156,7 +156,7 @@ def resolve_extends(
     """
     file = str(path)
     if text is None:
-        text = path.read_text(encoding="utf-8")
+        text = read_yaml_text(path)
     if not isinstance(data, dict) or EXTENDS not in data:
         return data, lines, [text], []
     target = data[EXTENDS]
@@ -181,9 +181,10 @@ def resolve_extends(
         raise ScenarioError(
             [_problem(file, lines, (EXTENDS,), f"no scenario file at {base_path}", allowed)]
         )
-    base_data, base_lines = load_yaml(base_path)
+    base_text = read_yaml_text(base_path)
+    base_data, base_lines = load_yaml(base_path, base_text)
     base_data, base_lines, texts, bases = resolve_extends(
-        base_data, base_lines, base_path, (*chain, path.resolve())
+        base_data, base_lines, base_path, (*chain, path.resolve()), text=base_text
     )
     if not isinstance(base_data, dict):
         raise ScenarioError(

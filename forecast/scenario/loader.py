@@ -23,7 +23,8 @@ from forecast.scenario.schema import ScenarioSpec
 from forecast.scenario.semantics import Checker, build_nodes, build_questions
 from forecast.scenario.timeline import Timeline, parse_month
 from forecast.scenario.validated import Scenario
-from forecast.scenario.yaml_source import LineMap, format_field, load_yaml
+from forecast.scenario.yaml_source import LineMap, format_field, load_yaml, read_yaml_text
+from forecast.settings import MAX_HORIZON_MONTHS
 
 _PATTERN_TEXT = {
     r"^[A-Za-z][A-Za-z0-9_]*$": "a name of letters, digits and _ that starts with a letter",
@@ -262,6 +263,16 @@ def _timeline(spec: ScenarioSpec, check: Checker) -> Timeline | None:
             "a horizon month on or after the start month",
         )
         return None
+    steps = (horizon[0] - start[0]) * 12 + horizon[1] - start[1] + 1
+    if steps > MAX_HORIZON_MONTHS:
+        check.add(
+            ("horizon",),
+            f"horizon {spec.horizon} is {steps} months from start {spec.start}, more than "
+            f"the limit of {MAX_HORIZON_MONTHS} months",
+            f"a horizon at most {MAX_HORIZON_MONTHS} months ({MAX_HORIZON_MONTHS // 12} years) "
+            "from the start, both included",
+        )
+        return None
     return Timeline(start, horizon)
 
 
@@ -293,8 +304,9 @@ def read_scenario(path: str | Path) -> Scenario:
         Listing every problem found, each with file, field, line and what is allowed.
     """
     path = Path(path)
-    data, lines = load_yaml(path)
-    return _build(data, lines, path, str(path), path.read_text(encoding="utf-8"), own=path)
+    text = read_yaml_text(path)
+    data, lines = load_yaml(path, text)
+    return _build(data, lines, path, str(path), text, own=path)
 
 
 def scenario_from_dict(

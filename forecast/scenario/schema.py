@@ -12,22 +12,84 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    NonNegativeInt,
     PositiveInt,
     StringConstraints,
     field_validator,
     model_validator,
 )
 
-from forecast.settings import DEFAULT_CREDIBILITY
+from forecast.settings import (
+    DEFAULT_CREDIBILITY,
+    MAX_CONCENTRATION,
+    MAX_REFERENCE_N,
+    MAX_WITHIN_MONTHS,
+    MAX_YEAR,
+    MIN_YEAR,
+)
 
+
+def _no_bool(value: object) -> object:
+    """Refuse ``true``/``false`` where a number belongs (pydantic would read them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise SpecValueError(
+            f"{str(value).lower()} is not a number",
+            "a number (YAML reads true and false as booleans)",
+        )
+    return value
+
+
+def _a_date(value: object) -> object:
+    """Refuse numbers and booleans where a date belongs, and dates outside the calendar.
+
+    Pydantic would read a number as seconds since 1970 (``20240210`` as 1970-08-23).
+    """
+    if isinstance(value, bool | int | float):
+        raise SpecValueError(
+            f"{value!r} is not a date",
+            "a date YYYY-MM-DD (YAML reads 20240210 or true as a number or a boolean)",
+        )
+    if isinstance(value, dt.date) and not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise SpecValueError(
+            f"the year {value.year} is outside the calendar's range",
+            f"a date in the years {MIN_YEAR} to {MAX_YEAR}",
+        )
+    return value
+
+
+def _a_month(value: object) -> object:
+    """A YAML date read where a month belongs becomes its month; numbers are refused."""
+    if isinstance(value, bool | int | float):
+        raise SpecValueError(
+            f"{value!r} is not a month", "a month YYYY-MM, e.g. 2024-01 (in quotes if need be)"
+        )
+    if isinstance(value, dt.date):
+        value = f"{value.year:04d}-{value.month:02d}"
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        if not MIN_YEAR <= int(value[:4]) <= MAX_YEAR:
+            raise SpecValueError(
+                f"the year {int(value[:4])} is outside the calendar's range",
+                f"a month YYYY-MM in the years {MIN_YEAR} to {MAX_YEAR}",
+            )
+    return value
+
+
+NoBool = BeforeValidator(_no_bool)
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
-Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
-OpenUnit = Annotated[float, Field(gt=0.0, lt=1.0)]
-Positive = Annotated[float, Field(gt=0.0)]
+Month = Annotated[
+    str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$"), BeforeValidator(_a_month)
+]
+Date = Annotated[dt.date, BeforeValidator(_a_date)]
+OpenUnit = Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False), NoBool]
+Concentration = Annotated[float, Field(gt=0.0, le=MAX_CONCENTRATION, allow_inf_nan=False), NoBool]
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False), NoBool]
+Reading = Annotated[float, NoBool]
+Count = Annotated[int, Field(ge=0, le=MAX_REFERENCE_N), NoBool]
+Lag = Annotated[Literal[0, 1], NoBool]
+Binary = Annotated[Literal[0, 1], NoBool]
 StateSet = Name | Annotated[list[Name], Field(min_length=1)]
 
 DEFAULT_STATES = {"no": "the event has not happened", "yes": "the event has happened"}
@@ -70,7 +132,7 @@ class Judgement(_Strict):
     best: OpenUnit | None = None
     interval: tuple[OpenUnit, OpenUnit] | None = None
     credibility: OpenUnit | None = None
-    beta: tuple[Positive, Positive] | None = None
+    beta: tuple[Concentration, Concentration] | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> Judgement:
@@ -108,8 +170,8 @@ class Judgement(_Strict):
 class ReferenceClass(_Strict):
     """Counts of comparable historical cases: k of n saw the transition within N months."""
 
-    n: PositiveInt
-    counts: dict[Name, NonNegativeInt]
+    n: Annotated[PositiveInt, Field(le=MAX_REFERENCE_N), NoBool]
+    counts: dict[Name, Count]
     description: Text
     source: Text
 
@@ -132,10 +194,10 @@ class TransitionRule(_Strict):
 
     from_: StateSet = Field(alias="from")
     given: dict[Name, StateSet] = Field(default_factory=dict)
-    within_months: PositiveInt = 1
+    within_months: Annotated[PositiveInt, Field(le=MAX_WITHIN_MONTHS), NoBool] = 1
     to: dict[Name, Judgement] = Field(default_factory=dict)
-    dirichlet: dict[Name, Positive] | None = None
-    stays: bool = False
+    dirichlet: dict[Name, Concentration] | None = None
+    stays: Annotated[bool, Field(strict=True)] = False
     credibility: OpenUnit = DEFAULT_CREDIBILITY
     rationale: Text
     reference_class: ReferenceClass | None = None
@@ -216,8 +278,8 @@ class NodeSpec(_Strict):
     description: Text
     states: dict[Name, Text] = Field(default_factory=lambda: dict(DEFAULT_STATES))
     claims: list[Text] = Field(default_factory=list)
-    parents: dict[Name, Literal[0, 1]] = Field(default_factory=dict)
-    initial: Name | dict[Name, Annotated[float, Field(ge=0.0, le=1.0)]]
+    parents: dict[Name, Lag] = Field(default_factory=dict)
+    initial: Name | dict[Name, Probability]
     absorbing: list[Name] = Field(default_factory=list)
     transitions: list[TransitionRule] = Field(default_factory=list)
 
@@ -252,10 +314,10 @@ class Observation(_Strict):
     """A dated observation that a node was in one of some states, with its source."""
 
     node: Name
-    date: dt.date
+    date: Date
     state: StateSet
     source: Text
-    reported: dt.date | None = None
+    reported: Date | None = None
     note: str = ""
 
     @model_validator(mode="after")
@@ -283,8 +345,8 @@ class Bin(_Strict):
     """Values in ``[min, max)`` map to ``state``."""
 
     state: Name
-    min: float = float("-inf")
-    max: float = float("inf")
+    min: Reading = float("-inf")
+    max: Reading = float("inf")
 
     @model_validator(mode="after")
     def _ordered(self) -> Bin:
@@ -331,8 +393,8 @@ class EvidenceSpec(_Strict):
 class Resolution(_Strict):
     """How a question resolved."""
 
-    outcome: Literal[0, 1]
-    resolved_on: dt.date
+    outcome: Binary
+    resolved_on: Date
     source: Text
 
 
@@ -343,9 +405,9 @@ class QuestionSpec(_Strict):
     text: Text
     node: Name
     state: StateSet
-    date: dt.date
+    date: Date
     kind: Literal["in_state", "reached"] = "in_state"
-    window_start: dt.date | None = None
+    window_start: Date | None = None
     resolution: Resolution | None = None
 
     @model_validator(mode="after")
@@ -386,7 +448,7 @@ class ScenarioSpec(_Strict):
     title: Text
     source: SourceRef
     author: Text
-    priors_set_on: dt.date
+    priors_set_on: Date
     time_step: Literal["month"] = "month"
     start: Month
     horizon: Month
@@ -394,11 +456,4 @@ class ScenarioSpec(_Strict):
     evidence: EvidenceSpec = Field(default_factory=EvidenceSpec)
     questions: list[QuestionSpec] = Field(default_factory=list)
     outcomes: list[OutcomeSpec] = Field(default_factory=list)
-    report_dates: list[dt.date] = Field(default_factory=list)
-
-    @field_validator("start", "horizon", mode="before")
-    @classmethod
-    def _month_text(cls, value: object) -> object:
-        if isinstance(value, dt.date):
-            return f"{value.year:04d}-{value.month:02d}"
-        return value
+    report_dates: list[Date] = Field(default_factory=list)

@@ -9,15 +9,114 @@ from typing import Any
 import yaml
 
 from forecast.errors import Problem, ScenarioError
+from forecast.settings import MAX_SCENARIO_BYTES, MAX_YAML_ALIASES, MAX_YAML_DEPTH, MAX_YAML_NODES
 
 Path_ = tuple[str | int, ...]
 
 
+class YAMLLimitError(yaml.MarkedYAMLError):
+    """A YAML file beyond a limit of :mod:`forecast.settings`.
+
+    Raised while composing (aliases, size once expanded, nesting), before anything is built,
+    with the field path where the limit was passed.
+    """
+
+    def __init__(self, problem: str, mark: yaml.Mark, allowed: str, path: Path_ = ()) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+        self.allowed = allowed
+        self.path = path
+
+
 class ScenarioLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans: only true/false.
+    """SafeLoader with YAML 1.2 booleans: only true/false, and limits on what a file may cost.
 
     States named yes/no/on/off stay strings (the default binary states are ``no``, ``yes``).
+    Composing counts aliases, the values the document holds once every alias is expanded and
+    the nesting depth, and refuses an alias to a value that contains it (a recursive alias),
+    so a billion-laughs file or ``[[[[...]]]]`` is refused before it costs memory or recursion.
     """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+        self._open: list[str] = []
+        self._weight: dict[int, int] = {}
+        self._height: dict[int, int] = {}
+        self._path: list[str | int] = []
+
+    def _too_many(self, node: yaml.Node) -> None:
+        if self._height[id(node)] > MAX_YAML_DEPTH:
+            raise YAMLLimitError(
+                f"values nested more than {MAX_YAML_DEPTH} levels deep once its aliases are "
+                "expanded",
+                node.start_mark,
+                f"mappings and lists nested at most {MAX_YAML_DEPTH} levels deep",
+            )
+        if self._weight[id(node)] > MAX_YAML_NODES:
+            raise YAMLLimitError(
+                f"the file holds more than {MAX_YAML_NODES} values once its aliases are expanded",
+                node.start_mark,
+                f"at most {MAX_YAML_NODES} values (write values out instead of nesting aliases)",
+            )
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        """Compose one value, counting aliases, depth and expanded size against the limits."""
+        part = index.value if isinstance(index, yaml.ScalarNode) else index
+        if isinstance(part, str | int):
+            self._path.append(part)
+        try:
+            return self._compose_counted(parent, index)
+        except YAMLLimitError as exc:
+            if not exc.path:
+                exc.path = tuple(self._path)
+            raise
+        finally:
+            if isinstance(part, str | int):
+                self._path.pop()
+
+    def _compose_counted(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise YAMLLimitError(
+                    f"more than {MAX_YAML_ALIASES} aliases (the last one read is *{event.anchor})",
+                    event.start_mark,
+                    f"at most {MAX_YAML_ALIASES} aliases in a scenario file",
+                )
+            if event.anchor in self._open:
+                raise YAMLLimitError(
+                    f"the alias *{event.anchor} refers to a value that contains it "
+                    "(a recursive alias)",
+                    event.start_mark,
+                    "aliases only to values defined completely before them",
+                )
+            return super().compose_node(parent, index)
+        self._depth += 1
+        anchor = getattr(event, "anchor", None)
+        self._open.append(anchor)
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise YAMLLimitError(
+                    f"values nested more than {MAX_YAML_DEPTH} levels deep",
+                    event.start_mark,
+                    f"mappings and lists nested at most {MAX_YAML_DEPTH} levels deep",
+                )
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            self._open.pop()
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        self._weight[id(node)] = 1 + sum(self._weight.get(id(c), 1) for c in children)
+        self._height[id(node)] = 1 + max((self._height.get(id(c), 1) for c in children), default=0)
+        self._too_many(node)
+        return node
 
 
 ScenarioLoader.yaml_implicit_resolvers = {
@@ -115,26 +214,81 @@ def _walk(
             _walk(item, (*path, index), lines, problems, file)
 
 
-def load_yaml(path: str | Path) -> tuple[Any, LineMap]:
-    """Safe-load a YAML file, returning its data and a map of field lines.
+def read_yaml_text(path: str | Path) -> str:
+    """The text of a YAML file, read to at most :data:`~forecast.settings.MAX_SCENARIO_BYTES`.
 
     Raises
     ------
     ScenarioError
-        If the file cannot be read, is not valid YAML, or repeats a key in a mapping.
+        If the file is missing, unreadable, not UTF-8 or larger than the limit (an endless
+        file such as ``/dev/zero`` is refused after the limit's bytes).
     """
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_SCENARIO_BYTES + 1)
     except FileNotFoundError:
         raise ScenarioError.single(file, "", "file not found", "a path to a YAML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise ScenarioError.single(
+            file, "", f"cannot be read: {exc.strerror or exc}", "a UTF-8 text file"
+        ) from None
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise ScenarioError.single(
+            file,
+            "",
+            f"the file is larger than the limit of {MAX_SCENARIO_BYTES} bytes",
+            f"a scenario file of at most {MAX_SCENARIO_BYTES} bytes",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ScenarioError.single(
             file, "", f"cannot be read: {exc}", "a UTF-8 text file"
         ) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ScenarioError.single(
+            file, "", "the file holds a NUL byte (binary data)", "a UTF-8 text file", line
+        )
+    return text
+
+
+def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, LineMap]:
+    """Safe-load a YAML file, returning its data and a map of field lines.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, named in problems.
+    text : str, optional
+        Its text, if already read (:func:`read_yaml_text`); else it is read.
+
+    Raises
+    ------
+    ScenarioError
+        If the file cannot be read, is not valid YAML, repeats a key in a mapping or exceeds a
+        limit of :mod:`forecast.settings` (size, aliases, nesting).
+    """
+    file = str(path)
+    if text is None:
+        text = read_yaml_text(path)
     try:
-        root = yaml.compose(text, Loader=ScenarioLoader)
-        data = yaml.load(text, Loader=ScenarioLoader)
+        loader = ScenarioLoader(text)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+    except YAMLLimitError as exc:
+        mark = exc.problem_mark
+        raise ScenarioError.single(
+            file,
+            format_field(exc.path),
+            f"YAML beyond a limit: {exc.problem}",
+            exc.allowed,
+            mark.line + 1 if mark is not None else None,
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -151,12 +305,19 @@ def load_yaml(path: str | Path) -> tuple[Any, LineMap]:
         ) from None
     except yaml.YAMLError as exc:
         raise ScenarioError.single(file, "", f"YAML error: {exc}", "valid YAML") from None
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise ScenarioError.single(
             file,
             "",
             f"a YAML value cannot be read: {exc}",
             "valid YAML values (quote text that looks like a number or a date)",
+        ) from None
+    except RecursionError:
+        raise ScenarioError.single(
+            file,
+            "",
+            "YAML beyond a limit: values nested too deeply",
+            f"mappings and lists nested at most {MAX_YAML_DEPTH} levels deep",
         ) from None
     lines: dict[Path_, int] = {}
     problems: list[Problem] = []
