@@ -99,3 +99,92 @@ def scenario_plan(scenario: Scenario) -> StepPlan:
     """Plan the monthly step of a scenario."""
     index = scenario.node_index
     return make_plan([[(index[p], lag) for p, lag in node.parents] for node in scenario.nodes])
+
+
+DRAWS_PER_BLOCK = 64
+"""Draws the compiled passes hold at once per thread (``forecast.engine.smoothing.BLOCK``;
+restated here so that a scenario's size is checked without importing numba, and tested
+equal to it)."""
+
+
+@dataclass(frozen=True)
+class SizeEstimate:
+    """How large a scenario's engine is, and an upper bound of the memory it needs.
+
+    Attributes
+    ----------
+    nodes, months : int
+        Nodes and monthly steps.
+    joint : int
+        Entries of the joint state (the product of the nodes' state counts).
+    largest : int
+        Entries of the largest tensor a contraction of the monthly update ranges over (its
+        inputs, the node's table and its output together; 0 beyond :data:`MAX_NODES`).
+    nbytes : int
+        Memory estimate in bytes (see :func:`size_estimate`).
+    """
+
+    nodes: int
+    months: int
+    joint: int
+    largest: int
+    nbytes: int
+
+
+def size_estimate(
+    n_states: list[int],
+    parents: list[list[tuple[int, int]]],
+    months: int,
+    draws: int,
+    threads: int,
+    block: int = DRAWS_PER_BLOCK,
+) -> SizeEstimate:
+    """An upper bound of the memory a fit of a scenario needs, from its contraction plan.
+
+    With ``J`` the joint entries, ``in_c``, ``out_c``, ``full_c`` and ``table_c`` the entries
+    of contraction ``c``'s input, output, full index range and table, and 8 bytes a number:
+
+    - the compiled passes hold, per thread and block of ``block`` draws, the forward and
+      backward joints of every month and a month's work: ``8 * block * (2 * (months + 1) * J
+      + sum_c (in_c + out_c))``, times ``threads``;
+    - their work lists hold five numbers per (input, table cell, output) triple of every
+      month: ``40 * months * sum_c full_c``;
+    - the transition tables of every draw: ``8 * draws * sum_c table_c``.
+
+    Only the joint entries that can hold mass are kept (on Kursk about one in eight), so the
+    engine needs less; the bound is what a scenario is refused on. Beyond :data:`MAX_NODES`
+    nodes there is no plan, and the estimate counts the joints alone.
+    """
+    joint = 1
+    for n in n_states:
+        joint *= n
+    passes = 2 * (months + 1) * joint
+    if len(n_states) > MAX_NODES:
+        return SizeEstimate(len(n_states), months, joint, 0, 8 * block * threads * passes)
+    plan = make_plan(parents)
+    new = plan.contractions[-1].output  # the new axes, in node order
+    size = dict(zip(plan.axes, n_states, strict=True)) | dict(zip(new, n_states, strict=True))
+
+    def entries(letters: str) -> int:
+        total = 1
+        for letter in set(letters):
+            total *= size[letter]
+        return total
+
+    work = sum(entries(op.inputs) + entries(op.output) for op in plan.contractions)
+    full = [entries(op.inputs + op.table) for op in plan.contractions]
+    tables = sum(entries(op.table) for op in plan.contractions)
+    nbytes = 8 * block * threads * (passes + work) + 40 * months * sum(full) + 8 * draws * tables
+    return SizeEstimate(len(n_states), months, joint, max(full, default=joint), nbytes)
+
+
+def scenario_size(scenario: Scenario, draws: int, threads: int) -> SizeEstimate:
+    """:func:`size_estimate` of a scenario."""
+    index = scenario.node_index
+    return size_estimate(
+        [node.n_states for node in scenario.nodes],
+        [[(index[p], lag) for p, lag in node.parents] for node in scenario.nodes],
+        scenario.timeline.n_steps,
+        draws,
+        threads,
+    )
