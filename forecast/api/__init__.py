@@ -53,6 +53,7 @@ EXPORTS = {
     "evidence_arrivals": "forecast.analysis.evaluation",
     "largest_moves": "forecast.analysis.evaluation",
     "score_summary": "forecast.analysis.evaluation",
+    "sbc": "forecast.api.calibration",
 }
 """Public name -> the module that defines it."""
 
