@@ -108,3 +108,7 @@ ENGINE_MEMORY_BYTES = 8 * 1024**3
 """Most memory the engine may need for a scenario (8 GiB, or the machine's physical memory
 when that is less); a scenario whose estimate (:func:`forecast.engine.plan.size_estimate`)
 is larger is refused at check time."""
+
+MAX_DRAWS = 1_000_000
+"""Most draws a fit (draws x chains) or a prior predictive may ask for: each draw keeps every
+question and monthly marginal, so a million is already gigabytes on a large scenario."""

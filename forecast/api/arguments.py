@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from forecast import settings
+from forecast.errors import ScenarioError
 
 
 def as_of_date(value: Any, name: str = "as_of") -> dt.date | None:
@@ -47,8 +48,12 @@ def as_of_date(value: Any, name: str = "as_of") -> dt.date | None:
     )
 
 
-def whole_number(value: Any, name: str, minimum: int) -> int:
-    """A whole number (not a bool) of at least ``minimum``.
+MAX_SEED = 2**63 - 1
+"""Largest seed (the samplers take a 64-bit integer)."""
+
+
+def whole_number(value: Any, name: str, minimum: int, maximum: int | None = None) -> int:
+    """A whole number (not a bool) of at least ``minimum`` (and at most ``maximum``).
 
     Raises
     ------
@@ -56,21 +61,60 @@ def whole_number(value: Any, name: str, minimum: int) -> int:
         Naming ``name`` and what is allowed.
     """
     allowed = f"a whole number >= {minimum}"
+    if maximum is not None:
+        allowed = f"a whole number from {minimum} to {maximum:_}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be {allowed}, not {type(value).__name__} ({value!r})")
-    if value < minimum:
+    if value < minimum or (maximum is not None and value > maximum):
         raise ValueError(f"{name} must be {allowed}, got {value}")
     return int(value)
 
 
 def seed_value(value: Any, name: str = "seed") -> int:
-    """A seed: a whole number >= 0 (None: the package's default seed)."""
-    return settings.DEFAULT_SEED if value is None else whole_number(value, name, 0)
+    """A seed: a whole number from 0 to :data:`MAX_SEED` (None: the package's default seed)."""
+    return settings.DEFAULT_SEED if value is None else whole_number(value, name, 0, MAX_SEED)
 
 
 def draw_count(value: Any, name: str) -> int:
-    """A number of draws: a whole number >= 1."""
-    return whole_number(value, name, 1)
+    """A number of draws: a whole number from 1 to ``settings.MAX_DRAWS``."""
+    return whole_number(value, name, 1, settings.MAX_DRAWS)
+
+
+def scenario_mapping(value: Any, name: str = "<dict>", argument: str = "data") -> dict[str, Any]:
+    """The fields of a scenario written in code, as a dict.
+
+    Raises
+    ------
+    ScenarioError
+        For anything but a mapping (a list, a path, a Scenario), naming the argument, as a
+        file that does not hold a mapping is reported.
+    """
+    if isinstance(value, Mapping):
+        return dict(value)
+    hint = (
+        "; for a file use ScenarioModel.from_file"
+        if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__")
+        else ""
+    )
+    raise ScenarioError.single(
+        name,
+        f"(argument {argument})",
+        f"{argument} is a {type(value).__name__}, not a mapping{hint}",
+        "a mapping of the scenario's fields, as the YAML file holds them",
+    )
+
+
+def folder_path(value: Any, name: str = "folder") -> Any:
+    """A folder argument: a str, a path or None (unchanged).
+
+    Raises
+    ------
+    TypeError
+        For another type, naming ``name``.
+    """
+    if value is None or isinstance(value, str) or hasattr(value, "__fspath__"):
+        return value
+    raise TypeError(f"{name} must be a str, a Path or None, not {type(value).__name__}")
 
 
 def sampler_config(value: Any) -> Any:
@@ -97,7 +141,27 @@ def sampler_config(value: Any) -> Any:
             )
         for key, minimum in (("draws", 1), ("tune", 0), ("chains", 1), ("cores", 1)):
             if key in value:
-                whole_number(value[key], f"sampler {key}", minimum)
+                whole_number(value[key], f"sampler {key}", minimum, settings.MAX_DRAWS)
+        draws, chains = value.get("draws", settings.DRAWS), value.get("chains", settings.CHAINS)
+        if draws * chains > settings.MAX_DRAWS:
+            raise ValueError(
+                f"sampler draws x chains must be at most {settings.MAX_DRAWS:_} "
+                f"(forecast.settings.MAX_DRAWS), got {draws} x {chains}"
+            )
+        if "target_accept" in value:
+            accept = value["target_accept"]
+            if isinstance(accept, bool) or not isinstance(accept, numbers.Real):
+                raise TypeError(
+                    f"sampler target_accept must be a number in (0, 1), not "
+                    f"{type(accept).__name__} ({accept!r})"
+                )
+            if not 0.0 < float(accept) < 1.0:
+                raise ValueError(f"sampler target_accept must be in (0, 1), got {accept}")
+        if "backend" in value and not isinstance(value["backend"], str):
+            raise TypeError(
+                f"sampler backend must be a str such as 'nutpie' or 'pymc', not "
+                f"{type(value['backend']).__name__}"
+            )
         return SamplerConfig(**value)
     raise TypeError(
         f"sampler must be a SamplerConfig, a mapping of its settings or None, not "

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from forecast.api.arguments import as_of_date, draw_count, sampler_config, seed_value
+from forecast.api.arguments import (
+    as_of_date,
+    draw_count,
+    folder_path,
+    sampler_config,
+    scenario_mapping,
+    seed_value,
+)
 from forecast.api.loading import load_scenario
 from forecast.api.provenance import priors_digest
 from forecast.elicitation import Priors, elicit, elicit_rule
@@ -149,6 +156,10 @@ class ScenarioModel:
             Where relative paths (``extends``, evidence tables) start (default: the working
             directory).
         """
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        data = scenario_mapping(data, name, "data")
+        folder = folder_path(folder, "folder")
         return cls(check_evidence_possible(scenario_from_dict(data, name=name, folder=folder)))
 
     # -- what the model is ------------------------------------------------------------------
@@ -523,8 +534,8 @@ class ScenarioModel:
         from forecast.api.fit import Fit
 
         seed = seed_value(seed)
-        fitter = self.fitter(sampler)
         size = None if draws is None else draw_count(draws, "draws")
+        fitter = self.fitter(sampler)
         idata = fitter.prior_draws(seed, size)
         return Fit(self, idata, as_of=None, seed=seed, sampler=fitter.sampler, method="prior")
 
