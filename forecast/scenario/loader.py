@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as dt
 import difflib
 import json
 import types
@@ -43,6 +44,7 @@ _TYPE_TEXT = {
     "int_type": "a whole number",
     "int_parsing": "a whole number",
     "int_from_float": "a whole number",
+    "int_parsing_size": "a whole number",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
     "date_type": "a date YYYY-MM-DD",
@@ -138,11 +140,25 @@ def _allowed_fields(model: type[BaseModel]) -> str:
     return "fields " + ", ".join(names)
 
 
+def _number_text(value: float) -> str:
+    """A bound as a forecaster writes it: ``1000000``, not ``1e+06``."""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:g}"
+
+
+def _shown(value: Any) -> str:
+    """A refused value: a date as YAML writes it (``2024-01-31``), else its repr."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return repr(value)
+
+
 def _bounds_text(constraints: list[Any]) -> str:
     """Describe a field's bounds, e.g. ``'a number greater than 0 and less than 1'``."""
     words = {"gt": "greater than", "ge": "at least", "lt": "less than", "le": "at most"}
     parts = [
-        f"{text} {getattr(c, key):g}"
+        f"{text} {_number_text(getattr(c, key))}"
         for c in constraints
         for key, text in words.items()
         if isinstance(getattr(c, key, None), int | float)
@@ -161,6 +177,9 @@ def _allowed_text(error: Any, loc: tuple, constraints: list[Any]) -> str:
         return getattr(ctx.get("error"), "allowed", "")
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return _bounds_text(constraints) or _bounds_text([types.SimpleNamespace(**ctx)])
+    if kind in ("finite_number", "int_parsing_size") and _bounds_text(constraints):
+        whole = "a whole number" if kind == "int_parsing_size" else "a finite number"
+        return _bounds_text(constraints).replace("a number", whole, 1)
     if kind == "string_pattern_mismatch":
         return _PATTERN_TEXT.get(ctx.get("pattern", ""), f"text matching {ctx.get('pattern')}")
     if kind == "literal_error":
@@ -214,6 +233,10 @@ def pydantic_problems(exc: ValidationError, file: str, lines: LineMap) -> list[P
             message = "required field is missing"
         elif kind == "string_pattern_mismatch":
             message = "does not have the required form"
+        elif kind == "int_parsing_size":
+            message = "is far too large a number"
+        elif kind == "finite_number":
+            message = "must be a finite number, not infinite or not-a-number"
         allowed = _allowed_text(error, loc, constraints)
         shown = error.get("input") if kind not in ("extra_forbidden", "missing") else None
         messages, alloweds, _ = merged.setdefault(loc, ([], [], shown))
@@ -225,7 +248,7 @@ def pydantic_problems(exc: ValidationError, file: str, lines: LineMap) -> list[P
     for loc, (messages, alloweds, shown) in merged.items():
         message = "; or ".join(messages)
         if shown is not None and not isinstance(shown, dict | list):
-            message = f"{message} (got {shown!r})"
+            message = f"{message} (got {_shown(shown)})"
         problems.append(
             Problem(
                 lines.file(loc, file),

@@ -31,14 +31,18 @@ from forecast.settings import (
 )
 
 
-def _no_bool(value: object) -> object:
+def _no_bool(allowed: str) -> BeforeValidator:
     """Refuse ``true``/``false`` where a number belongs (pydantic would read them as 1 and 0)."""
-    if isinstance(value, bool):
-        raise SpecValueError(
-            f"{str(value).lower()} is not a number",
-            "a number (YAML reads true and false as booleans)",
-        )
-    return value
+
+    def refuse(value: object) -> object:
+        if isinstance(value, bool):
+            raise SpecValueError(
+                f"{str(value).lower()} is a boolean, not a number",
+                f"{allowed} (YAML reads true and false as booleans)",
+            )
+        return value
+
+    return BeforeValidator(refuse)
 
 
 def _a_date(value: object) -> object:
@@ -48,7 +52,7 @@ def _a_date(value: object) -> object:
     """
     if isinstance(value, bool | int | float):
         raise SpecValueError(
-            f"{value!r} is not a date",
+            f"{str(value).lower() if isinstance(value, bool) else value!r} is not a date",
             "a date YYYY-MM-DD (YAML reads 20240210 or true as a number or a boolean)",
         )
     if isinstance(value, dt.date) and not MIN_YEAR <= value.year <= MAX_YEAR:
@@ -63,7 +67,8 @@ def _a_month(value: object) -> object:
     """A YAML date read where a month belongs becomes its month; numbers are refused."""
     if isinstance(value, bool | int | float):
         raise SpecValueError(
-            f"{value!r} is not a month", "a month YYYY-MM, e.g. 2024-01 (in quotes if need be)"
+            f"{str(value).lower() if isinstance(value, bool) else value!r} is not a month",
+            "a month YYYY-MM, e.g. 2024-01 (in quotes if need be)",
         )
     if isinstance(value, dt.date):
         value = f"{value.year:04d}-{value.month:02d}"
@@ -76,20 +81,41 @@ def _a_month(value: object) -> object:
     return value
 
 
-NoBool = BeforeValidator(_no_bool)
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 Month = Annotated[
     str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$"), BeforeValidator(_a_month)
 ]
 Date = Annotated[dt.date, BeforeValidator(_a_date)]
-OpenUnit = Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False), NoBool]
-Concentration = Annotated[float, Field(gt=0.0, le=MAX_CONCENTRATION, allow_inf_nan=False), NoBool]
-Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False), NoBool]
-Reading = Annotated[float, NoBool]
-Count = Annotated[int, Field(ge=0, le=MAX_REFERENCE_N), NoBool]
-Lag = Annotated[Literal[0, 1], NoBool]
-Binary = Annotated[Literal[0, 1], NoBool]
+OpenUnit = Annotated[
+    float,
+    Field(gt=0.0, lt=1.0, allow_inf_nan=False),
+    _no_bool("a number greater than 0 and less than 1"),
+]
+Concentration = Annotated[
+    float,
+    Field(gt=0.0, le=MAX_CONCENTRATION, allow_inf_nan=False),
+    _no_bool(f"a number greater than 0 and at most {MAX_CONCENTRATION:.0f}"),
+]
+Probability = Annotated[
+    float, Field(ge=0.0, le=1.0, allow_inf_nan=False), _no_bool("a number from 0 to 1")
+]
+Reading = Annotated[float, _no_bool("a number")]
+Count = Annotated[
+    int, Field(ge=0, le=MAX_REFERENCE_N), _no_bool(f"a whole number from 0 to {MAX_REFERENCE_N}")
+]
+Cases = Annotated[
+    PositiveInt,
+    Field(le=MAX_REFERENCE_N),
+    _no_bool(f"a whole number from 1 to {MAX_REFERENCE_N}"),
+]
+Months = Annotated[
+    PositiveInt,
+    Field(le=MAX_WITHIN_MONTHS),
+    _no_bool(f"a whole number of months from 1 to {MAX_WITHIN_MONTHS}"),
+]
+Lag = Annotated[Literal[0, 1], _no_bool("0 (same month) or 1 (last month)")]
+Binary = Annotated[Literal[0, 1], _no_bool("0 (did not happen) or 1 (happened)")]
 StateSet = Name | Annotated[list[Name], Field(min_length=1)]
 
 DEFAULT_STATES = {"no": "the event has not happened", "yes": "the event has happened"}
@@ -170,7 +196,7 @@ class Judgement(_Strict):
 class ReferenceClass(_Strict):
     """Counts of comparable historical cases: k of n saw the transition within N months."""
 
-    n: Annotated[PositiveInt, Field(le=MAX_REFERENCE_N), NoBool]
+    n: Cases
     counts: dict[Name, Count]
     description: Text
     source: Text
@@ -194,7 +220,7 @@ class TransitionRule(_Strict):
 
     from_: StateSet = Field(alias="from")
     given: dict[Name, StateSet] = Field(default_factory=dict)
-    within_months: Annotated[PositiveInt, Field(le=MAX_WITHIN_MONTHS), NoBool] = 1
+    within_months: Months = 1
     to: dict[Name, Judgement] = Field(default_factory=dict)
     dirichlet: dict[Name, Concentration] | None = None
     stays: Annotated[bool, Field(strict=True)] = False
