@@ -259,7 +259,8 @@ class EvidenceReader:
                 row_no,
             )
             return None
-        reader = csv.reader(io.StringIO(text, newline=""))
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        last_line = 0
         cell_limit = settings.CSV_MAX_CELL_BYTES
         header: list[str] | None = None
         rows: list[tuple[int, dict[str, str]]] = []
@@ -269,21 +270,30 @@ class EvidenceReader:
             except StopIteration:
                 break
             except csv.Error as exc:
-                row_no = reader.line_num
-                big = "field larger than field limit" in str(exc)
-                self._problem(
-                    where,
-                    f"row {row_no}",
-                    f"a cell is larger than the limit of {_mib(cell_limit)}"
-                    if big
-                    else f"not valid CSV: {exc}",
-                    f"cells of at most {_mib(cell_limit)} (forecast.settings.CSV_MAX_CELL_BYTES)"
-                    if big
-                    else "comma-separated cells, quotes closed on the same row",
-                    row_no,
-                )
+                row_no = last_line + 1
+                if "field larger than field limit" in str(exc):
+                    self._cell_too_big(where, f"row {row_no}", row_no, cell_limit)
+                elif "unexpected end of data" in str(exc):
+                    self._problem(
+                        where,
+                        f"row {row_no}",
+                        f"a quoted cell that starts on row {row_no} is never closed (the "
+                        "rest of the file would be read as that one cell)",
+                        'a closing " for every opening " (write "" for a quote inside a cell)',
+                        row_no,
+                    )
+                else:
+                    self._problem(
+                        where,
+                        f"row {row_no}",
+                        f"not valid CSV: {exc}",
+                        'comma-separated cells; a cell with a comma or " in quotes, '
+                        'a " inside written ""',
+                        row_no,
+                    )
                 return None
             row_no = reader.line_num
+            last_line = row_no
             if not cells:
                 continue
             big = next((c for c in cells if len(c.encode("utf-8")) > cell_limit), None)
