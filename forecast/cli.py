@@ -39,14 +39,20 @@ def _date(text: str) -> dt.date:
     return value
 
 
-def _whole(text: str, option: str, minimum: int, check: Callable[[int, str], int]) -> int:
-    """``text`` as a whole number of at least ``minimum``, or an argparse error naming it."""
+def _whole(text: str, option: str, check: Callable[[object, str], int]) -> int:
+    """``text`` as a whole number that ``check`` (a front-door check) accepts.
+
+    Else an argparse error naming ``option`` and what is allowed, in the check's words.
+    """
     try:
         value = int(text.strip(), 10)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a whole number; allowed: a whole number >= {minimum}"
-        ) from None
+        try:
+            check(0.5, option)  # refused as not whole: the check's words for what is allowed
+            allowed = f"{option} must be a whole number"
+        except (TypeError, ValueError) as exc:
+            allowed = str(exc).split(", not ")[0]
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number; {allowed}") from None
     try:
         return check(value, option)
     except (TypeError, ValueError) as exc:
@@ -55,17 +61,23 @@ def _whole(text: str, option: str, minimum: int, check: Callable[[int, str], int
 
 def _seed(text: str) -> int:
     """``--seed``: a whole number >= 0 (as ``forecast.api.arguments.seed_value``)."""
-    return _whole(text, "--seed", 0, seed_value)
+    return _whole(text, "--seed", seed_value)
 
 
 def _count(option: str, minimum: int) -> Callable[[str], int]:
-    """An argparse ``type=`` for ``option``: a whole number >= ``minimum``."""
+    """An argparse ``type=`` for ``option``: a whole number >= ``minimum``.
 
-    def check(value: int, name: str) -> int:
-        return draw_count(value, name) if minimum == 1 else whole_number(value, name, minimum)
+    Checked as the front door checks it: ``draw_count`` for ``--draws``, ``whole_number``
+    for the others.
+    """
+
+    def check(value: object, name: str) -> int:
+        if option == "--draws":
+            return draw_count(value, name)
+        return whole_number(value, name, minimum)
 
     def parse(text: str) -> int:
-        return _whole(text, option, minimum, check)
+        return _whole(text, option, check)
 
     parse.__name__ = option.strip("-")  # argparse names the type in some messages
     return parse
@@ -258,9 +270,12 @@ class RunLocked(Exception):
 
 
 def _lock(folder: Path) -> Path:
-    """Take the run folder's lock: ``.lock`` created with O_EXCL, holding this process's id.
+    """Take the run folder's lock, ``.lock``, holding this process's id.
 
-    A lock left by a process that no longer runs is taken over.
+    The lock is published whole and exclusively: the id is written to a temporary file that
+    is then hard-linked as ``.lock``, which fails, as ``O_CREAT | O_EXCL`` does, when the lock
+    exists; so no one ever reads a lock half written. A lock whose process no longer runs is
+    renamed away (atomically: only one taker wins it) and the lock taken again.
 
     Raises
     ------
@@ -269,29 +284,50 @@ def _lock(folder: Path) -> Path:
     """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
-    for _ in range(2):
-        try:
-            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
+    handle, name = tempfile.mkstemp(dir=folder, prefix=f"{LOCK_NAME}.", suffix=TEMPORARY_MARK)
+    mine = Path(name)
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(str(os.getpid()))
+        for _ in range(5):
             try:
-                pid = int(path.read_text().strip() or "0")
-            except (OSError, ValueError):
-                pid = 0
-            if pid and _alive(pid):
+                os.link(mine, path)
+                return path
+            except FileExistsError:
+                pass
+            pid = _lock_holder(path)
+            if pid is None:
+                continue  # released meanwhile
+            if _alive(pid):
                 raise RunLocked(
                     f"another fit (process {pid}) is writing {folder}; wait for it to finish, "
                     f"or remove {path} if that process is gone"
-                ) from None
+                )
+            stale = folder / f"{LOCK_NAME}.stale.{os.getpid()}{TEMPORARY_MARK}"
             with contextlib.suppress(FileNotFoundError):
-                path.unlink()  # a stale lock
-            continue
-        with os.fdopen(handle, "w") as file:
-            file.write(str(os.getpid()))
-        return path
-    raise RunLocked(f"cannot take the lock {path}: another fit keeps taking it")
+                os.rename(path, stale)
+                if _lock_holder(stale) != pid and not path.exists():
+                    os.link(stale, path)  # it was a live lock, taken just now: put it back
+                stale.unlink()
+        raise RunLocked(f"cannot take the lock {path}: other fits keep taking it")
+    finally:
+        mine.unlink()
+
+
+def _lock_holder(path: Path) -> int | None:
+    """The process id in a lock file (0 when unreadable; None when there is no lock)."""
+    try:
+        return int(path.read_text().strip() or "0")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return 0
 
 
 def _alive(pid: int) -> bool:
+    """Whether a process with this id runs (0: no)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
