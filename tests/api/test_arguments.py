@@ -7,7 +7,14 @@ import datetime as dt
 import pytest
 
 import forecast
-from forecast.api.arguments import as_of_date, sampler_config, seed_value
+from forecast.api.arguments import (
+    as_of_date,
+    draw_count,
+    folder_path,
+    sampler_config,
+    scenario_mapping,
+    seed_value,
+)
 
 
 @pytest.mark.parametrize(
@@ -65,3 +72,76 @@ def test_sampler_settings():
         sampler_config({"draws": 0})
     with pytest.raises(TypeError, match="SamplerConfig"):
         sampler_config("fast")
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "words"),
+    [
+        (2**63, ValueError, "seed must be a whole number from 0 to"),
+        (-(2**70), ValueError, "got -"),
+        (None, None, None),
+    ],
+)
+def test_seed_range(value, error, words):
+    if error is None:
+        assert seed_value(value) == forecast.settings.DEFAULT_SEED
+        assert seed_value(2**63 - 1) == 2**63 - 1
+        return
+    with pytest.raises(error, match=words):
+        seed_value(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "words"),
+    [
+        (0, ValueError, "got 0"),
+        (-1, ValueError, "got -1"),
+        (2.0, TypeError, "not float"),
+        (True, TypeError, "not bool"),
+        (forecast.settings.MAX_DRAWS + 1, ValueError, "from 1 to 1_000_000"),
+    ],
+)
+def test_draw_count_refused(value, error, words):
+    with pytest.raises(error, match=words):
+        draw_count(value, "draws")
+
+
+def test_draw_count_accepted():
+    assert draw_count(1, "draws") == 1
+    assert draw_count(forecast.settings.MAX_DRAWS, "draws") == forecast.settings.MAX_DRAWS
+
+
+def test_sampler_limits():
+    assert sampler_config({"target_accept": 0.9}).target_accept == 0.9
+    with pytest.raises(ValueError, match="draws x chains"):
+        sampler_config({"draws": forecast.settings.MAX_DRAWS, "chains": 2})
+    with pytest.raises(TypeError, match="target_accept must be a number"):
+        sampler_config({"target_accept": True})
+    with pytest.raises(ValueError, match=r"target_accept must be in \(0, 1\)"):
+        sampler_config({"target_accept": 0.0})
+    with pytest.raises(TypeError, match="backend must be a str"):
+        sampler_config({"backend": 1})
+
+
+@pytest.mark.parametrize("value", [[("id", "x")], "id: x", None, 3])
+def test_scenario_mapping_refused(value):
+    with pytest.raises(forecast.ScenarioError, match=r"data is a .*, not a mapping"):
+        scenario_mapping(value)
+
+
+def test_scenario_mapping_accepts_any_mapping():
+    import types
+
+    assert scenario_mapping(types.MappingProxyType({"id": "x"})) == {"id": "x"}
+
+
+def test_folder_path():
+    assert folder_path(None) is None
+    assert folder_path("x") == "x"
+    with pytest.raises(TypeError, match="folder must be"):
+        folder_path(3)
+
+
+def test_load_scenario_path_type():
+    with pytest.raises(TypeError, match="path must be a str or Path"):
+        forecast.load_scenario(3.5)
