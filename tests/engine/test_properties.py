@@ -26,7 +26,7 @@ from forecast.engine.exact import evidence_matrices, monthly_questions
 from forecast.engine.synthetic import random_scenario
 from forecast.scenario.validated import EvidenceItem, Scenario
 from tests.engine.brute_force import MAX_TRAJECTORIES, brute_force
-from tests.engine.test_exact_vs_brute_force import _question, extra_questions, random_params
+from tests.engine.test_exact_vs_brute_force import extra_questions, random_params
 
 ATOL = 1e-11
 FOLDER = Path(tempfile.mkdtemp(prefix="forecast-properties-"))
@@ -156,7 +156,10 @@ def test_reached_is_monotone_and_above_in_state(case, data) -> None:
     scenario, rng = case
     node = data.draw(st.sampled_from(scenario.nodes))
     state = data.draw(st.sampled_from(node.states))
-    template = _question(scenario, "r", node.name, (state,), "reached", 0, 0)
+    template = next(iter(extra_questions(scenario, rng)))  # any question: replaced below
+    template = dataclasses.replace(
+        template, id="r", node=node.name, states=(state,), kind="reached"
+    )
     reached = monthly_questions(scenario, template, "r")
     in_state = tuple(dataclasses.replace(q, id=f"i{q.step}", kind="in_state") for q in reached)
     engine = ExactEngine(scenario)
