@@ -65,9 +65,10 @@ def whole_number(value: Any, name: str, minimum: int, maximum: int | None = None
         allowed = f"a whole number from {minimum} to {maximum:_}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be {allowed}, not {type(value).__name__} ({value!r})")
-    if value < minimum or (maximum is not None and value > maximum):
+    number = int(value)
+    if number < minimum or (maximum is not None and number > maximum):
         raise ValueError(f"{name} must be {allowed}, got {value}")
-    return int(value)
+    return number
 
 
 def seed_value(value: Any, name: str = "seed") -> int:

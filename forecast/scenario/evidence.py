@@ -559,7 +559,7 @@ class EvidenceReader:
                 )
                 continue
             readings.setdefault(self.timeline.step_of(date), []).append((row_no, date, value, row))
-        out = []
+        out: list[EvidenceItem] = []
         for step in sorted(readings):
             month = sorted(readings[step], key=lambda r: r[1])
             if series.per_month == "first":
