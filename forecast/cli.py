@@ -11,10 +11,12 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -194,6 +196,40 @@ LATEST = "latest"
 
 _written: list[Path] = []
 """The files the running command has put in place (named when it is interrupted)."""
+
+_interrupted = threading.Event()
+"""Set by Ctrl-C (SIGINT) during a command, even when a sampler catches the interruption."""
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    _interrupted.set()
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _noting_interrupts() -> Iterator[None]:
+    """Note Ctrl-C in :data:`_interrupted` while the command runs (main thread only).
+
+    nutpie and ``pm.sample`` catch the ``KeyboardInterrupt`` and return the draws made so far;
+    the command then must not save them as a finished fit: :func:`_stop_if_interrupted`.
+    """
+    _interrupted.clear()
+    try:
+        previous = signal.signal(signal.SIGINT, _on_interrupt)
+    except ValueError:  # not the main thread: Python delivers signals there only
+        yield
+        return
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _stop_if_interrupted() -> None:
+    """Raise ``KeyboardInterrupt`` when Ctrl-C was pressed, even if a sampler swallowed it."""
+    if _interrupted.is_set():
+        raise KeyboardInterrupt
 
 
 def _error(command: str, message: str) -> None:
@@ -576,6 +612,7 @@ def _fit_into(
         f"seed {args.seed}"
     )
     fit = model.fit(as_of=as_of, seed=args.seed, sampler=sampler, progressbar=not args.no_progress)
+    _stop_if_interrupted()  # the sampler returned early: its draws are not the fit asked for
     idata = fit.idata
     diagnostics = fit.diagnostics(parameters=False)
     table = fit.forecast_table(diagnostics=diagnostics)
@@ -692,6 +729,7 @@ def run_score(args: argparse.Namespace) -> int:
         with _status("Building the model", args.no_progress):
             model.fitter(sampler)  # its priors were elicited when the model was loaded
     replay = model.backtest(draws=args.draws, seed=args.seed, method=args.method, sampler=sampler)
+    _stop_if_interrupted()
     as_of = args.as_of
     source = args.questions or args.scenario
     how = (
@@ -708,6 +746,7 @@ def run_score(args: argparse.Namespace) -> int:
     )
     with _status("Forecasting and scoring", args.no_progress):
         scores = model.score(questions, as_of=as_of, backtest=replay)
+    _stop_if_interrupted()
     shown = Table(
         title=f"{escape(scenario.spec.title)}: scores as of {as_of.isoformat()} "
         "(lower is better; always 50%: Brier 0.250, log 0.693)"
@@ -835,12 +874,13 @@ def main(argv: list[str] | None = None) -> int:
     """
     _written.clear()
     try:
-        args = _parser().parse_args(argv)
-        if args.command == "check":
-            return run_check(args.scenario)
-        if args.command == "score":
-            return run_score(args)
-        return run_fit(args)
+        with _noting_interrupts():
+            args = _parser().parse_args(argv)
+            if args.command == "check":
+                return run_check(args.scenario)
+            if args.command == "score":
+                return run_score(args)
+            return run_fit(args)
     except KeyboardInterrupt:
         kept = ", ".join(str(path) for path in _written)
         sys.stderr.write(f"interrupted; {'kept: ' + kept if kept else 'nothing written'}\n")

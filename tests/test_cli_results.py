@@ -12,6 +12,7 @@ import errno
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -280,6 +281,47 @@ def test_ctrl_c_in_the_sampler_keeps_the_previous_result(first_fit, monkeypatch)
     assert _leftovers(out) == []
 
 
+def test_real_ctrl_c_while_nutpie_samples(tmp_path) -> None:
+    """SIGINT to a fresh process in the middle of sampling: nutpie catches it and returns the
+    draws so far, but the command notices, writes nothing and exits 130 in one line."""
+    done = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "forecast.cli",
+            "fit",
+            str(TINY),
+            "--no-progress",
+            "--cores",
+            "2",
+            "--draws",
+            "400000",
+            "--out",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert done.stdout is not None
+        for line in done.stdout:
+            if line.startswith("Fitting tiny_chain"):
+                break
+        time.sleep(1.5)  # in the sampler by now
+        done.send_signal(signal.SIGINT)
+        stdout, stderr = done.communicate(timeout=120)
+    finally:
+        if done.poll() is None:
+            done.kill()
+    assert done.returncode == 130, stdout + stderr
+    assert stderr == "interrupted; nothing written\n"
+    assert "Traceback" not in stdout + stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_full_disk_while_writing_keeps_the_previous_result(first_fit, monkeypatch) -> None:
     import arviz as az
 
@@ -401,6 +443,21 @@ def test_score_full_disk_keeps_the_earlier_tables(scored, monkeypatch) -> None:
     assert "Traceback" not in stdout + stderr
     assert _files(out) == files
     assert _leftovers(out) == []
+
+
+def test_score_as_of_after_the_horizon_warns(scored, tmp_path) -> None:
+    argv, out, _ = scored
+    horizon = "2024-06-30"  # one_rule's scenario ends in June 2024
+    swap = {"2024-02-15": "2025-03-31", str(out): str(tmp_path)}
+    argv = [swap.get(a, a) for a in argv]
+    out = tmp_path
+    code, stdout, stderr = _run(argv)
+    assert code == 0, stdout + stderr
+    assert (
+        f"WARNING: --as-of 2025-03-31 is after the scenario's horizon ({horizon}): every month "
+        "it forecasts is already past"
+    ) in _flat(stdout)
+    assert (out / "one_rule_2025-03-31_scores.csv").is_file()
 
 
 def test_score_ctrl_c_exits_130(scored, monkeypatch) -> None:
