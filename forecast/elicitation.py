@@ -26,6 +26,7 @@ from forecast.errors import ScenarioError
 from forecast.result_cache import ResultCache
 from forecast.scenario.schema import Judgement
 from forecast.scenario.validated import Rule, Scenario
+from forecast.settings import MAX_CONCENTRATION
 
 logger = logging.getLogger(__name__)
 
@@ -166,16 +167,32 @@ def elicit_rule(rule: Rule, file: str = "") -> RulePrior:
         alpha = np.array([spec.dirichlet["stay"], *(spec.dirichlet[d] for d in rule.destinations)])
         return RulePrior(rule.name, labels, alpha, (), counts, "dirichlet")
     fits = {}
+    where, line = rule.where
     for dest, judgement in spec.to.items():
+        field = f"nodes.{rule.node}.transitions[{rule.index}].to.{dest}"
         try:
             fits[dest] = _judgement_beta(judgement, spec.credibility)
-        except ValueError as exc:
+        except (ValueError, ArithmeticError, RuntimeError) as exc:
             raise ScenarioError.single(
-                file,
-                f"nodes.{rule.node}.transitions[{rule.index}].to.{dest}",
+                where or file,
+                field,
                 str(exc),
                 "a best guess well inside an interval that is not too narrow",
+                line,
             ) from None
+        a, b = fits[dest]
+        if not max(a, b) <= MAX_CONCENTRATION:  # also refuses nan
+            interval = judgement.interval
+            raise ScenarioError.single(
+                where or file,
+                field,
+                f"the interval [{interval[0]}, {interval[1]}] is so narrow for its "
+                f"credibility that its prior would be Beta({a:.4g}, {b:.4g}), a parameter "
+                f"beyond the limit of {MAX_CONCENTRATION:.0f}",
+                "a wider interval or a lower credibility (or plain beta parameters of at most "
+                f"{MAX_CONCENTRATION:.0f})",
+                line,
+            )
     if len(fits) == 1:
         ((dest, (a, b)),) = fits.items()
         alpha = np.array([b, a])

@@ -193,3 +193,28 @@ def test_resource_case_is_refused_fast_in_a_fresh_process(name: str) -> None:
     assert result["peak"] < PEAK_MEMORY_BYTES, f"peak memory {result['peak']} bytes"
     if name in EXPECTED:
         _assert_reported(result["text"], name, EXPECTED[name])
+
+
+@pytest.mark.parametrize(
+    ("judgement", "shown"),
+    [
+        ("best: 0.5, interval: [0.4999999, 0.5000001]", "[0.4999999, 0.5000001]"),
+        ("best: 1.0e-12, interval: [1.0e-13, 1.0e-11]", "[1e-13, 1e-11]"),
+    ],
+)
+def test_a_judgement_too_narrow_for_the_limit_is_refused(
+    tmp_path: Path, judgement: str, shown: str
+) -> None:
+    """A judgement whose maximum-entropy Beta would pass the Beta parameter limit."""
+    valid = (TESTS / "scenarios" / "tiny_chain.yaml").read_text(encoding="utf-8")
+    narrow = tmp_path / "narrow.yaml"
+    narrow.write_text(valid.replace("best: 0.3, interval: [0.1, 0.6]", judgement))
+    code, text = _check(narrow)
+    assert code != 0
+    assert "Traceback" not in text
+    flat = _squeezed(text)
+    assert _squeezed("narrow.yaml:13: nodes.a.transitions[0].to.yes:") in flat
+    assert _squeezed(f"the interval {shown} is so narrow") in flat
+    assert _squeezed("beyond the limit of 1000000") in flat
+    with pytest.raises(ScenarioError, match="so narrow"):
+        forecast.ScenarioModel.from_file(narrow).priors  # noqa: B018  (elicited on access)

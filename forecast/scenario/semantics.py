@@ -248,6 +248,7 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
                 tuple(raw.destinations),
                 raw,
                 raw.id or rule_id(name, raw.from_states, given, tuple(node.states), parent_states),
+                _where(check, ("nodes", name, "transitions", index)),
             )
             rules.append(rule)
             ok &= _check_unique_id(check, ("nodes", name, "transitions", index), rule, ids)
@@ -297,6 +298,12 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
             )
         )
     return tuple(built) if ok else None
+
+
+def _where(check: Checker, path: Path_) -> tuple[str | None, int | None]:
+    """The file (None: the scenario's own) and line of the field at ``path``."""
+    file = check.lines.file(path, "")
+    return (file or None, check.lines.line(path))
 
 
 def _check_unique_id(

@@ -95,6 +95,9 @@ class Rule:
         The rule's stable id, which names its parameter everywhere (PyMC coordinates,
         InferenceData variables, priors, tables, figures): the ``id`` written in the file,
         else the one :func:`rule_id` derives, e.g. ``talks:none[mediation=active,pressure=high]``.
+    where : tuple of (str or None, int or None)
+        The file the rule is written in (None: the scenario's own) and its line (None where
+        unknown), for problems found after loading, such as a prior PreliZ cannot fit.
     """
 
     node: str
@@ -105,6 +108,7 @@ class Rule:
     destinations: tuple[str, ...]
     spec: TransitionRule
     id: str
+    where: tuple[str | None, int | None] = (None, None)
 
     @property
     def name(self) -> str:
