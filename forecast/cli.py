@@ -395,6 +395,15 @@ def _point_latest(out: Path, run: Path) -> Path:
     return pointer
 
 
+def _mover(source: Path) -> Callable[[Path], None]:
+    """A writer for :func:`write_atomically` that moves an already written file."""
+
+    def move(temporary: Path) -> None:
+        os.replace(source, temporary)
+
+    return move
+
+
 def _write(writers: dict[Path, Callable[[Path], object]]) -> list[Path]:
     """:func:`write_atomically`, remembering what was put in place."""
     paths = write_atomically(writers)
@@ -659,9 +668,7 @@ def _fit_into(
             rendered = Path(tempfile.mkdtemp(dir=run, prefix=".plots.", suffix=TEMPORARY_MARK))
             try:
                 for png in save_outcome_plots(idata, scenario, rendered, as_of=as_of):
-                    writers[run / f"{stem}_plots" / png.name] = lambda tmp, png=png: os.replace(
-                        png, tmp
-                    )
+                    writers[run / f"{stem}_plots" / png.name] = _mover(png)
                 files = list(writers)
                 record["files"] = [str(path.relative_to(run)) for path in files]
                 text = json.dumps(record, indent=2) + "\n"
