@@ -25,7 +25,7 @@ from forecast.scenario.semantics import Checker, build_nodes, build_questions
 from forecast.scenario.timeline import Timeline, parse_month
 from forecast.scenario.validated import Scenario
 from forecast.scenario.yaml_source import LineMap, format_field, load_yaml, read_yaml_text
-from forecast.settings import MAX_HORIZON_MONTHS
+from forecast.settings import MAX_HORIZON_MONTHS, MAX_YAML_DEPTH, MAX_YAML_NODES
 
 _PATTERN_TEXT = {
     r"^[A-Za-z][A-Za-z0-9_]*$": "a name of letters, digits and _ that starts with a letter",
@@ -356,10 +356,45 @@ def scenario_from_dict(
             f"is a {type(data).__name__}, not a mapping",
             "a mapping of the scenario's fields",
         )
+    _check_shape(data, name)
     data = copy.deepcopy(data)
     text = json.dumps(data, sort_keys=True, default=str)
     here = Path(folder) if folder is not None else Path.cwd()
     return _build(data, LineMap({}), here / name, name, text, own=None)
+
+
+def _check_shape(data: Any, name: str) -> None:
+    """Refuse a mapping that contains itself, or beyond the YAML limits of size and depth.
+
+    A scenario written in code is held to the limits a file is held to, so a cycle or a deep
+    nest is a problem rather than a RecursionError.
+    """
+    count = 0
+    stack: list[tuple[Any, tuple, frozenset[int]]] = [(data, (), frozenset())]
+    while stack:
+        value, path, above = stack.pop()
+        count += 1
+        if not isinstance(value, dict | list | tuple):
+            continue
+        allowed = f"a mapping without cycles, nested at most {MAX_YAML_DEPTH} levels deep"
+        if id(value) in above:
+            raise ScenarioError.single(
+                name, format_field(path), "contains itself (a cycle)", allowed
+            )
+        if len(path) >= MAX_YAML_DEPTH:
+            raise ScenarioError.single(
+                name, format_field(path), f"nested more than {MAX_YAML_DEPTH} levels deep", allowed
+            )
+        if count > MAX_YAML_NODES:
+            raise ScenarioError.single(
+                name,
+                "(file)",
+                f"holds more than {MAX_YAML_NODES} values",
+                f"at most {MAX_YAML_NODES} values",
+            )
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        inner = above | {id(value)}
+        stack.extend((item, (*path, key), inner) for key, item in items)
 
 
 def rebuild_scenario(scenario: Scenario, data: dict[str, Any]) -> Scenario:

@@ -119,3 +119,21 @@ def test_known_mutations_are_refused(path: tuple, value: Any) -> None:
 def test_base_is_plain_yaml() -> None:
     """The data mutated is what a YAML loader gives (no custom objects)."""
     assert yaml.safe_dump(BASE)
+
+
+def test_a_mapping_that_contains_itself_is_a_problem() -> None:
+    data = copy.deepcopy(BASE)
+    data["source"]["loop"] = data["source"]
+    with pytest.raises(ScenarioError, match=r"source\.loop: contains itself"):
+        scenario_from_dict(data, name="kursk.yaml", folder=KURSK.parent)
+
+
+def test_a_deep_nest_in_code_is_a_problem() -> None:
+    deep: list = []
+    inner = deep
+    for _ in range(5000):
+        inner.append([])
+        inner = inner[0]
+    data = {**copy.deepcopy(BASE), "extra": deep}
+    with pytest.raises(ScenarioError, match="nested more than 40 levels deep"):
+        scenario_from_dict(data, name="kursk.yaml", folder=KURSK.parent)
