@@ -301,6 +301,15 @@ def _run_name(
     return f"{'as_of_' + as_of.isoformat() if as_of else 'all_evidence'}_{digest}"
 
 
+def _complete(run: Path) -> bool:
+    """Whether a run folder holds a finished run: its record, and every file it lists."""
+    try:
+        record = json.loads((run / RUN_RECORD).read_text(encoding="utf-8"))
+        return all((run / name).is_file() for name in record["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 class RunLocked(Exception):
     """Another live process holds the run folder's lock."""
 
@@ -579,8 +588,9 @@ def run_fit(args: argparse.Namespace) -> int:
     if warning := _as_of_warning(scenario, as_of):
         console.print(f"[bold yellow]WARNING:[/] {escape(warning)}")
     run = out / _run_name(model, as_of, args.seed, sampler)
-    if (run / RUN_RECORD).is_file() and not args.force:
-        _point_latest(out, run)
+    if _complete(run) and not args.force:
+        with contextlib.suppress(OSError):
+            _point_latest(out, run)
         console.print(
             f"Already fitted: {run} holds the result of these inputs (scenario, priors, "
             "as-of date, seed and sampler settings); not fitting again. "
@@ -592,6 +602,9 @@ def run_fit(args: argparse.Namespace) -> int:
         lock = _lock(run)
     except RunLocked as exc:
         _error("fit", str(exc))
+        return EXIT_PROBLEM
+    except OSError as exc:
+        _error("fit", f"cannot make the run folder {run}: {exc.strerror or exc}")
         return EXIT_PROBLEM
     try:
         return _fit_into(args, model, sampler, out, run)
@@ -683,11 +696,17 @@ def _fit_into(
             "nothing was written there, an earlier result is unchanged",
         )
         return EXIT_PROBLEM
-    latest = _point_latest(out, run)
     console.print("Wrote:")
     for path in files:
         console.print(f"  {path}", markup=False)
-    console.print(f"{latest} points to {run.name}", markup=False)
+    try:
+        latest = _point_latest(out, run)
+        console.print(f"{latest} points to {run.name}", markup=False)
+    except OSError as exc:  # the results are whole; only the pointer to them is missing
+        console.print(
+            f"[bold yellow]WARNING:[/] cannot point {escape(str(out / LATEST))} at {run.name}: "
+            f"{escape(exc.strerror or str(exc))}"
+        )
     if args.strict and not diagnostics.ok:
         return EXIT_STRICT
     return EXIT_OK

@@ -253,6 +253,20 @@ def test_other_inputs_get_another_run_folder(first_fit, change, monkeypatch) -> 
     assert names[0].startswith("as_of_2024-02-15_" if "--as-of" in change else "all_evidence_")
 
 
+def test_a_run_with_a_file_missing_is_fitted_again(first_fit, monkeypatch) -> None:
+    """A run folder counts as done only with its record and every file the record lists."""
+    out, run, files = first_fit
+    monkeypatch.setattr(ScenarioFitter, "fit", _interrupt)
+    (run / "tiny_chain_latest_forecast.csv").rename(run / "moved.csv")
+    try:
+        code, stdout, stderr = _run(["fit", TINY, *FAST, "--seed", "3", "--out", out])
+    finally:
+        (run / "moved.csv").rename(run / "tiny_chain_latest_forecast.csv")
+    assert code == 130 and "Already fitted" not in stdout  # it went on to sample
+    assert stderr == "interrupted; nothing written\n"
+    assert _files(run) == files
+
+
 def test_force_fits_again_and_replaces_the_result(tmp_path) -> None:
     argv = ["fit", TINY, *FAST, "--seed", "5", "--out", tmp_path]
     assert _run(argv)[0] == 0
