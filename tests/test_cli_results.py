@@ -459,6 +459,13 @@ def test_score_full_disk_keeps_the_earlier_tables(scored, monkeypatch) -> None:
     assert _leftovers(out) == []
 
 
+def test_check_ctrl_c_exits_130(monkeypatch) -> None:
+    monkeypatch.setattr(forecast.ScenarioModel, "from_file", _interrupt)
+    code, stdout, stderr = _run(["check", TINY])
+    assert code == 130 and stderr == "interrupted; nothing written\n"
+    assert "Traceback" not in stdout + stderr
+
+
 def test_score_as_of_after_the_horizon_warns(scored, tmp_path) -> None:
     argv, out, _ = scored
     horizon = "2024-06-30"  # one_rule's scenario ends in June 2024
