@@ -148,10 +148,17 @@ def _number_text(value: float) -> str:
 
 
 def _shown(value: Any) -> str:
-    """A refused value: a date as YAML writes it (``2024-01-31``), else its repr."""
+    """A refused value: a date as YAML writes it (``2024-01-31``), else its repr, shortened.
+
+    An integer of more than 30 digits is described by its length (Python refuses to print one
+    of more than 4300 digits), and a long repr is cut at 60 characters.
+    """
     if isinstance(value, dt.date):
         return value.isoformat()
-    return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}..."
 
 
 def _bounds_text(constraints: list[Any]) -> str:
@@ -374,6 +381,13 @@ def _check_shape(data: Any, name: str) -> None:
     while stack:
         value, path, above = stack.pop()
         count += 1
+        if isinstance(value, int) and value.bit_length() > 1000:
+            raise ScenarioError.single(
+                name,
+                format_field(path),
+                f"a number of about {int(value.bit_length() * 0.30103) + 1} digits",
+                "a number of at most 300 digits",
+            )
         if not isinstance(value, dict | list | tuple):
             continue
         allowed = f"a mapping without cycles, nested at most {MAX_YAML_DEPTH} levels deep"

@@ -107,6 +107,8 @@ class ScenarioLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
             self._open.pop()
+        if node.tag == "tag:yaml.org,2002:int" and len(str(node.value)) > _INT_DIGITS:
+            _construct_int(self, node)  # raises where Python cannot read the number
         if isinstance(node, yaml.MappingNode):
             children = [n for pair in node.value for n in pair]
         elif isinstance(node, yaml.SequenceNode):
@@ -140,6 +142,26 @@ def _construct_timestamp(loader: ScenarioLoader, node: yaml.ScalarNode) -> objec
 
 
 ScenarioLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
+_INT_DIGITS = 4000
+"""Integers longer than this are tried while composing, where the field is known."""
+
+
+def _construct_int(loader: ScenarioLoader, node: yaml.ScalarNode) -> object:
+    """Construct a YAML integer, refusing one too long for Python to read (4300 digits)."""
+    try:
+        return yaml.SafeLoader.construct_yaml_int(loader, node)
+    except ValueError:
+        digits = sum(c.isdigit() for c in str(node.value))
+        raise YAMLLimitError(
+            f"a number of {digits} digits, too long to be read",
+            node.start_mark,
+            "a number of at most a few hundred digits",
+        ) from None
+
+
+ScenarioLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def format_field(path: Path_) -> str:

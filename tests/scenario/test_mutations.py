@@ -137,3 +137,10 @@ def test_a_deep_nest_in_code_is_a_problem() -> None:
     data = {**copy.deepcopy(BASE), "extra": deep}
     with pytest.raises(ScenarioError, match="nested more than 40 levels deep"):
         scenario_from_dict(data, name="kursk.yaml", folder=KURSK.parent)
+
+
+def test_a_number_too_long_to_print_is_a_problem() -> None:
+    data = copy.deepcopy(BASE)
+    data["priors_set_on"] = 10**5000
+    with pytest.raises(ScenarioError, match="priors_set_on: a number of about 5001 digits"):
+        scenario_from_dict(data, name="kursk.yaml", folder=KURSK.parent)
