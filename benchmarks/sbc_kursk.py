@@ -12,6 +12,12 @@ simulated path observed at the node-months of the scenario's evidence, and a nut
 ECDF-band verdict per quantity, the pass/fail line and the wall time. Then, unless
 ``--no-control``, the same with the broken likelihood (observations with their first two
 states swapped in the fit), which must fail. ``--out`` keeps the ranks, tables and figures.
+
+Measured on 2026-12-02 (2 shared cores, LocalCluster of 2 workers, seed 20240930, N = 200):
+SBC PASS, 57/57 quantities (30 rule parameters, 27 questions) uniform, the smallest chi-square
+p 0.0035 against the Bonferroni level 0.05/57 = 0.00088, every ECDF inside its band; sweep
+370 s, wall 399 s (about 3.3 s a replication on a loaded machine); 5 replications needed
+doubled draws, no divergences. The control FAILS: 23/57 uniform (sweep 371 s).
 """
 
 from __future__ import annotations

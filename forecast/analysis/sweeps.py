@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,16 +208,17 @@ def _run_dask(fn, n, seed, args, scheduler, workers, retries, outcome, on_result
         client = Client(scheduler)
         outcome.scheduler = str(scheduler)
     futures: dict[Any, int] = {}
+    token = uuid.uuid4().hex[:12]  # keys unique to this sweep, even on a shared cluster
     try:
         # the shared arguments as tasks (not scattered data): if the worker holding them dies,
         # the scheduler recomputes them from the graph instead of losing them
         shared = [
-            client.submit(_same, a, key=f"shared-{seed}-{k}-{id(a)}", retries=retries)
+            client.submit(_same, a, key=f"sweep-{token}-shared-{k}", retries=retries)
             for k, a in enumerate(args)
         ]
         for i in range(n):
             future = client.submit(
-                fn, i, seed, *shared, key=f"task-{seed}-{i}-{id(fn)}", retries=retries, pure=False
+                fn, i, seed, *shared, key=f"sweep-{token}-task-{i}", retries=retries, pure=False
             )
             futures[future] = i
         try:

@@ -22,7 +22,9 @@ COLUMNS = 4
 def _grid(n: int, title: str) -> tuple[Figure, np.ndarray]:
     cols = min(COLUMNS, max(1, n))
     rows = max(1, math.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.3 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.2 * cols, 2.3 * rows + 0.6), squeeze=False, layout="constrained"
+    )
     fig.suptitle(title)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
@@ -60,7 +62,6 @@ def plot_sbc_histograms(report: SBCReport) -> Figure:
         ax.set_title(_label(name, ok), fontsize=8)
         ax.set_xlim(0, n_ranks)
         ax.tick_params(labelsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -90,7 +91,6 @@ def plot_sbc_ecdf(report: SBCReport) -> Figure:
         ax.set_title(_label(name, ok), fontsize=8)
         ax.set_xlim(0, 1)
         ax.tick_params(labelsize=7)
-    fig.tight_layout()
     return fig
 
 
