@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -218,3 +219,11 @@ def test_a_judgement_too_narrow_for_the_limit_is_refused(
     assert _squeezed("beyond the limit of 1000000") in flat
     with pytest.raises(ScenarioError, match="so narrow"):
         forecast.ScenarioModel.from_file(narrow).priors  # noqa: B018  (elicited on access)
+
+
+def test_check_refuses_a_pipe_without_waiting(tmp_path: Path) -> None:
+    pipe = tmp_path / "pipe.yaml"
+    os.mkfifo(pipe)
+    code, text = _check(pipe)
+    assert code != 0 and "Traceback" not in text
+    assert "pipe.yaml" in text and "is a pipe or socket" in text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +248,14 @@ def read_yaml_text(path: str | Path) -> str:
         file such as ``/dev/zero`` is refused after the limit's bytes).
     """
     file = str(path)
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = 0  # reported by open() below
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        raise ScenarioError.single(
+            file, "", "is a pipe or socket, not a file (reading it could wait forever)", "a file"
+        )
     try:
         with open(path, "rb") as stream:
             raw = stream.read(MAX_SCENARIO_BYTES + 1)
