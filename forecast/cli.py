@@ -183,6 +183,43 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the score tables (default results/<scenario id>)",
     )
     score.add_argument("--no-progress", action="store_true", help="no progress display")
+    sbc = sub.add_parser(
+        "sbc",
+        help="check that the fit is calibrated: simulation-based calibration (SBC)",
+        description="Simulation-based calibration (Talts et al. 2018): draw the parameters from "
+        "the priors, simulate evidence of the scenario's shape, fit it, and rank the true "
+        "parameters and question probabilities among the posterior draws; uniform ranks (a "
+        "chi-square and simultaneous ECDF bands per quantity, Bonferroni-corrected) mean a "
+        "calibrated fit. The fits run on Dask: a LocalCluster of --workers processes, or the "
+        "cluster at --scheduler. Exit 0 when every quantity passes, 1 when one fails.",
+    )
+    sbc.add_argument("scenario", type=Path)
+    sbc.add_argument(
+        "--n", type=_count("--n", 20), default=200, help="replications (default 200, >= 20)"
+    )
+    sbc.add_argument(
+        "--seed", type=_seed, default=settings.DEFAULT_SEED, help="a whole number >= 0"
+    )
+    sbc.add_argument(
+        "--draws", type=_count("--draws", 50), default=250, help="NUTS draws per chain per fit"
+    )
+    sbc.add_argument(
+        "--workers", type=_count("--workers", 1), default=2, help="LocalCluster worker processes"
+    )
+    sbc.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler (default: start a LocalCluster); 'sync' "
+        "runs the fits in this process",
+    )
+    sbc.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for ranks, tests and histograms (default results/<scenario id>/"
+        "sbc_n<N>_seed<S>); ranks are appended as each replication finishes",
+    )
+    sbc.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -891,6 +928,47 @@ def run_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_sbc(args: argparse.Namespace) -> int:
+    """Simulation-based calibration of a scenario's fit, on Dask; exit 1 when it fails."""
+    if args.out is not None and (problem := _out_problem(args.out)):
+        _error("sbc", problem)
+        return EXIT_USAGE
+    _quiet_libraries()
+    with _status("Checking the scenario and eliciting its priors", args.no_progress):
+        model = _load(args.scenario)
+    if model is None:
+        return EXIT_USAGE
+    out = args.out or Path("results") / model.scenario.id / f"sbc_n{args.n}_seed{args.seed}"
+    if args.out is None and (problem := _out_problem(out)):
+        _error("sbc", problem)
+        return EXIT_USAGE
+    try:
+        result = forecast.sbc(
+            model,
+            n=args.n,
+            seed=args.seed,
+            draws=args.draws,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            progress=not args.no_progress,
+            out=out,
+        )
+    except (ValueError, TypeError, OSError) as exc:
+        _error("sbc", str(exc))
+        return EXIT_USAGE
+    table = result.tests
+    failing = table[~table["passed"]] if "passed" in table else table.iloc[:0]
+    for _, row in failing.iterrows():
+        console.print(
+            f"  not uniform: {row.iloc[0]} (chi-square p {row['chi2_p']:.4f})", markup=False
+        )
+    console.print(result.summary_line(), markup=False)
+    console.print(f"Ranks, tests and rank histograms in {_shown_path(out)}", markup=False)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    return EXIT_OK if result.passed else EXIT_PROBLEM
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``forecast`` console script.
 
@@ -906,6 +984,8 @@ def main(argv: list[str] | None = None) -> int:
                 return run_check(args.scenario)
             if args.command == "score":
                 return run_score(args)
+            if args.command == "sbc":
+                return run_sbc(args)
             return run_fit(args)
     except KeyboardInterrupt:
         kept = ", ".join(str(path) for path in _written)
