@@ -66,6 +66,11 @@ SENSITIVITY_THRESHOLD = 0.05
 LOG_CLIP = 1e-6
 """Forecasts are clipped to ``[LOG_CLIP, 1 - LOG_CLIP]`` in the log score."""
 
+MAX_PARENT_CONFIGURATIONS = 4096
+"""Most combinations of a node's parents' states (rows of its transition table per state):
+the loader lists them to check that the rules cover each one, and the engine's joint grows
+with them; 4,096 is twelve binary parents or seven with four states."""
+
 MAX_SCENARIO_BYTES = 1_000_000
 """Largest scenario file read, in bytes (at most this many plus one are ever read, so an
 endless file such as ``/dev/zero`` is refused at once)."""

@@ -221,3 +221,20 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path) ->
     with pytest.raises(ScenarioError, match="more than the limit of 64 MiB") as error:
         forecast.load_scenario(tmp_path / "case.yaml")
     assert "CSV_MAX_BYTES" in error.value.problems[0].allowed
+
+
+@pytest.mark.parametrize(("parents", "states"), [(13, 2), (20, 3)])
+def test_a_node_with_too_many_parent_states_is_refused_at_once(parents: int, states: int) -> None:
+    import time
+
+    data = _many_nodes(parents + 1, states)
+    child = data["nodes"][f"n{parents}"]
+    child["parents"] = {f"n{i}": 1 for i in range(parents)}
+    start = time.perf_counter()
+    with pytest.raises(ScenarioError, match="combinations") as error:
+        ScenarioModel.from_dict(data, name="wide")
+    assert time.perf_counter() - start < 5  # the loader no longer lists them all
+    (problem,) = error.value.problems
+    assert problem.field == f"nodes.n{parents}.parents"
+    assert f"{states**parents:,} combinations" in problem.message
+    assert f"more than {forecast.settings.MAX_PARENT_CONFIGURATIONS:,}" in problem.message

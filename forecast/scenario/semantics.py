@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from forecast.scenario.schema import NodeSpec, QuestionSpec, ScenarioSpec
 from forecast.scenario.timeline import Timeline
 from forecast.scenario.validated import Node, Question, Rule, rule_id
 from forecast.scenario.yaml_source import LineMap, Path_, format_field
+from forecast.settings import MAX_PARENT_CONFIGURATIONS
 
 
 class Checker:
@@ -226,6 +228,19 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
     for name, node in spec.nodes.items():
         for index in range(len(node.transitions)):
             ok &= _check_rule(check, name, node, index, spec)
+    if not ok:
+        return None
+
+    for name, node in spec.nodes.items():
+        combinations = math.prod(len(spec.nodes[p].states) for p in node.parents)
+        if combinations > MAX_PARENT_CONFIGURATIONS:
+            check.add(
+                ("nodes", name, "parents"),
+                f"the parents' states make {combinations:,} combinations (one row of the "
+                f"node's table each), more than {MAX_PARENT_CONFIGURATIONS:,}",
+                "fewer parents or parent states; group parents into an intermediate node",
+            )
+            ok = False
     if not ok:
         return None
 
