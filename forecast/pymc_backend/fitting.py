@@ -413,6 +413,67 @@ class ScenarioFitter:
             out[group.name] = means[:, 1] if group.is_beta else means
         return out
 
+    def sample(
+        self, evidence: list[np.ndarray], draws: int | None = None, seed: int = DEFAULT_SEED
+    ) -> tuple[list[np.ndarray], int]:
+        """NUTS (nutpie) on the compiled density given evidence matrices of one's own.
+
+        For sweeps that fit simulated evidence (simulation-based calibration): the matrices
+        replace the scenario's for this and later samples (``set_evidence`` restores them).
+
+        Parameters
+        ----------
+        evidence : list of ndarray
+            Per-node ``(months, states)`` likelihood matrices.
+        draws : int, optional
+            Draws per chain (default: the sampler's).
+        seed : int
+            Seed.
+
+        Returns
+        -------
+        params : list of ndarray
+            Every rule's outcome vector per draw, ``(chains * draws, outcomes)``.
+        divergences : int
+            Divergent transitions.
+
+        Raises
+        ------
+        ValueError
+            If the evidence has probability zero for every parameter value (the density
+            would be undefined everywhere).
+        """
+        import nutpie
+
+        from forecast.engine.exact import central_params
+
+        result = self.engine.run(central_params(self.scenario), evidence, questions=())
+        if np.any(result.norms == 0):
+            month = self.scenario.timeline.month_label(int(np.flatnonzero(result.norms == 0)[0]))
+            raise ValueError(
+                f"the evidence of {month} has probability zero for every parameter value: "
+                "nothing to sample"
+            )
+        cfg = self.sampler
+        self.density.set_evidence(evidence)
+        self._evidence = evidence
+        model = self._nutpie()
+        model.init_mean = self.density.unconstrained(self._prior_means())
+        idata = nutpie.sample(
+            model,
+            draws=draws or cfg.draws,
+            tune=cfg.tune,
+            chains=cfg.chains,
+            cores=cfg.cores,
+            seed=seed,
+            save_warmup=False,
+            progress_bar=False,
+            target_accept=cfg.target_accept,
+        )
+        posterior = model.variables(idata.posterior)
+        params = outcome_vectors(rule_draws(posterior, self.priors), self.scenario)
+        return params, int(idata.sample_stats["diverging"].sum())
+
     def fit(
         self, as_of: dt.date | None = None, seed: int = DEFAULT_SEED, progressbar: bool = False
     ) -> az.InferenceData:

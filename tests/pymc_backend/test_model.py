@@ -365,3 +365,20 @@ def test_the_nutpie_path_does_not_import_pymc_and_keeps_its_logger_quiet(tmp_pat
         assert done.returncode == 0, report
         assert f"pymc after nutpie fit: {imported}" in done.stdout, report
         assert "pymc level: ERROR" in done.stdout, report
+
+
+def test_sample_refuses_impossible_evidence_and_samples_possible_evidence() -> None:
+    import forecast
+    from forecast.engine.exact import evidence_matrices
+    from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
+    from tests.paths import TINY
+
+    scenario = forecast.load_scenario(TINY)
+    fitter = ScenarioFitter(scenario, sampler=SamplerConfig(draws=100, tune=100, chains=2, cores=1))
+    evidence = evidence_matrices(scenario, scenario.evidence)
+    params, divergences = fitter.sample(evidence, seed=4)
+    assert params[0].shape[0] == 200 and divergences >= 0
+    impossible = [m.copy() for m in evidence]
+    impossible[0][0] = 0.0  # no state of the first node is possible in month 0
+    with pytest.raises(ValueError, match="probability zero for every parameter value"):
+        fitter.sample(impossible, seed=4)

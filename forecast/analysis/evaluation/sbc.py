@@ -268,29 +268,7 @@ def problem_fitter(problem: SBCProblem) -> ScenarioFitter:
 
 def _sample(fitter: ScenarioFitter, evidence: list[np.ndarray], draws: int, seed: int):
     """NUTS (nutpie) on the fitter's density with these evidence matrices."""
-    import nutpie
-
-    from forecast.pymc_backend.fitting import outcome_vectors, rule_draws
-
-    cfg = fitter.sampler
-    fitter.density.set_evidence(evidence)
-    model = fitter._nutpie()
-    model.init_mean = fitter.density.unconstrained(fitter._prior_means())
-    idata = nutpie.sample(
-        model,
-        draws=draws,
-        tune=cfg.tune,
-        chains=cfg.chains,
-        cores=1,
-        seed=seed,
-        save_warmup=False,
-        progress_bar=False,
-        target_accept=cfg.target_accept,
-    )
-    posterior = model.variables(idata.posterior)
-    params = outcome_vectors(rule_draws(posterior, fitter.priors), fitter.scenario)
-    divergences = int(idata.sample_stats["diverging"].sum())
-    return params, divergences
+    return fitter.sample(evidence, draws=draws, seed=seed)
 
 
 def _min_ess(values: np.ndarray, chains: int) -> float:
