@@ -443,8 +443,6 @@ class ScenarioFitter:
             If the evidence has probability zero for every parameter value (the density
             would be undefined everywhere).
         """
-        import nutpie
-
         from forecast.engine.exact import central_params
 
         result = self.engine.run(central_params(self.scenario), evidence, questions=())
@@ -454,25 +452,33 @@ class ScenarioFitter:
                 f"the evidence of {month} has probability zero for every parameter value: "
                 "nothing to sample"
             )
-        cfg = self.sampler
         self.density.set_evidence(evidence)
         self._evidence = evidence
+        idata = self._sample_nutpie(draws or self.sampler.draws, seed, progressbar=False)
+        params = outcome_vectors(rule_draws(idata.posterior, self.priors), self.scenario)
+        return params, int(idata.sample_stats["diverging"].sum())
+
+    def _sample_nutpie(self, draws: int, seed: int, progressbar: bool) -> az.InferenceData:
+        """Sample with nutpie on the compiled density as it stands (priors, evidence set)."""
+        import nutpie
+
+        cfg = self.sampler
         model = self._nutpie()
         model.init_mean = self.density.unconstrained(self._prior_means())
         idata = nutpie.sample(
             model,
-            draws=draws or cfg.draws,
+            draws=draws,
             tune=cfg.tune,
             chains=cfg.chains,
             cores=cfg.cores,
             seed=seed,
             save_warmup=False,
-            progress_bar=False,
+            progress_bar=progressbar,
             target_accept=cfg.target_accept,
         )
-        posterior = model.variables(idata.posterior)
-        params = outcome_vectors(rule_draws(posterior, self.priors), self.scenario)
-        return params, int(idata.sample_stats["diverging"].sum())
+        return az.InferenceData(
+            posterior=model.variables(idata.posterior), sample_stats=idata.sample_stats
+        )
 
     def fit(
         self, as_of: dt.date | None = None, seed: int = DEFAULT_SEED, progressbar: bool = False
@@ -489,24 +495,7 @@ class ScenarioFitter:
         evidence = self.set_evidence(as_of)
         cfg = self.sampler
         if cfg.backend == "nutpie":
-            import nutpie
-
-            model = self._nutpie()
-            model.init_mean = self.density.unconstrained(self._prior_means())
-            idata = nutpie.sample(
-                model,
-                draws=cfg.draws,
-                tune=cfg.tune,
-                chains=cfg.chains,
-                cores=cfg.cores,
-                seed=seed,
-                save_warmup=False,
-                progress_bar=progressbar,
-                target_accept=cfg.target_accept,
-            )
-            idata = az.InferenceData(
-                posterior=model.variables(idata.posterior), sample_stats=idata.sample_stats
-            )
+            idata = self._sample_nutpie(cfg.draws, seed, progressbar)
         else:
             step = self._nuts()
             idata = import_pymc().sample(
