@@ -295,6 +295,19 @@ def _out_problem(out: Path) -> str | None:
     return None
 
 
+def _default_out(command: str, given: Path | None, default: Path) -> Path | None:
+    """``--out`` if given (checked before loading), else ``default`` checked now.
+
+    None once the problem with the default place is printed.
+    """
+    if given is not None:
+        return given
+    if problem := _out_problem(default):
+        _error(command, problem)
+        return None
+    return default
+
+
 def _as_of_warning(scenario: forecast.Scenario, as_of: dt.date | None) -> str | None:
     """A warning for a cut-off outside the scenario's months (such a fit is still made)."""
     if as_of is None:
@@ -617,9 +630,8 @@ def run_fit(args: argparse.Namespace) -> int:
     if model is None:
         return EXIT_USAGE
     scenario = model.scenario
-    out = args.out or Path("results") / scenario.id
-    if args.out is None and (problem := _out_problem(out)):
-        _error("fit", problem)
+    out = _default_out("fit", args.out, Path("results") / scenario.id)
+    if out is None:
         return EXIT_USAGE
     as_of = args.as_of
     if warning := _as_of_warning(scenario, as_of):
@@ -759,9 +771,8 @@ def run_score(args: argparse.Namespace) -> int:
     if model is None:
         return EXIT_USAGE
     scenario = model.scenario
-    out = args.out or Path("results") / scenario.id
-    if args.out is None and (problem := _out_problem(out)):
-        _error("score", problem)
+    out = _default_out("score", args.out, Path("results") / scenario.id)
+    if out is None:
         return EXIT_USAGE
     if warning := _as_of_warning(scenario, args.as_of):
         console.print(f"[bold yellow]WARNING:[/] {escape(warning)}")
@@ -938,9 +949,10 @@ def run_sbc(args: argparse.Namespace) -> int:
         model = _load(args.scenario)
     if model is None:
         return EXIT_USAGE
-    out = args.out or Path("results") / model.scenario.id / f"sbc_n{args.n}_seed{args.seed}"
-    if args.out is None and (problem := _out_problem(out)):
-        _error("sbc", problem)
+    out = _default_out(
+        "sbc", args.out, Path("results") / model.scenario.id / f"sbc_n{args.n}_seed{args.seed}"
+    )
+    if out is None:
         return EXIT_USAGE
     try:
         result = forecast.sbc(

@@ -486,7 +486,6 @@ class PriorEditor:
                 )
 
         button.on_click(save)
-        self._target, self._mode = target, mode
         return widgets.VBox(
             [
                 widgets.HTML("<b>Save the edits</b>"),
