@@ -51,7 +51,7 @@ def test_each_broken_rule_is_named():
     assert figure_problems(_figure(title_size=7)) == [
         "text 'title' is 7.0 pt as displayed (at least 9)"
     ]
-    (problem,) = figure_problems(_figure(legend="center"))
+    (problem,) = figure_problems(_figure(legend="lower left"))
     assert problem.startswith("the legend of 'title' lies over") and "data points" in problem
     assert figure_problems(_figure(evidence_colour="#ff0000")) == [
         "evidence is drawn in #ff0000, not its colour #D55E00"
