@@ -48,6 +48,22 @@ def as_of_date(value: Any, name: str = "as_of") -> dt.date | None:
     )
 
 
+def scheduler_value(value: Any, name: str = "scheduler") -> str | None:
+    """Where a sweep of fits runs: ``"sync"``, None (a new local cluster) or an address.
+
+    Raises
+    ------
+    TypeError
+        For anything but None or a non-empty string.
+    """
+    if value is None or (isinstance(value, str) and value.strip()):
+        return None if value is None else value.strip()
+    raise TypeError(
+        f"{name} must be None (a new local Dask cluster), 'sync' (in this process) or a Dask "
+        f"scheduler's address such as 'tcp://host:8786', not {value!r}"
+    )
+
+
 MAX_SEED = 2**63 - 1
 """Largest seed (the samplers take a 64-bit integer)."""
 

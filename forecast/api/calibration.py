@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from forecast.analysis.evaluation.sbc import ALPHA, CORRUPTIONS, SBCReport, SBCSettings
-from forecast.api.arguments import seed_value, whole_number
+from forecast.api.arguments import scheduler_value, seed_value, whole_number
 
 __all__ = ["SBCResult", "sbc"]
 
@@ -158,8 +158,7 @@ def sbc(
     chains = whole_number(chains, "chains", 1, 64)
     thin_to = whole_number(thin_to, "thin_to", 1, 10_000)
     workers = whole_number(workers, "workers", 1, 1024)
-    if scheduler is not None and not isinstance(scheduler, str):
-        raise TypeError(f"scheduler must be None, 'sync' or an address, not {scheduler!r}")
+    scheduler = scheduler_value(scheduler)
     if not (isinstance(alpha, float | int) and 0.0 < float(alpha) < 1.0):
         raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
     if corrupt is not None and corrupt not in CORRUPTIONS:

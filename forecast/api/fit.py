@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from forecast.api.arguments import as_of_date, seed_value
+from forecast.api.arguments import as_of_date, scheduler_value, seed_value, whole_number
 from forecast.api.provenance import check_provenance, provenance_attrs
 
 if TYPE_CHECKING:
@@ -348,12 +348,17 @@ class Fit:
         top: int | None = None,
         draws: int | None = None,
         recompute: str | None = "prior_is",
+        scheduler: str | None = "sync",
+        workers: int = 2,
     ) -> pd.DataFrame:
         """How far each forecast moves when one best guess crosses its stated interval.
 
         Re-weights this fit's draws (PSIS); ends whose Pareto k exceeds 0.7 among the ``top``
         swings of some question are re-computed (``recompute``, see
-        :func:`forecast.analysis.counterfactuals.tornado_table`).
+        :func:`forecast.analysis.counterfactuals.tornado_table`). With ``recompute="refit"``
+        each such end is a NUTS fit, run where ``scheduler`` says: ``"sync"`` (default) one
+        after another in this process, None a new Dask ``LocalCluster`` of ``workers``
+        processes, else a running Dask scheduler's address.
         """
         from forecast.analysis.counterfactuals import tornado_table
 
@@ -366,9 +371,12 @@ class Fit:
             dates=dates,
             recompute=recompute,
             recompute_top=top,
+            fitter=self._fitter() if recompute == "refit" else None,
             engine=self._fitter().engine,
             draws=draws,
             seed=self.seed,
+            scheduler=scheduler_value(scheduler),
+            workers=whole_number(workers, "workers", minimum=1),
         )
 
     def power_scaling(self, include_parameters: bool = False) -> pd.DataFrame:

@@ -22,7 +22,9 @@ from forecast.api.arguments import (
     folder_path,
     sampler_config,
     scenario_mapping,
+    scheduler_value,
     seed_value,
+    whole_number,
 )
 from forecast.api.loading import load_scenario
 from forecast.api.provenance import priors_digest
@@ -624,6 +626,9 @@ class ScenarioModel:
         seed: int | None = None,
         method: str = "is",
         sampler: SamplerConfig | Mapping[str, Any] | None = None,
+        scheduler: str | None = "sync",
+        workers: int = 2,
+        progress: bool = False,
     ) -> Replay:
         """The forecast as of every month end, each from the evidence known then.
 
@@ -631,6 +636,11 @@ class ScenarioModel:
         backtest's, 4000) by the exact likelihood of each cut-off; ``"nuts"`` fits each
         cut-off (with ``sampler``). The result's ``table(dates)`` gives every question's
         forecast by cut-off.
+
+        With ``"nuts"``, ``scheduler`` says where the fits run when several are needed:
+        ``"sync"`` (default) one after another in this process, None a new Dask
+        ``LocalCluster`` of ``workers`` processes (each compiles the model once), else the
+        address of a running Dask scheduler; ``progress`` shows a bar meanwhile.
         """
         from forecast.analysis.evaluation import Replay
 
@@ -642,6 +652,9 @@ class ScenarioModel:
                 fitter=self.fitter(sampler),
                 seed=seed,
                 priors=self.priors,
+                scheduler=scheduler_value(scheduler),
+                workers=whole_number(workers, "workers", minimum=1),
+                progress=bool(progress),
             )
         if method != "is":
             raise ValueError(f"method must be 'is' or 'nuts', not {method!r}")

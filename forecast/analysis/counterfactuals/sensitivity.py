@@ -35,6 +35,7 @@ from forecast.analysis.summaries.outcomes import (
     rule_parameters,
     select_outcomes,
 )
+from forecast.analysis.sweeps import SYNC
 from forecast.elicitation import Priors, elicit
 from forecast.engine.exact import ExactEngine, evidence_matrices
 from forecast.scenario.validated import Question, Rule, Scenario
@@ -292,33 +293,63 @@ def _question_values(group: xr.Dataset, questions: list[Question]) -> np.ndarray
     return values.reshape(-1, len(questions))
 
 
-def _refit(
-    fitter,
-    priors: Priors,
-    idata: az.InferenceData,
-    group: str,
-    questions: list[Question],
-    seed: int,
-    size: int,
+def _redraw(
+    fitter, priors: Priors, questions: list[Question], seed: int, size: int
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Exact re-computation under edited priors with the fitter (compiled model kept)."""
+    """The prior predictive under edited priors, re-drawn exactly (its priors restored)."""
     original = fitter.priors
     fitter.set_priors(priors)
     try:
-        if group == "prior":
-            fresh = fitter.prior_draws(seed=seed, size=size)
-            values = _question_values(fresh.prior, questions)
-            return values.mean(axis=0), values.std(axis=0) / np.sqrt(values.shape[0]), -np.inf
-        fit = fitter.fit(as_of=evidence_cutoff(idata), seed=seed)
-        values = _question_values(fit.posterior, questions)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mcse = az.mcse(fit.posterior[[QUESTION_VAR]].sel(question=[q.id for q in questions]))[
-                QUESTION_VAR
-            ].values
-        return values.mean(axis=0), np.asarray(mcse, dtype=float), -np.inf
+        values = _question_values(fitter.prior_draws(seed=seed, size=size).prior, questions)
     finally:
         fitter.set_priors(original)
+    return values.mean(axis=0), values.std(axis=0) / np.sqrt(values.shape[0]), -np.inf
+
+
+@dataclass(frozen=True)
+class _QuestionEstimate:
+    """What a tornado keeps of a re-fit: each followed question's mean and Monte Carlo SE."""
+
+    questions: tuple[Question, ...]
+
+    def __call__(self, fit: az.InferenceData, fitter) -> tuple[np.ndarray, np.ndarray, float]:
+        values = _question_values(fit.posterior, list(self.questions))
+        ids = [q.id for q in self.questions]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mcse = az.mcse(fit.posterior[[QUESTION_VAR]].sel(question=ids))[QUESTION_VAR].values
+        return values.mean(axis=0), np.asarray(mcse, dtype=float), -np.inf
+
+
+def _refits(
+    fitter,
+    edited: list[Priors],
+    idata: az.InferenceData,
+    questions: list[Question],
+    seed: int,
+    scheduler: str | None,
+    workers: int,
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """A NUTS fit under each edited priors (the compiled model kept), on a sweep if asked.
+
+    In this process the fitter's priors are restored afterwards; on a sweep each worker
+    builds the scenario's fitter once.
+    """
+    from forecast.analysis.refits import FitJob, FitProblem, run_fits
+
+    if not edited:
+        return []
+    cutoff = evidence_cutoff(idata)
+    results = run_fits(
+        FitProblem(fitter.scenario, fitter.priors, fitter.sampler),
+        [FitJob(cutoff, seed, p) for p in edited],
+        _QuestionEstimate(tuple(questions)),
+        scheduler=scheduler if len(edited) > 1 else SYNC,
+        workers=workers,
+        fitter=fitter,
+        description="tornado re-fits",
+    )
+    return [results[i] for i in range(len(edited))]
 
 
 def _prior_importance(
@@ -363,6 +394,8 @@ def tornado_table(
     engine: ExactEngine | None = None,
     draws: int | None = None,
     seed: int | None = None,
+    scheduler: str | None = SYNC,
+    workers: int = 2,
 ) -> pd.DataFrame:
     """How far each outcome forecast moves when one prior's best guess crosses its interval.
 
@@ -418,6 +451,12 @@ def tornado_table(
         Draws of a ``"prior_is"`` or prior re-computation (default: as many as ``idata``).
     seed : int, optional
         Seed of the re-computations (default: the fit's recorded seed, else 0).
+    scheduler : str, optional
+        Where the NUTS re-fits of ``recompute="refit"`` run: ``"sync"`` (default) one after
+        another with ``fitter``, None a new Dask ``LocalCluster`` of ``workers`` processes,
+        else a Dask scheduler's address (:func:`~forecast.analysis.refits.run_fits`).
+    workers : int
+        Worker processes of the local cluster.
 
     Returns
     -------
@@ -474,6 +513,7 @@ def tornado_table(
         )
         # rank of each edit per question (1 = largest swing), by the re-weighted estimates
         ranks = (-swings).argsort(axis=0, kind="stable").argsort(axis=0, kind="stable") + 1
+        todo = []
         for (e, end), item in ends.items():
             if item[2] <= k_threshold or (
                 recompute_top is not None and ranks[e].min() > recompute_top
@@ -488,10 +528,18 @@ def tornado_table(
                 recompute,
             )
             edited = priors.replace(edit.rule, edit.alpha_low if end == "low" else edit.alpha_high)
-            if recompute == "refit":
-                item[:3] = _refit(fitter, edited, idata, group, questions, seed, size)
-                item[3] = "re-drawn" if group == "prior" else "re-fitted"
-            else:
+            todo.append(((e, end), edited))
+        if recompute == "refit" and group == "posterior":
+            edited_priors = [p for _, p in todo]
+            refitted = _refits(fitter, edited_priors, idata, questions, seed, scheduler, workers)
+            for (key, _), estimate in zip(todo, refitted, strict=True):
+                ends[key][:4] = [*estimate, "re-fitted"]
+        for (e, end), edited in todo:
+            item = ends[(e, end)]
+            if recompute == "refit" and group == "prior":
+                item[:3] = _redraw(fitter, edited, questions, seed, size)
+                item[3] = "re-drawn"
+            elif recompute == "prior_is":
                 item[:3] = _prior_importance(
                     engine, edited, evidence, questions, seed + 1 + 2 * e + (end == "high"), size
                 )

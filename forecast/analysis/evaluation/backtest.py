@@ -22,6 +22,7 @@ from forecast.analysis.reweighting.weights import (
     psis_weights,
     weighted_quantile,
 )
+from forecast.analysis.sweeps import SYNC
 from forecast.elicitation import Priors, elicit
 from forecast.engine.exact import ExactEngine, evidence_matrices
 from forecast.scenario.timeline import month_end, parse_month
@@ -142,6 +143,15 @@ class Cutoff:
         return float(self.question_ess.get(question, self.ess))
 
 
+def _posterior_draws(idata: Any, fitter: Any) -> tuple[list[np.ndarray], tuple[int, int]]:
+    """What a replay keeps of a NUTS fit: each rule's outcome vectors and (chains, draws)."""
+    from forecast.pymc_backend.fitting import outcome_vectors, rule_draws
+
+    posterior = idata.posterior
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"])
+    return outcome_vectors(rule_draws(posterior, fitter.priors), fitter.scenario), shape
+
+
 def _finite_answers(answers: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, np.ndarray]:
     """Zero the answers of draws with weight zero (impossible evidence gives NaN answers)."""
     return {q: np.where(weights > 0, np.nan_to_num(a), 0.0) for q, a in answers.items()}
@@ -191,6 +201,14 @@ class Replay:
         Seed of the prior draws and of every NUTS fit.
     fitter : ScenarioFitter, optional
         A compiled fitter to re-use with NUTS.
+    scheduler : str, optional
+        Where several NUTS fits run (:meth:`prefit`): ``"sync"`` (default) in this process,
+        None a new Dask ``LocalCluster`` of ``workers`` processes, else a Dask scheduler's
+        address.
+    workers : int
+        Worker processes of the local cluster.
+    progress : bool
+        Show a progress bar while the fits of a sweep run.
     """
 
     def __init__(
@@ -202,6 +220,9 @@ class Replay:
         draws: int | None = None,
         seed: int = DEFAULT_SEED,
         fitter: Any = None,
+        scheduler: str | None = SYNC,
+        workers: int = 2,
+        progress: bool = False,
     ) -> None:
         if method not in METHODS:
             raise ValueError(f"unknown method '{method}'; use one of {', '.join(METHODS)}")
@@ -214,6 +235,9 @@ class Replay:
         self.method = method
         self.seed = seed
         self.fitter = fitter
+        self.scheduler = scheduler
+        self.workers = workers
+        self.progress = progress
         if method == "nuts" and fitter is None:
             from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
 
@@ -347,18 +371,47 @@ class Replay:
             as_of, "is", weights, _finite_answers(result.questions, weights), ess, k, len(items)
         )
 
+    def prefit(self, dates: Iterable[dt.date | None]) -> None:
+        """Make the NUTS fits of the cut-offs not fitted yet (nothing for importance sampling).
+
+        The fits run one after another in this process, or on a sweep when the replay was
+        given a ``scheduler`` other than ``"sync"`` and more than one cut-off is missing (a
+        fitter per worker, see :func:`~forecast.analysis.refits.run_fits`). Finished fits are
+        kept when the run is interrupted or a fit fails, so a second call continues.
+
+        Parameters
+        ----------
+        dates : iterable of date or None
+            Cut-offs (None: all the evidence).
+        """
+        if self.method != "nuts":
+            return
+        from forecast.analysis.refits import FitJob, FitProblem, run_fits
+
+        missing = list(dict.fromkeys(d for d in dates if d not in self._nuts_params))
+        if not missing:
+            return
+        scheduler = self.scheduler if len(missing) > 1 else SYNC
+
+        def keep(i: int, draws: tuple[list[np.ndarray], tuple[int, int]]) -> None:
+            self._nuts_params[missing[i]] = draws
+
+        run_fits(
+            FitProblem(self.scenario, self.fitter.priors, self.fitter.sampler),
+            [FitJob(as_of, self.seed) for as_of in missing],
+            _posterior_draws,
+            scheduler=scheduler,
+            workers=self.workers,
+            progress=self.progress,
+            fitter=self.fitter,
+            on_result=keep,
+            description="backtest fits",
+        )
+
     def _nuts(self, as_of: dt.date | None) -> Cutoff:
         import arviz as az
 
-        from forecast.pymc_backend.fitting import outcome_vectors, rule_draws
-
-        if as_of not in self._nuts_params:
-            idata = self.fitter.fit(as_of=as_of, seed=self.seed)
-            shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"])
-            self._nuts_params[as_of] = (
-                outcome_vectors(rule_draws(idata.posterior, self.fitter.priors), self.scenario),
-                shape,
-            )
+        self.prefit([as_of])
         params, shape = self._nuts_params[as_of]
         items = self.scenario.evidence_as_of(as_of)
         result = self.engine.run_draws(params, evidence_matrices(self.scenario, items))
@@ -396,6 +449,7 @@ class Replay:
             (the evidence fixes the answer), ``prior_mean`` (priors alone) and ``method``.
         """
         dates = replay_dates(self.scenario) if dates is None else list(dates)
+        self.prefit(dates)
         pct = round(interval * 100)
         prior = self.prior()
         rows = []

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from forecast.analysis.refits import FitProblem, worker_fitter
 from forecast.engine.exact import ExactEngine
 
 if TYPE_CHECKING:
@@ -87,13 +88,6 @@ class SBCProblem:
     scenario: Scenario
     priors: Priors
     settings: SBCSettings
-
-    @property
-    def key(self) -> tuple[str, str, int, int, int, float]:
-        """Identity of the fitter a worker builds for this problem (and re-uses)."""
-        digest = "|".join(f"{r.rule}:{r.alpha.tolist()}" for r in self.priors.rules)
-        s = self.settings
-        return (self.scenario.hash, digest, s.tune, s.chains, s.max_draws, s.target_accept)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -244,26 +238,15 @@ def thin_indices(total_per_chain: int, chains: int, keep: int) -> np.ndarray:
 # one replication, on a worker
 
 
-_FITTERS: dict[Any, ScenarioFitter] = {}
-"""Per process: the fitter of each problem, built by the first replication and re-used."""
-
-
 def problem_fitter(problem: SBCProblem) -> ScenarioFitter:
     """The fitter of a problem in this process (compiled once per process and scenario)."""
-    from forecast.pymc_backend.fitting import SamplerConfig, ScenarioFitter
+    from forecast.pymc_backend.fitting import SamplerConfig
 
-    fitter = _FITTERS.get(problem.key)
-    if fitter is None:
-        s = problem.settings
-        fitter = ScenarioFitter(
-            problem.scenario,
-            problem.priors,
-            SamplerConfig(
-                draws=s.draws, tune=s.tune, chains=s.chains, cores=1, target_accept=s.target_accept
-            ),
-        )
-        _FITTERS[problem.key] = fitter
-    return fitter
+    s = problem.settings
+    sampler = SamplerConfig(
+        draws=s.draws, tune=s.tune, chains=s.chains, cores=1, target_accept=s.target_accept
+    )
+    return worker_fitter(FitProblem(problem.scenario, problem.priors, sampler))
 
 
 def _sample(fitter: ScenarioFitter, evidence: list[np.ndarray], draws: int, seed: int):

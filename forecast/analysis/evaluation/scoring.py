@@ -488,6 +488,7 @@ def score_questions(
             extra.append(dataclasses.replace(q, id=f"__score__{q.id}"))
         alias[q.id] = (twin is None, extra[-1].id if twin is None else twin.id)
     other = replay.with_questions(extra) if extra else replay
+    replay.prefit(cut_offs.values())  # NUTS: every cut-off's fit, on a sweep if it has one
     pct = round(interval * 100)
     rows = []
     for q in questions:
