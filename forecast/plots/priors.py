@@ -16,14 +16,27 @@ from scipy import stats
 
 from forecast.analysis.summaries.priors import prior_table
 from forecast.elicitation import Priors
-from forecast.plots.style import PALETTE, wrap_rule_id
+from forecast.plots.style import (
+    MAX_WIDTH_IN,
+    ROLE_COLOURS,
+    new_figure,
+    plot_style,
+    tag,
+    wrap_rule_id,
+)
 from forecast.scenario.validated import Scenario
 
 __all__ = ["plot_node_priors", "plot_priors"]
 
 logger = logging.getLogger(__name__)
 
-DENSITY_COLOUR = "#5f5f5f"
+PRIOR = ROLE_COLOURS["prior"]
+STATED = ROLE_COLOURS["stated"]
+PANEL_WIDTH = MAX_WIDTH_IN / 3
+"""Inches per panel: three panels fill the widest figure."""
+PANEL_HEIGHT = 2.75
+NOTE_GAP = 0.04
+"""Fraction of an axes' height left between the corner note and the highest mark."""
 
 
 def _x_max(row: pd.Series) -> float:
@@ -53,40 +66,41 @@ def _stated_text(row: pd.Series, prior_alpha: np.ndarray, source: str) -> str:
     return "\n".join(lines)
 
 
-def _draw_prior(ax: Axes, row: pd.Series, text: str) -> None:
+def _draw_prior(ax: Axes, row: pd.Series, text: str) -> float:
+    """One panel: the fitted prior's density, the stated judgement and the corner note.
+
+    Returns the height (in data units) of the highest mark, which the note must stay above.
+    """
     x = np.linspace(0.0, _x_max(row), 400)[1:-1]
     dens = stats.beta(row["beta_a"], row["beta_b"]).pdf(x)
     finite = dens[np.isfinite(dens)]
     peak = float(finite.max()) if finite.size else 1.0
     shown = np.clip(dens, 0, peak * 1.05)
-    ax.plot(x, shown, color=DENSITY_COLOUR, lw=1.8, gid="density")
+    tag(ax.plot(x, shown, color=PRIOR, lw=1.8, label="density")[0], "prior")
+    top = peak * 1.08
     if not math.isnan(row["stated_low"]):
         lo, hi = float(row["stated_low"]), float(row["stated_high"])
         inside = (x >= lo) & (x <= hi)
-        ax.fill_between(
-            x[inside], shown[inside], color=PALETTE["prior"], alpha=0.4, linewidth=0, gid="mass"
+        mass = ax.fill_between(
+            x[inside], shown[inside], color=PRIOR, alpha=0.35, linewidth=0, label="mass"
         )
+        tag(mass, "prior")
         y = peak * 1.18
-        ax.plot(
-            [lo, hi],
-            [y, y],
-            color=PALETTE["stated"],
-            lw=2.2,
-            solid_capstyle="butt",
-            gid="stated_interval",
+        line = ax.plot(
+            [lo, hi], [y, y], color=STATED, lw=2.2, solid_capstyle="butt", label="stated_interval"
         )
-        ax.plot([lo, lo], [y - peak * 0.05, y + peak * 0.05], color=PALETTE["stated"], lw=2)
-        ax.plot([hi, hi], [y - peak * 0.05, y + peak * 0.05], color=PALETTE["stated"], lw=2)
-        ax.plot([row["stated_best"]], [y], "D", color=PALETTE["stated"], ms=6, gid="stated_best")
-    ax.plot(
-        [row["prior_mean"]] * 2,
-        [0, peak * 1.08],
-        color=DENSITY_COLOUR,
-        lw=1,
-        ls=":",
-        gid="prior_mean",
+        tag(line[0], "stated")
+        for end in (lo, hi):
+            cap = ax.plot([end, end], [y - peak * 0.05, y + peak * 0.05], color=STATED, lw=2)
+            tag(cap[0], "stated")
+        best = ax.plot([row["stated_best"]], [y], "D", color=STATED, ms=6, label="stated_best")
+        tag(best[0], "stated")
+        top = y + peak * 0.06
+    mean = ax.plot(
+        [row["prior_mean"]] * 2, [0, peak * 1.08], color=PRIOR, lw=1.2, ls=":", label="prior_mean"
     )
-    ax.set_ylim(0, peak * 1.85)
+    tag(mean[0], "prior")
+    ax.set_ylim(0, top * 1.6)
     ax.set_xlim(0, x[-1])
     ax.text(
         0.98,
@@ -95,13 +109,25 @@ def _draw_prior(ax: Axes, row: pd.Series, text: str) -> None:
         transform=ax.transAxes,
         ha="right",
         va="top",
-        fontsize=7.5,
-        linespacing=1.25,
+        fontsize=9,
+        linespacing=1.2,
+        gid="note",
     )
     ax.set_yticks([])
-    ax.set_ylabel("density")
     ax.set_xlabel(f"P({row['destination']} within {row['within_months']} months)")
     ax.grid(axis="x", alpha=0.3)
+    return top
+
+
+def _clear_notes(fig: Figure, tops: dict[Axes, float]) -> None:
+    """Raise each panel's y limit until its corner note sits above the highest mark."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax, top in tops.items():
+        note = next(t for t in ax.texts if t.get_gid() == "note")
+        box = note.get_window_extent(renderer)
+        share = box.height / ax.get_window_extent(renderer).height
+        ax.set_ylim(0, max(ax.get_ylim()[1], top / max(1 - share - NOTE_GAP, 0.2)))
 
 
 def plot_node_priors(scenario: Scenario, priors: Priors, node: str, ncols: int = 3) -> Figure:
@@ -109,8 +135,9 @@ def plot_node_priors(scenario: Scenario, priors: Priors, node: str, ncols: int =
 
     Each panel shows, for one destination of one rule, the density of the fitted prior of the
     N-month probability (the Beta, or the Dirichlet's Beta marginal) with its mass in the
-    stated interval shaded, the stated interval (green bracket) and best guess (diamond), the
-    prior mean (dotted), and the numbers in words.
+    stated interval shaded and its mean (dotted), all in the prior colour; the stated interval
+    (bracket) and best guess (diamond) in the stated colour; and the numbers in words in the
+    top corner, above the marks.
 
     Parameters
     ----------
@@ -121,20 +148,21 @@ def plot_node_priors(scenario: Scenario, priors: Priors, node: str, ncols: int =
     node : str
         The node.
     ncols : int
-        Panels per row.
+        Panels per row (the figure is at most :data:`~forecast.plots.style.MAX_WIDTH_IN`
+        wide, so more than three make the panels narrow).
 
     Returns
     -------
     Figure
-        One axes per rule and destination, in scenario order.
+        One axes per rule and destination, in scenario order. Marks are named by their label
+        (``density``, ``mass``, ``prior_mean``, tagged ``prior``; ``stated_interval`` and
+        ``stated_best``, tagged ``stated``), the corner note by its gid ``note``.
 
     Raises
     ------
     ValueError
         If the node has no rule with a probability parameter.
     """
-    import matplotlib.pyplot as plt
-
     table = prior_table(scenario, priors)
     rows = table[table["node"] == node]
     if rows.empty:
@@ -142,43 +170,44 @@ def plot_node_priors(scenario: Scenario, priors: Priors, node: str, ncols: int =
     n = len(rows)
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(3.7 * ncols, 2.75 * nrows + 0.9), squeeze=False, layout="constrained"
-    )
-    flat = list(axes.ravel())
-    for ax in flat[n:]:
-        ax.remove()
+    width = min(MAX_WIDTH_IN, PANEL_WIDTH * max(ncols, 2))
+    chars = int(width / ncols * 14)  # characters of 9-point text per line of a panel
     spec = scenario.node(node)
-    fig.suptitle(
-        f"Priors of '{spec.label}' ({node}): stated judgement and fitted prior", fontsize=12
-    )
-    for ax, (_, row) in zip(flat, rows.iterrows(), strict=False):
-        prior = priors[row["rule"]]
-        origin = row["condition"].split(", given ")
-        given = (
-            "given " + origin[1]
-            if len(origin) > 1
-            else "any parent states"
-            if spec.parents
-            else "no parents"
+    with plot_style():
+        fig, axes = new_figure(width, PANEL_HEIGHT * nrows + 0.9, nrows, ncols, squeeze=False)
+        flat = list(axes.ravel())
+        for ax in flat[n:]:
+            ax.remove()
+        title = f"Priors of '{spec.label}' ({node}): stated judgement and fitted prior"
+        fig.suptitle(textwrap.fill(title, int(width * 10)), fontsize=12)
+        tops = {}
+        for k, (ax, (_, row)) in enumerate(zip(flat, rows.iterrows(), strict=False)):
+            prior = priors[row["rule"]]
+            origin = row["condition"].split(", given ")
+            given = (
+                "given " + origin[1]
+                if len(origin) > 1
+                else "any parent states"
+                if spec.parents
+                else "no parents"
+            )
+            words = textwrap.fill(f"{origin[0]} → {row['destination']}, {given}", chars)
+            ax.set_title(f"{wrap_rule_id(row['rule'], chars)}\n{words}", fontsize=9)
+            tops[ax] = _draw_prior(ax, row, _stated_text(row, prior.alpha, row["source"]))
+            if k % ncols == 0:
+                ax.set_ylabel("density")
+        handles = [
+            Line2D([], [], color=PRIOR, lw=1.8, label="fitted prior density"),
+            Patch(color=PRIOR, alpha=0.35, label="its mass in the stated interval"),
+            Line2D([], [], color=PRIOR, lw=1.2, ls=":", label="prior mean"),
+            Line2D(
+                [], [], color=STATED, lw=2.2, marker="D", label="stated interval and best guess"
+            ),
+        ]
+        fig.legend(
+            handles=handles, loc="outside lower center", ncol=4 if width > 8 else 2, fontsize=9
         )
-        words = textwrap.fill(f"{origin[0]} → {row['destination']}, {given}", 56)
-        ax.set_title(f"{wrap_rule_id(row['rule'], 48)}\n{words}", fontsize=8.5)
-        _draw_prior(ax, row, _stated_text(row, prior.alpha, row["source"]))
-    handles = [
-        Line2D([], [], color=DENSITY_COLOUR, lw=1.8, label="fitted prior density"),
-        Patch(color=PALETTE["prior"], alpha=0.4, label="its mass in the stated interval"),
-        Line2D(
-            [],
-            [],
-            color=PALETTE["stated"],
-            lw=2.2,
-            marker="D",
-            label="stated interval and best guess",
-        ),
-        Line2D([], [], color=DENSITY_COLOUR, lw=1, ls=":", label="prior mean"),
-    ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False, fontsize=8.5)
+        _clear_notes(fig, tops)
     return fig
 
 
