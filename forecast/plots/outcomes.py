@@ -1,42 +1,346 @@
-"""Outcome probabilities by month: one fit, several fits overlaid, and the prior predictive."""
+"""Outcome probabilities by month: one fit, several fits overlaid, and the prior predictive.
+
+Every figure plots what the outcome's questions ask: for a ``reached`` outcome the cumulative
+probability of having reached its states by the end of each month, for an ``in_state``
+outcome the probability of being in them at the end of each month (the y-label says which).
+Each panel's y-range fits its data, so that 1% and 3% are told apart, and a note says what
+part of 0-1 the axis shows. Legends sit outside the data, titles say as of which evidence.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import arviz as az
-import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from forecast.analysis.summaries.outcomes import evidence_cutoff, outcome_curves
-from forecast.analysis.summaries.tables import monthly_bands
-from forecast.plots.style import FIT_COLOURS, PALETTE, format_month_axis, month_dates
+from forecast.plots.style import (
+    FIGURE_DPI,
+    MAX_WIDTH_IN,
+    ROLE_COLOURS,
+    category_colour,
+    format_month_axis,
+    new_figure,
+    plot_style,
+    tag,
+)
 from forecast.scenario.validated import Scenario
 
-__all__ = ["plot_outcome", "plot_outcome_fits", "plot_prior_predictive", "save_outcome_plots"]
+__all__ = [
+    "QUANTITY_LABELS",
+    "fit_roles",
+    "outcome_plot_table",
+    "plot_outcome",
+    "plot_outcome_fits",
+    "plot_outcome_overview",
+    "plot_prior_predictive",
+    "save_outcome_plots",
+]
 
 logger = logging.getLogger(__name__)
+
+QUANTITY_LABELS = {
+    "reached": "P(reached by month end)",
+    "in_state": "P(in state at month end)",
+}
+"""The y-label of each kind of outcome: what its questions ask, month by month."""
+
+IN_STATES = "evidence: seen in the outcome's states"
+OUTSIDE = "evidence: seen outside them"
+_NICE_TOPS = (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+
+
+def fit_roles(fits: Mapping[str, az.InferenceData]) -> dict[str, tuple[str, str]]:
+    """Each fit's meaning and colour: ``as_of`` with a cut-off, ``posterior`` with all evidence.
+
+    A second fit of the same meaning takes a category colour (role ``category:<label>``).
+
+    Returns
+    -------
+    dict
+        Label -> (role, colour).
+    """
+    out: dict[str, tuple[str, str]] = {}
+    taken: set[str] = set()
+    for k, (label, idata) in enumerate(fits.items()):
+        role = "as_of" if evidence_cutoff(idata) is not None else "posterior"
+        if role in taken:
+            out[label] = (f"category:{label}", category_colour(k))
+        else:
+            taken.add(role)
+            out[label] = (role, ROLE_COLOURS[role])
+    return out
+
+
+def _evidence_text(scenario: Scenario, cutoff: dt.date | None) -> str:
+    """``evidence as of <date>``, or ``all evidence (to <last date>)``."""
+    if cutoff is not None:
+        return f"evidence as of {cutoff.isoformat()}"
+    dates = [e.known_on for e in scenario.evidence]
+    return f"all evidence (to {max(dates).isoformat()})" if dates else "no evidence"
+
+
+def _axis_top(values: Sequence[float]) -> float:
+    """The top of a y-axis that fits the values: a round number, 1 once above 0.5."""
+    finite = [float(v) for v in values if np.isfinite(v)]
+    high = max(finite, default=0.0) * 1.08
+    return next((t for t in _NICE_TOPS if t >= high), 1.0)
+
+
+def _panel(ax: Axes, kind: str, label: str, top: float, width: int = 60) -> None:
+    """Title, y-label, y-range ``0..top`` and, below 1, a note of the part of 0-1 shown."""
+    ax.set_title(textwrap.shorten(label, width, placeholder="..."), loc="left")
+    ax.set_ylabel(QUANTITY_LABELS.get(kind, "probability"))
+    ax.set_ylim(-0.02 * top, top * 1.02)
+    if top < 1.0:
+        ax.set_title(
+            f"y-axis 0\N{EN DASH}{top:g} of 0\N{EN DASH}1",
+            loc="right",
+            fontsize=9,
+            color=ROLE_COLOURS["ink"],
+        )
+    format_month_axis(ax, months=(1, 7))
+
+
+def _marks(ax: Axes, scenario: Scenario, node: str, states: Sequence[str]) -> None:
+    """Evidence dates on the outcome's node at the panel's edges, one mark per meaning.
+
+    Filled triangles at the top: the node was seen in the outcome's states; open triangles at
+    the bottom: seen outside them.
+    """
+    target = set(states)
+    seen = [e for e in scenario.evidence if e.node == node]
+    inside = sorted({e.date for e in seen if set(e.states) <= target})
+    outside = sorted({e.date for e in seen if not set(e.states) <= target})
+    colour = ROLE_COLOURS["evidence"]
+    for dates, y, marker, face, name in (
+        (inside, 0.95, "v", colour, IN_STATES),
+        (outside, 0.05, "^", "none", OUTSIDE),
+    ):
+        if dates:
+            # y in axes fractions: at the edge whatever the y range
+            line = ax.plot(
+                dates,
+                [y] * len(dates),
+                ls="none",
+                marker=marker,
+                ms=6,
+                mew=1.3,
+                color=colour,
+                mfc=face,
+                label=name,
+                zorder=5,
+                transform=ax.get_xaxis_transform(),
+            )[0]
+            tag(line, "evidence")
+
+
+def _band_fill(ax: Axes, curve: pd.DataFrame, colour: str, role: str, label: str) -> None:
+    """Mean with filled 90% and 50% bands."""
+    dates = list(curve["date"])
+    for band, alpha in ((90, 0.2), (50, 0.38)):
+        tag(
+            ax.fill_between(
+                dates,
+                curve[f"low{band}"],
+                curve[f"high{band}"],
+                color=colour,
+                alpha=alpha,
+                linewidth=0,
+                label=f"{label}: {band}% band",
+            ),
+            role,
+        )
+    tag(ax.plot(dates, curve["mean"], color=colour, lw=2, label=f"{label}: mean")[0], role)
+
+
+def _band_lines(ax: Axes, curve: pd.DataFrame, colour: str, role: str, label: str) -> None:
+    """Mean as a line and the 90% band as two dotted lines (no fill, so bands never blend)."""
+    dates = list(curve["date"])
+    tag(ax.plot(dates, curve["mean"], color=colour, lw=2, label=f"{label}: mean")[0], role)
+    for side in ("low90", "high90"):
+        tag(
+            ax.plot(
+                dates,
+                curve[side],
+                color=colour,
+                lw=1.1,
+                ls=(0, (1, 1.6)),
+                label=f"{label}: 90% band",
+            )[0],
+            role,
+        )
+
+
+def _prior_mean(ax: Axes, curve: pd.DataFrame) -> None:
+    tag(
+        ax.plot(
+            list(curve["date"]),
+            curve["mean"],
+            color=ROLE_COLOURS["prior"],
+            lw=1.5,
+            ls="--",
+            label="prior mean",
+        )[0],
+        "prior",
+    )
+
+
+def _cutoff_line(ax: Axes, cutoff: dt.date, colour: str, role: str) -> None:
+    tag(
+        ax.axvline(cutoff, color=colour, lw=1.2, ls="-.", label=f"evidence cut-off {cutoff}"),
+        role,
+    )
+
+
+def _legend_entries(
+    fills: Mapping[str, str], lines: Mapping[str, str], cutoffs: Mapping[str, str], prior: bool
+) -> list[tuple[object, str]]:
+    """One legend entry per meaning: the prior mean, each fit, each cut-off, the evidence."""
+    out: list[tuple[object, str]] = []
+    if prior:
+        out.append((Line2D([], [], color=ROLE_COLOURS["prior"], lw=1.5, ls="--"), "prior mean"))
+    for label, colour in fills.items():
+        out.append(
+            (
+                (
+                    Patch(color=colour, alpha=0.2, lw=0),
+                    Patch(color=colour, alpha=0.38, lw=0),
+                    Line2D([], [], color=colour, lw=2),
+                ),
+                f"{label}: mean, 50% and 90% bands",
+            )
+        )
+    for label, colour in lines.items():
+        out.append(
+            (
+                (
+                    Line2D([], [], color=colour, lw=2),
+                    Line2D([], [], color=colour, lw=1.1, ls=(0, (1, 1.6))),
+                ),
+                f"{label}: mean, 90% band dotted",
+            )
+        )
+    for name, colour in cutoffs.items():
+        out.append((Line2D([], [], color=colour, lw=1.2, ls="-."), name))
+    return out
+
+
+def _add_evidence_entries(axes: Sequence[Axes], entries: list[tuple[object, str]]) -> None:
+    found: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label in (IN_STATES, OUTSIDE):
+                found.setdefault(label, handle)
+    entries += [(found[name], name) for name in (IN_STATES, OUTSIDE) if name in found]
+
+
+def _legend(fig: Figure, entries: list[tuple[object, str]], spare: Axes | None) -> None:
+    """The figure's legend, in a spare grid cell or below the panels: never over data."""
+    from matplotlib.legend_handler import HandlerTuple
+
+    handles = [h for h, _ in entries]
+    labels = [lab for _, lab in entries]
+    options = {"handler_map": {tuple: HandlerTuple(ndivide=None, pad=0)}, "frameon": False}
+    if spare is not None:
+        spare.axis("off")
+        spare.legend(handles, labels, loc="center", **options)
+    else:
+        fig.legend(
+            handles, labels, loc="outside lower center", ncols=min(3, len(labels)), **options
+        )
+
+
+def _grid(n: int, ncols: int, height: float) -> tuple[Figure, list[Axes], Axes | None]:
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = new_figure(MAX_WIDTH_IN, height * nrows + 0.9, nrows, ncols, squeeze=False)
+    flat = list(axes.ravel())
+    spare = flat[n] if len(flat) > n else None
+    for ax in flat[n + 1 :]:
+        ax.remove()
+    return fig, flat[:n], spare
+
+
+def _suptitle(fig: Figure, text: str) -> None:
+    fig.suptitle(textwrap.fill(text, 95))
+
+
+def _title_width(ncols: int) -> int:
+    """Characters of a panel title that fit beside the y-range note."""
+    return {1: 70, 2: 38, 3: 24}.get(ncols, 18)
+
+
+def outcome_plot_table(
+    idata: az.InferenceData,
+    scenario: Scenario,
+    outcomes: Sequence[str] | None = None,
+    max_draws: int | None = None,
+) -> pd.DataFrame:
+    """What the outcome figures of a fit draw, one row per outcome and month (tidy).
+
+    Parameters
+    ----------
+    idata : az.InferenceData
+        A fit (``posterior``, and ``prior`` for the prior mean).
+    scenario : Scenario
+        The fitted scenario.
+    outcomes : sequence of str, optional
+        Outcome ids (default: every outcome).
+    max_draws : int, optional
+        Draws for the exact "reached by" passes; None (every draw) makes the value at each
+        question's month the forecast table's.
+
+    Returns
+    -------
+    DataFrame
+        ``outcome``, ``label``, ``kind``, ``quantity`` (what is plotted: the y-label),
+        ``month`` (``YYYY-MM``), ``date`` (month end), ``mean``, ``low50``, ``high50``,
+        ``low90``, ``high90``, ``prior_mean`` (when the fit has a prior) and ``question``
+        (the ids of the outcome's questions asked at that month, space-separated).
+    """
+    curves = outcome_curves(idata, scenario, outcomes, max_draws=max_draws)
+    curves.insert(3, "quantity", curves["kind"].map(QUANTITY_LABELS))
+    if "prior" in idata.groups():
+        prior = outcome_curves(idata, scenario, outcomes, group="prior", max_draws=max_draws)
+        curves["prior_mean"] = prior["mean"].to_numpy()
+    asked: dict[tuple[str, str], list[str]] = {}
+    labels = scenario.timeline.labels
+    for q in scenario.questions:
+        if q.outcome is not None:
+            asked.setdefault((q.outcome, labels[q.step]), []).append(q.id)
+    curves["question"] = [
+        " ".join(asked.get((o, m), []))
+        for o, m in zip(curves["outcome"], curves["month"], strict=True)
+    ]
+    return curves
 
 
 def plot_outcome(
     idata: az.InferenceData,
     scenario: Scenario,
-    node: str,
-    states: tuple[str, ...] | list[str],
-    title: str,
+    outcome: str,
     ax: Axes | None = None,
-    as_of: dt.date | None = None,
+    title: str | None = None,
+    max_draws: int | None = None,
+    curves: pd.DataFrame | None = None,
 ) -> Axes:
-    """Plot P(node in states) by month: posterior mean with 50% and 90% bands, prior mean.
+    """One outcome by month: the fit's mean with 50% and 90% bands, and the prior mean.
 
-    Evidence dates about the node are marked on the time axis, and the evidence cut-off is a
-    vertical line.
+    A ``reached`` outcome is the cumulative probability of having reached its states by each
+    month's end, an ``in_state`` outcome the probability of being in them; evidence on the
+    node is marked at the panel's edges and the fit's evidence cut-off is a dash-dot line.
 
     Parameters
     ----------
@@ -44,76 +348,124 @@ def plot_outcome(
         A fit (``posterior`` and optionally ``prior`` groups).
     scenario : Scenario
         The fitted scenario.
-    node : str
-        The node.
-    states : sequence of str
-        The node's states whose total probability is plotted.
-    title : str
-        Axes title.
+    outcome : str
+        The outcome's id.
     ax : Axes, optional
-        Where to draw (a new figure when omitted).
-    as_of : date, optional
-        Evidence cut-off of the fit.
+        Where to draw (a new figure, 9.6 in wide, when omitted).
+    title : str, optional
+        The figure's title (default: what is shown and as of which evidence); only used when
+        ``ax`` is omitted.
+    max_draws : int, optional
+        Draws for the exact "reached by" passes (default: every draw).
+    curves : DataFrame, optional
+        :func:`outcome_plot_table` of the fit, when already computed.
 
     Returns
     -------
     Axes
-        The axes drawn on.
+        The axes drawn on; its legend lies outside the data (right of the axes, or below).
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 3.6))
-    dates = month_dates(scenario)
-    post = monthly_bands(idata, scenario, node, states)
-    colour = PALETTE["posterior"]
-    ax.fill_between(
-        dates,
-        post["low90"],
-        post["high90"],
-        color=colour,
-        alpha=0.18,
-        label="90% band",
-        linewidth=0,
-    )
-    ax.fill_between(
-        dates,
-        post["low50"],
-        post["high50"],
-        color=colour,
-        alpha=0.35,
-        label="50% band",
-        linewidth=0,
-    )
-    ax.plot(dates, post["mean"], color=colour, lw=2, label="posterior mean")
-    if "prior" in idata.groups():
-        prior = monthly_bands(idata, scenario, node, states, group="prior")
-        ax.plot(dates, prior["mean"], color=PALETTE["prior"], lw=1.5, ls="--", label="prior mean")
-    seen = sorted({e.date for e in scenario.evidence_as_of(as_of) if e.node == node})
-    if seen:
-        ax.plot(
-            seen,
-            [0.0] * len(seen),
-            "|",
-            color=PALETTE["evidence"],
-            ms=14,
-            mew=2,
-            label="evidence on this node",
-            clip_on=False,
-        )
-    if as_of is not None:
-        ax.axvline(as_of, color="black", lw=1, ls=":", label=f"evidence cut-off {as_of}")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("probability")
-    ax.set_title(title)
-    format_month_axis(ax)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=2)
+    with plot_style():
+        if curves is None:
+            curves = outcome_plot_table(idata, scenario, [outcome], max_draws)
+        curve = curves[curves["outcome"] == outcome]
+        if curve.empty:
+            raise ValueError(f"no curve of outcome {outcome!r} in the table")
+        own = ax is None
+        if own:
+            _, ax = new_figure(MAX_WIDTH_IN, 3.9)
+        cutoff = evidence_cutoff(idata)
+        role = "as_of" if cutoff is not None else "posterior"
+        colour = ROLE_COLOURS[role]
+        _band_fill(ax, curve, colour, role, "posterior")
+        values = [*curve["high90"]]
+        if "prior_mean" in curve:
+            _prior_mean(ax, curve.assign(mean=curve["prior_mean"]))
+            values += [*curve["prior_mean"]]
+        spec = next(o for o in scenario.outcomes if o.id == outcome)
+        states = [spec.state] if isinstance(spec.state, str) else list(spec.state)
+        _marks(ax, scenario, spec.node, states)
+        cutoffs = {}
+        if cutoff is not None:
+            _cutoff_line(ax, cutoff, colour, role)
+            cutoffs[f"evidence cut-off {cutoff}"] = colour
+        _panel(ax, spec.kind, spec.label, _axis_top(values), width=70)
+        entries = _legend_entries({"posterior": colour}, {}, cutoffs, "prior_mean" in curve)
+        _add_evidence_entries([ax], entries)
+        if own:
+            _legend(ax.figure, entries, None)
+        else:
+            from matplotlib.legend_handler import HandlerTuple
+
+            ax.legend(
+                [h for h, _ in entries],
+                [lab for _, lab in entries],
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1),
+                frameon=False,
+                handler_map={tuple: HandlerTuple(ndivide=None, pad=0)},
+            )
+        if own:
+            ax.figure.suptitle(
+                title
+                or textwrap.fill(
+                    f"{spec.label} ({'|'.join(states)} of {spec.node}): "
+                    f"{QUANTITY_LABELS[spec.kind]} by month, {_evidence_text(scenario, cutoff)}",
+                    95,
+                )
+            )
     return ax
 
 
+def plot_outcome_overview(
+    idata: az.InferenceData,
+    scenario: Scenario,
+    outcomes: Sequence[str] | None = None,
+    max_draws: int | None = None,
+    curves: pd.DataFrame | None = None,
+) -> Figure:
+    """Every outcome of one fit as small multiples, 9.6 in wide (reads at 1000 px).
+
+    Parameters
+    ----------
+    idata : az.InferenceData
+        A fit.
+    scenario : Scenario
+        The fitted scenario.
+    outcomes : sequence of str, optional
+        Outcome ids (default: every outcome).
+    max_draws : int, optional
+        Draws for the exact "reached by" passes (default: every draw).
+    curves : DataFrame, optional
+        :func:`outcome_plot_table` of the fit, when already computed.
+
+    Returns
+    -------
+    Figure
+        One axes per outcome in order; a spare grid cell (or the space below) holds the legend.
+    """
+    return plot_outcome_fits(
+        {"posterior": idata},
+        scenario,
+        outcomes,
+        ncols=None,
+        max_draws=max_draws,
+        curves={"posterior": curves} if curves is not None else None,
+    )
+
+
 def save_outcome_plots(
-    idata: az.InferenceData, scenario: Scenario, folder: Path, as_of: dt.date | None = None
+    idata: az.InferenceData,
+    scenario: Scenario,
+    folder: Path,
+    as_of: dt.date | None = None,
+    overview: str | None = None,
 ) -> list[Path]:
-    """Write one PNG per outcome of the scenario (see :func:`plot_outcome`).
+    """Write a PNG per outcome (see :func:`plot_outcome`) and beside it a CSV of what it draws.
+
+    Each CSV (``<outcome>.csv``) holds :func:`outcome_plot_table`'s rows of the outcome, from
+    every draw: its ``mean`` at a question's month is the forecast table's posterior mean,
+    and ``prior_mean`` its prior mean.
 
     Parameters
     ----------
@@ -124,105 +476,46 @@ def save_outcome_plots(
     folder : Path
         Created if missing.
     as_of : date, optional
-        Evidence cut-off of the fit.
+        Evidence cut-off of the fit; the figures read it from the fit, which records it.
+    overview : str, optional
+        Also write every outcome as small multiples (:func:`plot_outcome_overview`) to
+        ``<overview>.png``, and all the rows to ``<overview>.csv``.
 
     Returns
     -------
     list of Path
-        The paths written.
+        The paths written: each outcome's PNG then its CSV, then the overview's PNG and CSV.
     """
+    import matplotlib.pyplot as plt
+
+    recorded = evidence_cutoff(idata)
+    if as_of is not None and recorded is not None and as_of != recorded:
+        logger.warning("the fit records the cut-off %s, not %s: plotting its own", recorded, as_of)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for outcome in scenario.outcomes:
-        states = [outcome.state] if isinstance(outcome.state, str) else list(outcome.state)
-        fig, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
-        plot_outcome(
-            idata,
-            scenario,
-            outcome.node,
-            states,
-            f"{outcome.label}: P({outcome.node} = {'|'.join(states)}) by month",
-            ax=ax,
-            as_of=as_of,
+    if not scenario.outcomes:
+        return []
+    table = outcome_plot_table(idata, scenario)
+    figures = [
+        (plot_outcome(idata, scenario, o.id, curves=table).figure, o.id, table["outcome"] == o.id)
+        for o in scenario.outcomes
+    ]
+    if overview is not None:
+        figures.append(
+            (plot_outcome_overview(idata, scenario, curves=table), overview, slice(None))
         )
-        path = folder / f"{outcome.id}.png"
-        fig.savefig(path, dpi=110)
+    paths = []
+    for fig, name, rows in figures:
+        png, csv = folder / f"{name}.png", folder / f"{name}.csv"
+        with plot_style():
+            fig.savefig(png, dpi=FIGURE_DPI)
         plt.close(fig)
-        paths.append(path)
+        _csv(table[rows]).to_csv(csv, index=False)
+        paths += [png, csv]
     return paths
 
 
-def _grid(n: int, ncols: int, title: str) -> tuple[Figure, list[Axes], Axes | None]:
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(5.4 * ncols, 2.9 * nrows + 0.6), squeeze=False, layout="constrained"
-    )
-    flat = list(axes.ravel())
-    spare = flat[n] if len(flat) > n else None
-    for ax in flat[n + 1 :]:
-        ax.remove()
-    fig.suptitle(title, fontsize=12)
-    return fig, flat[:n], spare
-
-
-def _panel(ax: Axes, top: float, kind: str, label: str) -> None:
-    """Title, labels and a y range that shows small probabilities (at least 0 to 0.05)."""
-    when = "by month end, cumulative" if kind == "reached" else "at month end"
-    ax.set_title(f"{label} ({when})", fontsize=10)
-    top = 1.0 if top > 0.6 else max(0.05, top * 1.15)
-    ax.set_ylim(-0.03 * top, top * 1.03)
-    ax.set_ylabel("probability")
-    format_month_axis(ax, months=(1, 7))
-    ax.grid(alpha=0.3)
-
-
-def _bands(
-    ax: Axes, curve: pd.DataFrame, colour: str, name: str, mean_style: str = "-", alpha: float = 1.0
-) -> None:
-    dates = list(curve["date"])
-    ax.fill_between(
-        dates,
-        curve["low90"],
-        curve["high90"],
-        color=colour,
-        alpha=0.14 * alpha,
-        linewidth=0,
-        label=f"{name}: 90% band",
-    )
-    ax.fill_between(
-        dates,
-        curve["low50"],
-        curve["high50"],
-        color=colour,
-        alpha=0.3 * alpha,
-        linewidth=0,
-        label=f"{name}: 50% band",
-    )
-    ax.plot(dates, curve["mean"], color=colour, lw=2, ls=mean_style, label=f"{name}: mean")
-
-
-def _legend(fig: Figure, axes: list[Axes], spare: Axes | None) -> None:
-    handles, labels = axes[0].get_legend_handles_labels()
-    seen: dict[str, object] = dict(zip(labels, handles, strict=True))
-    for ax in axes[1:]:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            seen.setdefault(lab, h)
-    # evidence marks last, "seen in the outcome's states" before "seen outside them"
-    order = sorted(seen, key=lambda lab: (lab.startswith("evidence"), "outside" in lab))
-    seen = {lab: seen[lab] for lab in order}
-    if spare is not None:
-        spare.axis("off")
-        spare.legend(list(seen.values()), list(seen), loc="center", frameon=False, fontsize=9)
-    else:
-        fig.legend(
-            list(seen.values()),
-            list(seen),
-            loc="outside lower center",
-            ncol=min(4, len(seen)),
-            frameon=False,
-            fontsize=9,
-        )
+def _csv(table: pd.DataFrame) -> pd.DataFrame:
+    return table.assign(date=[d.isoformat() for d in table["date"]])
 
 
 def plot_prior_predictive(
@@ -256,18 +549,31 @@ def plot_prior_predictive(
     Figure
         One axes per outcome, in order (a spare grid cell holds the legend).
     """
-    curves = outcome_curves(prior, scenario, outcomes, group="prior", max_draws=max_draws)
-    ids = list(dict.fromkeys(curves["outcome"]))
-    fig, axes, spare = _grid(
-        len(ids),
-        ncols,
-        title or (f"Prior predictive of {scenario.id}: each outcome by month, before any evidence"),
-    )
-    for ax, oid in zip(axes, ids, strict=True):
-        curve = curves[curves["outcome"] == oid]
-        _bands(ax, curve, PALETTE["prior"], "prior")
-        _panel(ax, float(curve["high90"].max()), curve["kind"].iloc[0], curve["label"].iloc[0])
-    _legend(fig, axes, spare)
+    with plot_style():
+        curves = outcome_curves(prior, scenario, outcomes, group="prior", max_draws=max_draws)
+        ids = list(dict.fromkeys(curves["outcome"]))
+        fig, axes, spare = _grid(len(ids), ncols, 2.5)
+        for ax, oid in zip(axes, ids, strict=True):
+            curve = curves[curves["outcome"] == oid]
+            _band_fill(ax, curve, ROLE_COLOURS["prior"], "prior", "prior")
+            top = _axis_top(curve["high90"])
+            _panel(ax, curve["kind"].iloc[0], curve["label"].iloc[0], top, _title_width(ncols))
+        entries = [
+            (
+                (
+                    Patch(color=ROLE_COLOURS["prior"], alpha=0.2, lw=0),
+                    Patch(color=ROLE_COLOURS["prior"], alpha=0.38, lw=0),
+                    Line2D([], [], color=ROLE_COLOURS["prior"], lw=2),
+                ),
+                "prior: mean, 50% and 90% bands",
+            )
+        ]
+        _legend(fig, entries, spare)
+        _suptitle(
+            fig,
+            title
+            or f"Prior predictive of {scenario.id}: each outcome by month, before any evidence",
+        )
     return fig
 
 
@@ -275,18 +581,20 @@ def plot_outcome_fits(
     fits: Mapping[str, az.InferenceData],
     scenario: Scenario,
     outcomes: Sequence[str] | None = None,
-    ncols: int = 2,
+    ncols: int | None = 2,
     max_draws: int | None = 1000,
     show_prior: bool = True,
     title: str | None = None,
+    curves: Mapping[str, pd.DataFrame] | None = None,
 ) -> Figure:
-    """Each outcome's posterior probability by month, for several fits overlaid.
+    """Each outcome's posterior by month, for one or several fits: small multiples.
 
-    Every fit gets its mean with 50% and 90% bands, in the colours of
-    :data:`~forecast.plots.style.FIT_COLOURS`; a fit with an evidence cut-off gets a dotted
-    vertical line at the cut-off. The dates of the evidence on the outcome's node are marked
-    on the time axis: at the top when the node was seen in the outcome's states, at the bottom
-    when it was seen outside them.
+    The fit on all the evidence (else the last) is drawn as its mean with filled 50% and 90%
+    bands; every other fit as its mean with its 90% band as dotted lines, so that bands never
+    blend. Colours are the fits' meanings (:func:`fit_roles`: orange as of a cut-off, blue on
+    all the evidence); a fit with a cut-off gets a dash-dot vertical line there. Evidence on
+    the outcome's node is marked at the panel's edges: filled triangles at the top when the
+    node was seen in the outcome's states, open ones at the bottom when seen outside them.
 
     Parameters
     ----------
@@ -296,84 +604,81 @@ def plot_outcome_fits(
         The fitted scenario.
     outcomes : sequence of str, optional
         Outcome ids, one panel each (default: every outcome).
-    ncols : int
-        Panels per row.
+    ncols : int, optional
+        Panels per row (None: 2 up to 4 outcomes, else 3).
     max_draws : int, optional
         Draws used for cumulative ("reached") outcomes that can be left again.
     show_prior : bool
         Also draw the prior mean (dashed grey) from the first fit's ``prior`` group.
     title : str, optional
-        Figure title.
+        Figure title (default: what is shown, as of which evidence).
+    curves : mapping of str to DataFrame, optional
+        Label -> :func:`outcome_plot_table` of that fit, when already computed.
 
     Returns
     -------
     Figure
-        One axes per outcome, in order (a spare grid cell holds the legend).
+        One axes per outcome, in order (a spare grid cell, or the space below, holds the
+        legend).
     """
-    per_fit = {
-        label: outcome_curves(idata, scenario, outcomes, max_draws=max_draws)
-        for label, idata in fits.items()
-    }
-    first = next(iter(fits.values()))
-    prior = (
-        outcome_curves(first, scenario, outcomes, group="prior", max_draws=max_draws)
-        if show_prior and "prior" in first.groups()
-        else None
-    )
-    some = next(iter(per_fit.values()))
-    ids = list(dict.fromkeys(some["outcome"]))
-    specs = {o.id: o for o in scenario.outcomes}
-    fig, axes, spare = _grid(
-        len(ids), ncols, title or (f"{scenario.spec.title}: outcomes by month")
-    )
-    for ax, oid in zip(axes, ids, strict=True):
-        if prior is not None:
-            curve = prior[prior["outcome"] == oid]
-            ax.plot(
-                list(curve["date"]),
-                curve["mean"],
-                color=PALETTE["prior"],
-                lw=1.5,
-                ls="--",
-                label="prior: mean",
+    with plot_style():
+        per_fit = {
+            label: (curves or {}).get(label)
+            if (curves or {}).get(label) is not None
+            else outcome_plot_table(idata, scenario, outcomes, max_draws)
+            for label, idata in fits.items()
+        }
+        first_label = next(iter(fits))
+        first = per_fit[first_label]
+        prior = first if show_prior and "prior_mean" in first else None
+        ids = list(dict.fromkeys(first["outcome"])) if outcomes is None else list(outcomes)
+        if ncols is None:
+            ncols = 2 if len(ids) <= 4 else 3
+        roles = fit_roles(fits)
+        filled = next(
+            (label for label in reversed(fits) if roles[label][0] == "posterior"),
+            list(fits)[-1],
+        )
+        cutoffs = {label: evidence_cutoff(idata) for label, idata in fits.items()}
+        specs = {o.id: o for o in scenario.outcomes}
+        fig, axes, spare = _grid(len(ids), ncols, 2.45 if ncols > 2 else 2.6)
+        for ax, oid in zip(axes, ids, strict=True):
+            values: list[float] = []
+            if prior is not None:
+                curve = prior[prior["outcome"] == oid]
+                _prior_mean(ax, curve.assign(mean=curve["prior_mean"]))
+                values += [*curve["prior_mean"]]
+            for label, table in per_fit.items():
+                role, colour = roles[label]
+                curve = table[table["outcome"] == oid]
+                draw = _band_fill if label == filled else _band_lines
+                draw(ax, curve, colour, role, label)
+                values += [*curve["high90"]]
+                if cutoffs[label] is not None:
+                    _cutoff_line(ax, cutoffs[label], colour, role)
+            spec = specs[oid]
+            states = [spec.state] if isinstance(spec.state, str) else list(spec.state)
+            _marks(ax, scenario, spec.node, states)
+            _panel(ax, spec.kind, spec.label, _axis_top(values), _title_width(ncols))
+        fills = {label: roles[label][1] for label in fits if label == filled}
+        lines = {label: roles[label][1] for label in fits if label != filled}
+        named = {
+            f"evidence cut-off {cutoffs[label]} ({label})": roles[label][1]
+            for label in fits
+            if cutoffs[label] is not None
+        }
+        if len(fits) == 1:
+            fills = {"posterior": roles[first_label][1]}
+            named = {f"evidence cut-off {c}": roles[first_label][1] for c in cutoffs.values() if c}
+        entries = _legend_entries(fills, lines, named, prior is not None)
+        _add_evidence_entries(axes, entries)
+        _legend(fig, entries, spare)
+        if title is None:
+            what = (
+                _evidence_text(scenario, cutoffs[first_label])
+                if len(fits) == 1
+                else " and ".join(_evidence_text(scenario, c) for c in cutoffs.values())
             )
-        for k, (label, curves) in enumerate(per_fit.items()):
-            colour = FIT_COLOURS[k % len(FIT_COLOURS)]
-            _bands(ax, curves[curves["outcome"] == oid], colour, label)
-            cutoff = evidence_cutoff(fits[label])
-            if cutoff is not None:
-                ax.axvline(cutoff, color=colour, lw=1.2, ls=":", label=f"{label}: evidence cut-off")
-        spec = specs[oid]
-        target = {spec.state} if isinstance(spec.state, str) else set(spec.state)
-        inside = sorted(
-            {e.date for e in scenario.evidence if e.node == spec.node and set(e.states) <= target}
-        )
-        outside = sorted(
-            {
-                e.date
-                for e in scenario.evidence
-                if e.node == spec.node and not set(e.states) <= target
-            }
-        )
-        for dates, y, name in (
-            (inside, 0.97, "evidence: node seen in the outcome's states"),
-            (outside, 0.03, "evidence: node seen outside them"),
-        ):
-            if dates:
-                # y in axes fractions: marks at the top or bottom edge whatever the y range
-                ax.plot(
-                    dates,
-                    [y] * len(dates),
-                    "|",
-                    color=PALETTE["evidence"],
-                    ms=9,
-                    mew=1.6,
-                    label=name,
-                    zorder=5,
-                    transform=ax.get_xaxis_transform(),
-                )
-        top = max(float(c[c["outcome"] == oid]["high90"].max()) for c in per_fit.values())
-        curve = some[some["outcome"] == oid]
-        _panel(ax, top, curve["kind"].iloc[0], curve["label"].iloc[0])
-    _legend(fig, axes, spare)
+            title = f"{scenario.spec.title}: outcomes by month, {what}"
+        _suptitle(fig, title)
     return fig
