@@ -729,8 +729,13 @@ def _fit_into(
         with _status(f"Writing results to {run}", args.no_progress):
             rendered = Path(tempfile.mkdtemp(dir=run, prefix=".plots.", suffix=TEMPORARY_MARK))
             try:
-                for png in save_outcome_plots(idata, scenario, rendered, as_of=as_of):
-                    writers[run / f"{stem}_plots" / png.name] = _mover(png)
+                # a PNG and a CSV of what it draws per outcome, and the overview of all
+                overview = f"{stem}_outcomes"
+                for path in save_outcome_plots(
+                    idata, scenario, rendered, as_of=as_of, overview=overview
+                ):
+                    folder = run if path.stem == overview else run / f"{stem}_plots"
+                    writers[folder / path.name] = _mover(path)
                 files = list(writers)
                 record["files"] = [str(path.relative_to(run)) for path in files]
                 text = json.dumps(record, indent=2) + "\n"
