@@ -3,12 +3,20 @@
 from importlib.metadata import version
 
 from forecast import api, settings
-from forecast.errors import Problem, ScenarioError
+from forecast.errors import AsOfWarning, Problem, ScenarioError
 from forecast.scenario import Scenario
 
 __version__ = version("forecast")
 
-__all__ = ["Problem", "Scenario", "ScenarioError", "__version__", "settings", *api.__all__]
+__all__ = [
+    "AsOfWarning",
+    "Problem",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "settings",
+    *api.__all__,
+]
 
 
 def __getattr__(name: str) -> object:

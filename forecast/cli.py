@@ -25,8 +25,9 @@ from rich.table import Table
 
 import forecast
 from forecast import ScenarioError, settings
-from forecast.api.arguments import as_of_date, draw_count, seed_value, whole_number
+from forecast.api.arguments import as_of_date, as_of_outside, draw_count, seed_value, whole_number
 from forecast.api.fit import TEMPORARY_MARK, write_atomically
+from forecast.errors import AsOfWarning
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 
@@ -310,22 +311,7 @@ def _default_out(command: str, given: Path | None, default: Path) -> Path | None
 
 def _as_of_warning(scenario: forecast.Scenario, as_of: dt.date | None) -> str | None:
     """A warning for a cut-off outside the scenario's months (such a fit is still made)."""
-    if as_of is None:
-        return None
-    tl = scenario.timeline
-    start = dt.date(tl.start[0], tl.start[1], 1)
-    horizon = tl.month_end_date(tl.n_steps - 1)
-    if as_of < start:
-        return (
-            f"--as-of {as_of.isoformat()} is before the scenario's start ({start.isoformat()}): "
-            "no evidence is used, the forecast is the priors' alone"
-        )
-    if as_of > horizon:
-        return (
-            f"--as-of {as_of.isoformat()} is after the scenario's horizon "
-            f"({horizon.isoformat()}): every month it forecasts is already past"
-        )
-    return None
+    return as_of_outside(scenario, as_of, "--as-of")
 
 
 def _run_name(
@@ -474,6 +460,8 @@ def _quiet_libraries() -> None:
     for name in ("pymc", "pytensor", "arviz", "numba", "preliz"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    # the command prints its own warning for a cut-off outside the scenario's months
+    warnings.filterwarnings("ignore", category=AsOfWarning)
 
 
 def _status(message: str, quiet: bool) -> contextlib.AbstractContextManager:

@@ -93,3 +93,7 @@ class ScenarioError(Exception):
     ) -> ScenarioError:
         """Build an error holding one problem."""
         return cls([Problem(str(file), field, message, allowed, line)])
+
+
+class AsOfWarning(UserWarning):
+    """An evidence cut-off outside the scenario's months: the fit is made, but means little."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import numbers
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from forecast import settings
-from forecast.errors import ScenarioError
+from forecast.errors import AsOfWarning, ScenarioError
 
 
 def as_of_date(value: Any, name: str = "as_of") -> dt.date | None:
@@ -62,6 +63,38 @@ def scheduler_value(value: Any, name: str = "scheduler") -> str | None:
         f"{name} must be None (a new local Dask cluster), 'sync' (in this process) or a Dask "
         f"scheduler's address such as 'tcp://host:8786', not {value!r}"
     )
+
+
+def as_of_outside(scenario: Any, as_of: dt.date | None, name: str = "as_of") -> str | None:
+    """Why a cut-off lies outside the scenario's months, or None when it does not.
+
+    Before the first month no evidence is known, so the forecast is the priors' alone; after
+    the horizon every month the scenario forecasts is past.
+    """
+    if as_of is None:
+        return None
+    tl = scenario.timeline
+    start = dt.date(tl.start[0], tl.start[1], 1)
+    horizon = tl.month_end_date(tl.n_steps - 1)
+    if as_of < start:
+        return (
+            f"{name} {as_of.isoformat()} is before the scenario's start ({start.isoformat()}): "
+            "no evidence is used, the forecast is the priors' alone"
+        )
+    if as_of > horizon:
+        return (
+            f"{name} {as_of.isoformat()} is after the scenario's horizon "
+            f"({horizon.isoformat()}): every month it forecasts is already past"
+        )
+    return None
+
+
+def scenario_cutoff(value: Any, scenario: Any, name: str = "as_of") -> dt.date | None:
+    """:func:`as_of_date`, with an :class:`~forecast.errors.AsOfWarning` outside the months."""
+    cutoff = as_of_date(value, name)
+    if (reason := as_of_outside(scenario, cutoff, name)) is not None:
+        warnings.warn(reason, AsOfWarning, stacklevel=3)
+    return cutoff
 
 
 MAX_SEED = 2**63 - 1

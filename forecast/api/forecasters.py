@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from forecast.analysis.pooling import LINEAR_POOL, LOG_POOL, PRIOR_STAGE
-from forecast.api.arguments import as_of_date, draw_count, sampler_config, seed_value
+from forecast.api.arguments import draw_count, sampler_config, scenario_cutoff, seed_value
 from forecast.api.model import ScenarioModel
 
 if TYPE_CHECKING:
@@ -114,7 +114,8 @@ class Forecasters:
         from forecast.analysis.pooling import forecaster_forecasts
 
         cut = {
-            label: as_of_date(value, f"cut_offs[{label!r}]") for label, value in cut_offs.items()
+            label: scenario_cutoff(value, self.reference.scenario, f"cut_offs[{label!r}]")
+            for label, value in cut_offs.items()
         }
         fitter = self.reference.fitter(sampler_config(sampler))
         try:

@@ -21,6 +21,7 @@ from forecast.api.arguments import (
     draw_count,
     folder_path,
     sampler_config,
+    scenario_cutoff,
     scenario_mapping,
     scheduler_value,
     seed_value,
@@ -563,7 +564,7 @@ class ScenarioModel:
         """
         from forecast.api.fit import Fit
 
-        cutoff = as_of_date(as_of)
+        cutoff = scenario_cutoff(as_of, self._scenario)
         seed = seed_value(seed)
         config = sampler_config(sampler)
         fitter = self.fitter(config)
@@ -615,7 +616,7 @@ class ScenarioModel:
         return score_questions(
             self._scenario,
             questions,
-            as_of=as_of_date(as_of),
+            as_of=scenario_cutoff(as_of, self._scenario),
             lead_months=lead_months,
             replay=replay,
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import warnings
 
 import pytest
 
@@ -12,7 +14,9 @@ from forecast.api.arguments import (
     draw_count,
     folder_path,
     sampler_config,
+    scenario_cutoff,
     scenario_mapping,
+    scheduler_value,
     seed_value,
 )
 
@@ -145,3 +149,33 @@ def test_folder_path():
 def test_load_scenario_path_type():
     with pytest.raises(TypeError, match="path must be a str or Path"):
         forecast.load_scenario(3.5)
+
+
+@pytest.mark.parametrize(
+    ("as_of", "words"),
+    [
+        ("2023-06-30", "as_of 2023-06-30 is before the scenario's start (2024-01-01): no evidence"),
+        (
+            "2030-01-31",
+            "as_of 2030-01-31 is after the scenario's horizon (2024-04-30): every month",
+        ),
+    ],
+)
+def test_a_cut_off_outside_the_months_warns(as_of, words):
+    from tests.conftest import TINY
+
+    scenario = forecast.load_scenario(TINY)
+    with pytest.warns(forecast.AsOfWarning, match=re.escape(words)):
+        assert scenario_cutoff(as_of, scenario) == dt.date.fromisoformat(as_of)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert scenario_cutoff("2024-02-29", scenario) == dt.date(2024, 2, 29)
+        assert scenario_cutoff(None, scenario) is None
+
+
+def test_scheduler_refused():
+    assert scheduler_value(None) is None
+    assert scheduler_value(" sync ") == "sync"
+    for bad in (2, "", ["tcp://x"]):
+        with pytest.raises(TypeError, match="scheduler must be None"):
+            scheduler_value(bad)
