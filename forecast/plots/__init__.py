@@ -29,6 +29,7 @@ from forecast.plots.style import FIT_COLOURS, PALETTE, format_month_axis, month_
 from forecast.plots.whatif import (
     CASE_STYLES,
     plot_what_if,
+    plot_what_ifs,
 )
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "plot_tornado",
     "plot_value_of_information",
     "plot_what_if",
+    "plot_what_ifs",
     "read_events",
     "save_outcome_plots",
 ]
