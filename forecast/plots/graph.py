@@ -28,7 +28,7 @@ from forecast.analysis.summaries.claims import causal_edges, node_claims
 from forecast.analysis.summaries.outcomes import evidence_cutoff
 from forecast.analysis.summaries.tables import state_probabilities
 from forecast.plots.layout import GraphLayout, layered_layout
-from forecast.plots.style import PALETTE
+from forecast.plots.style import FIGURE_DPI, PALETTE, plot_style, tag
 from forecast.scenario.validated import Node, Scenario
 
 __all__ = ["plot_belief_graph", "plot_causal_graph"]
@@ -36,6 +36,8 @@ __all__ = ["plot_belief_graph", "plot_causal_graph"]
 logger = logging.getLogger(__name__)
 
 LINE = 0.17  # inches per line of 9-point text
+FONT = 9.0
+"""Size of every text but the title: the smallest the style allows."""
 TOP_MARGIN = 0.8
 LEGEND_ROW = 0.2
 SIDE_MARGIN = 0.3
@@ -90,7 +92,7 @@ def _new_figure(layout: GraphLayout, min_width: float, bottom: float) -> tuple[F
     width = max(xmax - xmin + 2 * SIDE_MARGIN, min_width)
     height = ymax - ymin + TOP_MARGIN + bottom
     extra = (width - (xmax - xmin)) / 2
-    fig = plt.figure(figsize=(width, height))
+    fig = plt.figure(figsize=(width, height), dpi=FIGURE_DPI)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.set_xlim(xmin - extra, xmax + extra)
     ax.set_ylim(ymin - bottom, ymax + TOP_MARGIN)
@@ -129,7 +131,7 @@ def _draw_edges(
             ", ".join(row.claims),
             ha="center",
             va="center",
-            fontsize=7.5,
+            fontsize=FONT,
             color=colour,
             zorder=4,
             gid=f"edge_label:{row.parent}->{row.child}",
@@ -192,55 +194,56 @@ def _draw(
     min_width: float,
     legend_extra: list | None = None,
 ) -> Figure:
-    layout = layered_layout(scenario, sizes)
-    handles = _legend_handles(legend_extra is None, legend_extra)
-    rows = -(-len(handles) // 2)
-    fig, ax = _new_figure(layout, min_width, bottom=0.3 + LEGEND_ROW * rows)
-    x_mid = sum(ax.get_xlim()) / 2
-    ax.text(
-        x_mid,
-        ax.get_ylim()[1] - 0.15,
-        title,
-        ha="center",
-        va="top",
-        fontsize=11,
-        linespacing=1.3,
-        gid="title",
-    )
-    for node in scenario.nodes:
-        x0, y0, x1, y1 = layout.box(node.name)
-        ax.add_patch(
-            FancyBboxPatch(
-                (x0, y0),
-                x1 - x0,
-                y1 - y0,
-                boxstyle="round,pad=0,rounding_size=0.07",
-                fc=PALETTE["node_face"],
-                ec=PALETTE["node_edge"],
-                lw=1.1,
-                zorder=2,
-                gid=f"node:{node.name}",
-            )
+    with plot_style():
+        layout = layered_layout(scenario, sizes)
+        handles = _legend_handles(legend_extra is None, legend_extra)
+        rows = -(-len(handles) // 2)
+        fig, ax = _new_figure(layout, min_width, bottom=0.3 + LEGEND_ROW * rows)
+        x_mid = sum(ax.get_xlim()) / 2
+        ax.text(
+            x_mid,
+            ax.get_ylim()[1] - 0.15,
+            title,
+            ha="center",
+            va="top",
+            fontsize=11,
+            linespacing=1.3,
+            gid="title",
         )
-        paint(ax, node, (x0, y0, x1, y1))
-    ax.legend(
-        handles=handles,
-        loc="lower center",
-        ncol=2,
-        frameon=False,
-        fontsize=8,
-        bbox_to_anchor=(0.5, 0.0),
-        handlelength=2.6,
-    )
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    obstacles = [
-        p.get_window_extent(renderer).padded(2)
-        for p in ax.patches
-        if str(p.get_gid()).startswith("node:")
-    ]
-    obstacles += [t.get_window_extent(renderer) for t in ax.texts if t.get_gid() == "title"]
-    _draw_edges(ax, scenario, layout, causal_edges(scenario, claim_map), obstacles)
+        for node in scenario.nodes:
+            x0, y0, x1, y1 = layout.box(node.name)
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x0, y0),
+                    x1 - x0,
+                    y1 - y0,
+                    boxstyle="round,pad=0,rounding_size=0.07",
+                    fc=PALETTE["node_face"],
+                    ec=PALETTE["node_edge"],
+                    lw=1.1,
+                    zorder=2,
+                    gid=f"node:{node.name}",
+                )
+            )
+            paint(ax, node, (x0, y0, x1, y1))
+        ax.legend(
+            handles=handles,
+            loc="lower center",
+            ncol=2,
+            frameon=False,
+            fontsize=FONT,
+            bbox_to_anchor=(0.5, 0.0),
+            handlelength=2.6,
+        )
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        obstacles = [
+            p.get_window_extent(renderer).padded(2)
+            for p in ax.patches
+            if str(p.get_gid()).startswith("node:")
+        ]
+        obstacles += [t.get_window_extent(renderer) for t in ax.texts if t.get_gid() == "title"]
+        _draw_edges(ax, scenario, layout, causal_edges(scenario, claim_map), obstacles)
     return fig
 
 
@@ -287,7 +290,7 @@ def plot_causal_graph(
             "\n".join(texts[node.name]),
             ha="center",
             va="top",
-            fontsize=9,
+            fontsize=FONT,
             fontweight="bold",
             linespacing=1.15,
             zorder=3,
@@ -300,8 +303,8 @@ def plot_causal_graph(
             sub,
             ha="center",
             va="bottom",
-            fontsize=7.5,
-            color="#4a4a4a",
+            fontsize=FONT,
+            color=PALETTE["ink"],
             family="monospace",
             zorder=3,
             gid=f"node_name:{node.name}",
@@ -349,9 +352,10 @@ def plot_belief_graph(
     Returns
     -------
     Figure
-        Bars have the gid ``"bar:<node>:<state>"`` and intervals
-        ``"interval:<node>:<state>"``; boxes, edges and labels as in
-        :func:`plot_causal_graph`.
+        Bars have the label ``"bar:<node>:<state>"`` and are tagged with the group's meaning
+        (``posterior`` or ``prior``), intervals ``"interval:<node>:<state>"`` (tagged ``ink``)
+        and prior means ``"prior_mean:<node>:<state>"`` (tagged ``prior``); boxes, edges and
+        labels have gids as in :func:`plot_causal_graph`.
     """
     table = state_probabilities(idata, scenario, month, group, interval)
     prior = (
@@ -362,13 +366,14 @@ def plot_belief_graph(
     step = scenario.timeline.step_of(month)
     month_label = scenario.timeline.month_label(step)
     texts = {n.name: _wrap(n.label, wrap) for n in scenario.nodes}
-    row_h, width = 0.2, 2.5
+    row_h, width = 0.22, 2.5
     sizes = {
-        n.name: (width, 0.14 + 0.16 * len(texts[n.name]) + 0.06 + row_h * n.n_states + 0.08)
+        n.name: (width, 0.14 + LINE * len(texts[n.name]) + 0.06 + row_h * n.n_states + 0.08)
         for n in scenario.nodes
     }
-    bar_x0, bar_w = 0.95, 1.1
-    colour = PALETTE["prior"] if group == "prior" else PALETTE["posterior"]
+    bar_x0, bar_w = 1.0, 1.05
+    role = "prior" if group == "prior" else "posterior"
+    colour = PALETTE[role]
 
     def paint(ax: Axes, node: Node, box: tuple[float, float, float, float]) -> None:
         x0, _y0, x1, y1 = box
@@ -379,13 +384,13 @@ def plot_belief_graph(
             "\n".join(lines),
             ha="center",
             va="top",
-            fontsize=8.5,
+            fontsize=FONT,
             fontweight="bold",
             linespacing=1.1,
             zorder=3,
             gid=f"node_label:{node.name}",
         )
-        top = y1 - 0.14 - 0.16 * len(lines) - 0.06
+        top = y1 - 0.14 - LINE * len(lines) - 0.06
         rows = table[table["node"] == node.name].reset_index(drop=True)
         for k, r in rows.iterrows():
             yc = top - row_h * (k + 0.5)
@@ -395,59 +400,64 @@ def plot_belief_graph(
                 r["state"],
                 ha="right",
                 va="center",
-                fontsize=7.5,
+                fontsize=FONT,
                 zorder=3,
                 gid=f"state_label:{node.name}:{r['state']}",
             )
             ax.add_patch(
-                Rectangle((x0 + bar_x0, yc - 0.06), bar_w, 0.12, fc="#e3e8ee", lw=0, zorder=2.5)
-            )
-            ax.add_patch(
                 Rectangle(
                     (x0 + bar_x0, yc - 0.06),
-                    bar_w * r["mean"],
+                    bar_w,
                     0.12,
-                    fc=colour,
-                    lw=0,
-                    zorder=2.6,
-                    gid=f"bar:{node.name}:{r['state']}",
+                    fc="white",
+                    ec=PALETTE["guide"],
+                    lw=0.6,
+                    zorder=2.5,
                 )
             )
-            ax.add_line(
-                Line2D(
-                    [x0 + bar_x0 + bar_w * r["low"], x0 + bar_x0 + bar_w * r["high"]],
-                    [yc, yc],
-                    color="black",
-                    lw=1.1,
-                    marker="|",
-                    ms=4,
-                    zorder=2.8,
-                    gid=f"interval:{node.name}:{r['state']}",
-                )
+            bar = Rectangle(
+                (x0 + bar_x0, yc - 0.06),
+                bar_w * r["mean"],
+                0.12,
+                fc=colour,
+                lw=0,
+                zorder=2.6,
+                label=f"bar:{node.name}:{r['state']}",
             )
+            ax.add_patch(tag(bar, role))
+            spread = Line2D(
+                [x0 + bar_x0 + bar_w * r["low"], x0 + bar_x0 + bar_w * r["high"]],
+                [yc, yc],
+                color=PALETTE["ink"],
+                lw=1.1,
+                marker="|",
+                ms=4,
+                zorder=2.8,
+                label=f"interval:{node.name}:{r['state']}",
+            )
+            ax.add_line(tag(spread, "ink"))
             if prior is not None:
                 p = float(
                     prior[(prior["node"] == node.name) & (prior["state"] == r["state"])][
                         "mean"
                     ].iloc[0]
                 )
-                ax.add_line(
-                    Line2D(
-                        [x0 + bar_x0 + bar_w * p] * 2,
-                        [yc - 0.085, yc + 0.085],
-                        color="#6d6d6d",
-                        lw=1.6,
-                        zorder=2.7,
-                        gid=f"prior_mean:{node.name}:{r['state']}",
-                    )
+                tick = Line2D(
+                    [x0 + bar_x0 + bar_w * p] * 2,
+                    [yc - 0.085, yc + 0.085],
+                    color=PALETTE["prior"],
+                    lw=1.8,
+                    zorder=2.7,
+                    label=f"prior_mean:{node.name}:{r['state']}",
                 )
+                ax.add_line(tag(tick, "prior"))
             ax.text(
                 x0 + bar_x0 + bar_w + 0.05,
                 yc,
                 f"{r['mean']:.2f}",
                 ha="left",
                 va="center",
-                fontsize=7.5,
+                fontsize=FONT,
                 zorder=3,
             )
 
@@ -460,11 +470,22 @@ def plot_belief_graph(
         )
     extra = [
         Patch(fc=colour, label=f"{group} mean"),
-        Line2D([], [], color="black", lw=1.1, marker="|", ms=4, label=f"{interval:.0%} interval"),
+        Line2D(
+            [], [], color=PALETTE["ink"], lw=1.1, marker="|", ms=4, label=f"{interval:.0%} interval"
+        ),
     ]
     if prior is not None:
         extra.append(
-            Line2D([], [], color="#6d6d6d", lw=1.6, ls="none", marker="|", ms=8, label="prior mean")
+            Line2D(
+                [],
+                [],
+                color=PALETTE["prior"],
+                lw=1.8,
+                ls="none",
+                marker="|",
+                ms=8,
+                label="prior mean",
+            )
         )
     title = f"{scenario.id}: state probabilities at the end of {month_label}\n({group}, {label})"
     return _draw(scenario, sizes, paint, title, claim_map, min_width=8.0, legend_extra=extra)

@@ -2,10 +2,13 @@ import itertools
 
 import numpy as np
 import pytest
+from matplotlib.text import Text
 from numpy.testing import assert_allclose
 
 from forecast.analysis.summaries import causal_edges, state_probabilities
 from forecast.plots import layered_layout, plot_belief_graph, plot_causal_graph
+from forecast.plots.checks import figure_problems, role_colours
+from forecast.plots.style import MIN_FONT_PT, ROLE_COLOURS, role_of
 
 
 def _boxes_overlap(a, b) -> bool:
@@ -14,6 +17,11 @@ def _boxes_overlap(a, b) -> bool:
 
 def _by_gid(items, prefix):
     return {str(i.get_gid()): i for i in items if str(i.get_gid()).startswith(prefix)}
+
+
+def _by_label(items, prefix):
+    """Marks named by their label (their gid holds the meaning they are tagged with)."""
+    return {i.get_label(): i for i in items if i.get_label().startswith(prefix)}
 
 
 @pytest.mark.parametrize("name", ["kursk", "tiny"])
@@ -92,8 +100,8 @@ def test_belief_graph_bars(tiny, tiny_fits):
     idata = tiny_fits["all evidence"]
     fig = plot_belief_graph(idata, tiny, "2024-03")
     ax = fig.axes[0]
-    bars = _by_gid(ax.patches, "bar:")
-    intervals = _by_gid(ax.lines, "interval:")
+    bars = _by_label(ax.patches, "bar:")
+    intervals = _by_label(ax.lines, "interval:")
     assert len(bars) == len(intervals) == sum(n.n_states for n in tiny.nodes)
     table = state_probabilities(idata, tiny, "2024-03")
     widths = {f"bar:{r.node}:{r.state}": r.mean for r in table.itertuples()}
@@ -104,7 +112,7 @@ def test_belief_graph_bars(tiny, tiny_fits):
         xs = intervals[f"interval:{r.node}:{r.state}"].get_xdata()
         x0 = bars[f"bar:{r.node}:{r.state}"].get_x()
         assert_allclose(np.asarray(xs) - x0, [r.low * full, r.high * full])
-    assert len(_by_gid(ax.lines, "prior_mean:")) == len(bars)
+    assert len(_by_label(ax.lines, "prior_mean:")) == len(bars)
     assert "2024-03" in _by_gid(ax.texts, "title")["title"].get_text()
 
 
@@ -117,7 +125,10 @@ def test_belief_graph_on_kursk_prior_has_no_overlaps(kursk, claim_map):
     fig.canvas.draw()
     boxes = _extents(fig, _by_gid(ax.patches, "node:").values())
     labels = _extents(fig, _by_gid(ax.texts, "edge_label:").values())
-    assert len(_by_gid(ax.patches, "bar:")) == sum(n.n_states for n in kursk.nodes)
+    assert len(_by_label(ax.patches, "bar:")) == sum(n.n_states for n in kursk.nodes)
+    assert figure_problems(fig) == []
+    assert {role_of(b) for b in _by_label(ax.patches, "bar:").values()} == {"prior"}
+    assert not _by_label(ax.lines, "prior_mean:")  # the prior is the bars themselves
     for (_, a), (_, b) in itertools.combinations([*boxes.items(), *labels.items()], 2):
         assert not a.overlaps(b)
     for text in ax.texts:
@@ -126,3 +137,26 @@ def test_belief_graph_on_kursk_prior_has_no_overlaps(kursk, claim_map):
             box = boxes[f"node:{gid.split(':')[1]}"]
             extent = text.get_window_extent(fig.canvas.get_renderer())
             assert box.x0 <= extent.x0 and extent.x1 <= box.x1
+
+
+@pytest.mark.parametrize("name", ["kursk", "tiny"])
+def test_causal_graph_keeps_the_figure_rules(request, claim_map, name):
+    scenario = request.getfixturevalue(name)
+    fig = plot_causal_graph(scenario, claim_map if name == "kursk" else None)
+    assert figure_problems(fig) == []
+    assert min(t.get_fontsize() for t in fig.findobj(Text) if t.get_text()) >= MIN_FONT_PT
+
+
+def test_belief_graph_keeps_the_figure_rules_and_colours(tiny, tiny_fits):
+    fig = plot_belief_graph(tiny_fits["all evidence"], tiny, "2024-03")
+    ax = fig.axes[0]
+    assert figure_problems(fig) == []
+    assert min(t.get_fontsize() for t in fig.findobj(Text) if t.get_text()) >= MIN_FONT_PT
+    roles = {
+        prefix: {role_of(a) for a in _by_label([*ax.patches, *ax.lines], prefix).values()}
+        for prefix in ("bar:", "interval:", "prior_mean:")
+    }
+    assert roles == {"bar:": {"posterior"}, "interval:": {"ink"}, "prior_mean:": {"prior"}}
+    colours = role_colours(fig)
+    for role in ("posterior", "ink", "prior"):
+        assert colours[role] == {ROLE_COLOURS[role].lower()}
