@@ -98,9 +98,12 @@ def _axis_top(values: Sequence[float]) -> float:
     return next((t for t in _NICE_TOPS if t >= high), 1.0)
 
 
-def _panel(ax: Axes, kind: str, label: str, top: float, width: int = 60) -> None:
+def _panel(
+    ax: Axes, kind: str, label: str | None, top: float, width: int = 60, ncols: int = 2
+) -> None:
     """Title, y-label, y-range ``0..top`` and, below 1, a note of the part of 0-1 shown."""
-    ax.set_title(textwrap.shorten(label, width, placeholder="..."), loc="left")
+    if label:
+        ax.set_title(textwrap.shorten(label, width, placeholder="..."), loc="left")
     ax.set_ylabel(QUANTITY_LABELS.get(kind, "probability"))
     ax.set_ylim(-0.02 * top, top * 1.02)
     if top < 1.0:
@@ -110,17 +113,23 @@ def _panel(ax: Axes, kind: str, label: str, top: float, width: int = 60) -> None
             fontsize=9,
             color=ROLE_COLOURS["ink"],
         )
-    format_month_axis(ax, months=(1, 7))
+    format_month_axis(ax, months=(1, 7) if ncols < 3 else (1,))
 
 
-def _marks(ax: Axes, scenario: Scenario, node: str, states: Sequence[str]) -> None:
+def _marks(
+    ax: Axes,
+    scenario: Scenario,
+    node: str,
+    states: Sequence[str],
+    as_of: dt.date | None = None,
+) -> None:
     """Evidence dates on the outcome's node at the panel's edges, one mark per meaning.
 
     Filled triangles at the top: the node was seen in the outcome's states; open triangles at
-    the bottom: seen outside them.
+    the bottom: seen outside them. Only the evidence known on ``as_of`` (None: all of it).
     """
     target = set(states)
-    seen = [e for e in scenario.evidence if e.node == node]
+    seen = [e for e in scenario.evidence_as_of(as_of) if e.node == node]
     inside = sorted({e.date for e in seen if set(e.states) <= target})
     outside = sorted({e.date for e in seen if not set(e.states) <= target})
     colour = ROLE_COLOURS["evidence"]
@@ -279,7 +288,7 @@ def _suptitle(fig: Figure, text: str) -> None:
 
 def _title_width(ncols: int) -> int:
     """Characters of a panel title that fit beside the y-range note."""
-    return {1: 70, 2: 38, 3: 24}.get(ncols, 18)
+    return {1: 70, 2: 38, 3: 20}.get(ncols, 14)
 
 
 def outcome_plot_table(
@@ -384,13 +393,14 @@ def plot_outcome(
             values += [*curve["prior_mean"]]
         spec = next(o for o in scenario.outcomes if o.id == outcome)
         states = [spec.state] if isinstance(spec.state, str) else list(spec.state)
-        _marks(ax, scenario, spec.node, states)
+        _marks(ax, scenario, spec.node, states, cutoff)
         cutoffs = {}
         if cutoff is not None:
             _cutoff_line(ax, cutoff, colour, role)
             cutoffs[f"evidence cut-off {cutoff}"] = colour
-        _panel(ax, spec.kind, spec.label, _axis_top(values), width=70)
-        entries = _legend_entries({"posterior": colour}, {}, cutoffs, "prior_mean" in curve)
+        _panel(ax, spec.kind, None if own else spec.label, _axis_top(values), width=70)
+        name = "posterior" if cutoff is None else f"posterior as of {cutoff}"
+        entries = _legend_entries({name: colour}, {}, cutoffs, "prior_mean" in curve)
         _add_evidence_entries([ax], entries)
         if own:
             _legend(ax.figure, entries, None)
@@ -409,8 +419,8 @@ def plot_outcome(
             ax.figure.suptitle(
                 title
                 or textwrap.fill(
-                    f"{spec.label} ({'|'.join(states)} of {spec.node}): "
-                    f"{QUANTITY_LABELS[spec.kind]} by month, {_evidence_text(scenario, cutoff)}",
+                    f"{spec.label} ({spec.node} = {'|'.join(states)}): "
+                    f"{QUANTITY_LABELS[spec.kind]}, {_evidence_text(scenario, cutoff)}",
                     95,
                 )
             )
@@ -557,7 +567,8 @@ def plot_prior_predictive(
             curve = curves[curves["outcome"] == oid]
             _band_fill(ax, curve, ROLE_COLOURS["prior"], "prior", "prior")
             top = _axis_top(curve["high90"])
-            _panel(ax, curve["kind"].iloc[0], curve["label"].iloc[0], top, _title_width(ncols))
+            kind, label = curve["kind"].iloc[0], curve["label"].iloc[0]
+            _panel(ax, kind, label, top, _title_width(ncols), ncols)
         entries = [
             (
                 (
@@ -605,7 +616,7 @@ def plot_outcome_fits(
     outcomes : sequence of str, optional
         Outcome ids, one panel each (default: every outcome).
     ncols : int, optional
-        Panels per row (None: 2 up to 4 outcomes, else 3).
+        Panels per row (None: 2 up to 8 outcomes, else 3).
     max_draws : int, optional
         Draws used for cumulative ("reached") outcomes that can be left again.
     show_prior : bool
@@ -633,13 +644,15 @@ def plot_outcome_fits(
         prior = first if show_prior and "prior_mean" in first else None
         ids = list(dict.fromkeys(first["outcome"])) if outcomes is None else list(outcomes)
         if ncols is None:
-            ncols = 2 if len(ids) <= 4 else 3
+            ncols = 2 if len(ids) <= 8 else 3
         roles = fit_roles(fits)
         filled = next(
             (label for label in reversed(fits) if roles[label][0] == "posterior"),
             list(fits)[-1],
         )
         cutoffs = {label: evidence_cutoff(idata) for label, idata in fits.items()}
+        # the evidence the fits saw: all of it, or up to the latest cut-off
+        seen_by = None if None in cutoffs.values() else max(cutoffs.values())
         specs = {o.id: o for o in scenario.outcomes}
         fig, axes, spare = _grid(len(ids), ncols, 2.45 if ncols > 2 else 2.6)
         for ax, oid in zip(axes, ids, strict=True):
@@ -658,12 +671,13 @@ def plot_outcome_fits(
                     _cutoff_line(ax, cutoffs[label], colour, role)
             spec = specs[oid]
             states = [spec.state] if isinstance(spec.state, str) else list(spec.state)
-            _marks(ax, scenario, spec.node, states)
-            _panel(ax, spec.kind, spec.label, _axis_top(values), _title_width(ncols))
+            _marks(ax, scenario, spec.node, states, seen_by)
+            _panel(ax, spec.kind, spec.label, _axis_top(values), _title_width(ncols), ncols)
         fills = {label: roles[label][1] for label in fits if label == filled}
         lines = {label: roles[label][1] for label in fits if label != filled}
         named = {
-            f"evidence cut-off {cutoffs[label]} ({label})": roles[label][1]
+            f"evidence cut-off {cutoffs[label]}"
+            + ("" if str(cutoffs[label]) in label else f" ({label})"): roles[label][1]
             for label in fits
             if cutoffs[label] is not None
         }

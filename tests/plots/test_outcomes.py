@@ -179,7 +179,7 @@ def test_legend_has_few_entries_outside_the_data(tiny, fits):
         "prior mean",
         "all evidence: mean, 50% and 90% bands",
         "as of 2024-01-31: mean, 90% band dotted",
-        "evidence cut-off 2024-01-31 (as of 2024-01-31)",
+        "evidence cut-off 2024-01-31",
         "evidence: seen in the outcome's states",
     ]
     title = " ".join(fig.get_suptitle().split())
