@@ -10,11 +10,30 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
+from forecast.analysis.summaries.outcomes import evidence_cutoff
 from forecast.analysis.summaries.parameters import rule_parameter_table
-from forecast.plots.style import FIT_COLOURS, PALETTE
+from forecast.plots.style import (
+    MAX_WIDTH_IN,
+    ROLE_COLOURS,
+    new_figure,
+    plot_style,
+    tag,
+    wrap_rule_id,
+)
 from forecast.scenario.validated import Scenario
 
 __all__ = ["plot_prior_posterior"]
+
+RULE_WIDTH = 44
+"""Characters of a rule id per line of a row's label."""
+LINE_IN = 0.16
+"""Height of a label's line of 9-pt text, in inches."""
+ROW_IN = 0.3
+"""Height of a one-line row, in inches."""
+TITLE_IN = 0.32
+"""Height of a panel's title, in inches."""
+SERIES_IN = 0.085
+"""Distance between the prior's and each fit's interval within a row, in inches."""
 
 
 def plot_prior_posterior(
@@ -25,7 +44,8 @@ def plot_prior_posterior(
     """Prior and posterior mean and interval of every rule parameter, one panel per node.
 
     Each row is the probability of one destination within the rule's N months: the prior
-    (grey, from the first fit's ``prior`` group) and each fit's posterior (coloured) as a
+    (grey, from the first fit's ``prior`` group) and each fit's posterior (in the colour of
+    its meaning, see :func:`~forecast.plots.outcomes.fit_roles`) as a
     central interval with a dot at the mean. The axis is on the logit scale, so that rare
     events (1%) and likely ones (90%) are both readable.
 
@@ -41,10 +61,13 @@ def plot_prior_posterior(
     Returns
     -------
     Figure
-        One axes per node with rule parameters, in node order; interval lines carry the gid
-        ``"<group>:<rule>:<destination>"`` (group ``prior`` or the fit label).
+        One axes per node with rule parameters, in node order; interval lines carry the label
+        ``"<group>:<rule>:<destination>"`` (group ``prior`` or the fit label) and are tagged
+        with their meaning (``prior``, or the fit's: ``as_of`` with a cut-off, ``posterior``
+        with all evidence). A row's label is its rule id (the id ``with_judgement`` takes),
+        then the destination and the rule's months.
     """
-    import matplotlib.pyplot as plt
+    from forecast.plots.outcomes import fit_roles
 
     if isinstance(fits, az.InferenceData):
         fits = {"posterior": fits}
@@ -54,79 +77,95 @@ def plot_prior_posterior(
     }
     first = tables[labels[0]]
     nodes = list(dict.fromkeys(first["node"]))
-    counts = [int((first["node"] == n).sum()) for n in nodes]
-    fig, axes = plt.subplots(
-        len(nodes),
-        1,
-        figsize=(11.0, 0.42 * sum(counts) + 0.55 * len(nodes) + 1.2),
-        sharex=True,
-        squeeze=False,
-        layout="constrained",
-        gridspec_kw={"height_ratios": [c + 1.2 for c in counts]},
-    )
-    axes = list(axes.ravel())
-    lows = [t["posterior_low"].min() for t in tables.values()] + [first["prior_low"].min()]
-    highs = [t["posterior_high"].max() for t in tables.values()] + [first["prior_high"].max()]
-    x_lo = float(np.clip(min(lows) * 0.6, 1e-4, 0.05))
-    x_hi = float(np.clip(1 - (1 - max(highs)) * 0.6, 0.95, 1 - 1e-4))
-    series = [("prior", first, PALETTE["prior"], "prior")] + [
-        (label, tables[label], FIT_COLOURS[k % len(FIT_COLOURS)], "posterior")
-        for k, label in enumerate(labels)
+    ticks = {
+        node: [
+            f"{wrap_rule_id(r.rule, RULE_WIDTH)}\n\N{RIGHTWARDS ARROW} {r.destination} "
+            f"within {r.within_months} mo"
+            for r in first[first["node"] == node].itertuples()
+        ]
+        for node in nodes
+    }
+    # each row as tall as its label (9-pt lines), each panel its rows and its title
+    rows_in = {node: [LINE_IN * t.count("\n") + ROW_IN for t in ticks[node]] for node in nodes}
+    heights = [sum(r) + TITLE_IN for r in rows_in.values()]
+    roles = fit_roles(fits)
+    series = [("prior", first, ROLE_COLOURS["prior"], "prior", "prior")] + [
+        (label, tables[label], roles[label][1], "posterior", roles[label][0]) for label in labels
     ]
-    step = 0.6 / max(1, len(series) - 1)
-    for ax, node in zip(axes, nodes, strict=True):
-        rows = first[first["node"] == node].reset_index(drop=True)
-        y = np.arange(len(rows))[::-1].astype(float)
-        for k, (label, table, colour, group) in enumerate(series):
-            part = table[table["node"] == node].reset_index(drop=True)
-            offset = 0.3 - k * step
-            for i, row in part.iterrows():
-                ax.plot(
-                    [row[f"{group}_low"], row[f"{group}_high"]],
-                    [y[i] + offset] * 2,
-                    color=colour,
-                    lw=2.4,
-                    solid_capstyle="butt",
-                    gid=f"{label}:{row['rule']}:{row['destination']}",
-                )
-                ax.plot([row[f"{group}_mean"]], [y[i] + offset], "o", color=colour, ms=4)
-        ax.set_yticks(y)
-        ax.set_yticklabels(
-            [
-                f"{r.condition} → {r.destination} ({r.within_months} mo)\n{r.rule}"
-                for r in rows.itertuples()
-            ],
-            fontsize=7.5,
-            linespacing=1.1,
+    with plot_style():
+        fig, axes = new_figure(
+            MAX_WIDTH_IN,
+            sum(heights) + 1.3,
+            len(nodes),
+            1,
+            sharex=True,
+            squeeze=False,
+            gridspec_kw={"height_ratios": heights},
         )
-        ax.set_ylim(-0.7, len(rows) - 0.3)
-        ax.set_title(f"{scenario.node(node).label} ({node})", fontsize=10, loc="left")
-        ax.grid(axis="x", alpha=0.3)
-    axes[-1].set_xscale("logit")
-    axes[-1].set_xlim(x_lo, x_hi)
-    ticks = [
-        t for t in (1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999) if x_lo <= t <= x_hi
-    ]
-    axes[-1].xaxis.set_major_locator(FixedLocator(ticks))
-    axes[-1].xaxis.set_major_formatter(FixedFormatter([f"{t:g}" for t in ticks]))
-    axes[-1].xaxis.set_minor_locator(NullLocator())
-    axes[-1].set_xlabel(
-        f"P(move within the rule's N months), logit scale: mean and {interval:.0%} interval"
-    )
-    handles = [
-        Line2D(
-            [],
-            [],
-            color=colour,
-            lw=2.4,
-            marker="o",
-            ms=4,
-            label="prior" if group == "prior" else f"posterior, {label}",
+        axes = list(axes.ravel())
+        lows = [t["posterior_low"].min() for t in tables.values()] + [first["prior_low"].min()]
+        highs = [t["posterior_high"].max() for t in tables.values()] + [first["prior_high"].max()]
+        x_lo = float(np.clip(min(lows) * 0.6, 1e-4, 0.05))
+        x_hi = float(np.clip(1 - (1 - max(highs)) * 0.6, 0.95, 1 - 1e-4))
+        middle = (len(series) - 1) / 2
+        for ax, node in zip(axes, nodes, strict=True):
+            sizes = rows_in[node]
+            # row centres in inches from the top, so that tall labels get tall rows
+            edges = np.concatenate([[0.0], np.cumsum(sizes)])
+            y = -(edges[:-1] + edges[1:]) / 2
+            for k, (label, table, colour, group, role) in enumerate(series):
+                part = table[table["node"] == node].reset_index(drop=True)
+                for i, row in part.iterrows():
+                    offset = (middle - k) * SERIES_IN
+                    tag(
+                        ax.plot(
+                            [row[f"{group}_low"], row[f"{group}_high"]],
+                            [y[i] + offset] * 2,
+                            color=colour,
+                            lw=2.4,
+                            solid_capstyle="butt",
+                        )[0],
+                        role,
+                    ).set_label(f"{label}:{row['rule']}:{row['destination']}")
+                    tag(
+                        ax.plot([row[f"{group}_mean"]], [y[i] + offset], "o", color=colour, ms=4)[
+                            0
+                        ],
+                        role,
+                    )
+            ax.set_yticks(y, ticks[node], linespacing=1.05)
+            ax.set_ylim(-edges[-1], 0)
+            ax.set_title(f"{scenario.node(node).label} ({node})", loc="left")
+            ax.grid(axis="y", visible=False)
+        axes[-1].set_xscale("logit")
+        axes[-1].set_xlim(x_lo, x_hi)
+        at = [
+            t
+            for t in (1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999)
+            if x_lo <= t <= x_hi
+        ]
+        axes[-1].xaxis.set_major_locator(FixedLocator(at))
+        axes[-1].xaxis.set_major_formatter(FixedFormatter([f"{t:g}" for t in at]))
+        axes[-1].xaxis.set_minor_locator(NullLocator())
+        axes[-1].set_xlabel(
+            f"P(move within the rule's N months), logit scale: mean and {interval:.0%} interval"
         )
-        for label, _, colour, group in series
-    ]
-    fig.legend(
-        handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, fontsize=9
-    )
-    fig.suptitle(f"Rule parameters of {scenario.id}: prior and posterior", fontsize=12)
+        handles = [
+            Line2D(
+                [],
+                [],
+                color=colour,
+                lw=2.4,
+                marker="o",
+                ms=4,
+                label=label if label in ("prior", "posterior") else f"posterior, {label}",
+            )
+            for label, _, colour, group, _ in series
+        ]
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
+        cutoffs = [evidence_cutoff(idata) for idata in fits.values()]
+        evidence = ", ".join(
+            f"evidence as of {c}" if c is not None else "all evidence" for c in cutoffs
+        )
+        fig.suptitle(f"Rule parameters of {scenario.id}: prior and posterior ({evidence})")
     return fig
