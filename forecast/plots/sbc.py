@@ -12,31 +12,58 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from forecast.analysis.evaluation.sbc import SBCReport, choose_bins, ecdf_band
-from forecast.plots.style import PALETTE
+from forecast.plots.style import (
+    CATEGORY_COLOURS,
+    FIGURE_DPI,
+    MAX_WIDTH_IN,
+    ROLE_COLOURS,
+    new_figure,
+    plot_style,
+    tag,
+    wrap_rule_id,
+)
 
 __all__ = ["plot_sbc", "plot_sbc_ecdf", "plot_sbc_histograms", "save_sbc_plots"]
 
-COLUMNS = 4
+COLUMNS = 3
+"""Panels per row: three fit in 9.6 in with 9-pt titles of up to 34 characters a line."""
+
+PASS_COLOUR = ROLE_COLOURS["posterior"]
+"""A quantity whose ranks look uniform: drawn as the posterior it checks."""
+FAIL_COLOUR = CATEGORY_COLOURS[6]
+"""A quantity that fails the test (wine; not a meaning's colour, so it is never confused)."""
 
 
 def _grid(n: int, title: str) -> tuple[Figure, np.ndarray]:
     cols = min(COLUMNS, max(1, n))
     rows = max(1, math.ceil(n / cols))
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(3.2 * cols, 2.3 * rows + 0.6), squeeze=False, layout="constrained"
-    )
-    fig.suptitle(title)
+    fig, axes = new_figure(MAX_WIDTH_IN, 2.1 * rows + 0.8, rows, cols, squeeze=False)
+    fig.suptitle(textwrap.fill(title, 100))
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes
 
 
 def _label(name: str, status: bool) -> str:
-    return textwrap.fill(name, 34) + ("" if status else "  (FAIL)")
+    """A quantity's name on lines of at most 34 characters, broken after ``[`` or ``,``."""
+    text = name + ("" if status else " (FAIL)")
+    return "\n".join(
+        part for line in wrap_rule_id(text, 34).splitlines() for part in textwrap.wrap(line, 34)
+    )
+
+
+def _status(artist, ok: bool):
+    """Tag a quantity's marks: passing in the posterior's colour, failing in a category's."""
+    return tag(artist, "posterior" if ok else "category:fail")
 
 
 def plot_sbc_histograms(report: SBCReport) -> Figure:
     """One rank histogram per quantity, with the 99% range of a bin's count under uniformity."""
+    with plot_style():
+        return _histograms(report)
+
+
+def _histograms(report: SBCReport) -> Figure:
     ranks = report.ranks
     n = len(ranks)
     n_ranks = report.n_ranks
@@ -45,23 +72,26 @@ def plot_sbc_histograms(report: SBCReport) -> Figure:
     fig, axes = _grid(
         ranks.shape[1],
         f"SBC rank histograms: {report.scenario_id}, {n} replications, {bins} bins "
-        "(grey: 99% range of a bin under uniform ranks)",
+        "(grey: 99% range of a bin under uniform ranks; blue: passes, wine: fails)",
     )
     passed = dict(zip(report.tests["quantity"], report.tests["passed"], strict=True))
     edges = np.linspace(0, n_ranks, bins + 1)
     for ax, name in zip(axes.flat, ranks.columns, strict=False):
-        ax.axhspan(lo, hi, color="0.85", zorder=0)
-        ax.axhline(n / bins, color="0.5", lw=0.8)
+        tag(ax.axhspan(lo, hi, color=ROLE_COLOURS["guide"], zorder=0), "guide")
+        tag(ax.axhline(n / bins, color=ROLE_COLOURS["ink"], lw=0.8), "ink")
         ok = passed.get(name, False)
-        ax.hist(
+        *_, bars = ax.hist(
             ranks[name],
             bins=edges,
-            color=PALETTE["posterior"] if ok else PALETTE["evidence"],
-            edgecolor="white",
+            rwidth=0.85,
+            color=PASS_COLOUR if ok else FAIL_COLOUR,
+            edgecolor="none",
         )
-        ax.set_title(_label(name, ok), fontsize=8)
+        for bar in bars:
+            _status(bar, ok)
+        ax.set_title(_label(name, ok), fontsize=9, loc="left")
         ax.set_xlim(0, n_ranks)
-        ax.tick_params(labelsize=7)
+        ax.grid(False)
     return fig
 
 
@@ -71,6 +101,11 @@ def plot_sbc_ecdf(report: SBCReport) -> Figure:
     The band is the simultaneous band of Säilynoja et al. (2022) at the report's level per
     quantity (the family-wise level over the quantities, Bonferroni).
     """
+    with plot_style():
+        return _ecdf(report)
+
+
+def _ecdf(report: SBCReport) -> Figure:
     ranks = report.ranks
     n = len(ranks)
     level = float(report.tests.attrs.get("level", 0.05))
@@ -84,13 +119,16 @@ def plot_sbc_ecdf(report: SBCReport) -> Figure:
     for ax, name in zip(axes.flat, ranks.columns, strict=False):
         u = ranks[name].to_numpy() / report.n_ranks
         ecdf = (u[:, None] < z[None, :]).mean(axis=0)
-        ax.fill_between(z, lower - z, upper - z, color="0.85", step="post")
+        tag(
+            ax.fill_between(z, lower - z, upper - z, color=ROLE_COLOURS["guide"], step="post"),
+            "guide",
+        )
         ok = passed.get(name, False)
-        ax.step(z, ecdf - z, where="post", color=PALETTE["posterior"] if ok else "#d62728")
-        ax.axhline(0, color="0.5", lw=0.8)
-        ax.set_title(_label(name, ok), fontsize=8)
+        (line,) = ax.step(z, ecdf - z, where="post", color=PASS_COLOUR if ok else FAIL_COLOUR)
+        _status(line, ok)
+        tag(ax.axhline(0, color=ROLE_COLOURS["ink"], lw=0.8), "ink")
+        ax.set_title(_label(name, ok), fontsize=9, loc="left")
         ax.set_xlim(0, 1)
-        ax.tick_params(labelsize=7)
     return fig
 
 
@@ -114,7 +152,8 @@ def save_sbc_plots(report: SBCReport, path: str | Path) -> list[Path]:
     ecdf_path = path.with_name(f"{path.stem}_ecdf.png")
     written = []
     for fig, target in zip(plot_sbc(report), (path, ecdf_path), strict=True):
-        fig.savefig(target, dpi=110)
+        with plot_style():
+            fig.savefig(target, dpi=FIGURE_DPI)
         plt.close(fig)
         written.append(target)
     return written
