@@ -39,12 +39,14 @@ from forecast.scenario.validated import Scenario
 
 __all__ = [
     "QUANTITY_LABELS",
+    "axis_top",
     "fit_roles",
     "outcome_plot_table",
     "plot_outcome",
     "plot_outcome_fits",
     "plot_outcome_overview",
     "plot_prior_predictive",
+    "range_note",
     "save_outcome_plots",
 ]
 
@@ -91,11 +93,24 @@ def _evidence_text(scenario: Scenario, cutoff: dt.date | None) -> str:
     return f"all evidence (to {max(dates).isoformat()})" if dates else "no evidence"
 
 
-def _axis_top(values: Sequence[float]) -> float:
-    """The top of a y-axis that fits the values: a round number, 1 once above 0.5."""
+def axis_top(values: Sequence[float], headroom: float = 1.08) -> float:
+    """The top of a y-axis that fits the values: a round number, 1 once above 0.5.
+
+    Parameters
+    ----------
+    values : sequence of float
+        What the axis must show (non-finite values are ignored).
+    headroom : float
+        The highest value times this must fit under the top.
+    """
     finite = [float(v) for v in values if np.isfinite(v)]
-    high = max(finite, default=0.0) * 1.08
+    high = max(finite, default=0.0) * headroom
     return next((t for t in _NICE_TOPS if t >= high), 1.0)
+
+
+def range_note(top: float) -> str:
+    """What part of 0-1 a probability axis up to ``top`` shows (empty for the whole)."""
+    return "" if top >= 1.0 else f"y-axis 0\N{EN DASH}{top:g} of 0\N{EN DASH}1"
 
 
 def _panel(
@@ -107,12 +122,7 @@ def _panel(
     ax.set_ylabel(QUANTITY_LABELS.get(kind, "probability"))
     ax.set_ylim(-0.02 * top, top * 1.02)
     if top < 1.0:
-        ax.set_title(
-            f"y-axis 0\N{EN DASH}{top:g} of 0\N{EN DASH}1",
-            loc="right",
-            fontsize=9,
-            color=ROLE_COLOURS["ink"],
-        )
+        ax.set_title(range_note(top), loc="right", fontsize=9, color=ROLE_COLOURS["ink"])
     format_month_axis(ax, months=(1, 7) if ncols < 3 else (1,))
 
 
@@ -398,7 +408,7 @@ def plot_outcome(
         if cutoff is not None:
             _cutoff_line(ax, cutoff, colour, role)
             cutoffs[f"evidence cut-off {cutoff}"] = colour
-        _panel(ax, spec.kind, None if own else spec.label, _axis_top(values), width=70)
+        _panel(ax, spec.kind, None if own else spec.label, axis_top(values), width=70)
         name = "posterior" if cutoff is None else f"posterior as of {cutoff}"
         entries = _legend_entries({name: colour}, {}, cutoffs, "prior_mean" in curve)
         _add_evidence_entries([ax], entries)
@@ -566,7 +576,7 @@ def plot_prior_predictive(
         for ax, oid in zip(axes, ids, strict=True):
             curve = curves[curves["outcome"] == oid]
             _band_fill(ax, curve, ROLE_COLOURS["prior"], "prior", "prior")
-            top = _axis_top(curve["high90"])
+            top = axis_top(curve["high90"])
             kind, label = curve["kind"].iloc[0], curve["label"].iloc[0]
             _panel(ax, kind, label, top, _title_width(ncols), ncols)
         entries = [
@@ -672,7 +682,7 @@ def plot_outcome_fits(
             spec = specs[oid]
             states = [spec.state] if isinstance(spec.state, str) else list(spec.state)
             _marks(ax, scenario, spec.node, states, seen_by)
-            _panel(ax, spec.kind, spec.label, _axis_top(values), _title_width(ncols), ncols)
+            _panel(ax, spec.kind, spec.label, axis_top(values), _title_width(ncols), ncols)
         fills = {label: roles[label][1] for label in fits if label == filled}
         lines = {label: roles[label][1] for label in fits if label != filled}
         named = {
