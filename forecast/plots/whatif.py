@@ -185,9 +185,9 @@ def plot_what_if(
             sharex=True,
         )
         for j, contrast in enumerate(cols):
-            header = "\n".join(
-                [contrast, *_setting_lines(result, contrast), _ess_text(result, contrast)]
-            )
+            lines = [contrast, *_setting_lines(result, contrast), _ess_text(result, contrast)]
+            # about as many 10 pt characters as a column holds, so that titles do not meet
+            header = "\n".join(textwrap.fill(line, max(16, 120 // len(cols))) for line in lines)
             for i, oid in enumerate(rows):
                 ax = axes[i, j]
                 _panel(ax, result, scenario, contrast, oid, xlabel=i == len(rows) - 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from forecast.analysis.counterfactuals.whatif import Intervention, what_if
@@ -50,3 +52,12 @@ def test_the_grid_of_contrasts_fits_and_checks_its_names(tiny, result):
     assert len(fig.axes) == 2 * len(result.outcomes)
     with pytest.raises(ValueError, match="not in the result: nope"):
         plot_what_ifs(result, tiny, contrasts=["nope"])
+
+
+def test_column_titles_of_the_grid_do_not_meet(tiny, result):
+    fig = plot_what_if(result, tiny)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes if ax.get_title()]
+    assert len(boxes) == len(CONTRASTS)
+    assert not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
