@@ -41,6 +41,7 @@ __all__ = [
     "QUANTITY_LABELS",
     "axis_top",
     "fit_roles",
+    "mark_evidence",
     "outcome_plot_table",
     "plot_outcome",
     "plot_outcome_fits",
@@ -126,7 +127,7 @@ def _panel(
     format_month_axis(ax, months=(1, 7) if ncols < 3 else (1,))
 
 
-def _marks(
+def mark_evidence(
     ax: Axes,
     scenario: Scenario,
     node: str,
@@ -403,7 +404,7 @@ def plot_outcome(
             values += [*curve["prior_mean"]]
         spec = next(o for o in scenario.outcomes if o.id == outcome)
         states = [spec.state] if isinstance(spec.state, str) else list(spec.state)
-        _marks(ax, scenario, spec.node, states, cutoff)
+        mark_evidence(ax, scenario, spec.node, states, cutoff)
         cutoffs = {}
         if cutoff is not None:
             _cutoff_line(ax, cutoff, colour, role)
@@ -681,7 +682,7 @@ def plot_outcome_fits(
                     _cutoff_line(ax, cutoffs[label], colour, role)
             spec = specs[oid]
             states = [spec.state] if isinstance(spec.state, str) else list(spec.state)
-            _marks(ax, scenario, spec.node, states, seen_by)
+            mark_evidence(ax, scenario, spec.node, states, seen_by)
             _panel(ax, spec.kind, spec.label, axis_top(values), _title_width(ncols), ncols)
         fills = {label: roles[label][1] for label in fits if label == filled}
         lines = {label: roles[label][1] for label in fits if label != filled}

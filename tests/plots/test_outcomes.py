@@ -188,11 +188,11 @@ def test_legend_has_few_entries_outside_the_data(tiny, fits):
 
 def test_evidence_marks_differ_by_meaning(kursk):
     """On Kursk's talks node, evidence both in and outside the outcome's states."""
-    from forecast.plots.outcomes import IN_STATES, OUTSIDE, _marks
+    from forecast.plots.outcomes import IN_STATES, OUTSIDE, mark_evidence
 
     with plot_style():
         _, ax = new_figure(6.0, 3.0)
-    _marks(ax, kursk, "talks", ["direct"])
+    mark_evidence(ax, kursk, "talks", ["direct"])
     inside, outside = _line(ax, IN_STATES), _line(ax, OUTSIDE)
     assert inside.get_marker() != outside.get_marker()
     assert inside.get_markerfacecolor() != outside.get_markerfacecolor()
