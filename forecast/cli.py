@@ -667,8 +667,11 @@ def _fit_into(
         f"Fitting {scenario.id} with evidence "
         f"{'as of ' + as_of.isoformat() if as_of else 'to date'} "
         f"({len(scenario.evidence_as_of(as_of))} of {len(scenario.evidence)} items); "
-        f"{sampler.chains} chains x {sampler.draws} draws ({sampler.backend}), "
-        f"seed {args.seed}"
+        + (
+            f"{sampler.chains} chains x {sampler.draws} draws ({sampler.backend}), seed {args.seed}"
+            if scenario.rules
+            else "every rule has fixed probabilities: exact, nothing to sample"
+        )
     )
     fit = model.fit(as_of=as_of, seed=args.seed, sampler=sampler, progressbar=not args.no_progress)
     _stop_if_interrupted()  # the sampler returned early: its draws are not the fit asked for

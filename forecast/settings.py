@@ -102,6 +102,9 @@ MAX_REFERENCE_N = 1_000_000
 MAX_CONCENTRATION = 1e6
 """Largest Beta or Dirichlet parameter a scenario may state (``beta``, ``dirichlet``)."""
 
+PROBABILITY_SUM_TOLERANCE = 1e-9
+"""How far a rule's fixed ``probabilities`` (or a node's ``initial`` ones) may add up from 1."""
+
 CSV_MAX_BYTES = 64 * 1024**2
 """Largest evidence CSV file read, in bytes (64 MiB); a larger file (or an endless one such as
 ``/dev/zero``) is refused before it is parsed."""

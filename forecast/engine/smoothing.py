@@ -417,7 +417,8 @@ def smooth_draws(
     lowered : LoweredPlan
         From :func:`forecast.engine.kernels.lower_plan`.
     params : list of ndarray
-        One ``(draws, outcomes)`` array per rule.
+        One ``(draws, outcomes)`` array per rule; for a scenario without free rules (every
+        rule fixed) an empty list, and the result has one row.
     weights : ndarray
         Per-node evidence weights (:func:`forecast.engine.slots.node_weights`).
     initial : ndarray
@@ -441,7 +442,7 @@ def smooth_draws(
         ``(draws, months, states)`` per node.
     """
     compile_ahead.wait()  # a helper compiling these passes (first fit on a machine)
-    n_draws = params[0].shape[0] if params else 0
+    n_draws = params[0].shape[0] if params else 1  # no parameters: one exact pass
     flat = (
         np.concatenate([np.asarray(p, dtype=float).reshape(n_draws, -1) for p in params], axis=1)
         if params

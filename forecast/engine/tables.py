@@ -58,7 +58,9 @@ def node_tables(scenario: Scenario) -> list[NodeTable]:
             stay[cell, state] = 1.0
             state_name = node.states[state]
             rule = _rule_for(node, state_name, configs[config], parent_names, scenario)
-            if rule is None or not rule.is_free:
+            if rule is not None and rule.fixed_outcome is not None:
+                fixed[cell] = fixed_row(rule, state, node)
+            elif rule is None or not rule.is_free:
                 fixed[cell, state] = 1.0
             else:
                 membership[cell, free.index(rule)] = 1.0
@@ -76,6 +78,24 @@ def node_tables(scenario: Scenario) -> list[NodeTable]:
             )
         )
     return tables
+
+
+def fixed_row(rule: Any, state: int, node: Any) -> np.ndarray:
+    """The monthly row of a rule with fixed probabilities, leaving state ``state``.
+
+    The N-month outcome is turned into a monthly one as for a rule with a prior
+    (:func:`monthly_from_horizon`); a certain stay (probability 1) stays every month.
+    """
+    q = rule.fixed_outcome
+    row = np.zeros(node.n_states)
+    if q[0] >= 1.0:
+        row[state] = 1.0
+        return row
+    p_stay, moves = monthly_from_horizon(q, rule.within_months, np)
+    row[state] = p_stay
+    for dest, p in zip(rule.destinations, moves, strict=True):
+        row[node.state_index(dest)] += p
+    return row
 
 
 def _rule_for(node, state, config, parent_names, scenario):

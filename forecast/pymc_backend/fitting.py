@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FIT_METHOD_NUTS = "nuts"
+FIT_METHOD_EXACT = "exact: every rule has fixed probabilities, nothing is sampled"
 FIT_METHOD_REWEIGHTED = "nuts, then importance-resampled to new priors"
 """``fit_method`` attribute of a fit (see :mod:`forecast.analysis.reweighting.prior_update`)."""
 
@@ -115,11 +116,16 @@ class Diagnostics:
 
     def summary_line(self) -> str:
         """One line for the CLI."""
+        fixed = int(self.table["constant"].sum()) if len(self.table) else 0
+        if fixed == len(self.table):
+            return (
+                f"diagnostics OK: nothing varies between draws ({fixed} quantities fixed by "
+                "fixed probabilities and the evidence): the forecast is exact"
+            )
         worst_rhat = float(np.nanmax(self.table["r_hat"])) if len(self.table) else float("nan")
         min_bulk = float(np.nanmin(self.table["ess_bulk"])) if len(self.table) else float("nan")
         min_tail = float(np.nanmin(self.table["ess_tail"])) if len(self.table) else float("nan")
         status = "OK" if self.ok else "WARNING"
-        fixed = int(self.table["constant"].sum()) if len(self.table) else 0
         return (
             f"diagnostics {status}: max R-hat {worst_rhat:.3f} (<= {RHAT_MAX}), "
             f"min bulk ESS {min_bulk:.0f}, min tail ESS {min_tail:.0f} (>= {ESS_MIN}), "
@@ -236,7 +242,13 @@ def exact_quantities(
         Variable name -> (dims, array shaped ``(chain, draw, ...)``).
     """
     scenario = engine.scenario
-    total = params[0].shape[0]
+    if not params and shape != (1, 1):  # every rule fixed: one exact pass for every draw
+        one = exact_quantities(engine, params, evidence, (1, 1), chunk)
+        return {
+            name: (dims, np.broadcast_to(values, (*shape, *values.shape[2:])).copy())
+            for name, (dims, values) in one.items()
+        }
+    total = params[0].shape[0] if params else 1
     questions, marginals = [], {n.name: [] for n in scenario.nodes}
     for start in range(0, total, chunk):
         result = engine.run_draws([p[start : start + chunk] for p in params], evidence)
@@ -494,34 +506,44 @@ class ScenarioFitter:
         """
         evidence = self.set_evidence(as_of)
         cfg = self.sampler
-        if cfg.backend == "nutpie":
-            idata = self._sample_nutpie(cfg.draws, seed, progressbar)
+        method = FIT_METHOD_NUTS if self.scenario.rules else FIT_METHOD_EXACT
+        if not self.scenario.rules:
+            # every rule fixed: nothing to sample, the exact answer stands for every draw
+            idata = az.InferenceData()
+            sampled = xr.Dataset(coords={"chain": range(cfg.chains), "draw": range(cfg.draws)})
         else:
-            step = self._nuts()
-            idata = import_pymc().sample(
-                draws=cfg.draws,
-                tune=cfg.tune,
-                chains=cfg.chains,
-                cores=cfg.cores,
-                random_seed=seed,
-                step=step,
-                model=self.model,
-                progressbar=progressbar,
-                var_names=[v.name for v in self.model.free_RVs],
-                compute_convergence_checks=False,
-                idata_kwargs={"include_transformed": False},
-            )
-        shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"])
-        rules = rule_draws(idata.posterior, self.priors)
+            if cfg.backend == "nutpie":
+                idata = self._sample_nutpie(cfg.draws, seed, progressbar)
+            else:
+                idata = import_pymc().sample(
+                    draws=cfg.draws,
+                    tune=cfg.tune,
+                    chains=cfg.chains,
+                    cores=cfg.cores,
+                    random_seed=seed,
+                    step=self._nuts(),
+                    model=self.model,
+                    progressbar=progressbar,
+                    var_names=[v.name for v in self.model.free_RVs],
+                    compute_convergence_checks=False,
+                    idata_kwargs={"include_transformed": False},
+                )
+            sampled = idata.posterior
+        shape = (sampled.sizes["chain"], sampled.sizes["draw"])
+        rules = rule_draws(sampled, self.priors)
         params = outcome_vectors(rules, self.scenario)
         derived: dict[str, xr.DataArray] = dict(rules)
         for name, (dims, values) in exact_quantities(self.engine, params, evidence, shape).items():
             derived[name] = xr.DataArray(values, dims=("chain", "draw", *dims))
         # one merge for all the derived variables (one per variable costs ~0.1 s)
-        posterior = idata.posterior.assign(derived)
-        idata.posterior = posterior.assign_coords(
+        posterior = sampled.assign(derived)
+        posterior = posterior.assign_coords(
             {d: list(self.coords[d]) for d in posterior.dims if d in self.coords}
         )
+        if "posterior" in idata.groups():
+            idata.posterior = posterior
+        else:
+            idata.add_groups(posterior=posterior)
         idata.extend(self.prior_draws(seed))
         attrs = {
             "scenario_id": self.scenario.id,
@@ -530,7 +552,7 @@ class ScenarioFitter:
             "as_of": as_of.isoformat() if as_of else "all evidence",
             "evidence_items": len(self.scenario.evidence_as_of(as_of)),
             "seed": seed,
-            "fit_method": FIT_METHOD_NUTS,
+            "fit_method": method,
             **{f"sampler_{k}": v for k, v in cfg.as_attrs().items()},
         }
         for group in idata.groups():

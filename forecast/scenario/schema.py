@@ -7,6 +7,7 @@ configuration, ...) live in :mod:`forecast.scenario.semantics`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Annotated, Literal
 
@@ -28,6 +29,7 @@ from forecast.settings import (
     MAX_WITHIN_MONTHS,
     MAX_YEAR,
     MIN_YEAR,
+    PROBABILITY_SUM_TOLERANCE,
 )
 
 
@@ -223,6 +225,7 @@ class TransitionRule(_Strict):
     within_months: Months = 1
     to: dict[Name, Judgement] = Field(default_factory=dict)
     dirichlet: dict[Name, Concentration] | None = None
+    probabilities: dict[Name, Probability] | None = None
     stays: Annotated[bool, Field(strict=True)] = False
     credibility: OpenUnit = DEFAULT_CREDIBILITY
     rationale: Text
@@ -252,12 +255,14 @@ class TransitionRule(_Strict):
 
     @model_validator(mode="after")
     def _one_form(self) -> TransitionRule:
-        forms = [bool(self.to), self.dirichlet is not None, self.stays]
-        if sum(forms) != 1:
+        forms = [bool(self.to), self.dirichlet is not None, self.probabilities is not None]
+        if sum([*forms, self.stays]) != 1:
             raise SpecValueError(
                 "a rule needs exactly one of: to (judgements per destination state), "
-                "dirichlet (plain parameters over 'stay' and the destinations), or stays: true",
-                "one of to: {...}, dirichlet: {stay: ..., ...} or stays: true",
+                "dirichlet (plain parameters over 'stay' and the destinations), "
+                "probabilities (fixed values over 'stay' and the destinations), or stays: true",
+                "one of to: {...}, dirichlet: {stay: ..., ...}, probabilities: {stay: ..., ...} "
+                "or stays: true",
             )
         if self.dirichlet is not None and "stay" not in self.dirichlet:
             raise SpecValueError(
@@ -269,9 +274,10 @@ class TransitionRule(_Strict):
                 "dirichlet parameters need 'stay' and at least one destination",
                 "dirichlet: {stay: 3, <destination>: 1, ...}",
             )
-        if self.reference_class is not None and self.stays:
+        if self.reference_class is not None and (self.stays or self.probabilities is not None):
             raise SpecValueError(
-                "a reference class needs a rule with destinations, not stays: true",
+                "a reference class informs a prior: it needs a rule with to or dirichlet, not "
+                + ("stays: true" if self.stays else "fixed probabilities"),
                 "reference_class only on a rule with to or dirichlet",
             )
         if len(self.to) > 1:
@@ -284,6 +290,23 @@ class TransitionRule(_Strict):
                 )
         return self
 
+    @field_validator("probabilities")
+    @classmethod
+    def _probabilities_add_up(cls, values: dict[str, float] | None) -> dict[str, float] | None:
+        if values is None:
+            return None
+        allowed = (
+            "probabilities over 'stay' and the destinations that add up to 1, e.g. "
+            "probabilities: {stay: 0.9, yes: 0.1}"
+        )
+        moves = [d for d in values if d != "stay"]
+        if not moves:
+            raise SpecValueError("fixed probabilities need at least one destination", allowed)
+        total = math.fsum(values.values())
+        if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
+            raise SpecValueError(f"the probabilities add up to {total:.12g}, not 1", allowed)
+        return values
+
     @property
     def from_states(self) -> list[str]:
         """The states this rule applies to, as a list."""
@@ -292,8 +315,9 @@ class TransitionRule(_Strict):
     @property
     def destinations(self) -> list[str]:
         """Destination states, in the order written."""
-        if self.dirichlet is not None:
-            return [s for s in self.dirichlet if s != "stay"]
+        for written in (self.dirichlet, self.probabilities):
+            if written is not None:
+                return [s for s in written if s != "stay"]
         return list(self.to)
 
 

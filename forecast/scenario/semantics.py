@@ -13,7 +13,7 @@ from forecast.scenario.schema import NodeSpec, QuestionSpec, ScenarioSpec
 from forecast.scenario.timeline import Timeline
 from forecast.scenario.validated import Node, Question, Rule, rule_id
 from forecast.scenario.yaml_source import LineMap, Path_, format_field
-from forecast.settings import MAX_PARENT_CONFIGURATIONS
+from forecast.settings import MAX_PARENT_CONFIGURATIONS, PROBABILITY_SUM_TOLERANCE
 
 
 class Checker:
@@ -110,7 +110,7 @@ def _check_node_refs(check: Checker, name: str, node: NodeSpec, spec: ScenarioSp
                 )
                 ok = False
         total = sum(node.initial.values())
-        if abs(total - 1.0) > 1e-9:
+        if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
             check.add(
                 (*base, "initial"),
                 f"initial probabilities add up to {total:.6g}",
@@ -155,7 +155,9 @@ def _check_rule(check: Checker, name: str, node: NodeSpec, index: int, spec: Sce
             )
             ok = False
     for dest in rule.destinations:
-        field = "dirichlet" if rule.dirichlet is not None else "to"
+        field = next(
+            (f for f in ("dirichlet", "probabilities") if getattr(rule, f) is not None), "to"
+        )
         if dest not in node.states:
             check.add(
                 (*path, field, dest),

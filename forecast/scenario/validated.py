@@ -122,8 +122,16 @@ class Rule:
 
     @property
     def is_free(self) -> bool:
-        """Whether the rule has a probability parameter (``stays: true`` rules do not)."""
-        return bool(self.destinations)
+        """Whether the rule has a probability parameter (``stays`` and fixed rules do not)."""
+        return bool(self.destinations) and self.spec.probabilities is None
+
+    @property
+    def fixed_outcome(self) -> np.ndarray | None:
+        """The N-month outcome ``[stay, *destinations]`` a rule fixes (None: it has a prior)."""
+        written = self.spec.probabilities
+        if written is None:
+            return None
+        return np.array([written.get("stay", 0.0), *(written[d] for d in self.destinations)])
 
     @property
     def judgements(self) -> dict[str, Judgement]:
@@ -140,6 +148,14 @@ class Rule:
         given = ", ".join(f"{p}={'|'.join(s)}" for p, s in self.given.items()) or "any parents"
         if not self.destinations:
             return f"{self.node}: {'|'.join(self.from_states)} stays, given {given}"
+        fixed = self.fixed_outcome
+        if fixed is not None:
+            pairs = zip(self.destinations, fixed[1:], strict=True)
+            moves = ", ".join(f"{d} {p:g}" for d, p in pairs)
+            return (
+                f"{self.node}: {'|'.join(self.from_states)} -> {moves} (fixed) "
+                f"within {self.within_months} month(s), given {given}"
+            )
         return (
             f"{self.node}: {'|'.join(self.from_states)} -> {', '.join(self.destinations)} "
             f"within {self.within_months} month(s), given {given}"
