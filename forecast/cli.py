@@ -509,6 +509,17 @@ def _print_rule_ids(scenario: forecast.Scenario) -> None:
     table.add_column("id", no_wrap=True)
     table.add_column("in plain words")
     for node in scenario.nodes:
+        table_spec = scenario.spec.nodes[node.name].cpt
+        if table_spec is not None:  # its rules are the rows of one fixed table
+            parents = ", ".join(p for p, _ in node.parents) or "no parents"
+            table.add_row(
+                escape(f"{node.name}:*"),
+                escape(
+                    f"{node.name}: fixed table (cpt) of {len(table_spec.rows)} row(s) over "
+                    f"{parents}, memoryless; {len(node.rules)} fixed rules"
+                ),
+            )
+            continue
         for rule in node.rules:
             table.add_row(escape(rule.id), escape(rule.describe()))
     console.print(table)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -321,6 +321,19 @@ class TransitionRule(_Strict):
         return list(self.to)
 
 
+class ConditionalTable(_Strict):
+    """A node's fixed table, one row per parent configuration (a Bayesian network's CPT).
+
+    Each row lists the parents' states (in the order of the node's ``parents``), then the
+    probability of each of the node's states (in the order of its ``states``). The node is
+    memoryless: its state this month depends on its parents only, not on its own last state.
+    The values are checked against the nodes in :mod:`forecast.scenario.semantics`.
+    """
+
+    rows: list[list[Any]] = Field(min_length=1)
+    rationale: Text
+
+
 class NodeSpec(_Strict):
     """A discrete node of the causal scenario."""
 
@@ -332,6 +345,22 @@ class NodeSpec(_Strict):
     initial: Name | dict[Name, Probability]
     absorbing: list[Name] = Field(default_factory=list)
     transitions: list[TransitionRule] = Field(default_factory=list)
+    cpt: ConditionalTable | None = None
+
+    @model_validator(mode="after")
+    def _table_or_rules(self) -> NodeSpec:
+        if self.cpt is not None and self.transitions:
+            raise SpecValueError(
+                "a node has either transitions or a cpt (its fixed table), not both",
+                "transitions: [...] for a node with memory, or cpt: {rows: [...]} for a fixed, "
+                "memoryless table",
+            )
+        if self.cpt is not None and self.absorbing:
+            raise SpecValueError(
+                "a node with a cpt is memoryless: it has no absorbing states",
+                "no absorbing list next to cpt",
+            )
+        return self
 
     @field_validator("states", mode="before")
     @classmethod

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from forecast.errors import Problem
-from forecast.scenario.schema import NodeSpec, QuestionSpec, ScenarioSpec
+from forecast.scenario.schema import NodeSpec, QuestionSpec, ScenarioSpec, TransitionRule
 from forecast.scenario.timeline import Timeline
 from forecast.scenario.validated import Node, Question, Rule, rule_id
 from forecast.scenario.yaml_source import LineMap, Path_, format_field
@@ -202,6 +202,114 @@ def _check_rule(check: Checker, name: str, node: NodeSpec, index: int, spec: Sce
     return ok
 
 
+def _table_rules(
+    check: Checker, name: str, node: NodeSpec, spec: ScenarioSpec
+) -> list[TransitionRule] | None:
+    """The rules a node's ``cpt`` stands for: per row and state, fixed probabilities from it.
+
+    Row ``k`` (parent states, then one probability per state) becomes, for each state ``s``,
+    a rule from ``s`` given the row's parent states with ``probabilities`` ``stay``: the
+    row's probability of ``s``, and the others' (those above 0). Every parent configuration
+    needs exactly one row.
+    """
+    assert node.cpt is not None
+    parents = list(node.parents)
+    parent_states = [list(spec.nodes[p].states) for p in parents]
+    states = list(node.states)
+    width = len(parents) + len(states)
+    shape = " ".join([*(f"<{p}>" for p in parents), *(f"<p({s})>" for s in states)])
+    seen: dict[tuple[str, ...], int] = {}
+    rules: list[TransitionRule] = []
+    ok = True
+    for k, row in enumerate(node.cpt.rows):
+        path: Path_ = ("nodes", name, "cpt", "rows", k)
+        if len(row) != width:
+            check.add(
+                path,
+                f"the row has {len(row)} entries, not {width} ({len(parents)} parent "
+                f"state(s) and {len(states)} probabilities)",
+                f"rows of the form [{shape}]",
+            )
+            ok = False
+            continue
+        config = row[: len(parents)]
+        values = row[len(parents) :]
+        for j, (parent, value) in enumerate(zip(parents, config, strict=True)):
+            if not isinstance(value, str) or value not in parent_states[j]:
+                check.add(
+                    (*path, j),
+                    f"{value!r} is not a state of the parent '{parent}'",
+                    f"one of: {_states_text(parent_states[j])}",
+                )
+                ok = False
+        for j, value in enumerate(values, start=len(parents)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                shown = (
+                    f"{str(value).lower()} (a boolean)" if isinstance(value, bool) else repr(value)
+                )
+                check.add(
+                    (*path, j),
+                    f"{shown} is not a probability",
+                    "a number from 0 to 1 (YAML reads true and false as booleans)",
+                )
+                ok = False
+            elif not (math.isfinite(value) and 0.0 <= value <= 1.0):
+                check.add((*path, j), f"{value!r} is not a probability", "a number from 0 to 1")
+                ok = False
+        if not ok:
+            continue
+        total = math.fsum(values)
+        if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
+            check.add(
+                path,
+                f"the probabilities add up to {total:.12g}, not 1",
+                "one probability per state, in the order of the node's states, adding up to 1",
+            )
+            ok = False
+            continue
+        key = tuple(config)
+        if key in seen:
+            check.add(
+                path,
+                f"a second row for {_config_text(parents, key)} (row {seen[key]} is the first)",
+                "one row per parent configuration",
+            )
+            ok = False
+            continue
+        seen[key] = k
+        given = dict(zip(parents, config, strict=True))
+        for i, state in enumerate(states):
+            moves = {s: float(v) for s, v in zip(states, values, strict=True) if s != state and v}
+            if not moves:  # certain to be in this state: from here it stays
+                rules.append(
+                    TransitionRule(
+                        **{"from": state}, given=given, stays=True, rationale=node.cpt.rationale
+                    )
+                )
+                continue
+            rules.append(
+                TransitionRule(
+                    **{"from": state},
+                    given=given,
+                    probabilities={"stay": float(values[i]), **moves},
+                    rationale=node.cpt.rationale,
+                )
+            )
+    if not ok:
+        return None
+    missing = [c for c in itertools.product(*parent_states) if tuple(c) not in seen]
+    if missing:
+        shown = "; ".join(_config_text(parents, c) for c in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        check.add(
+            ("nodes", name, "cpt", "rows"),
+            f"no row for {shown}{more}",
+            "one row per parent configuration",
+        )
+        return None
+    return rules
+
+
 def _cells(
     rule_given: dict[str, tuple[str, ...]], parents: list[str], configs: list[tuple[str, ...]]
 ) -> list[int]:
@@ -227,6 +335,18 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
             "same-month parents that form no cycle; use lag 1 for one of these edges",
         )
         return None
+    tabled: dict[str, NodeSpec] = {}
+    for name, node in spec.nodes.items():
+        if node.cpt is not None:
+            rules_of_table = _table_rules(check, name, node, spec)
+            if rules_of_table is None:
+                ok = False
+            else:
+                tabled[name] = node.model_copy(update={"transitions": rules_of_table})
+    if not ok:
+        return None
+    # a node's table stands for its rules from here on; a rule of it points at its row
+    spec = spec.model_copy(update={"nodes": {**spec.nodes, **tabled}})
     for name, node in spec.nodes.items():
         for index in range(len(node.transitions)):
             ok &= _check_rule(check, name, node, index, spec)
@@ -265,7 +385,12 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
                 tuple(raw.destinations),
                 raw,
                 raw.id or rule_id(name, raw.from_states, given, tuple(node.states), parent_states),
-                _where(check, ("nodes", name, "transitions", index)),
+                _where(
+                    check,
+                    ("nodes", name, "transitions", index)
+                    if name not in tabled
+                    else ("nodes", name, "cpt", "rows", index // len(node.states)),
+                ),
             )
             rules.append(rule)
             ok &= _check_unique_id(check, ("nodes", name, "transitions", index), rule, ids)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,3 +146,34 @@ def test_forecast_fit_says_a_scenario_with_only_fixed_rules_is_exact(all_fixed, 
     assert "every rule has fixed probabilities: exact, nothing to sample" in done.stdout
     assert "the forecast is exact" in done.stdout
     assert "Traceback" not in done.stderr and "RuntimeWarning" not in done.stderr
+
+
+SPRINKLER = Path(__file__).resolve().parents[1] / "scenarios" / "sprinkler_network.yaml"
+
+
+def test_a_cpt_node_is_the_network_it_writes():
+    """The sprinkler network as cpt rows: P(rain | wet grass) by hand, exactly."""
+    scenario = forecast.load_scenario(SPRINKLER)
+    assert scenario.rules == []
+    result = ExactEngine(scenario).run([], evidence_matrices(scenario, scenario.evidence))
+    wet_and_rain = 0.2 * (0.99 * 0.8 + 0.01 * 0.99)
+    wet_no_rain = 0.8 * (0.6 * 0.0 + 0.4 * 0.9)
+    expected = wet_and_rain / (wet_and_rain + wet_no_rain)
+    assert result.questions["rain_given_wet"] == pytest.approx(expected, abs=1e-15)
+    # the table's rows are memoryless: from either old state the same row
+    wet = node_tables(scenario)[scenario.node_index["wet"]]
+    table = build_tables([wet], [], np)[0]  # (rain, sprinkler, old, new)
+    assert np.array_equal(table[..., 0, :], table[..., 1, :])
+    assert table[1, 0, 0] == pytest.approx([0.2, 0.8])
+
+
+def test_check_shows_a_cpt_node_as_one_table():
+    done = subprocess.run(
+        [sys.executable, "-m", "forecast.cli", "check", str(SPRINKLER)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "wet: fixed table (cpt) of 4 row(s) over rain, sprinkler, memoryless" in done.stdout
+    assert "0 rule parameters" in done.stdout
