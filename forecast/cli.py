@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -30,6 +31,13 @@ from forecast.api.fit import TEMPORARY_MARK, write_atomically
 from forecast.errors import AsOfWarning
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
+
+
+def _month(text: str) -> str:
+    """``--start``: a month YYYY-MM."""
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text) or not 1 <= int(text[:4]) <= 9998:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a month; use YYYY-MM, e.g. 2024-01")
+    return text
 
 
 def _date(text: str) -> dt.date:
@@ -127,6 +135,24 @@ def _parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="exit with status 3 when a convergence check fails"
     )
     fit.add_argument("--no-progress", action="store_true", help="no progress bar")
+    imported = sub.add_parser(
+        "import",
+        help="write a Bayesian-network file as a one-month scenario of fixed tables",
+        description="Read a Bayesian network (.bif, .bifxml, .net, .xdsl, .dsl, .uai: pyAgrum "
+        "reads it) and write it as a scenario: one month, each variable a memoryless node with "
+        "its table as cpt rows and its parents in the same month. Names that are not valid "
+        "scenario names are mapped (the node's label and the states' definitions keep the "
+        "network's); table columns that add up to 1 within 1e-6 are normalised, and the "
+        "rationale says by how much.",
+    )
+    imported.add_argument("network", type=Path)
+    imported.add_argument(
+        "--out", type=Path, default=None, help="scenario file to write (default <network>.yaml)"
+    )
+    imported.add_argument(
+        "--start", type=_month, default="2024-01", help="the scenario's month (YYYY-MM)"
+    )
+    imported.add_argument("--force", action="store_true", help="overwrite an existing --out")
     check = sub.add_parser("check", help="validate a scenario and explain it")
     check.add_argument("scenario", type=Path)
     score = sub.add_parser(
@@ -988,6 +1014,50 @@ def run_sbc(args: argparse.Namespace) -> int:
     return EXIT_OK if result.passed else EXIT_PROBLEM
 
 
+def run_import(args: argparse.Namespace) -> int:
+    """Write a Bayesian-network file as a scenario and check it as ``forecast check`` would."""
+    from forecast.scenario import scenario_from_dict
+    from forecast.scenario.networks import network_scenario, scenario_yaml
+
+    out = args.out or Path(args.network.name.split(".")[0] + ".yaml")
+    if out.exists() and not args.force:
+        _error("import", f"{out} exists: give another --out, or --force to overwrite it")
+        return EXIT_USAGE
+    if problem := _out_problem(out.parent if str(out.parent) else Path(".")):
+        _error("import", problem)
+        return EXIT_USAGE
+    try:
+        found = network_scenario(args.network, start=args.start)
+        scenario_from_dict(found.scenario, name=str(out), folder=out.parent)
+    except ScenarioError as exc:
+        console.print(f"[bold red]{escape(str(args.network))} cannot be imported[/]")
+        for problem in exc.problems:
+            console.print(f"  - {problem}", markup=False)
+        return EXIT_USAGE
+    text = scenario_yaml(found.scenario, f"imported by forecast import from {args.network.name}")
+    write_atomically({out: lambda tmp: tmp.write_text(text, encoding="utf-8")})
+    nodes = found.scenario["nodes"]
+    console.print(
+        f"Wrote {_shown_path(out)}: {len(nodes)} nodes, "
+        f"{sum(len(n['cpt']['rows']) for n in nodes.values())} table rows, one month "
+        f"({args.start})",
+        markup=False,
+    )
+    if found.renamed:
+        shown = ", ".join(f"{a} -> {b}" for a, b in list(found.renamed.items())[:6])
+        more = f" and {len(found.renamed) - 6} more" if len(found.renamed) > 6 else ""
+        console.print(f"Renamed to valid names: {shown}{more}", markup=False)
+    if found.normalised:
+        worst = max(found.normalised.values())
+        console.print(
+            f"Normalised the table columns of {len(found.normalised)} node(s) that added up "
+            f"to 1 within {worst:.1e}",
+            markup=False,
+        )
+    console.print(f"Next: forecast check {_shown_path(out)}", markup=False)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``forecast`` console script.
 
@@ -1005,6 +1075,8 @@ def main(argv: list[str] | None = None) -> int:
                 return run_score(args)
             if args.command == "sbc":
                 return run_sbc(args)
+            if args.command == "import":
+                return run_import(args)
             return run_fit(args)
     except KeyboardInterrupt:
         kept = ", ".join(str(path) for path in _written)
