@@ -577,6 +577,15 @@ def run_check(path: Path) -> int:
         f"{len(scenario.rules)} rule parameters, {len(scenario.evidence)} evidence "
         f"items, {len(scenario.questions)} questions."
     )
+    from forecast.engine.static import static_network
+
+    if (network := static_network(scenario)) is not None:
+        console.print(
+            "A static network (no node remembers its state, every edge within the month, no "
+            "prior): each month by variable elimination, the largest factor "
+            f"{network.width():,} entries, never the {joint:,} joint states.",
+            markup=False,
+        )
     _print_rule_ids(scenario)
     table = Table(title="Rules: stated judgement and fitted prior")
     table.add_column("rule", no_wrap=True)

@@ -10,6 +10,7 @@ import numpy as np
 from forecast import settings
 from forecast.engine.exact import ExactEngine, central_params
 from forecast.engine.plan import MAX_NODES, SizeEstimate, scenario_size
+from forecast.engine.static import static_network
 from forecast.errors import Problem, ScenarioError
 from forecast.scenario.validated import Scenario
 
@@ -59,8 +60,25 @@ def size_problems(scenario: Scenario) -> list[Problem]:
     letters each, old and new state); its memory estimate is :func:`model_size`, refused
     above :func:`memory_limit`.
     """
-    size = model_size(scenario)
     file, field, line = _nodes_at(scenario)
+    network = static_network(scenario)
+    if network is not None:  # variable elimination: its cost is the width, not the joint
+        largest = network.width()
+        limit = memory_limit()
+        if 8 * largest <= limit:
+            return []
+        return [
+            Problem(
+                file,
+                field,
+                f"the network's variable elimination would make a factor of {largest:,} "
+                f"entries, about {_bytes(8 * largest)}, more than the {_bytes(limit)} it may use",
+                "fewer parents per node or fewer states, so that no elimination step joins "
+                "that many states",
+                line,
+            )
+        ]
+    size = model_size(scenario)
     described = f"{size.nodes} nodes with {size.joint:,} joint states over {size.months} months"
     if size.nodes > MAX_NODES:
         return [

@@ -14,6 +14,7 @@ import numpy as np
 
 from forecast.engine import forward as fw
 from forecast.engine.plan import StepPlan, scenario_plan
+from forecast.engine.static import StaticNetwork, static_network
 from forecast.engine.tables import NodeTable, build_tables, node_tables
 from forecast.scenario.validated import EvidenceItem, Question, Scenario
 
@@ -285,9 +286,18 @@ class ExactEngine:
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
-        self.plan: StepPlan = scenario_plan(scenario)
         self.layout: list[NodeTable] = node_tables(scenario)
         self.initials = [node.initial for node in scenario.nodes]
+        self.static: StaticNetwork | None = static_network(scenario)
+
+    @cached_property
+    def plan(self) -> StepPlan:
+        """The monthly update over the joint state (planned on first use).
+
+        A static network (:mod:`forecast.engine.static`) is answered without it, so it may
+        have more nodes than the joint's plan allows.
+        """
+        return scenario_plan(self.scenario)
 
     @cached_property
     def lowered(self) -> LoweredPlan:
@@ -338,6 +348,14 @@ class ExactEngine:
         from forecast.engine.smoothing import smooth_draws
 
         scenario = self.scenario
+        if self.static is not None and not overrides:
+            one = self._static_run(evidence, questions)
+            return ExactResult(
+                np.atleast_1d(one.loglik),
+                one.norms[None],
+                {name: m[None] for name, m in one.marginals.items()},
+                {q: np.atleast_1d(v) for q, v in one.questions.items()},
+            )
         if evidence is None:
             evidence = evidence_matrices(scenario, ())
         wanted = scenario.questions if questions is None else questions
@@ -369,6 +387,39 @@ class ExactEngine:
             marginals,
             {q.id: answers[:, k] for k, q in enumerate(wanted)},
         )
+
+    def _static_run(
+        self, evidence: list[np.ndarray] | None, questions: tuple[Question, ...] | None
+    ) -> ExactResult:
+        """:meth:`run` of a static network: each month by variable elimination."""
+        assert self.static is not None
+        scenario = self.scenario
+        steps = scenario.timeline.n_steps
+        if evidence is None:
+            evidence = evidence_matrices(scenario, ())
+        done: dict[bytes, tuple[float, list[np.ndarray]]] = {}
+        logs, per_month = [], []
+        for t in range(steps):
+            seen = {i: m[t] for i, m in enumerate(evidence) if not np.all(m[t] == 1.0)}
+            key = b"".join(np.int64(i).tobytes() + v.tobytes() for i, v in seen.items())
+            if key not in done:  # months with the same evidence have the same answer
+                done[key] = self.static.month(seen)
+            log_norm, marginals = done[key]
+            logs.append(log_norm)
+            per_month.append(marginals)
+        norms = np.exp(np.array(logs))
+        marginals = {
+            node.name: np.stack([m[i] for m in per_month]) for i, node in enumerate(scenario.nodes)
+        }
+        answers = {}
+        for q in scenario.questions if questions is None else questions:
+            inside = np.clip(marginals[q.node] @ target_indicator(scenario, q), 0.0, 1.0)
+            if q.kind == "in_state":
+                answers[q.id] = float(inside[q.step])
+            else:  # the months are independent given their evidence
+                window = inside[q.window_start_step : q.step + 1]
+                answers[q.id] = float(1.0 - np.prod(1.0 - window))
+        return ExactResult(float(np.sum(logs)), norms, marginals, answers)
 
     def evidence(self, as_of=None) -> list[np.ndarray]:
         """Evidence matrices of the scenario's evidence known by ``as_of``."""
@@ -420,6 +471,8 @@ class ExactEngine:
             (none) uses one set of tables for every month.
         """
         scenario = self.scenario
+        if self.static is not None and not overrides:
+            return self._static_run(evidence, questions)
         batched = np.ndim(params[0]) > 1 if params else False
         if evidence is None:
             evidence = evidence_matrices(scenario, ())

@@ -307,7 +307,8 @@ class ScenarioFitter:
         self.priors = priors or elicit(scenario)
         self.sampler = sampler or SamplerConfig()
         self.engine = ExactEngine(scenario)
-        self.density = CompiledDensity(self.engine, self.priors)
+        # a scenario whose rules are all fixed has no parameters: nothing to sample
+        self.density = CompiledDensity(self.engine, self.priors) if scenario.rules else None
         self.coords = model_coords(scenario, self.priors)
         self._model: pm.Model | None = None
         self._evidence: list[np.ndarray] | None = None
@@ -350,7 +351,8 @@ class ScenarioFitter:
 
     def set_priors(self, priors: Priors) -> None:
         """Replace the priors (same rules) without recompiling."""
-        self.density.set_priors(priors)
+        if self.density is not None:
+            self.density.set_priors(priors)
         if self._model is not None:
             values: dict[str, Any] = {}
             for group in parameter_groups(priors):
@@ -363,7 +365,8 @@ class ScenarioFitter:
         """Use the evidence known by ``as_of`` (all of it when None), without recompiling."""
         matrices = evidence_matrices(self.scenario, self.scenario.evidence_as_of(as_of))
         self._evidence = matrices
-        self.density.set_evidence(matrices)
+        if self.density is not None:
+            self.density.set_evidence(matrices)
         self._set_model_evidence(matrices)
         return matrices
 

@@ -39,6 +39,12 @@ def forecast_table(
     interval : float
         Mass of the central credible interval.
     """
+    pct = int(interval * 100)
+    if not scenario.questions:  # a network imported without questions, say
+        columns = ["question", "text", "node", "states", "kind", "date", "prior_mean"]
+        return pd.DataFrame(
+            columns=[*columns, "posterior_mean", f"ci{pct}_low", f"ci{pct}_high", "resolution"]
+        )
     post = _flat(idata.posterior[QUESTION_VAR])
     prior = _flat(idata.prior[QUESTION_VAR]) if "prior" in idata.groups() else None
     lo_q, hi_q = (1 - interval) / 2, 1 - (1 - interval) / 2
