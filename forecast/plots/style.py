@@ -87,7 +87,7 @@ FORECASTER_COLOURS = CATEGORY_COLOURS
 PALETTE = {
     **ROLE_COLOURS,
     "lag": "#455A64",  # dark slate: a causal edge from last month (lag 1)
-    "same_month": "#E69F00",  # orange: a causal edge within the month (lag 0)
+    "same_month": "#56B4E9",  # sky blue: a causal edge within the month (lag 0)
     "node_face": "#F3F6FA",  # light fill of a node box
     "node_edge": "#5B6B7A",  # outline of a node box
 }

@@ -75,3 +75,11 @@ def test_tag_refuses_an_unknown_meaning_and_reads_back():
         tag(line, "posteriour")
     assert role_of(tag(line, "category:hawk")) == "category:hawk"
     assert role_of(ax.plot([0, 1])[0]) is None
+
+
+def test_no_two_meanings_share_a_colour():
+    from forecast.plots.style import CATEGORY_COLOURS, PALETTE
+
+    colours = [c.lower() for c in (*PALETTE.values(), *CATEGORY_COLOURS)]
+    shared = sorted({c for c in colours if colours.count(c) > 1})
+    assert not shared, f"colours with two meanings: {shared}"
