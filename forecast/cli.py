@@ -28,6 +28,7 @@ import forecast
 from forecast import ScenarioError, settings
 from forecast.api.arguments import as_of_date, as_of_outside, draw_count, seed_value, whole_number
 from forecast.api.fit import TEMPORARY_MARK, write_atomically
+from forecast.engine.export import FORMATS
 from forecast.errors import AsOfWarning
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
@@ -153,6 +154,27 @@ def _parser() -> argparse.ArgumentParser:
         "--start", type=_month, default="2024-01", help="the scenario's month (YYYY-MM)"
     )
     imported.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    exported = sub.add_parser(
+        "export",
+        help="write a scenario as a Bayesian-network file for other tools",
+        description="Write the scenario as a Bayesian network (pyAgrum writes it): a static "
+        "scenario as its network, any other unrolled month by month (<node>__initial, then "
+        "<node>__<YYYY_MM>), every rule at its prior mean, or with --fit at that fit's "
+        "posterior mean (a plug-in network: its marginals are the model's at those values, "
+        "not the fit's posterior predictive).",
+    )
+    exported.add_argument("scenario", type=Path)
+    exported.add_argument("--to", choices=sorted(FORMATS), default="bif", help="file format")
+    exported.add_argument(
+        "--fit", type=Path, default=None, help="a fit's .nc file (default: the priors' means)"
+    )
+    exported.add_argument(
+        "--months", type=_count("--months", 1), default=None, help="months unrolled (default all)"
+    )
+    exported.add_argument(
+        "--out", type=Path, default=None, help="file to write (default <scenario id>.<format>)"
+    )
+    exported.add_argument("--force", action="store_true", help="overwrite an existing --out")
     check = sub.add_parser("check", help="validate a scenario and explain it")
     check.add_argument("scenario", type=Path)
     score = sub.add_parser(
@@ -1067,6 +1089,39 @@ def run_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_export(args: argparse.Namespace) -> int:
+    """Write a scenario (prior means, or a fit's posterior means) as a network file."""
+    from forecast.engine.export import write_network
+
+    _quiet_libraries()
+    model = _load(args.scenario)
+    if model is None:
+        return EXIT_USAGE
+    out = args.out or Path(model.scenario.id + FORMATS[args.to])
+    if out.suffix != FORMATS[args.to]:
+        _error("export", f"--out {out} must end in {FORMATS[args.to]} for --to {args.to}")
+        return EXIT_USAGE
+    if out.exists() and not args.force:
+        _error("export", f"{out} exists: give another --out, or --force to overwrite it")
+        return EXIT_USAGE
+    if args.fit is not None:
+        try:
+            fit = forecast.Fit.load(args.fit, model)
+        except (FileNotFoundError, forecast.DifferentModelError) as exc:
+            _error("export", f"--fit {args.fit}: {exc}")
+            return EXIT_USAGE
+        network, what = fit.network(args.months), f"the posterior means of {args.fit.name}"
+    else:
+        network, what = model.network(args.months), "their prior means"
+    write_atomically({out: lambda tmp: write_network(network, tmp)})
+    console.print(
+        f"Wrote {_shown_path(out)}: {network.size()} variables, {network.sizeArcs()} arcs, "
+        f"rules at {what}",
+        markup=False,
+    )
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``forecast`` console script.
 
@@ -1086,6 +1141,8 @@ def main(argv: list[str] | None = None) -> int:
                 return run_sbc(args)
             if args.command == "import":
                 return run_import(args)
+            if args.command == "export":
+                return run_export(args)
             return run_fit(args)
     except KeyboardInterrupt:
         kept = ", ".join(str(path) for path in _written)

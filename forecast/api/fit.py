@@ -379,6 +379,21 @@ class Fit:
             workers=whole_number(workers, "workers", minimum=1),
         )
 
+    def network(self, months: int | None = None) -> Any:
+        """The scenario as a ``pyagrum.BayesNet`` with every rule at this fit's mean.
+
+        A plug-in network (each rule's posterior mean, see :mod:`forecast.engine.export`):
+        its marginals are the engine's at those parameters, not the fit's posterior
+        predictive, which averages over them. ``months`` limits the months unrolled.
+        """
+        from forecast.engine.export import scenario_network
+        from forecast.pymc_backend.fitting import outcome_vectors, rule_draws
+
+        draws = outcome_vectors(
+            rule_draws(self.idata[self.group], self.model.priors), self.scenario
+        )
+        return scenario_network(self.scenario, [d.mean(axis=0) for d in draws], months)
+
     def power_scaling(self, include_parameters: bool = False) -> pd.DataFrame:
         """Prior against data for every quantity by power-scaling (``arviz.psens``)."""
         from forecast.analysis.counterfactuals import power_scaling

@@ -621,6 +621,16 @@ class ScenarioModel:
             replay=replay,
         )
 
+    def network(self, months: int | None = None) -> Any:
+        """The scenario as a ``pyagrum.BayesNet`` with every rule at its prior mean.
+
+        A static scenario is its network; any other is unrolled month by month up to
+        ``months`` (default: all), see :mod:`forecast.engine.export`.
+        """
+        from forecast.engine.export import scenario_network
+
+        return scenario_network(self._scenario, [r.mean for r in self.priors.rules], months)
+
     def backtest(
         self,
         draws: int | None = None,

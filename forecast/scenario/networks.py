@@ -1,14 +1,14 @@
 """Bayesian-network files in: a one-month scenario of fixed tables (``forecast import``).
 
-pyAgrum reads the network (BIF, XMLBIF as .bifxml, Hugin NET, GeNIe XDSL, UAI and the other formats its
-``loadBN`` knows); each variable becomes a memoryless node with its table as ``cpt`` rows and
-its parents in the same month, on a timeline of one month, so the scenario is the network
-(the month's state of every node is drawn from its table given its parents). Names that are
-not valid scenario names (letters, digits and ``_``, starting with a letter) are mapped to
-ones that are, and the mapping is kept: a node's ``label`` is the network's variable name and
-each state's definition is the network's state label. A table column that adds up to 1 only
-within rounding (sachs's, within 1e-7) is normalised, and the largest such correction is
-stated in the node's rationale. pyAgrum is imported only here.
+pyAgrum reads the network (BIF, XMLBIF as .bifxml, Hugin NET, GeNIe XDSL, UAI and the other
+formats its ``loadBN`` knows); each variable becomes a memoryless node with its table as
+``cpt`` rows and its parents in the same month, on a timeline of one month, so the scenario is
+the network (the month's state of every node is drawn from its table given its parents).
+Names that are not valid scenario names (letters, digits and ``_``, starting with a letter)
+are mapped to ones that are, and the mapping is kept: a node's ``label`` is the network's
+variable name and each state's definition is the network's state label. A table column that
+adds up to 1 only within rounding (sachs's, within 1e-7) is normalised, and the largest such
+correction is stated in the node's rationale. pyAgrum is imported only here.
 """
 
 from __future__ import annotations
