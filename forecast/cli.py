@@ -599,6 +599,7 @@ def run_check(path: Path) -> int:
         f"{len(scenario.rules)} rule parameters, {len(scenario.evidence)} evidence "
         f"items, {len(scenario.questions)} questions."
     )
+    from forecast.engine.checks import memory_text, model_size
     from forecast.engine.static import static_network
 
     if (network := static_network(scenario)) is not None:
@@ -606,6 +607,14 @@ def run_check(path: Path) -> int:
             "A static network (no node remembers its state, every edge within the month, no "
             "prior): each month by variable elimination, the largest factor "
             f"{network.width():,} entries, never the {joint:,} joint states.",
+            markup=False,
+        )
+    else:
+        size = model_size(scenario)
+        console.print(
+            f"Engine: the joint of {size.joint:,} states month by month, the largest "
+            f"contraction {size.largest:,} entries; a fit with the default settings needs at "
+            f"most about {memory_text(size.nbytes)}.",
             markup=False,
         )
     _print_rule_ids(scenario)

@@ -28,7 +28,8 @@ def memory_limit() -> int:
     return min(limit, physical) if physical > 0 else limit
 
 
-def _bytes(n: float) -> str:
+def memory_text(n: float) -> str:
+    """A number of bytes in the largest binary unit under it (``1.5 GiB``)."""
     for unit, size in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if n >= size:
             value = n / size
@@ -72,7 +73,8 @@ def size_problems(scenario: Scenario) -> list[Problem]:
                 file,
                 field,
                 f"the network's variable elimination would make a factor of {largest:,} "
-                f"entries, about {_bytes(8 * largest)}, more than the {_bytes(limit)} it may use",
+                f"entries, about {memory_text(8 * largest)}, more than the "
+                f"{memory_text(limit)} it may use",
                 "fewer parents per node or fewer states, so that no elimination step joins "
                 "that many states",
                 line,
@@ -101,9 +103,9 @@ def size_problems(scenario: Scenario) -> list[Problem]:
             file,
             field,
             f"the scenario is too large to fit: {described} (largest contraction "
-            f"{size.largest:,} entries); the engine would need about {_bytes(size.nbytes)}, "
-            f"more than the {_bytes(limit)} it may use",
-            f"a scenario whose engine needs at most {_bytes(limit)} "
+            f"{size.largest:,} entries); the engine would need about {memory_text(size.nbytes)}, "
+            f"more than the {memory_text(limit)} it may use",
+            f"a scenario whose engine needs at most {memory_text(limit)} "
             "(forecast.settings.ENGINE_MEMORY_BYTES, or the machine's memory if less): "
             "fewer nodes or states per node, fewer parents per node, or a shorter horizon",
             line,

@@ -121,3 +121,23 @@ def test_alarm_beyond_the_joint_engine_equals_pyagrum(alarm):
         )
     assert result.loglik == pytest.approx(np.log(inference.evidenceProbability()), abs=1e-10)
     assert ExactEngine(scenario).static.width() < 1000
+
+
+def test_check_prints_what_the_engine_will_do():
+    import subprocess
+    import sys
+
+    def check(path):
+        done = subprocess.run(
+            [sys.executable, "-m", "forecast.cli", "check", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return " ".join(done.stdout.split())  # the console wraps long lines
+
+    assert "Engine: the joint of 6 states month by month, the largest contraction" in check(TINY)
+    assert "A static network" in check(SPRINKLER) and "the largest factor 8 entries" in check(
+        SPRINKLER
+    )
