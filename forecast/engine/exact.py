@@ -14,7 +14,7 @@ import numpy as np
 
 from forecast.engine import forward as fw
 from forecast.engine.plan import StepPlan, scenario_plan
-from forecast.engine.static import StaticNetwork, static_network
+from forecast.engine.static import StaticNetwork, memoryless, static_network
 from forecast.engine.tables import NodeTable, build_tables, node_tables
 from forecast.scenario.validated import EvidenceItem, Question, Scenario
 
@@ -348,8 +348,8 @@ class ExactEngine:
         from forecast.engine.smoothing import smooth_draws
 
         scenario = self.scenario
-        if self.static is not None and not overrides:
-            one = self._static_run(evidence, questions)
+        if self._static_overrides(overrides) is not None:
+            one = self._static_run(evidence, questions, overrides)
             return ExactResult(
                 np.atleast_1d(one.loglik),
                 one.norms[None],
@@ -388,11 +388,34 @@ class ExactEngine:
             {q.id: answers[:, k] for k, q in enumerate(wanted)},
         )
 
+    def _static_overrides(
+        self, overrides: Sequence[TableOverride]
+    ) -> dict[int, dict[int, np.ndarray]] | None:
+        """Month -> node -> replaced table, when the static path answers (else None).
+
+        A static network answers unless an override makes a node remember its state.
+        """
+        if self.static is None:
+            return None
+        check_overrides(self.scenario, self.layout, overrides)
+        by_month: dict[int, dict[int, np.ndarray]] = {}
+        for override in overrides:
+            table = memoryless(override.table)
+            if table is None:
+                return None
+            for t in override.months:
+                by_month.setdefault(t, {})[override.node] = table
+        return by_month
+
     def _static_run(
-        self, evidence: list[np.ndarray] | None, questions: tuple[Question, ...] | None
+        self,
+        evidence: list[np.ndarray] | None,
+        questions: tuple[Question, ...] | None,
+        overrides: Sequence[TableOverride] = (),
     ) -> ExactResult:
         """:meth:`run` of a static network: each month by variable elimination."""
         assert self.static is not None
+        replaced = self._static_overrides(overrides) or {}
         scenario = self.scenario
         steps = scenario.timeline.n_steps
         if evidence is None:
@@ -401,9 +424,11 @@ class ExactEngine:
         logs, per_month = [], []
         for t in range(steps):
             seen = {i: m[t] for i, m in enumerate(evidence) if not np.all(m[t] == 1.0)}
+            swapped = replaced.get(t, {})
             key = b"".join(np.int64(i).tobytes() + v.tobytes() for i, v in seen.items())
-            if key not in done:  # months with the same evidence have the same answer
-                done[key] = self.static.month(seen)
+            key += b"|" + b"".join(np.int64(i).tobytes() + v.tobytes() for i, v in swapped.items())
+            if key not in done:  # months with the same evidence and tables: the same answer
+                done[key] = self.static.month(seen, swapped)
             log_norm, marginals = done[key]
             logs.append(log_norm)
             per_month.append(marginals)
@@ -471,8 +496,8 @@ class ExactEngine:
             (none) uses one set of tables for every month.
         """
         scenario = self.scenario
-        if self.static is not None and not overrides:
-            return self._static_run(evidence, questions)
+        if self._static_overrides(overrides) is not None:
+            return self._static_run(evidence, questions, overrides)
         batched = np.ndim(params[0]) > 1 if params else False
         if evidence is None:
             evidence = evidence_matrices(scenario, ())

@@ -26,7 +26,7 @@ import numpy as np
 from forecast.engine.tables import build_tables, node_tables
 from forecast.scenario.validated import Scenario
 
-__all__ = ["Factor", "StaticNetwork", "is_static", "static_network"]
+__all__ = ["Factor", "StaticNetwork", "is_static", "memoryless", "static_network"]
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,10 @@ def _memoryless_tables(scenario: Scenario) -> list[np.ndarray] | None:
     for node, table in zip(scenario.nodes, tables, strict=True):
         if any(lag != 0 for _, lag in node.parents):
             return None
-        rows = np.moveaxis(table, -2, 0)  # (old, *parents, new)
-        if not np.all(rows == rows[:1]):
+        given_parents = memoryless(table)
+        if given_parents is None:
             return None
-        out.append(np.ascontiguousarray(rows[0]))
+        out.append(given_parents)
     return out
 
 
@@ -140,7 +140,10 @@ class StaticNetwork:
         return self._orders[key]
 
     def eliminate(
-        self, evidence: dict[int, np.ndarray], keep: tuple[int, ...]
+        self,
+        evidence: dict[int, np.ndarray],
+        keep: tuple[int, ...],
+        replaced: dict[int, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, int]:
         """The unnormalised joint of ``keep`` with the evidence, and the largest factor's size.
 
@@ -150,10 +153,16 @@ class StaticNetwork:
             Node -> likelihood vector over its states (only nodes with evidence).
         keep : tuple of int
             Nodes left (their joint is returned, axes in this order).
+        replaced : dict, optional
+            Node -> a table given its parents that replaces the node's (an intervention).
         """
+        replaced = replaced or {}
         nodes = self._relevant(set(evidence) | set(keep))
         order, largest = self._order(tuple(nodes), tuple(sorted(evidence)), keep)
-        factors = [self.factors[n] for n in nodes]
+        factors = [
+            Factor(self.factors[n].nodes, replaced[n]) if n in replaced else self.factors[n]
+            for n in nodes
+        ]
         factors += [Factor((n,), np.asarray(v, dtype=float)) for n, v in evidence.items()]
         for n in order:
             touching = [f for f in factors if n in f.nodes]
@@ -163,18 +172,21 @@ class StaticNetwork:
         joint = _combine(factors, keep) if factors else Factor(keep, np.ones(()))
         return joint.values, largest
 
-    def month(self, evidence: dict[int, np.ndarray]) -> tuple[float, list[np.ndarray]]:
+    def month(
+        self, evidence: dict[int, np.ndarray], replaced: dict[int, np.ndarray] | None = None
+    ) -> tuple[float, list[np.ndarray]]:
         """One month: the log-probability of its evidence and every node's posterior marginal.
 
-        Returns ``(-inf, NaN marginals)`` when the evidence is impossible.
+        ``replaced`` swaps some nodes' tables (see :meth:`eliminate`). Returns
+        ``(-inf, NaN marginals)`` when the evidence is impossible.
         """
-        total, _ = self.eliminate(evidence, ())
+        total, _ = self.eliminate(evidence, (), replaced)
         norm = float(total)
         if not norm > 0.0:
             return -math.inf, [np.full(s, np.nan) for s in self.sizes]
         marginals = []
         for i in range(len(self.sizes)):
-            joint, _ = self.eliminate(evidence, (i,))
+            joint, _ = self.eliminate(evidence, (i,), replaced)
             marginals.append(joint / norm)
         return math.log(norm), marginals
 
@@ -182,6 +194,12 @@ class StaticNetwork:
         """Entries of the largest factor made when every node's marginal is computed."""
         every = {i: np.ones(s) for i, s in enumerate(self.sizes)}  # all observed: all relevant
         return max(self.eliminate(every, (i,))[1] for i in range(len(self.sizes)))
+
+
+def memoryless(table: np.ndarray) -> np.ndarray | None:
+    """A ``(*parents, old, new)`` table as one given the parents only, if the old state is moot."""
+    rows = np.moveaxis(np.asarray(table, dtype=float), -2, 0)
+    return np.ascontiguousarray(rows[0]) if np.all(rows == rows[:1]) else None
 
 
 def static_network(scenario: Scenario) -> StaticNetwork | None:
