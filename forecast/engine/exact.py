@@ -461,6 +461,8 @@ class ExactEngine:
         overrides: Sequence[TableOverride] = (),
     ) -> Any:
         """Log-likelihood of the evidence (the forward pass only), under the overrides."""
+        if self._static_overrides(overrides) is not None:
+            return self._static_run(evidence, (), overrides).loglik
         batched = np.ndim(params[0]) > 1 if params else False
         tables = self.tables(params)
         check_overrides(self.scenario, self.layout, overrides)

@@ -170,3 +170,12 @@ def test_an_intervention_on_a_static_network_equals_the_dense_engine(tmp_path):
     engine = ExactEngine(scenario)
     assert engine._static_overrides(sticky) is None
     assert np.isfinite(engine.run([], evidence, overrides=sticky).loglik)
+
+
+def test_the_loglik_of_a_static_network_needs_no_joint(alarm):
+    _, scenario = alarm
+    engine = ExactEngine(scenario)
+    evidence = evidence_matrices(scenario, ())
+    k = scenario.node_index["HRBP"]
+    evidence[k][0] = [1.0, 0.0, 0.0]
+    assert engine.loglik([], evidence) == pytest.approx(engine.run([], evidence).loglik)
