@@ -772,7 +772,10 @@ def _fit_into(
             "" if row.constant else f"{row.ess_bulk:.0f}",
             str(row.resolution),
         )
-    console.print(shown)
+    if scenario.questions:
+        console.print(shown)
+    else:  # a network imported without questions, say: each node's last-month marginal
+        _print_marginals(fit)
     style = "green" if diagnostics.ok else "bold yellow"
     console.print(f"[{style}]{diagnostics.summary_line()}[/]")
     for problem in diagnostics.problems:
@@ -1052,6 +1055,25 @@ def run_sbc(args: argparse.Namespace) -> int:
     if result.interrupted:
         raise KeyboardInterrupt
     return EXIT_OK if result.passed else EXIT_PROBLEM
+
+
+def _print_marginals(fit: forecast.Fit) -> None:
+    """Each node's posterior state probabilities in the last month, for a fit without questions."""
+    scenario = fit.scenario
+    month = scenario.timeline.month_label(scenario.timeline.n_steps - 1)
+    console.print(
+        f"{scenario.spec.title}: no questions; each node's state probabilities in {month}",
+        markup=False,
+    )
+    shown = Table(box=None)
+    shown.add_column("node", no_wrap=True)
+    shown.add_column("state probabilities (posterior mean)")
+    posterior = fit.idata[fit.group]
+    for node in scenario.nodes:
+        values = posterior[f"p_{node.name}"].isel(month=-1).mean(("chain", "draw")).values
+        text = ", ".join(f"{s} {v:.3f}" for s, v in zip(node.states, values, strict=True))
+        shown.add_row(escape(node.name), escape(text))
+    console.print(shown)
 
 
 def run_import(args: argparse.Namespace) -> int:

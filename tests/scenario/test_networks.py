@@ -134,6 +134,11 @@ def test_forecast_import_writes_a_scenario_that_checks(tmp_path):
     assert again.returncode == 2
     assert "asia.yaml exists: give another --out, or --force to overwrite it" in again.stderr
     assert _cli("import", "asia.bif", "--force", cwd=tmp_path).returncode == 0
+    fitted = _cli("fit", "asia.yaml", "--out", "out", "--no-progress", cwd=tmp_path)
+    assert fitted.returncode == 0, fitted.stderr
+    shown = " ".join(fitted.stdout.split())
+    assert "no questions; each node's state probabilities in 2024-01" in shown
+    assert "smoke yes 0.500, no 0.500" in shown  # asia's smoking prior
 
 
 @pytest.mark.parametrize(
