@@ -1091,12 +1091,13 @@ def run_import(args: argparse.Namespace) -> int:
     try:
         found = network_scenario(args.network, start=args.start)
         scenario_from_dict(found.scenario, name=str(out), folder=out.parent)
+        header = f"imported by forecast import from {args.network.name}"
+        text = scenario_yaml(found.scenario, header, args.network)
     except ScenarioError as exc:
         console.print(f"[bold red]{escape(str(args.network))} cannot be imported[/]")
         for problem in exc.problems:
             console.print(f"  - {problem}", markup=False)
         return EXIT_USAGE
-    text = scenario_yaml(found.scenario, f"imported by forecast import from {args.network.name}")
     write_atomically({out: lambda tmp: tmp.write_text(text, encoding="utf-8")})
     nodes = found.scenario["nodes"]
     console.print(

@@ -288,7 +288,7 @@ class ExactEngine:
         self.scenario = scenario
         self.layout: list[NodeTable] = node_tables(scenario)
         self.initials = [node.initial for node in scenario.nodes]
-        self.static: StaticNetwork | None = static_network(scenario)
+        self.static: StaticNetwork | None = static_network(scenario, self.layout)
 
     @cached_property
     def plan(self) -> StepPlan:

@@ -23,10 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.engine.tables import build_tables, node_tables
+from forecast.engine.tables import NodeTable, build_tables, node_tables
 from forecast.scenario.validated import Scenario
 
 __all__ = ["Factor", "StaticNetwork", "is_static", "memoryless", "static_network"]
+
+
+class NotStatic(ValueError):
+    """The scenario is not a static network (see the module)."""
 
 
 @dataclass(frozen=True)
@@ -37,15 +41,18 @@ class Factor:
     values: np.ndarray
 
 
-def _memoryless_tables(scenario: Scenario) -> list[np.ndarray] | None:
-    """Each node's table given its parents only, or None when some node remembers its state."""
-    if scenario.rules:
+def _memoryless_tables(
+    scenario: Scenario, layout: list[NodeTable] | None = None
+) -> list[np.ndarray] | None:
+    """Each node's table given its parents only, or None when some node remembers its state.
+
+    ``layout`` is the scenario's :func:`~forecast.engine.tables.node_tables`, if at hand.
+    """
+    if scenario.rules or any(lag != 0 for node in scenario.nodes for _, lag in node.parents):
         return None
-    tables = build_tables(node_tables(scenario), [], np)
+    tables = build_tables(layout or node_tables(scenario), [], np)
     out = []
-    for node, table in zip(scenario.nodes, tables, strict=True):
-        if any(lag != 0 for _, lag in node.parents):
-            return None
+    for table in tables:
         given_parents = memoryless(table)
         if given_parents is None:
             return None
@@ -80,10 +87,10 @@ class StaticNetwork:
         A static scenario (:func:`is_static`).
     """
 
-    def __init__(self, scenario: Scenario) -> None:
-        tables = _memoryless_tables(scenario)
+    def __init__(self, scenario: Scenario, layout: list[NodeTable] | None = None) -> None:
+        tables = _memoryless_tables(scenario, layout)
         if tables is None:
-            raise ValueError(f"{scenario.id} is not a static network")
+            raise NotStatic(f"{scenario.id} is not a static network")
         self.scenario = scenario
         index = scenario.node_index
         self.parents = [tuple(index[p] for p, _ in node.parents) for node in scenario.nodes]
@@ -202,6 +209,11 @@ def memoryless(table: np.ndarray) -> np.ndarray | None:
     return np.ascontiguousarray(rows[0]) if np.all(rows == rows[:1]) else None
 
 
-def static_network(scenario: Scenario) -> StaticNetwork | None:
+def static_network(
+    scenario: Scenario, layout: list[NodeTable] | None = None
+) -> StaticNetwork | None:
     """The scenario's static network, or None when it is not static."""
-    return StaticNetwork(scenario) if is_static(scenario) else None
+    try:
+        return StaticNetwork(scenario, layout)
+    except NotStatic:
+        return None

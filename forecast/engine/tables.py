@@ -52,18 +52,18 @@ def node_tables(scenario: Scenario) -> list[NodeTable]:
             if parent_sizes
             else np.zeros((1, 0), dtype=int)
         )
-        parent_names = [p for p, _ in node.parents]
+        owner = _rule_of_cells(scenario, node, configs)
+        free_index = {id(r): j for j, r in enumerate(free)}
         for cell in range(cells):
             config, state = divmod(cell, k)
             stay[cell, state] = 1.0
-            state_name = node.states[state]
-            rule = _rule_for(node, state_name, configs[config], parent_names, scenario)
+            rule = node.rules[owner[config, state]] if owner[config, state] >= 0 else None
             if rule is not None and rule.fixed_outcome is not None:
                 fixed[cell] = fixed_row(rule, state, node)
             elif rule is None or not rule.is_free:
                 fixed[cell, state] = 1.0
             else:
-                membership[cell, free.index(rule)] = 1.0
+                membership[cell, free_index[id(rule)]] = 1.0
         destinations = tuple(np.eye(k)[[node.state_index(d) for d in r.destinations]] for r in free)
         tables.append(
             NodeTable(
@@ -98,16 +98,26 @@ def fixed_row(rule: Any, state: int, node: Any) -> np.ndarray:
     return row
 
 
-def _rule_for(node, state, config, parent_names, scenario):
-    for rule in node.rules:
-        if state not in rule.from_states:
-            continue
-        if all(
-            scenario.node(p).states[config[parent_names.index(p)]] in wanted
-            for p, wanted in rule.given.items()
-        ):
-            return rule
-    return None
+def _rule_of_cells(scenario: Scenario, node: Any, configs: np.ndarray) -> np.ndarray:
+    """``(configurations, states)``: the index in ``node.rules`` of the rule of each cell, or -1.
+
+    A cell is a parent configuration (a row of ``configs``, the parents' state indices) and
+    an old state; a rule owns the cells of its ``from`` states whose parents it selects
+    (``given``). Rules do not overlap (the loader refuses it); the first one written wins.
+    """
+    parent_names = [p for p, _ in node.parents]
+    owner = np.full((configs.shape[0], node.n_states), -1, dtype=np.int64)
+    for r in range(len(node.rules) - 1, -1, -1):
+        rule = node.rules[r]
+        chosen = np.ones(configs.shape[0], dtype=bool)
+        for parent, wanted in rule.given.items():
+            states = scenario.node(parent).states
+            selected = np.zeros(len(states), dtype=bool)
+            selected[[states.index(w) for w in wanted]] = True
+            chosen &= selected[configs[:, parent_names.index(parent)]]
+        for state in rule.from_states:
+            owner[chosen, node.state_index(state)] = r
+    return owner
 
 
 def monthly_from_horizon(q: Any, months: int, xp: Any) -> tuple[Any, Any]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from forecast.errors import ScenarioError
+from forecast.settings import MAX_SCENARIO_BYTES, MAX_YAML_NODES
 
 __all__ = ["NetworkImport", "network_scenario", "scenario_name"]
 
@@ -172,6 +173,15 @@ def network_scenario(
             "initial": states[n][0],
             "cpt": {"rationale": rationale, "rows": rows},
         }
+    values = sum(len(row) for node in nodes.values() for row in node["cpt"]["rows"])
+    if values > MAX_YAML_NODES:
+        raise ScenarioError.single(
+            str(path),
+            "",
+            f"the network's tables hold {values:,} values, more than a scenario file may hold "
+            f"({MAX_YAML_NODES:,}, forecast.settings.MAX_YAML_NODES)",
+            "a network with smaller tables; larger networks are read by pyAgrum or pgmpy directly",
+        )
     raw_name = bn.property("name") if "name" in bn.properties() else path.stem
     stem = scenario_name(path.name.split(".")[0], set())
     scenario = {
@@ -187,11 +197,29 @@ def network_scenario(
     return NetworkImport(scenario, renamed, normalised)
 
 
-def scenario_yaml(scenario: dict[str, Any], header: str) -> str:
-    """A scenario's fields as YAML text, with a comment line on top (table rows on one line)."""
+def scenario_yaml(scenario: dict[str, Any], header: str, network: str | Path = "") -> str:
+    """A scenario's fields as YAML text, with a comment line on top (table rows on one line).
+
+    Raises
+    ------
+    ScenarioError
+        If the text would be larger than a scenario file may be
+        (:data:`~forecast.settings.MAX_SCENARIO_BYTES`), naming ``network``.
+    """
     import yaml
 
     body = yaml.safe_dump(
         scenario, sort_keys=False, default_flow_style=None, allow_unicode=True, width=100
     )
-    return f"# {header}\n{body}"
+    text = f"# {header}\n{body}"
+    size = len(text.encode("utf-8"))
+    if size > MAX_SCENARIO_BYTES:
+        raise ScenarioError.single(
+            str(network),
+            "",
+            f"as a scenario the network would be a file of {size:,} bytes, more than the "
+            f"limit of {MAX_SCENARIO_BYTES:,} (forecast.settings.MAX_SCENARIO_BYTES)",
+            "a network whose tables fit a scenario file; larger networks are read by pyAgrum "
+            "or pgmpy directly",
+        )
+    return text

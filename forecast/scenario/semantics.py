@@ -310,14 +310,31 @@ def _table_rules(
     return rules
 
 
+def _config_masks(
+    parents: list[str], configs: list[tuple[str, ...]]
+) -> dict[tuple[str, str], np.ndarray]:
+    """(parent, state) -> which parent configurations have the parent in that state."""
+    masks = {}
+    for j, parent in enumerate(parents):
+        column = np.array([config[j] for config in configs], dtype=object)
+        for state in dict.fromkeys(column):
+            masks[(parent, state)] = column == state
+    return masks
+
+
 def _cells(
-    rule_given: dict[str, tuple[str, ...]], parents: list[str], configs: list[tuple[str, ...]]
+    rule_given: dict[str, tuple[str, ...]],
+    n_configs: int,
+    masks: dict[tuple[str, str], np.ndarray],
 ) -> list[int]:
-    out = []
-    for ci, config in enumerate(configs):
-        if all(config[parents.index(p)] in wanted for p, wanted in rule_given.items()):
-            out.append(ci)
-    return out
+    """The parent configurations a rule's ``given`` selects (``masks``: :func:`_config_masks`)."""
+    chosen = np.ones(n_configs, dtype=bool)
+    for parent, wanted in rule_given.items():
+        any_wanted = np.zeros(n_configs, dtype=bool)
+        for state in wanted:
+            any_wanted |= masks.get((parent, state), False)
+        chosen &= any_wanted
+    return np.flatnonzero(chosen).tolist()
 
 
 def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
@@ -371,6 +388,7 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
     for name, node in spec.nodes.items():
         parents = list(node.parents)
         configs = list(itertools.product(*(list(spec.nodes[p].states) for p in parents)))
+        masks = _config_masks(parents, configs)
         parent_states = {p: tuple(spec.nodes[p].states) for p in parents}
         rules = []
         covered: dict[tuple[str, int], int] = {}
@@ -394,7 +412,7 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
             )
             rules.append(rule)
             ok &= _check_unique_id(check, ("nodes", name, "transitions", index), rule, ids)
-            for ci in _cells(given, parents, configs):
+            for ci in _cells(given, len(configs), masks):
                 for state in rule.from_states:
                     if (state, ci) in covered:
                         other = covered[(state, ci)]

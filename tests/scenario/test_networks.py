@@ -156,3 +156,19 @@ def test_forecast_import_refuses_what_it_cannot_read(tmp_path, content, words):
     assert words in done.stdout and "broken.bif" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
     assert not (tmp_path / "broken.yaml").exists()
+
+
+def test_a_network_too_large_for_a_scenario_file_is_refused(tmp_path, monkeypatch):
+    import forecast.scenario.networks as networks
+    from forecast.errors import ScenarioError
+    from forecast.scenario.networks import scenario_yaml
+
+    path = _network("asia", tmp_path)
+    monkeypatch.setattr(networks, "MAX_YAML_NODES", 40)
+    with pytest.raises(ScenarioError, match="tables hold 60 values, more than"):
+        network_scenario(path)
+    monkeypatch.setattr(networks, "MAX_YAML_NODES", 200_000)
+    monkeypatch.setattr(networks, "MAX_SCENARIO_BYTES", 1000)
+    found = network_scenario(path)
+    with pytest.raises(ScenarioError, match="as a scenario the network would be a file of"):
+        scenario_yaml(found.scenario, "header", path)
