@@ -357,11 +357,6 @@ def _default_out(command: str, given: Path | None, default: Path) -> Path | None
     return default
 
 
-def _as_of_warning(scenario: forecast.Scenario, as_of: dt.date | None) -> str | None:
-    """A warning for a cut-off outside the scenario's months (such a fit is still made)."""
-    return as_of_outside(scenario, as_of, "--as-of")
-
-
 def _run_name(
     model: forecast.ScenarioModel,
     as_of: dt.date | None,
@@ -699,7 +694,7 @@ def run_fit(args: argparse.Namespace) -> int:
     if out is None:
         return EXIT_USAGE
     as_of = args.as_of
-    if warning := _as_of_warning(scenario, as_of):
+    if warning := as_of_outside(scenario, as_of, "--as-of"):
         console.print(f"[bold yellow]WARNING:[/] {escape(warning)}")
     run = out / _run_name(model, as_of, args.seed, sampler)
     if _complete(run) and not args.force:
@@ -850,7 +845,7 @@ def run_score(args: argparse.Namespace) -> int:
     out = _default_out("score", args.out, Path("results") / scenario.id)
     if out is None:
         return EXIT_USAGE
-    if warning := _as_of_warning(scenario, args.as_of):
+    if warning := as_of_outside(scenario, args.as_of, "--as-of"):
         console.print(f"[bold yellow]WARNING:[/] {escape(warning)}")
     if args.questions is not None:
         try:

@@ -348,8 +348,8 @@ class ExactEngine:
         from forecast.engine.smoothing import smooth_draws
 
         scenario = self.scenario
-        if self._static_overrides(overrides) is not None:
-            one = self._static_run(evidence, questions, overrides)
+        if (replaced := self._static_overrides(overrides)) is not None:
+            one = self._static_run(evidence, questions, replaced)
             return ExactResult(
                 np.atleast_1d(one.loglik),
                 one.norms[None],
@@ -411,11 +411,13 @@ class ExactEngine:
         self,
         evidence: list[np.ndarray] | None,
         questions: tuple[Question, ...] | None,
-        overrides: Sequence[TableOverride] = (),
+        replaced: dict[int, dict[int, np.ndarray]],
     ) -> ExactResult:
-        """:meth:`run` of a static network: each month by variable elimination."""
+        """:meth:`run` of a static network, each month by variable elimination.
+
+        ``replaced``: month -> node -> table, from :meth:`_static_overrides`.
+        """
         assert self.static is not None
-        replaced = self._static_overrides(overrides) or {}
         scenario = self.scenario
         steps = scenario.timeline.n_steps
         if evidence is None:
@@ -461,8 +463,8 @@ class ExactEngine:
         overrides: Sequence[TableOverride] = (),
     ) -> Any:
         """Log-likelihood of the evidence (the forward pass only), under the overrides."""
-        if self._static_overrides(overrides) is not None:
-            return self._static_run(evidence, (), overrides).loglik
+        if (replaced := self._static_overrides(overrides)) is not None:
+            return self._static_run(evidence, (), replaced).loglik
         batched = np.ndim(params[0]) > 1 if params else False
         tables = self.tables(params)
         check_overrides(self.scenario, self.layout, overrides)
@@ -498,8 +500,8 @@ class ExactEngine:
             (none) uses one set of tables for every month.
         """
         scenario = self.scenario
-        if self._static_overrides(overrides) is not None:
-            return self._static_run(evidence, questions, overrides)
+        if (replaced := self._static_overrides(overrides)) is not None:
+            return self._static_run(evidence, questions, replaced)
         batched = np.ndim(params[0]) > 1 if params else False
         if evidence is None:
             evidence = evidence_matrices(scenario, ())

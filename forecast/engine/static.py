@@ -199,8 +199,8 @@ class StaticNetwork:
 
     def width(self) -> int:
         """Entries of the largest factor made when every node's marginal is computed."""
-        every = {i: np.ones(s) for i, s in enumerate(self.sizes)}  # all observed: all relevant
-        return max(self.eliminate(every, (i,))[1] for i in range(len(self.sizes)))
+        every = tuple(range(len(self.sizes)))  # all observed: every node is relevant
+        return max(self._order(every, every, (i,))[1] for i in every)
 
 
 def memoryless(table: np.ndarray) -> np.ndarray | None:
