@@ -157,14 +157,15 @@ def elicit_rule(rule: Rule, file: str = "") -> RulePrior:
         If PreliZ cannot fit a judgement.
     """
     spec = rule.spec
-    labels = ("stay", *rule.destinations)
+    labels = (rule.first_outcome, *rule.destinations)
     counts = None
     if spec.reference_class is not None:
         ref = spec.reference_class
         moved = [ref.counts.get(d, 0) for d in rule.destinations]
         counts = np.array([ref.n - sum(moved), *moved], dtype=float)
     if spec.dirichlet is not None:
-        alpha = np.array([spec.dirichlet["stay"], *(spec.dirichlet[d] for d in rule.destinations)])
+        first = spec.dirichlet[rule.first_outcome]
+        alpha = np.array([first, *(spec.dirichlet[d] for d in rule.destinations)])
         return RulePrior(rule.name, labels, alpha, (), counts, "dirichlet")
     fits = {}
     where, line = rule.where

@@ -117,6 +117,11 @@ ENGINE_MEMORY_BYTES = 8 * 1024**3
 when that is less); a scenario whose estimate (:func:`forecast.engine.plan.size_estimate`)
 is larger is refused at check time."""
 
+SMOOTHING_MEMORY_BYTES = 1024**3
+"""Most memory a fit's summary passes hold at once for their blocks of draws, over all
+threads (1 GiB): a large scenario's joint is summarised a few draws at a time rather than 64
+(:func:`forecast.engine.plan.draws_per_block`)."""
+
 MAX_DRAWS = 1_000_000
 """Most draws a fit (draws x chains) or a prior predictive may ask for: each draw keeps every
 question and monthly marginal, so a million is already gigabytes on a large scenario."""

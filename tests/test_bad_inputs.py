@@ -205,6 +205,21 @@ def test_estimate_grows_with_the_joint_and_the_months() -> None:
     assert longer.nbytes > small.nbytes and wider.nbytes > small.nbytes
 
 
+def test_large_joints_are_summarised_a_few_draws_at_a_time() -> None:
+    """The memory a fit's summary passes hold at once stays within the budget."""
+    from forecast.engine.plan import draws_per_block
+
+    assert draws_per_block(1000, threads=2, budget=10**9) == DRAWS_PER_BLOCK
+    assert draws_per_block(10**7, threads=2, budget=10**9) == 50
+    assert draws_per_block(10**10, threads=2, budget=10**9) == 1  # never fewer than one
+    parents = [[(k - 1, 1)] if k else [] for k in range(12)]
+    fixed = size_estimate([3] * 12, parents, months=36, draws=100, threads=2, block=64)
+    chosen = size_estimate([3] * 12, parents, months=36, draws=100, threads=2)
+    # 3**12 joint entries, 37 joints forward and backward: one draw per thread, not 64
+    assert fixed.nbytes - chosen.nbytes >= 63 * 2 * 8 * (2 * 37 * 3**12)
+    assert chosen.joint == fixed.joint and chosen.largest == fixed.largest
+
+
 def test_block_matches_the_compiled_passes() -> None:
     from forecast.engine.smoothing import BLOCK
 

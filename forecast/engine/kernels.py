@@ -132,7 +132,10 @@ def lower_plan(plan: StepPlan, layout: list[NodeTable], n_states: list[int]) -> 
             dests[r] = [int(np.argmax(d)) for d in dest]
             param_len[r] = len(dests[r]) + 1
             for cell in np.flatnonzero(table.membership[:, j]):
-                cells[r].append((int(table_start[ni] + cell * k), int(cell % k)))
+                # the state the outcome's first entry goes to: the old state (staying), or a
+                # memoryless rule's pivot
+                first = int(np.argmax(table.stay[cell]))
+                cells[r].append((int(table_start[ni] + cell * k), first))
     n_joint = int(np.prod(n_states))
     return LoweredPlan(
         row=np.concatenate(rows).astype(np.int64),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
+from forecast import settings
 from forecast.scenario.validated import Scenario
 
 LETTERS = string.ascii_letters
@@ -107,6 +108,22 @@ restated here so that a scenario's size is checked without importing numba, and 
 equal to it)."""
 
 
+def draws_per_block(
+    per_draw_bytes: int,
+    threads: int,
+    budget: int | None = None,
+    most: int = DRAWS_PER_BLOCK,
+) -> int:
+    """Draws a summary pass holds at once per thread, so that all threads fit ``budget``.
+
+    At most ``most`` (the vectorised width), at least one draw; ``budget`` defaults to
+    ``settings.SMOOTHING_MEMORY_BYTES``.
+    """
+    budget = settings.SMOOTHING_MEMORY_BYTES if budget is None else budget
+    fits = budget // max(1, threads * per_draw_bytes)
+    return int(max(1, min(most, fits)))
+
+
 @dataclass(frozen=True)
 class SizeEstimate:
     """How large a scenario's engine is, and an upper bound of the memory it needs.
@@ -137,7 +154,7 @@ def size_estimate(
     months: int,
     draws: int,
     threads: int,
-    block: int = DRAWS_PER_BLOCK,
+    block: int | None = None,
 ) -> SizeEstimate:
     """An upper bound of the memory a fit of a scenario needs, from its contraction plan.
 
@@ -146,7 +163,8 @@ def size_estimate(
 
     - the compiled passes hold, per thread and block of ``block`` draws, the forward and
       backward joints of every month and a month's work: ``8 * block * (2 * (months + 1) * J
-      + sum_c (in_c + out_c))``, times ``threads``;
+      + sum_c (in_c + out_c))``, times ``threads``; by default ``block`` is
+      :func:`draws_per_block` of that per-draw memory, as the passes choose it;
     - their work lists hold five numbers per (input, table cell, output) triple of every
       month: ``40 * months * sum_c full_c``;
     - the transition tables of every draw: ``8 * draws * sum_c table_c``.
@@ -160,7 +178,8 @@ def size_estimate(
         joint *= n
     passes = 2 * (months + 1) * joint
     if len(n_states) > MAX_NODES:
-        return SizeEstimate(len(n_states), months, joint, 0, 8 * block * threads * passes)
+        held = block or draws_per_block(8 * passes, threads)
+        return SizeEstimate(len(n_states), months, joint, 0, 8 * held * threads * passes)
     plan = make_plan(parents)
     new = plan.contractions[-1].output  # the new axes, in node order
     size = dict(zip(plan.axes, n_states, strict=True)) | dict(zip(new, n_states, strict=True))
@@ -174,7 +193,8 @@ def size_estimate(
     work = sum(entries(op.inputs) + entries(op.output) for op in plan.contractions)
     full = [entries(op.inputs + op.table) for op in plan.contractions]
     tables = sum(entries(op.table) for op in plan.contractions)
-    nbytes = 8 * block * threads * (passes + work) + 40 * months * sum(full) + 8 * draws * tables
+    held = block or draws_per_block(8 * (passes + work), threads)
+    nbytes = 8 * held * threads * (passes + work) + 40 * months * sum(full) + 8 * draws * tables
     return SizeEstimate(len(n_states), months, joint, max(full, default=joint), nbytes)
 
 

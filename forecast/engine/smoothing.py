@@ -32,6 +32,7 @@ from forecast.engine.kernels import (
     no_overrides,
     rule_args,
 )
+from forecast.engine.plan import draws_per_block
 from forecast.engine.slots import EntryPairs, entry_pairs
 
 BLOCK = 64
@@ -376,6 +377,20 @@ def _smooth_range(
         marginals[lo:hi] = block_marginals.T
 
 
+def block_bytes(pairs: EntryPairs, n_ops: int, months: int, marginal_entries: int) -> int:
+    """Bytes one draw of a block takes in :func:`smooth_block`.
+
+    The filtered and backward joints of every month (in slots), a month's work, the monthly
+    marginals and the masked pass of a question, 8 bytes a number.
+    """
+    starts = pairs.slot_start
+    joint = starts[np.arange(months + 1) * n_ops + 1] - starts[np.arange(months + 1) * n_ops]
+    span = int(
+        np.max(starts[np.arange(1, months + 1) * n_ops + 1] - starts[np.arange(months) * n_ops])
+    )
+    return 8 * (3 * int(joint.sum()) + span + marginal_entries * months)
+
+
 def _threads() -> int:
     """Worker threads for the smoothing passes (numba's thread count, at most the CPUs)."""
     return max(1, min(numba.get_num_threads(), os.cpu_count() or 1))
@@ -408,7 +423,7 @@ def smooth_draws(
     questions: QuestionArrays,
     n_states: list[int],
     overrides: LoweredOverrides | None = None,
-    block: int = BLOCK,
+    block: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Normalisers, question probabilities and smoothed marginals for a batch of draws.
 
@@ -429,8 +444,9 @@ def smooth_draws(
         States per node.
     overrides : LoweredOverrides, optional
         Tables replaced in some months, the same for every draw.
-    block : int
-        Draws per block.
+    block : int, optional
+        Draws per block; by default as many as :data:`BLOCK` or as fit
+        ``settings.SMOOTHING_MEMORY_BYTES`` over the threads (:func:`block_bytes`).
 
     Returns
     -------
@@ -457,6 +473,9 @@ def smooth_draws(
         pairs = _pairs_without_overrides(lowered, weights, initial, overrides)
     else:
         pairs = entry_pairs(lowered, weights, initial, overrides)
+    if block is None:
+        per_draw = block_bytes(pairs, int(lowered.out_size.shape[0]), months, int(starts[-1]))
+        block = draws_per_block(per_draw, _threads(), most=BLOCK)
     norms = np.empty((n_draws, months))
     answers = np.empty((n_draws, questions.start.shape[0]))
     marg = np.empty((n_draws, int(starts[-1]) * months))

@@ -56,8 +56,10 @@ def node_tables(scenario: Scenario) -> list[NodeTable]:
         free_index = {id(r): j for j, r in enumerate(free)}
         for cell in range(cells):
             config, state = divmod(cell, k)
-            stay[cell, state] = 1.0
             rule = node.rules[owner[config, state]] if owner[config, state] >= 0 else None
+            # the outcome vector's first entry: staying, or a memoryless rule's pivot state
+            first = state if rule is None or rule.pivot is None else node.state_index(rule.pivot)
+            stay[cell, first] = 1.0
             if rule is not None and rule.fixed_outcome is not None:
                 fixed[cell] = fixed_row(rule, state, node)
             elif rule is None or not rule.is_free:
@@ -83,11 +85,15 @@ def node_tables(scenario: Scenario) -> list[NodeTable]:
 def fixed_row(rule: Any, state: int, node: Any) -> np.ndarray:
     """The monthly row of a rule with fixed probabilities, leaving state ``state``.
 
+    For a memoryless rule the row is its distribution over the states (the pivot first).
+
     The N-month outcome is turned into a monthly one as for a rule with a prior
     (:func:`monthly_from_horizon`); a certain stay (probability 1) stays every month.
     """
     q = rule.fixed_outcome
     row = np.zeros(node.n_states)
+    if rule.pivot is not None:  # memoryless: this month's distribution, whatever ``state``
+        state = node.state_index(rule.pivot)
     if q[0] >= 1.0:
         row[state] = 1.0
         return row

@@ -218,9 +218,14 @@ class TransitionRule(_Strict):
 
     ``id`` names the rule's parameter; without it the id is derived from the node, ``from``
     and ``given`` (:func:`forecast.scenario.validated.rule_id`).
+
+    A rule without ``from`` is memoryless: it gives the node's distribution this month,
+    whatever its state last month, for the parent configurations it selects. Its ``to``
+    names every state but one (which takes the rest), its ``dirichlet`` or
+    ``probabilities`` name every state (no ``stay``), and ``within_months`` is 1.
     """
 
-    from_: StateSet = Field(alias="from")
+    from_: StateSet | None = Field(default=None, alias="from")
     given: dict[Name, StateSet] = Field(default_factory=dict)
     within_months: Months = 1
     to: dict[Name, Judgement] = Field(default_factory=dict)
@@ -264,6 +269,9 @@ class TransitionRule(_Strict):
                 "one of to: {...}, dirichlet: {stay: ..., ...}, probabilities: {stay: ..., ...} "
                 "or stays: true",
             )
+        if self.from_ is None:
+            self._memoryless_form()
+            return self
         if self.dirichlet is not None and "stay" not in self.dirichlet:
             raise SpecValueError(
                 "dirichlet parameters need a 'stay' entry besides the destinations",
@@ -290,6 +298,37 @@ class TransitionRule(_Strict):
                 )
         return self
 
+    def _memoryless_form(self) -> None:
+        """A rule without ``from``: this month's distribution over the node's states."""
+        if self.stays:
+            raise SpecValueError(
+                "a rule without from gives this month's distribution; it cannot stay",
+                "from: <state> with stays: true, or a distribution over the node's states",
+            )
+        if self.within_months != 1:
+            raise SpecValueError(
+                f"a rule without from gives this month's distribution, so within_months "
+                f"({self.within_months}) does not apply",
+                "no within_months on a rule without from (its probabilities are per month)",
+            )
+        for field in ("dirichlet", "probabilities"):
+            written = getattr(self, field)
+            if written is not None and "stay" in written:
+                raise SpecValueError(
+                    f"a rule without from has no 'stay': its {field} go over the node's states",
+                    f"{field} over every state of the node, e.g. {field}: {{no: 3, yes: 1}}",
+                )
+            if written is not None and len(written) < 2:
+                raise SpecValueError(
+                    f"a rule without from needs its {field} over every state of the node",
+                    f"{field} over every state of the node, e.g. {field}: {{no: 3, yes: 1}}",
+                )
+
+    @property
+    def memoryless(self) -> bool:
+        """Whether the rule has no ``from``: this month's distribution, whatever last month's."""
+        return self.from_ is None
+
     @field_validator("probabilities")
     @classmethod
     def _probabilities_add_up(cls, values: dict[str, float] | None) -> dict[str, float] | None:
@@ -309,7 +348,9 @@ class TransitionRule(_Strict):
 
     @property
     def from_states(self) -> list[str]:
-        """The states this rule applies to, as a list."""
+        """The states this rule applies to, as a list (empty without ``from``: every state)."""
+        if self.from_ is None:
+            return []
         return [self.from_] if isinstance(self.from_, str) else list(self.from_)
 
     @property

@@ -128,11 +128,121 @@ def _check_node_refs(check: Checker, name: str, node: NodeSpec, spec: ScenarioSp
     return ok
 
 
+def memoryless_pivot(rule: TransitionRule, states: list[str]) -> str | None:
+    """The state a memoryless rule leaves out of its destinations (None for a rule with from).
+
+    For ``to``, the one state not named (it takes the rest); for ``dirichlet`` and
+    ``probabilities``, the first state of the node.
+    """
+    if not rule.memoryless:
+        return None
+    if rule.to:
+        rest = [s for s in states if s not in rule.to]
+        return rest[0] if len(rest) == 1 else None
+    return states[0]
+
+
+def _check_memoryless(check: Checker, name: str, node: NodeSpec, index: int) -> bool:
+    """A rule without ``from``: its states are the node's, all named but one for ``to``."""
+    rule = node.transitions[index]
+    path: Path_ = ("nodes", name, "transitions", index)
+    states = list(node.states)
+    ok = True
+    if node.absorbing:
+        check.add(
+            ("nodes", name, "absorbing"),
+            "a rule without from gives this month's state whatever last month's, so its "
+            f"node cannot have absorbing states ({', '.join(node.absorbing)})",
+            "from: <state> on every rule of a node with absorbing states, or no absorbing list",
+        )
+        ok = False
+    field = next((f for f in ("dirichlet", "probabilities") if getattr(rule, f) is not None), "to")
+    named = list(getattr(rule, field) or {}) if field != "to" else list(rule.to)
+    for state in named:
+        if state not in node.states:
+            check.add(
+                (*path, field, state),
+                f"unknown state '{state}' of node '{name}'",
+                f"one of: {_states_text(states)}",
+            )
+            ok = False
+    if not ok:
+        return False
+    if field == "to":
+        rest = [s for s in states if s not in rule.to]
+        if len(rest) != 1:
+            left = f"it leaves out {_states_text(rest)}" if rest else "it names every state"
+            check.add(
+                (*path, "to"),
+                f"a rule without from names every state but one in to (the one left takes "
+                f"the rest); {left}",
+                f"judgements for all but one of: {_states_text(states)}",
+            )
+            ok = False
+    else:
+        missing = [s for s in states if s not in named]
+        if missing:
+            check.add(
+                (*path, field),
+                f"a rule without from gives its {field} over every state; missing: "
+                f"{_states_text(missing)}",
+                f"{field} over: {_states_text(states)}",
+            )
+            ok = False
+    if rule.reference_class is not None:
+        pivot = memoryless_pivot(rule, states)
+        for dest in rule.reference_class.counts:
+            if dest == pivot or dest not in states:
+                check.add(
+                    (*path, "reference_class", "counts", dest),
+                    f"'{dest}' is not a state with a count in this rule (the cases not "
+                    f"counted are in '{pivot}')",
+                    f"one of: {_states_text([s for s in states if s != pivot])}",
+                )
+                ok = False
+    return ok
+
+
+def _check_given(
+    check: Checker,
+    name: str,
+    node: NodeSpec,
+    rule: TransitionRule,
+    path: Path_,
+    spec: ScenarioSpec,
+) -> bool:
+    """The rule's ``given`` names parents of the node and their states."""
+    ok = True
+    for parent, wanted in rule.given.items():
+        if parent not in node.parents:
+            check.add(
+                (*path, "given", parent),
+                f"'{parent}' is not a parent of '{name}'",
+                f"one of its parents: {_states_text(list(node.parents)) or '(none)'}",
+            )
+            ok = False
+            continue
+        parent_states = list(spec.nodes[parent].states) if parent in spec.nodes else []
+        for state in [wanted] if isinstance(wanted, str) else wanted:
+            if parent_states and state not in parent_states:
+                check.add(
+                    (*path, "given", parent),
+                    f"unknown state '{state}' of '{parent}'",
+                    f"one of: {_states_text(parent_states)}",
+                )
+                ok = False
+    return ok
+
+
 def _check_rule(check: Checker, name: str, node: NodeSpec, index: int, spec: ScenarioSpec) -> bool:
     rule = node.transitions[index]
     path: Path_ = ("nodes", name, "transitions", index)
     ok = True
     states = list(node.states)
+    if rule.memoryless:
+        return _check_memoryless(check, name, node, index) & _check_given(
+            check, name, node, rule, path, spec
+        )
     twice = sorted({s for s in rule.from_states if rule.from_states.count(s) > 1})
     if twice:
         check.add(
@@ -172,24 +282,7 @@ def _check_rule(check: Checker, name: str, node: NodeSpec, index: int, spec: Sce
                 "destinations other than the from-state(s)",
             )
             ok = False
-    for parent, wanted in rule.given.items():
-        if parent not in node.parents:
-            check.add(
-                (*path, "given", parent),
-                f"'{parent}' is not a parent of '{name}'",
-                f"one of its parents: {_states_text(list(node.parents)) or '(none)'}",
-            )
-            ok = False
-            continue
-        parent_states = list(spec.nodes[parent].states) if parent in spec.nodes else []
-        for state in [wanted] if isinstance(wanted, str) else wanted:
-            if parent_states and state not in parent_states:
-                check.add(
-                    (*path, "given", parent),
-                    f"unknown state '{state}' of '{parent}'",
-                    f"one of: {_states_text(parent_states)}",
-                )
-                ok = False
+    ok &= _check_given(check, name, node, rule, path, spec)
     if rule.reference_class is not None:
         for dest in rule.reference_class.counts:
             if dest not in rule.destinations:
@@ -394,21 +487,24 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
         covered: dict[tuple[str, int], int] = {}
         for index, raw in enumerate(node.transitions):
             given = {p: (w,) if isinstance(w, str) else tuple(w) for p, w in raw.given.items()}
+            pivot = memoryless_pivot(raw, list(node.states))
+            from_states = list(node.states) if raw.memoryless else raw.from_states
             rule = Rule(
                 name,
                 index,
-                tuple(raw.from_states),
+                tuple(from_states),
                 given,
                 raw.within_months,
-                tuple(raw.destinations),
+                tuple(d for d in raw.destinations if d != pivot),
                 raw,
-                raw.id or rule_id(name, raw.from_states, given, tuple(node.states), parent_states),
+                raw.id or rule_id(name, from_states, given, tuple(node.states), parent_states),
                 _where(
                     check,
                     ("nodes", name, "transitions", index)
                     if name not in tabled
                     else ("nodes", name, "cpt", "rows", index // len(node.states)),
                 ),
+                pivot,
             )
             rules.append(rule)
             ok &= _check_unique_id(check, ("nodes", name, "transitions", index), rule, ids)
@@ -416,11 +512,13 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
                 for state in rule.from_states:
                     if (state, ci) in covered:
                         other = covered[(state, ci)]
+                        memoryless = raw.memoryless or node.transitions[other].memoryless
                         check.add(
                             ("nodes", name, "transitions", index, "given"),
                             f"overlaps rule {other} for from-state '{state}' when "
                             f"{_config_text(parents, configs[ci])}",
-                            "rules whose 'given' select disjoint parent configurations",
+                            "rules whose 'given' select disjoint parent configurations"
+                            + (" (a rule without from covers every state)" if memoryless else ""),
                         )
                         ok = False
                     covered[(state, ci)] = index

@@ -98,6 +98,10 @@ class Rule:
     where : tuple of (str or None, int or None)
         The file the rule is written in (None: the scenario's own) and its line (None where
         unknown), for problems found after loading, such as a prior PreliZ cannot fit.
+    pivot : str or None
+        For a memoryless rule (no ``from``), the state whose probability takes the place of
+        "stay" in the outcome vector ``[pivot, *destinations]`` (None for a rule with
+        ``from``); ``from_states`` is then every state of the node.
     """
 
     node: str
@@ -109,6 +113,7 @@ class Rule:
     spec: TransitionRule
     id: str
     where: tuple[str | None, int | None] = (None, None)
+    pivot: str | None = None
 
     @property
     def name(self) -> str:
@@ -131,7 +136,13 @@ class Rule:
         written = self.spec.probabilities
         if written is None:
             return None
-        return np.array([written.get("stay", 0.0), *(written[d] for d in self.destinations)])
+        first = written.get("stay", 0.0) if self.pivot is None else written[self.pivot]
+        return np.array([first, *(written[d] for d in self.destinations)])
+
+    @property
+    def first_outcome(self) -> str:
+        """What the first entry of the outcome vector stands for: ``"stay"``, or the pivot."""
+        return "stay" if self.pivot is None else self.pivot
 
     @property
     def judgements(self) -> dict[str, Judgement]:
@@ -146,6 +157,13 @@ class Rule:
     def describe(self) -> str:
         """One line in plain words: from, given, to, within N months (or stays)."""
         given = ", ".join(f"{p}={'|'.join(s)}" for p, s in self.given.items()) or "any parents"
+        if self.pivot is not None:
+            states = (self.pivot, *self.destinations)
+            fixed = self.fixed_outcome
+            if fixed is not None:
+                shown = ", ".join(f"{s} {p:g}" for s, p in zip(states, fixed, strict=True))
+                return f"{self.node} this month: {shown} (fixed, memoryless), given {given}"
+            return f"{self.node} this month: one of {', '.join(states)} (memoryless), given {given}"
         if not self.destinations:
             return f"{self.node}: {'|'.join(self.from_states)} stays, given {given}"
         fixed = self.fixed_outcome

@@ -84,7 +84,15 @@ def node_move(
     rule = matching_rule(node, state, parent_states)
     if rule is None or not rule.destinations:  # uncovered cell or 'stays: true'
         return stay
-    return monthly_move(rule, params[rule.name], node, old)
+    q = rule.fixed_outcome if rule.fixed_outcome is not None else params[rule.name]
+    if rule.pivot is not None:  # memoryless: this month's distribution, the pivot first
+        out = np.zeros(node.n_states)
+        for state, p in zip((rule.pivot, *rule.destinations), q, strict=True):
+            out[node.states.index(state)] = p
+        return out
+    if q[0] >= 1.0:  # a fixed certain stay
+        return stay
+    return monthly_move(rule, q, node, old)
 
 
 def joint_transition(scenario: Scenario, params: list[np.ndarray]) -> np.ndarray:

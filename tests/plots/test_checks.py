@@ -42,7 +42,7 @@ def test_a_figure_that_keeps_the_rules_has_no_problems():
 
 def test_each_broken_rule_is_named():
     with plot_style():
-        fig, ax = new_figure(6.0, 3.0)
+        fig, _ax = new_figure(6.0, 3.0)
     fig.set_figwidth(12.0)
     wide = figure_problems(fig)
     assert wide[0] == "the figure is 1200 px wide (at most 1000)"
@@ -69,7 +69,7 @@ def test_new_figure_is_capped_at_the_width_and_style_does_not_leak():
 
 def test_tag_refuses_an_unknown_meaning_and_reads_back():
     with plot_style():
-        fig, ax = new_figure()
+        _fig, ax = new_figure()
     line = ax.plot([0, 1])[0]
     with pytest.raises(ValueError, match="unknown role 'posteriour'"):
         tag(line, "posteriour")
