@@ -36,6 +36,14 @@ $(VENV)/.installed: pyproject.toml
 forecast: setup
 	$(VENV)/bin/forecast fit scenarios/kursk_2024.yaml
 
+# NumPy and OpenBLAS pick their SIMD code (AVX2, AVX-512) by CPU, and PyTensor compiles for
+# the CPU it runs on; the last bits of exp, log and dot products then differ between machines,
+# enough for NUTS to take another path. The notebooks' stored outputs (their reference) are
+# made and checked with the same code on every x86-64: NumPy's baseline, OpenBLAS's Nehalem
+# kernels and PyTensor's x86-64-v2.
+SAME_ON_EVERY_CPU := NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR" \
+  OPENBLAS_CORETYPE=Nehalem PYTENSOR_FLAGS="gcc__cxxflags=-march=x86-64-v2"
+
 # --dist loadfile keeps each notebook's cells in one worker (they share a kernel);
 # --nbval-lax compares only the cells tagged nbval-check-output but runs every cell.
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
@@ -47,7 +55,7 @@ TYPED := forecast/api forecast/settings.py forecast/errors.py
 test: setup
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy $(TYPED)
-	$(PY) -m pytest -n 2 --dist loadfile $(NBVAL) tests notebooks
+	$(SAME_ON_EVERY_CPU) $(PY) -m pytest -n 2 --dist loadfile $(NBVAL) tests notebooks
 
 # Without SCENARIO or AS_OF: re-execute notebooks/*.ipynb in place (their outputs are the tests'
 # reference). With either: execute copies with those parameters (papermill, notebooks/run.py)
@@ -55,9 +63,9 @@ test: setup
 # that fails is reported with its cell, the others still run, and the exit code is non-zero.
 notebooks: setup
 ifneq ($(SCENARIO)$(AS_OF),)
-	$(PY) notebooks/run.py $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(AS_OF),--as-of $(AS_OF))
+	$(SAME_ON_EVERY_CPU) $(PY) notebooks/run.py $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(AS_OF),--as-of $(AS_OF))
 else
 	@# widget state (the editor's figures) is not stored: the live editor needs a kernel anyway
-	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	$(SAME_ON_EVERY_CPU) $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	  --NotebookClient.store_widget_state=False notebooks/*.ipynb
 endif
