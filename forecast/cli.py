@@ -552,7 +552,7 @@ def _print_rule_ids(scenario: forecast.Scenario) -> None:
     table.add_column("id", no_wrap=True)
     table.add_column("in plain words")
     for node in scenario.nodes:
-        table_spec = scenario.spec.nodes[node.name].cpt
+        table_spec = getattr(scenario.spec.nodes.get(node.name), "cpt", None)
         if table_spec is not None:  # its rules are the rows of one fixed table
             parents = ", ".join(p for p, _ in node.parents) or "no parents"
             table.add_row(

@@ -261,6 +261,15 @@ class ScenarioModel:
 
     def _edited(self, rule: Rule, change: Any) -> ScenarioModel:
         """A new model with one rule's entry of the file changed by ``change(entry)``."""
+        if rule.node in self._scenario.spec.sources:
+            file = str(self._scenario.path or self._scenario.id)
+            raise ScenarioError.single(
+                file,
+                f"sources.{rule.node}.reliability (rule {rule.name})",
+                f"rule {rule.name} is a row of source '{rule.node}', whose rows all come "
+                "from its one stated reliability",
+                f"edit sources.{rule.node}.reliability in the file",
+            )
         data = self._scenario.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
         entry = data["nodes"][rule.node]["transitions"][rule.index]
         before = self._edits[rule.name].before if rule.name in self._edits else copy.deepcopy(entry)

@@ -130,7 +130,7 @@ def impossible_evidence(scenario: Scenario) -> list[Problem]:
     month = scenario.timeline.month_label(step)
     here = [e for e in scenario.evidence if scenario.timeline.step_of(e.date) == step]
     earlier = [e for e in scenario.evidence if scenario.timeline.step_of(e.date) < step]
-    shown = "; ".join(f"{e.node} in {'|'.join(e.states)} ({e.origin})" for e in here)
+    shown = "; ".join(f"{e.node} in {e.shown} ({e.origin})" for e in here)
     context = (
         f"given the initial states and {len(earlier)} earlier observation(s)"
         if earlier

@@ -32,7 +32,11 @@ def evidence_matrices(
         node = scenario.node(item.node)
         t = scenario.timeline.step_of(item.date)
         row = np.zeros(node.n_states)
-        row[[node.state_index(s) for s in item.states]] = 1.0
+        if item.likelihood is None:
+            row[[node.state_index(s) for s in item.states]] = 1.0
+        else:
+            for state, weight in item.likelihood:
+                row[node.state_index(state)] = weight
         mats[scenario.node_index[item.node]][t] *= row
     return mats
 

@@ -250,6 +250,8 @@ class PriorEditor:
         self._controls: dict[str, _RuleControls] = {}
         node_boxes = []
         for node in scenario.nodes:
+            if node.is_source:  # its rows come from one stated reliability, edited in the file
+                continue
             rules = [r for r in scenario.rules if r.node == node.name and r.judgements]
             if not rules:
                 continue

@@ -20,9 +20,10 @@ from forecast.scenario.yaml_source import LineMap
 TABLE_COLUMNS = ("date", "node", "state", "source")
 """Columns every evidence table has."""
 
-TABLE_OPTIONAL = ("reported", "note")
+TABLE_OPTIONAL = ("reported", "note", "reported_by")
 """Columns an evidence table may have besides :data:`TABLE_COLUMNS`; any other is refused (a
-misspelt ``reported`` would otherwise count evidence before it was known)."""
+misspelt ``reported`` would otherwise count evidence before it was known). ``reported_by``
+names a declared source (``sources:``) whose report the row is."""
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"\d{4}-\d{1,2}")
@@ -126,7 +127,14 @@ class EvidenceReader:
         self.problems.append(Problem(file, field, message, allowed, line))
 
     def _check(
-        self, file: str, field: str, line: int | None, node: str, states: list[str], date: dt.date
+        self,
+        file: str,
+        field: str,
+        line: int | None,
+        node: str,
+        states: list[str],
+        date: dt.date,
+        what: str = "state",
     ) -> bool:
         if node not in self.spec.nodes:
             self._problem(
@@ -142,7 +150,7 @@ class EvidenceReader:
         if bad:
             self._problem(
                 file,
-                f"{field}.state",
+                f"{field}.{what}",
                 f"unknown state '{bad[0]}' of node '{node}'",
                 f"one of: {', '.join(known)}",
                 line,
@@ -159,6 +167,59 @@ class EvidenceReader:
             )
             return False
         return True
+
+    def _reporter(
+        self, file: str, field: str, line: int | None, node: str, reported_by: str
+    ) -> str | None:
+        """The node an observation informs: ``node``, or the report node of its source.
+
+        A report by a declared source (``sources:``) is evidence on the source's report
+        node, so that it informs ``node`` through the source's reliability.
+        """
+        if not reported_by:
+            return node
+        source = self.spec.sources.get(reported_by)
+        if source is None:
+            declared = ", ".join(self.spec.sources) or "none declared"
+            self._problem(
+                file,
+                f"{field}.reported_by",
+                f"unknown source '{reported_by}'{closest(reported_by, list(self.spec.sources))}",
+                f"a source declared under sources: ({declared}), or no reported_by for "
+                "evidence taken as the truth",
+                line,
+            )
+            return None
+        if source.reports_on != node:
+            self._problem(
+                file,
+                f"{field}.node",
+                f"source '{reported_by}' reports on '{source.reports_on}', not on '{node}'",
+                f"node: {source.reports_on} for a report by '{reported_by}'",
+                line,
+            )
+            return None
+        return reported_by
+
+    def _likelihood(
+        self, file: str, field: str, line: int | None, node: str, weights: dict[str, float]
+    ) -> tuple[tuple[str, float], ...] | None:
+        """Soft evidence as ``(state, weight)`` in the node's state order, or None (reported).
+
+        Every state must have its weight: a state left out would silently be ruled out.
+        """
+        known = list(self.spec.nodes[node].states)
+        missing = [s for s in known if s not in weights]
+        if missing:
+            self._problem(
+                file,
+                f"{field}.likelihood",
+                f"the likelihood gives no weight to state(s) {', '.join(missing)} of '{node}'",
+                f"a weight for every state: {', '.join(known)} (0 rules a state out)",
+                line,
+            )
+            return None
+        return tuple((s, float(weights[s])) for s in known)
 
     def read(self) -> list[EvidenceItem]:
         """All evidence items that passed their checks."""
@@ -177,20 +238,33 @@ class EvidenceReader:
             field = f"evidence.observations[{i}]"
             line = self.line_of(path)
             file = self._file_of(path)
-            if self._check(file, field, line, obs.node, obs.states, obs.date):
-                origin = f"{file}:{field}"
-                self.where[origin] = (file, field, line)
-                out.append(
-                    EvidenceItem(
-                        obs.node,
-                        obs.date,
-                        obs.known_on,
-                        tuple(obs.states),
-                        obs.source,
-                        origin,
-                        obs.note,
-                    )
+            soft = obs.likelihood is not None
+            named = list(obs.likelihood or {}) if soft else obs.states
+            what = "likelihood" if soft else "state"
+            if not self._check(file, field, line, obs.node, named, obs.date, what):
+                continue
+            likelihood = None
+            if obs.likelihood is not None:
+                likelihood = self._likelihood(file, field, line, obs.node, obs.likelihood)
+                if likelihood is None:
+                    continue
+            node = self._reporter(file, field, line, obs.node, obs.reported_by or "")
+            if node is None:
+                continue
+            origin = f"{file}:{field}"
+            self.where[origin] = (file, field, line)
+            out.append(
+                EvidenceItem(
+                    node,
+                    obs.date,
+                    obs.known_on,
+                    tuple(obs.states),
+                    obs.source,
+                    origin,
+                    obs.note,
+                    likelihood=likelihood,
                 )
+            )
         return out
 
     def _open_csv(
@@ -377,7 +451,11 @@ class EvidenceReader:
             return []
         path, header, rows = opened
         file = str(path)
-        allowed = f"columns {', '.join(TABLE_COLUMNS)} (and optional {', '.join(TABLE_OPTIONAL)})"
+        optional = ", ".join(TABLE_OPTIONAL[:-1])
+        allowed = (
+            f"columns {', '.join(TABLE_COLUMNS)} (and optional {optional}), and "
+            f"{TABLE_OPTIONAL[-1]} naming a declared source"
+        )
         missing = [c for c in TABLE_COLUMNS if c not in header]
         unknown = [c for c in header if c not in TABLE_COLUMNS + TABLE_OPTIONAL]
         for column in unknown:
@@ -426,7 +504,28 @@ class EvidenceReader:
                 continue
             date = dates["date"]
             reported = dates.get("reported", date)
-            states = [s.strip() for s in row["state"].split("|") if s.strip()]
+            cells = [s.strip() for s in row["state"].split("|") if s.strip()]
+            weights = _soft_cell(cells)
+            if isinstance(weights, str):
+                self._problem(
+                    file,
+                    f"row {row_no}.state",
+                    weights,
+                    "states separated by | (hard evidence), or state=weight for every state "
+                    "separated by | (soft evidence), e.g. substantial=0.8|foothold=0.2|none=0",
+                    row_no,
+                )
+                continue
+            states = cells if weights is None else [s for s, w in weights.items() if w > 0]
+            if weights is not None and not states:
+                self._problem(
+                    file,
+                    f"row {row_no}.state",
+                    "every weight of the likelihood is 0: no state could have been observed",
+                    "a weight of at least 0 for every state, one of them above 0",
+                    row_no,
+                )
+                continue
             if not states:
                 self._problem(
                     file,
@@ -445,20 +544,32 @@ class EvidenceReader:
                     row_no,
                 )
                 continue
-            if self._check(file, f"row {row_no}", row_no, row["node"].strip(), states, date):
-                origin = f"{path.name}:{row_no}"
-                self.where[origin] = (file, f"row {row_no}", row_no)
-                out.append(
-                    EvidenceItem(
-                        row["node"].strip(),
-                        date,
-                        reported,
-                        tuple(states),
-                        row["source"].strip(),
-                        origin,
-                        row.get("note", "") or "",
-                    )
+            node, where = row["node"].strip(), f"row {row_no}"
+            named = states if weights is None else list(weights)
+            if not self._check(file, where, row_no, node, named, date):
+                continue
+            likelihood = None
+            if weights is not None:
+                likelihood = self._likelihood(file, where, row_no, node, weights)
+                if likelihood is None:
+                    continue
+            target = self._reporter(file, where, row_no, node, row.get("reported_by", "").strip())
+            if target is None:
+                continue
+            origin = f"{path.name}:{row_no}"
+            self.where[origin] = (file, where, row_no)
+            out.append(
+                EvidenceItem(
+                    target,
+                    date,
+                    reported,
+                    tuple(states),
+                    row["source"].strip(),
+                    origin,
+                    row.get("note", "") or "",
+                    likelihood=likelihood,
                 )
+            )
         return out
 
     def _overlapping_bins(self, index: int, series: SeriesEvidence) -> bool:
@@ -603,10 +714,13 @@ class EvidenceReader:
         source = " | ".join(row[c] for c in series.source_columns if row[c])
         if not self._check(file, f"row {row_no}", row_no, series.node, states[:1], date):
             return None
+        node = self._reporter(file, field, None, series.node, series.reported_by or "")
+        if node is None:
+            return None
         origin = f"{path.name}:{row_no}"
         self.where[origin] = (file, f"row {row_no}", row_no)
         return EvidenceItem(
-            series.node,
+            node,
             date,
             date,
             (states[0],),
@@ -635,6 +749,33 @@ class EvidenceReader:
                     line,
                 )
             by_cell.setdefault(key, item)
+
+
+def _soft_cell(cells: list[str]) -> dict[str, float] | str | None:
+    """The weights of a soft-evidence state cell (``a=0.8|b=0.2``), None for hard evidence.
+
+    A string is returned instead when the cell mixes the two forms or a weight is not a
+    number from 0 to 1e12 (the problem, in words).
+    """
+    soft = [c for c in cells if "=" in c]
+    if not soft:
+        return None
+    if len(soft) != len(cells):
+        hard = next(c for c in cells if "=" not in c)
+        return f"'{hard}' has no weight, but other states of the cell do"
+    weights: dict[str, float] = {}
+    for cell in cells:
+        state, _, text = (part.strip() for part in cell.partition("="))
+        try:
+            weight = float(text)
+        except ValueError:
+            weight = math.nan
+        if not 0.0 <= weight <= 1e12:
+            return f"the weight '{text}' of state '{state}' is not a number from 0 to 1e12"
+        if state in weights:
+            return f"state '{state}' is given a weight twice"
+        weights[state] = weight
+    return weights
 
 
 def _split_field(field: str) -> list[str | int]:

@@ -22,6 +22,7 @@ from forecast.scenario.evidence import EvidenceReader
 from forecast.scenario.extends import resolve_extends
 from forecast.scenario.schema import ScenarioSpec
 from forecast.scenario.semantics import Checker, build_nodes, build_questions
+from forecast.scenario.sources import with_sources
 from forecast.scenario.timeline import Timeline, parse_month
 from forecast.scenario.validated import Scenario
 from forecast.scenario.yaml_source import LineMap, format_field, load_yaml, read_yaml_text
@@ -431,11 +432,18 @@ def _build(
     spec = parse_spec(data, file, lines)
     check = Checker(file, lines)
     timeline = _timeline(spec, check)
-    nodes = build_nodes(check, spec)
-    if timeline is None or nodes is None:
+    full = with_sources(check, spec)  # the sources' report nodes among the nodes
+    nodes = build_nodes(check, full) if full is not None else None
+    if timeline is None or nodes is None or full is None:
         raise ScenarioError(_in_file_order(check.problems))
-    questions = build_questions(check, spec, timeline)
-    reader = EvidenceReader(spec, path.parent, timeline, file, lines)
+    nodes = tuple(
+        dataclasses.replace(n, reports_on=spec.sources[n.name].reports_on)
+        if n.name in spec.sources
+        else n
+        for n in nodes
+    )
+    questions = build_questions(check, full, timeline)
+    reader = EvidenceReader(full, path.parent, timeline, file, lines)
     evidence = reader.read()
     problems = check.problems + reader.problems
     if problems:

@@ -103,6 +103,11 @@ Probability = Annotated[
     float, Field(ge=0.0, le=1.0, allow_inf_nan=False), _no_bool("a number from 0 to 1")
 ]
 Reading = Annotated[float, _no_bool("a number")]
+Weight = Annotated[
+    float,
+    Field(ge=0.0, le=1e12, allow_inf_nan=False),
+    _no_bool("a number from 0 to 1e12 (only the ratios between states matter)"),
+]
 Count = Annotated[
     int, Field(ge=0, le=MAX_REFERENCE_N), _no_bool(f"a whole number from 0 to {MAX_REFERENCE_N}")
 ]
@@ -431,12 +436,20 @@ class NodeSpec(_Strict):
 
 
 class Observation(_Strict):
-    """A dated observation that a node was in one of some states, with its source."""
+    """A dated observation of a node, with its citation.
+
+    Hard evidence names the states the node was in (``state``); soft evidence gives a
+    likelihood weight to every state (``likelihood``, as pgmpy's virtual evidence and GeNIe's
+    soft evidence). ``reported_by`` names a declared source (``sources:``) whose report this
+    is: it then informs the node through the source's reliability instead of as the truth.
+    """
 
     node: Name
     date: Date
-    state: StateSet
+    state: StateSet | None = None
+    likelihood: dict[Name, Weight] | None = None
     source: Text
+    reported_by: Name | None = None
     reported: Date | None = None
     note: str = ""
 
@@ -448,6 +461,18 @@ class Observation(_Strict):
                 "a state cannot be reported before it happens",
                 "a reported date on or after the date observed",
             )
+        if (self.state is None) == (self.likelihood is None):
+            both = ", not both" if self.state is not None else ""
+            raise SpecValueError(
+                f"an observation needs state (hard evidence) or likelihood (soft evidence){both}",
+                "state: a state or a list of states, or likelihood: {state: weight, ...} "
+                "naming every state of the node",
+            )
+        if self.likelihood is not None and not any(w > 0 for w in self.likelihood.values()):
+            raise SpecValueError(
+                "every weight of the likelihood is 0: no state could have been observed",
+                "a weight of at least 0 for every state, one of them above 0",
+            )
         return self
 
     @property
@@ -457,8 +482,36 @@ class Observation(_Strict):
 
     @property
     def states(self) -> list[str]:
-        """Observed states as a list."""
+        """Observed states as a list (for soft evidence, the states of positive weight)."""
+        if self.likelihood is not None:
+            return [s for s, w in self.likelihood.items() if w > 0]
+        if self.state is None:
+            return []
         return [self.state] if isinstance(self.state, str) else list(self.state)
+
+
+class SourceSpec(_Strict):
+    """An evidence source that reports a node's state, right with some probability.
+
+    Its reports inform the node through its reliability, P(the report is the true state),
+    stated as a judgement and learnt in the fit; a wrong report is equally likely to be any
+    other state. Each of the node's states gets its own row of that table (learnt apart),
+    all with the same prior.
+    """
+
+    label: Text | None = None
+    reports_on: Name
+    reliability: Judgement
+    rationale: Text
+
+    @model_validator(mode="after")
+    def _stated(self) -> SourceSpec:
+        if self.reliability.beta is not None:
+            raise SpecValueError(
+                "a source's reliability is stated as best and interval, not as beta",
+                "reliability: {best: 0.9, interval: [0.75, 0.97]} (optionally credibility)",
+            )
+        return self
 
 
 class Bin(_Strict):
@@ -486,6 +539,7 @@ class SeriesEvidence(_Strict):
     include: dict[Name, str] = Field(default_factory=dict)
     bins: list[Bin] = Field(min_length=2)
     per_month: Literal["last", "first"] = "last"
+    reported_by: Name | None = None
     rationale: Text
 
     @field_validator("include")
@@ -573,6 +627,7 @@ class ScenarioSpec(_Strict):
     start: Month
     horizon: Month
     nodes: dict[Name, NodeSpec] = Field(min_length=1)
+    sources: dict[Name, SourceSpec] = Field(default_factory=dict)
     evidence: EvidenceSpec = Field(default_factory=EvidenceSpec)
     questions: list[QuestionSpec] = Field(default_factory=list)
     outcomes: list[OutcomeSpec] = Field(default_factory=list)

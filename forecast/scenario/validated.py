@@ -194,6 +194,12 @@ class Node:
     initial: np.ndarray
     absorbing: tuple[str, ...]
     rules: tuple[Rule, ...]
+    reports_on: str | None = None
+
+    @property
+    def is_source(self) -> bool:
+        """Whether the node is a declared evidence source's report (``sources:``)."""
+        return self.reports_on is not None
 
     @property
     def n_states(self) -> int:
@@ -229,7 +235,9 @@ class EvidenceItem:
     """One observation on the timeline (from the scenario, a table or a series).
 
     ``superseded_on`` is set on a series reading that stands for its month only until a later
-    reading of the month becomes known on that date.
+    reading of the month becomes known on that date. Soft evidence carries ``likelihood``,
+    ``(state, weight)`` for every state of the node (``states`` are then the states of
+    positive weight); hard evidence has None there.
     """
 
     node: str
@@ -240,6 +248,14 @@ class EvidenceItem:
     origin: str
     note: str = ""
     superseded_on: dt.date | None = None
+    likelihood: tuple[tuple[str, float], ...] | None = None
+
+    @property
+    def shown(self) -> str:
+        """The observation in short: ``a|b``, or ``a=0.8|b=0.2|c=0`` for soft evidence."""
+        if self.likelihood is None:
+            return "|".join(self.states)
+        return "|".join(f"{s}={w:g}" for s, w in self.likelihood)
 
 
 @dataclass(frozen=True)

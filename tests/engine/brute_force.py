@@ -14,7 +14,8 @@ Semantics encoded here (as documented in the engine):
   rule covers never move;
 * a rule's N-month outcome vector ``q = [stay, *destinations]`` becomes the monthly
   ``p_stay = q_stay ** (1 / N)`` and ``p_dest = (1 - p_stay) * q_dest / (1 - q_stay)``;
-* evidence multiplies by 1 where the node's state is in the observed set and 0 otherwise.
+* evidence multiplies by 1 where the node's state is in the observed set and 0 otherwise;
+  soft evidence by its weight of the node's state.
 """
 
 from __future__ import annotations
@@ -140,8 +141,11 @@ def evidence_weights(
         t = scenario.timeline.step_of(item.date)
         i = pos[item.node]
         node = scenario.nodes[i]
+        weight = dict(item.likelihood) if item.likelihood is not None else None
         for s, x in enumerate(joint):
-            if node.states[x[i]] not in item.states:
+            if weight is not None:
+                w[t, s] *= weight[node.states[x[i]]]
+            elif node.states[x[i]] not in item.states:
                 w[t, s] = 0.0
     return w
 

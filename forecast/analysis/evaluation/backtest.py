@@ -527,7 +527,7 @@ def replay(
 
 
 def _item_label(item: EvidenceItem) -> str:
-    return f"{item.node}={'|'.join(item.states)} ({item.date.isoformat()})"
+    return f"{item.node}={item.shown} ({item.date.isoformat()})"
 
 
 def evidence_arrivals(scenario: Scenario, dates: Sequence[dt.date]) -> pd.DataFrame:
@@ -554,11 +554,11 @@ def evidence_arrivals(scenario: Scenario, dates: Sequence[dt.date]) -> pd.DataFr
     items = sorted(
         (*scenario.evidence, *scenario.superseded), key=lambda e: (e.known_on, e.date, e.node)
     )
-    last_seen: dict[str, tuple[str, ...]] = {}
+    last_seen: dict[str, tuple] = {}
     news = []
     for item in items:
-        news.append(last_seen.get(item.node) != item.states)
-        last_seen[item.node] = item.states
+        news.append(last_seen.get(item.node) != (item.states, item.likelihood))
+        last_seen[item.node] = (item.states, item.likelihood)
     rows = []
     previous: dt.date | None = None
     for as_of in dates:
@@ -569,7 +569,7 @@ def evidence_arrivals(scenario: Scenario, dates: Sequence[dt.date]) -> pd.DataFr
                     {
                         "as_of": as_of,
                         "node": item.node,
-                        "states": "|".join(item.states),
+                        "states": item.shown,
                         "date": item.date,
                         "known_on": item.known_on,
                         "news": is_news,

@@ -51,7 +51,9 @@ def _rule_signature(scenario: Scenario) -> dict[str, tuple]:
 
 def _evidence_signature(scenario: Scenario) -> list[tuple]:
     items = (*scenario.evidence, *scenario.superseded)
-    return sorted((e.node, e.date, e.known_on, e.states, e.superseded_on) for e in items)
+    return sorted(
+        (e.node, e.date, e.known_on, e.states, e.likelihood or (), e.superseded_on) for e in items
+    )
 
 
 def _question_signature(scenario: Scenario) -> list[tuple]:
