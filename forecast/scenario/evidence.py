@@ -221,6 +221,34 @@ class EvidenceReader:
             return None
         return tuple((s, float(weights[s])) for s in known)
 
+    def _observed(
+        self,
+        file: str,
+        field: str,
+        line: int | None,
+        node: str,
+        states: list[str],
+        weights: dict[str, float] | None,
+        date: dt.date,
+        reported_by: str,
+    ) -> tuple[str, tuple[tuple[str, float], ...] | None] | None:
+        """Check an observation: the node it is evidence on and its soft weights, or None.
+
+        ``states`` are the hard evidence's states, ``weights`` the soft evidence's (then
+        ``states`` are ignored); each problem is reported.
+        """
+        named = states if weights is None else list(weights)
+        what = "state" if weights is None else "likelihood"
+        if not self._check(file, field, line, node, named, date, what):
+            return None
+        likelihood = None
+        if weights is not None:
+            likelihood = self._likelihood(file, field, line, node, weights)
+            if likelihood is None:
+                return None
+        target = self._reporter(file, field, line, node, reported_by)
+        return None if target is None else (target, likelihood)
+
     def read(self) -> list[EvidenceItem]:
         """All evidence items that passed their checks."""
         items = self._inline()
@@ -238,19 +266,19 @@ class EvidenceReader:
             field = f"evidence.observations[{i}]"
             line = self.line_of(path)
             file = self._file_of(path)
-            soft = obs.likelihood is not None
-            named = list(obs.likelihood or {}) if soft else obs.states
-            what = "likelihood" if soft else "state"
-            if not self._check(file, field, line, obs.node, named, obs.date, what):
+            observed = self._observed(
+                file,
+                field,
+                line,
+                obs.node,
+                obs.states,
+                obs.likelihood,
+                obs.date,
+                obs.reported_by or "",
+            )
+            if observed is None:
                 continue
-            likelihood = None
-            if obs.likelihood is not None:
-                likelihood = self._likelihood(file, field, line, obs.node, obs.likelihood)
-                if likelihood is None:
-                    continue
-            node = self._reporter(file, field, line, obs.node, obs.reported_by or "")
-            if node is None:
-                continue
+            node, likelihood = observed
             origin = f"{file}:{field}"
             self.where[origin] = (file, field, line)
             out.append(
@@ -544,18 +572,13 @@ class EvidenceReader:
                     row_no,
                 )
                 continue
-            node, where = row["node"].strip(), f"row {row_no}"
-            named = states if weights is None else list(weights)
-            if not self._check(file, where, row_no, node, named, date):
+            where = f"row {row_no}"
+            reported_by = row.get("reported_by", "").strip()
+            node = row["node"].strip()
+            observed = self._observed(file, where, row_no, node, states, weights, date, reported_by)
+            if observed is None:
                 continue
-            likelihood = None
-            if weights is not None:
-                likelihood = self._likelihood(file, where, row_no, node, weights)
-                if likelihood is None:
-                    continue
-            target = self._reporter(file, where, row_no, node, row.get("reported_by", "").strip())
-            if target is None:
-                continue
+            target, likelihood = observed
             origin = f"{path.name}:{row_no}"
             self.where[origin] = (file, where, row_no)
             out.append(
@@ -625,6 +648,12 @@ class EvidenceReader:
                 self.line_of((*key, "node")),
             )
             return []
+        by = (*key, "reported_by")
+        target = self._reporter(
+            self._file_of(by), field, self.line_of(by), series.node, series.reported_by or ""
+        )
+        if target is None:
+            return []
         # every included reading by month, in date order (file order among equal dates)
         readings: dict[int, list[tuple[int, dt.date, float, dict[str, str]]]] = {}
         for row_no, row in rows:
@@ -682,7 +711,9 @@ class EvidenceReader:
             for row_no, date, value, row in reversed(month):
                 if later is not None and later == date:
                     continue  # replaced on the day it became known
-                item = self._series_item(file, path, field, series, row_no, date, value, row, later)
+                item = self._series_item(
+                    file, path, field, series, row_no, date, value, row, later, target
+                )
                 if item is None:
                     break
                 (out if later is None else self.superseded).append(item)
@@ -700,6 +731,7 @@ class EvidenceReader:
         value: float,
         row: dict[str, str],
         superseded_on: dt.date | None,
+        target: str,
     ) -> EvidenceItem | None:
         states = [b.state for b in series.bins if b.min <= value < b.max]
         if not states:
@@ -714,13 +746,10 @@ class EvidenceReader:
         source = " | ".join(row[c] for c in series.source_columns if row[c])
         if not self._check(file, f"row {row_no}", row_no, series.node, states[:1], date):
             return None
-        node = self._reporter(file, field, None, series.node, series.reported_by or "")
-        if node is None:
-            return None
         origin = f"{path.name}:{row_no}"
         self.where[origin] = (file, f"row {row_no}", row_no)
         return EvidenceItem(
-            node,
+            target,
             date,
             date,
             (states[0],),
