@@ -41,6 +41,30 @@ def evidence_matrices(
     return mats
 
 
+def fill_folded_marginals(
+    scenario: Scenario,
+    tables: list[np.ndarray],
+    evidence: list[np.ndarray],
+    marginals: dict[str, np.ndarray],
+) -> None:
+    """Add the folded (source report) nodes' marginals to ``marginals``, from their parent's.
+
+    A report depends on its one parent alone and nothing depends on it, so given all the
+    evidence ``P(report = k) = sum_s P(parent = s) * T[s, k] e[k] / sum_j T[s, j] e[j]``.
+    ``tables`` may carry a leading axis of draws, as the parent's marginal then does.
+    """
+    for node in scenario.nodes:
+        if not node.is_source:
+            continue
+        ((parent, _),) = node.parents
+        i = scenario.node_index[node.name]
+        table = np.asarray(tables[i])[..., 0, :]  # (draws?, parent states, report states)
+        weighted = table[..., None, :, :] * evidence[i][:, None, :]  # (..., months, s, k)
+        total = weighted.sum(-1, keepdims=True)
+        given = np.divide(weighted, total, out=np.zeros_like(weighted), where=total > 0)
+        marginals[node.name] = np.einsum("...ts,...tsk->...tk", marginals[parent], given)
+
+
 def by_month(matrices: list[Any], steps: int) -> list[list[Any]]:
     """Regroup per-node evidence matrices into per-month lists of vectors."""
     return [[m[t] for m in matrices] for t in range(steps)]
@@ -195,6 +219,8 @@ def check_overrides(
         if not 0 <= override.node < len(layout):
             raise ValueError(f"override of node {override.node}: no such node")
         name = scenario.nodes[override.node].name
+        if scenario.nodes[override.node].is_source:
+            raise ValueError(f"override of '{name}': a source's reports cannot be replaced")
         if np.shape(override.table) != layout[override.node].shape:
             raise ValueError(
                 f"override of '{name}': table shaped {np.shape(override.table)}, "
@@ -385,6 +411,8 @@ class ExactEngine:
             overrides=lowered_overrides,
         )
         marginals = {node.name: m for node, m in zip(scenario.nodes, per_node, strict=True)}
+        if any(node.is_source for node in scenario.nodes):
+            fill_folded_marginals(scenario, self.tables(params), evidence, marginals)
         return ExactResult(
             log_likelihood(norms),
             norms,
@@ -525,7 +553,7 @@ class ExactEngine:
             tables, months, norms, self.plan, np, batched, like=alphas[-1], month_tables=per_month
         )
         marginals = {}
-        for i, node in enumerate(scenario.nodes):
+        for i, node in enumerate(scenario.nodes[: len(self.plan.axes)]):
             marginals[node.name] = np.stack(
                 [
                     fw.node_marginal(a * b, i, self.plan, np, batched)
@@ -533,6 +561,7 @@ class ExactEngine:
                 ],
                 axis=-2,
             )
+        fill_folded_marginals(scenario, tables, evidence, marginals)
         answers = {}
         for q in scenario.questions if questions is None else questions:
             target = target_indicator(scenario, q)

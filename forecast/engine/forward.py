@@ -29,7 +29,7 @@ def tables_at(tables: list[Any], month_tables: list[list[Any]] | None, t: int) -
 def initial_joint(initials: list[Any], plan: StepPlan, xp: Any) -> Any:
     """Joint distribution of month 0 as the product of each node's initial distribution."""
     spec = ",".join(plan.axes) + "->" + plan.axes
-    return xp.einsum(spec, *initials)
+    return xp.einsum(spec, *initials[: len(plan.axes)])
 
 
 def transition(
@@ -54,10 +54,37 @@ def transition_adjoint(
     return message
 
 
-def weigh(joint: Any, evidence_t: list[Any], plan: StepPlan, xp: Any, batched: bool = False) -> Any:
-    """Multiply the joint by each node's evidence likelihood vector for one month."""
+def weigh(
+    joint: Any,
+    evidence_t: list[Any],
+    plan: StepPlan,
+    xp: Any,
+    batched: bool = False,
+    tables: list[Any] | None = None,
+) -> Any:
+    """Multiply the joint by each node's evidence likelihood vector for one month.
+
+    A folded node (:attr:`StepPlan.factors`) multiplies in its table summed against its
+    evidence, ``sum_k table[parents, 0, k] * evidence[k]``, so ``tables`` are needed then.
+    """
+    kept = len(plan.axes)
     spec = f"{_b(plan.axes, batched)}," + ",".join(plan.axes) + f"->{_b(plan.axes, batched)}"
-    return xp.einsum(spec, joint, *evidence_t)
+    joint = xp.einsum(spec, joint, *evidence_t[:kept])
+    if not plan.factors:
+        return joint
+    assert tables is not None, "a plan with folded nodes weighs with their tables"
+    # the factors name the nodes' new axes; after the month these are the joint's axes
+    rename = dict(zip(plan.contractions[-1].output, plan.axes, strict=True))
+    for op in plan.factors:
+        table = tables[op.node][..., 0, :]  # the table ignores the old state
+        table_batched = batched and table.ndim > len(op.table) - 1
+        letters = "".join(rename[c] for c in op.table[:-2]) + op.table[-1]
+        spec = (
+            f"{_b(plan.axes, batched)},{_b(letters, table_batched)},{op.table[-1]}"
+            f"->{_b(plan.axes, batched)}"
+        )
+        joint = xp.einsum(spec, joint, table, evidence_t[op.node])
+    return joint
 
 
 def total(joint: Any, plan: StepPlan, xp: Any, batched: bool = False) -> Any:
@@ -81,7 +108,8 @@ def forward_step(
     batched: bool = False,
 ) -> tuple[Any, Any]:
     """One month of the forward pass: transition, weigh by evidence, normalise."""
-    joint = weigh(transition(alpha, tables, plan, xp, batched), evidence_t, plan, xp, batched)
+    moved = transition(alpha, tables, plan, xp, batched)
+    joint = weigh(moved, evidence_t, plan, xp, batched, tables)
     norm = total(joint, plan, xp, batched)
     return scale(joint, norm, batched), norm
 
@@ -96,7 +124,7 @@ def backward_step(
     batched: bool = False,
 ) -> Any:
     """One month of the backward pass: from the message of month t to that of month t - 1."""
-    message = weigh(beta, evidence_t, plan, xp, batched)
+    message = weigh(beta, evidence_t, plan, xp, batched, tables)
     return scale(transition_adjoint(message, tables, plan, xp, batched), norm_t, batched)
 
 
@@ -119,7 +147,7 @@ def masked_step(
     masked = list(evidence_t)
     masked[node] = masked[node] * outside
     moved = transition(joint, tables, plan, xp, batched)
-    return scale(weigh(moved, masked, plan, xp, batched), norm_t, batched)
+    return scale(weigh(moved, masked, plan, xp, batched, tables), norm_t, batched)
 
 
 def start_joint(
@@ -170,7 +198,7 @@ def forward(
 
 def tables_batch(tables: list[Any], plan: StepPlan) -> int:
     """Batch size of batched tables (1 when no table has a batch axis)."""
-    for op in plan.contractions:
+    for op in plan.operations:
         table = tables[op.node]
         if table.ndim > len(op.table):
             return table.shape[0]

@@ -62,9 +62,10 @@ class LoweredPlan:
         Rule layout: parameter offsets, months, node, the cells each rule fills (flat row
         start and old state) and its destination states.
     n_joint : int
-        Number of joint states.
+        Number of joint states (of the nodes that are not folded, see
+        :func:`forecast.engine.plan.make_plan`).
     state_of : ndarray of int64
-        ``state_of[n, s]`` is node n's state in joint state s.
+        ``state_of[n, s]`` is node n's state in joint state s, for the nodes not folded.
     state_start : ndarray of int64
         Offsets of each node's states in a per-node weight row (length nodes + 1).
     """
@@ -99,20 +100,28 @@ def _flat(letters: str, coords: dict[str, np.ndarray], sizes: dict[str, int]) ->
 
 def lower_plan(plan: StepPlan, layout: list[NodeTable], n_states: list[int]) -> LoweredPlan:
     """Lower a step plan and table layout to flat arrays."""
-    sizes = {plan.axes[i]: k for i, k in enumerate(n_states)}
-    for op in plan.contractions:
+    kept = len(plan.axes)
+    sizes = {plan.axes[i]: k for i, k in enumerate(n_states[:kept])}
+    for op in plan.operations:
         sizes[op.table[-1]] = n_states[op.node]
+        if op.folded:
+            sizes[op.table[-2]] = n_states[op.node]
     rows, bases, starts, strides, k_new, out_sizes = [], [], [0], [], [], []
-    for op in plan.contractions:
+    for op in plan.operations:
         grids = np.indices([sizes[c] for c in op.inputs]).reshape(len(op.inputs), -1)
         coords = {c: grids[i] for i, c in enumerate(op.inputs)}
         new = op.table[-1]
         coords[new] = np.zeros(grids.shape[1], dtype=int)
+        if op.folded:  # its table ignores the old state: read the first old-state row
+            coords[op.table[-2]] = np.zeros(grids.shape[1], dtype=int)
         rows.append(_flat(op.table[:-1], coords, sizes))
         bases.append(_flat(op.output, coords, sizes))
         starts.append(starts[-1] + grids.shape[1])
-        after = op.output[op.output.index(new) + 1 :]
-        strides.append(int(np.prod([sizes[c] for c in after])) if after else 1)
+        if op.folded:  # every new state adds to the same output entry: summed out at once
+            strides.append(0)
+        else:
+            after = op.output[op.output.index(new) + 1 :]
+            strides.append(int(np.prod([sizes[c] for c in after])) if after else 1)
         k_new.append(sizes[new])
         out_sizes.append(int(np.prod([sizes[c] for c in op.output])))
     table_sizes = [int(np.prod(t.shape)) for t in layout]
@@ -136,14 +145,14 @@ def lower_plan(plan: StepPlan, layout: list[NodeTable], n_states: list[int]) -> 
                 # memoryless rule's pivot
                 first = int(np.argmax(table.stay[cell]))
                 cells[r].append((int(table_start[ni] + cell * k), first))
-    n_joint = int(np.prod(n_states))
+    n_joint = int(np.prod(n_states[:kept]))
     return LoweredPlan(
         row=np.concatenate(rows).astype(np.int64),
         base=np.concatenate(bases).astype(np.int64),
         entry_start=np.array(starts, dtype=np.int64),
         stride=np.array(strides, dtype=np.int64),
         k_new=np.array(k_new, dtype=np.int64),
-        op_node=np.array([op.node for op in plan.contractions], dtype=np.int64),
+        op_node=np.array([op.node for op in plan.operations], dtype=np.int64),
         out_size=np.array(out_sizes, dtype=np.int64),
         table_start=table_start,
         fixed=fixed,
@@ -155,7 +164,9 @@ def lower_plan(plan: StepPlan, layout: list[NodeTable], n_states: list[int]) -> 
         rule_dest_start=np.concatenate([[0], np.cumsum([len(d) for d in dests])]).astype(np.int64),
         dest_state=np.array([d for ds in dests for d in ds], dtype=np.int64),
         n_joint=n_joint,
-        state_of=np.array(np.unravel_index(np.arange(n_joint), n_states), dtype=np.int64),
+        state_of=np.array(
+            np.unravel_index(np.arange(n_joint), n_states[:kept]), dtype=np.int64
+        ).reshape(kept, n_joint),
         state_start=np.concatenate([[0], np.cumsum(n_states)]).astype(np.int64),
     )
 

@@ -27,15 +27,27 @@ class Contraction:
     inputs: str
     table: str
     output: str
+    folded: bool = False
 
 
 @dataclass(frozen=True)
 class StepPlan:
-    """The contractions of one monthly step, and the joint tensor's axis letters."""
+    """The contractions of one monthly step, and the joint tensor's axis letters.
+
+    ``factors`` are the folded nodes' contractions (:func:`make_plan`): each multiplies the
+    joint after the month by its node's table summed against the node's evidence, and adds no
+    axis. ``axes`` are the other nodes' (the first ``len(axes)`` nodes).
+    """
 
     axes: str
     contractions: tuple[Contraction, ...]
     update_order: tuple[int, ...]
+    factors: tuple[Contraction, ...] = ()
+
+    @property
+    def operations(self) -> tuple[Contraction, ...]:
+        """Every contraction of the month, the factors last (as the compiled passes run them)."""
+        return self.contractions + self.factors
 
 
 def same_month_order(parents: list[list[tuple[int, int]]]) -> list[int]:
@@ -65,16 +77,44 @@ def same_month_order(parents: list[list[tuple[int, int]]]) -> list[int]:
     return order
 
 
-def make_plan(parents: list[list[tuple[int, int]]]) -> StepPlan:
+def make_plan(parents: list[list[tuple[int, int]]], folded: int = 0) -> StepPlan:
     """Plan one monthly step for nodes whose parents are ``[(parent, lag), ...]``.
 
     Letters ``old[i]`` and ``new[i]`` name node ``i``'s axis in the month before and now.
+
+    The last ``folded`` nodes are *folded*: childless nodes whose parents are all in the same
+    month and whose table ignores their own old state (an evidence source's reports). Such a
+    node is summed out in the month it forms, against its evidence, so it adds no axis to the
+    joint: its contraction (a factor of :attr:`StepPlan.factors`) multiplies the joint after
+    the month by ``sum_k table[parents, 0, k] * evidence[k]``. This is exact: nothing later
+    depends on the node's state.
     """
     n = len(parents)
     if n > MAX_NODES:
         raise ValueError(f"at most {MAX_NODES} nodes are supported, got {n}")
-    old = [c for c in LETTERS if c != BATCH][:n]
-    new = [c for c in LETTERS if c != BATCH][n : 2 * n]
+    letters = [c for c in LETTERS if c != BATCH]
+    kept = n - folded
+    for i in range(kept, n):
+        if any(lag != 0 or p >= kept for p, lag in parents[i]):
+            raise ValueError(f"folded node {i} needs same-month parents among the kept nodes")
+    for i in range(kept):
+        if any(p >= kept for p, _ in parents[i]):
+            raise ValueError(f"node {i} has a folded parent; a folded node has no children")
+    plan = _state_plan(parents[:kept], letters[:kept], letters[kept : 2 * kept])
+    if not folded:
+        return plan
+    new_kept = letters[kept : 2 * kept]
+    spare = letters[2 * kept :]
+    factors = []
+    for j, i in enumerate(range(kept, n)):
+        table = "".join(new_kept[p] for p, _ in parents[i]) + spare[2 * j] + spare[2 * j + 1]
+        factors.append(Contraction(i, "".join(new_kept), table, "".join(new_kept), folded=True))
+    return StepPlan(plan.axes, plan.contractions, plan.update_order, tuple(factors))
+
+
+def _state_plan(parents: list[list[tuple[int, int]]], old: list[str], new: list[str]) -> StepPlan:
+    """The contractions of the nodes that keep an axis in the joint."""
+    n = len(parents)
     lag1_children = [
         {c for c in range(n) for p, lag in parents[c] if p == m and lag == 1} for m in range(n)
     ]
@@ -96,10 +136,18 @@ def make_plan(parents: list[list[tuple[int, int]]]) -> StepPlan:
     return StepPlan("".join(old), tuple(ops), tuple(order))
 
 
+def folded_count(scenario: Scenario) -> int:
+    """How many of the scenario's last nodes are folded (its sources' report nodes)."""
+    return sum(1 for node in scenario.nodes if node.is_source)
+
+
 def scenario_plan(scenario: Scenario) -> StepPlan:
-    """Plan the monthly step of a scenario."""
+    """Plan the monthly step of a scenario (its sources' report nodes folded)."""
     index = scenario.node_index
-    return make_plan([[(index[p], lag) for p, lag in node.parents] for node in scenario.nodes])
+    return make_plan(
+        [[(index[p], lag) for p, lag in node.parents] for node in scenario.nodes],
+        folded_count(scenario),
+    )
 
 
 DRAWS_PER_BLOCK = 64
@@ -155,6 +203,7 @@ def size_estimate(
     draws: int,
     threads: int,
     block: int | None = None,
+    folded: int = 0,
 ) -> SizeEstimate:
     """An upper bound of the memory a fit of a scenario needs, from its contraction plan.
 
@@ -169,20 +218,26 @@ def size_estimate(
       month: ``40 * months * sum_c full_c``;
     - the transition tables of every draw: ``8 * draws * sum_c table_c``.
 
+    The last ``folded`` nodes add no axis to the joint (see :func:`make_plan`).
+
     Only the joint entries that can hold mass are kept (on Kursk about one in eight), so the
     engine needs less; the bound is what a scenario is refused on. Beyond :data:`MAX_NODES`
     nodes there is no plan, and the estimate counts the joints alone.
     """
+    kept = len(n_states) - folded
     joint = 1
-    for n in n_states:
+    for n in n_states[:kept]:
         joint *= n
     passes = 2 * (months + 1) * joint
     if len(n_states) > MAX_NODES:
         held = block or draws_per_block(8 * passes, threads)
         return SizeEstimate(len(n_states), months, joint, 0, 8 * held * threads * passes)
-    plan = make_plan(parents)
+    plan = make_plan(parents, folded)
     new = plan.contractions[-1].output  # the new axes, in node order
-    size = dict(zip(plan.axes, n_states, strict=True)) | dict(zip(new, n_states, strict=True))
+    kept_states = n_states[:kept]
+    size = dict(zip(plan.axes, kept_states, strict=True)) | dict(zip(new, kept_states, strict=True))
+    for op in plan.factors:
+        size[op.table[-2]] = size[op.table[-1]] = n_states[op.node]
 
     def entries(letters: str) -> int:
         total = 1
@@ -190,9 +245,12 @@ def size_estimate(
             total *= size[letter]
         return total
 
-    work = sum(entries(op.inputs) + entries(op.output) for op in plan.contractions)
-    full = [entries(op.inputs + op.table) for op in plan.contractions]
-    tables = sum(entries(op.table) for op in plan.contractions)
+    work = sum(entries(op.inputs) + entries(op.output) for op in plan.operations)
+    # a factor reads one old-state row of its table (it ignores the old state)
+    full = [
+        entries(op.inputs + (op.table[-1] if op.folded else op.table)) for op in plan.operations
+    ]
+    tables = sum(entries(op.table) for op in plan.operations)
     held = block or draws_per_block(8 * (passes + work), threads)
     nbytes = 8 * held * threads * (passes + work) + 40 * months * sum(full) + 8 * draws * tables
     return SizeEstimate(len(n_states), months, joint, max(full, default=joint), nbytes)
@@ -207,4 +265,5 @@ def scenario_size(scenario: Scenario, draws: int, threads: int) -> SizeEstimate:
         scenario.timeline.n_steps,
         draws,
         threads,
+        folded=folded_count(scenario),
     )

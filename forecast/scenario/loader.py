@@ -425,6 +425,20 @@ def rebuild_scenario(scenario: Scenario, data: dict[str, Any]) -> Scenario:
     return dataclasses.replace(rebuilt, text=scenario.text, bases=scenario.bases)
 
 
+def _no_questions_on_sources(check: Checker, spec: ScenarioSpec) -> None:
+    """Refuse questions and outcomes asked of a source's reports (ask of the node instead)."""
+    asked = [(("questions", i), q.node) for i, q in enumerate(spec.questions)]
+    asked += [(("outcomes", i), o.node) for i, o in enumerate(spec.outcomes)]
+    for path, node in asked:
+        if node in spec.sources:
+            check.add(
+                (*path, "node"),
+                f"'{node}' is an evidence source: its reports are not a question to forecast",
+                f"one of the nodes: {', '.join(spec.nodes)} (for '{node}', the node it reports "
+                f"on, '{spec.sources[node].reports_on}')",
+            )
+
+
 def _build(
     data: Any, lines: LineMap, path: Path, file: str, text: str, own: Path | None
 ) -> Scenario:
@@ -442,6 +456,7 @@ def _build(
         else n
         for n in nodes
     )
+    _no_questions_on_sources(check, spec)
     questions = build_questions(check, full, timeline)
     reader = EvidenceReader(full, path.parent, timeline, file, lines)
     evidence = reader.read()

@@ -8,6 +8,9 @@ from numpy.testing import assert_allclose
 
 import forecast
 from forecast.engine import ExactEngine, central_params
+from forecast.engine.kernels import loglik_and_grad
+from forecast.engine.plan import scenario_size
+from forecast.engine.slots import likelihood_pairs
 from tests.engine.brute_force import brute_force
 from tests.engine.test_exact_vs_brute_force import random_params
 from tests.paths import SCENARIOS
@@ -156,3 +159,55 @@ def test_reports_and_soft_evidence_count_only_once_known(tmp_path) -> None:
     assert sorted(e.node for e in early) == ["front", "tracker"]  # the claim is not known yet
     assert any(e.likelihood is not None for e in early)
     assert len(scenario.evidence_as_of(dt.date(2024, 3, 31))) == 3
+
+
+def test_a_source_adds_no_axis_to_the_joint(scenario) -> None:
+    engine = ExactEngine(scenario)
+    assert len(engine.plan.axes) == 1  # the front alone: the two reports are folded
+    assert [op.node for op in engine.plan.factors] == [
+        scenario.node_index["tracker"],
+        scenario.node_index["claims"],
+    ]
+    assert engine.lowered.n_joint == 3
+    assert scenario_size(scenario, draws=100, threads=1).joint == 3
+
+
+@pytest.mark.parametrize("point", range(3))
+def test_the_compiled_passes_equal_brute_force(scenario, point) -> None:
+    rng = np.random.default_rng(170 + point)
+    params = random_params(scenario, rng, 0.5)
+    engine = ExactEngine(scenario)
+    brute = brute_force(scenario, params)
+    draws = [p[None] for p in params]
+    result = engine.run_draws(draws, engine.evidence())
+    assert_allclose(result.loglik[0], brute.loglik, rtol=0, atol=1e-12)
+    for name, marginal in brute.marginals.items():
+        assert_allclose(result.marginals[name][0], marginal, rtol=0, atol=1e-12, err_msg=name)
+    assert_allclose(result.questions["holds_jan"][0], brute.marginals["front"][0][0], atol=1e-12)
+
+
+def test_the_gradient_through_a_source_matches_finite_differences(scenario) -> None:
+    engine = ExactEngine(scenario)
+    evidence = engine.evidence()
+    pairs = likelihood_pairs(evidence, engine.lowered, engine.initial_flat)
+    params = random_params(scenario, np.random.default_rng(3), 0.5)
+    loglik, grad = loglik_and_grad(engine.lowered, params, pairs, engine.initial_flat)
+    assert_allclose(loglik, engine.loglik(params, evidence), rtol=0, atol=1e-12)
+    step = 1e-6
+    for r, rule in enumerate(scenario.rules):
+        numeric = np.zeros(len(params[r]))
+        for j in range(len(params[r])):
+            up = [p.copy() for p in params]
+            up[r][j] += step
+            down = [p.copy() for p in params]
+            down[r][j] -= step
+            numeric[j] = (engine.loglik(up, evidence) - engine.loglik(down, evidence)) / (2 * step)
+        # months after the last evidence are dropped by the kernel: the gradients may differ
+        # along (1, ..., 1), the direction off the simplex (see likelihood_pairs)
+        assert_allclose(
+            grad[r] - grad[r].mean(),
+            numeric - numeric.mean(),
+            rtol=1e-5,
+            atol=1e-7,
+            err_msg=rule.name,
+        )
