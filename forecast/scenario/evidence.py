@@ -12,7 +12,8 @@ from pathlib import Path
 
 from forecast import settings
 from forecast.errors import Problem
-from forecast.scenario.schema import ScenarioSpec, SeriesEvidence
+from forecast.scenario.schema import Measure, ScenarioSpec, SeriesEvidence
+from forecast.scenario.sources import grid_cell, grid_states
 from forecast.scenario.timeline import Timeline
 from forecast.scenario.validated import EvidenceItem
 from forecast.scenario.yaml_source import LineMap
@@ -169,12 +170,19 @@ class EvidenceReader:
         return True
 
     def _reporter(
-        self, file: str, field: str, line: int | None, node: str, reported_by: str
+        self,
+        file: str,
+        field: str,
+        line: int | None,
+        node: str,
+        reported_by: str,
+        numeric: bool = False,
     ) -> str | None:
         """The node an observation informs: ``node``, or the report node of its source.
 
         A report by a declared source (``sources:``) is evidence on the source's report
-        node, so that it informs ``node`` through the source's reliability.
+        node, so that it informs ``node`` through the source's reliability or measure. A
+        measuring source's readings are numbers: only a series (``numeric``) carries them.
         """
         if not reported_by:
             return node
@@ -196,6 +204,20 @@ class EvidenceReader:
                 f"{field}.node",
                 f"source '{reported_by}' reports on '{source.reports_on}', not on '{node}'",
                 f"node: {source.reports_on} for a report by '{reported_by}'",
+                line,
+            )
+            return None
+        if (source.measures is not None) != numeric:
+            measured = source.measures is not None
+            self._problem(
+                file,
+                f"{field}.reported_by",
+                f"source '{reported_by}' "
+                + ("measures a number" if measured else "names a state")
+                + (", but this evidence names a state" if measured else ", not a number"),
+                "a series reported by a source with measures (its readings are numbers)"
+                if measured
+                else "a series binned into states (no reported_by), or a source with measures",
                 line,
             )
             return None
@@ -616,9 +638,45 @@ class EvidenceReader:
                     found = True
         return found
 
+    def _measure_of(self, index: int, series: SeriesEvidence) -> tuple[bool, Measure | None]:
+        """Whether the series' bins fit its source, and the measure of a measuring source.
+
+        A series reported by a measuring source is counted on that source's grid and has no
+        bins; any other series needs at least two.
+        """
+        key = ("evidence", "series", index, "bins")
+        source = self.spec.sources.get(series.reported_by or "")
+        measure = source.measures if source is not None else None
+        if measure is not None and series.bins:
+            self._problem(
+                self._file_of(key),
+                f"evidence.series[{index}].bins",
+                f"bins given for readings of '{series.reported_by}', which measures them on "
+                "its own grid",
+                f"no bins (sources.{series.reported_by}.measures.edges cut the readings)",
+                self.line_of(key),
+            )
+            return False, None
+        if (
+            measure is None
+            and len(series.bins) < 2
+            and (source is not None or not series.reported_by)
+        ):
+            self._problem(
+                self._file_of(key),
+                f"evidence.series[{index}].bins",
+                f"{len(series.bins)} bin(s): a series needs at least two bins, or a source "
+                "that measures it",
+                "two or more bins [{state, min, max}, ...], or reported_by a source with measures",
+                self.line_of(key) or self.line_of(("evidence", "series", index)),
+            )
+            return False, None
+        return True, measure
+
     def _series(self, index: int, series: SeriesEvidence) -> list[EvidenceItem]:
         field, key = f"evidence.series[{index}]", ("evidence", "series", index)
-        if self._overlapping_bins(index, series):
+        fits, measure = self._measure_of(index, series)
+        if not fits or self._overlapping_bins(index, series):
             return []
         opened = self._open_csv(series.file, f"{field}.file")
         if opened is None:
@@ -650,7 +708,12 @@ class EvidenceReader:
             return []
         by = (*key, "reported_by")
         target = self._reporter(
-            self._file_of(by), field, self.line_of(by), series.node, series.reported_by or ""
+            self._file_of(by),
+            field,
+            self.line_of(by),
+            series.node,
+            series.reported_by or "",
+            numeric=measure is not None,
         )
         if target is None:
             return []
@@ -712,7 +775,7 @@ class EvidenceReader:
                 if later is not None and later == date:
                     continue  # replaced on the day it became known
                 item = self._series_item(
-                    file, path, field, series, row_no, date, value, row, later, target
+                    file, path, field, series, row_no, date, value, row, later, target, measure
                 )
                 if item is None:
                     break
@@ -732,20 +795,36 @@ class EvidenceReader:
         row: dict[str, str],
         superseded_on: dt.date | None,
         target: str,
+        measure: Measure | None = None,
     ) -> EvidenceItem | None:
-        states = [b.state for b in series.bins if b.min <= value < b.max]
-        if not states:
-            self._problem(
-                file,
-                f"row {row_no}.{series.value_column}",
-                f"value {value} falls in no bin of {field}",
-                "bins that cover every value",
-                row_no,
-            )
-            return None
+        if measure is not None:
+            cell = grid_cell(measure, value)
+            if cell is None:
+                self._problem(
+                    file,
+                    f"row {row_no}.{series.value_column}",
+                    f"value {value:g} is negative; '{series.reported_by}' measures amounts",
+                    "a reading of 0 or more",
+                    row_no,
+                )
+                return None
+            states = [grid_states(measure)[cell]]
+            if not self._check(file, f"row {row_no}", row_no, series.node, [], date):
+                return None
+        else:
+            states = [b.state for b in series.bins if b.min <= value < b.max]
+            if not states:
+                self._problem(
+                    file,
+                    f"row {row_no}.{series.value_column}",
+                    f"value {value} falls in no bin of {field}",
+                    "bins that cover every value",
+                    row_no,
+                )
+                return None
+            if not self._check(file, f"row {row_no}", row_no, series.node, states[:1], date):
+                return None
         source = " | ".join(row[c] for c in series.source_columns if row[c])
-        if not self._check(file, f"row {row_no}", row_no, series.node, states[:1], date):
-            return None
         origin = f"{path.name}:{row_no}"
         self.where[origin] = (file, f"row {row_no}", row_no)
         return EvidenceItem(

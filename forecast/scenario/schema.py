@@ -7,6 +7,7 @@ configuration, ...) live in :mod:`forecast.scenario.semantics`.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import re
 from typing import Annotated, Any, Literal
@@ -107,6 +108,11 @@ Weight = Annotated[
     float,
     Field(ge=0.0, le=1e12, allow_inf_nan=False),
     _no_bool("a number from 0 to 1e12 (only the ratios between states matter)"),
+]
+Amount = Annotated[
+    float,
+    Field(ge=0.0, le=1e15, allow_inf_nan=False),
+    _no_bool("a number from 0 to 1e15"),
 ]
 Count = Annotated[
     int, Field(ge=0, le=MAX_REFERENCE_N), _no_bool(f"a whole number from 0 to {MAX_REFERENCE_N}")
@@ -490,23 +496,78 @@ class Observation(_Strict):
         return [self.state] if isinstance(self.state, str) else list(self.state)
 
 
-class SourceSpec(_Strict):
-    """An evidence source that reports a node's state, right with some probability.
+class Spread(_Strict):
+    """A positive quantity's median and interval (at the measure's credibility)."""
 
-    Its reports inform the node through its reliability, P(the report is the true state),
-    stated as a judgement and learnt in the fit; a wrong report is equally likely to be any
-    other state. Each of the node's states gets its own row of that table (learnt apart),
-    all with the same prior.
+    median: Amount
+    interval: tuple[Amount, Amount]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Spread:
+        lo, hi = self.interval
+        if not (lo < self.median < hi and self.median > 0):
+            raise SpecValueError(
+                f"median {self.median:g} must lie inside the interval [{lo:g}, {hi:g}] "
+                "and be above 0",
+                "median: 700, interval: [250, 1300] (lo < median < hi, median > 0)",
+            )
+        return self
+
+
+class Measure(_Strict):
+    """What a source's numeric readings look like in each state of the node it measures.
+
+    Per state, the reading is log-normal with the stated median and interval, times the
+    source's ``bias`` (a factor with its own median and interval, 1 when absent). Readings are
+    counted on the grid cut at ``edges`` (values below the first edge, between edges, from the
+    last edge up); each state's distribution over that grid is learnt in the fit from a
+    Dirichlet prior whose mean is the log-normal's and whose weight is ``strength`` readings.
+    """
+
+    unit: Text | None = None
+    edges: list[Amount] = Field(min_length=1, max_length=40)
+    by_state: dict[Name, Spread]
+    bias: Spread | None = None
+    strength: Annotated[float, Field(gt=0.0, le=1e4, allow_inf_nan=False)] = 20.0
+    credibility: OpenUnit = 0.9
+
+    @field_validator("edges")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if any(b <= a for a, b in itertools.pairwise(value)) or value[0] <= 0:
+            raise SpecValueError(
+                f"edges {value} must be above 0 and increasing",
+                "edges: [1, 100, 500, 1000] (each larger than the one before)",
+            )
+        return value
+
+
+class SourceSpec(_Strict):
+    """An evidence source that reports a node's state, or measures a quantity that tracks it.
+
+    With ``reliability``, its reports name a state: right with that probability (stated as a
+    judgement and learnt in the fit), else equally likely any other state; each true state
+    gets its own row of that table (learnt apart), all with the same prior. With
+    ``measures``, its readings are numbers (a ``series`` reported by it) whose distribution
+    in each state is a :class:`Measure`.
     """
 
     label: Text | None = None
     reports_on: Name
-    reliability: Judgement
+    reliability: Judgement | None = None
+    measures: Measure | None = None
     rationale: Text
 
     @model_validator(mode="after")
     def _stated(self) -> SourceSpec:
-        if self.reliability.beta is not None:
+        if (self.reliability is None) == (self.measures is None):
+            raise SpecValueError(
+                "a source needs exactly one of reliability (its reports name a state) and "
+                "measures (its readings are numbers)",
+                "reliability: {best: 0.9, interval: [0.75, 0.97]}, or measures: {edges: [...], "
+                "by_state: {<state>: {median: ..., interval: [lo, hi]}, ...}}",
+            )
+        if self.reliability is not None and self.reliability.beta is not None:
             raise SpecValueError(
                 "a source's reliability is stated as best and interval, not as beta",
                 "reliability: {best: 0.9, interval: [0.75, 0.97]} (optionally credibility)",
@@ -529,7 +590,11 @@ class Bin(_Strict):
 
 
 class SeriesEvidence(_Strict):
-    """A numeric CSV series binned into a node's states, one reading per month."""
+    """A numeric CSV series, one reading per month.
+
+    Binned into a node's states, or the readings of a measuring source (``reported_by`` a
+    source with ``measures``, and no bins).
+    """
 
     file: Text
     node: Name
@@ -537,7 +602,7 @@ class SeriesEvidence(_Strict):
     date_column: Name = "date"
     source_columns: list[Name] = Field(default_factory=lambda: ["source_name", "url"])
     include: dict[Name, str] = Field(default_factory=dict)
-    bins: list[Bin] = Field(min_length=2)
+    bins: list[Bin] = Field(default_factory=list)
     per_month: Literal["last", "first"] = "last"
     reported_by: Name | None = None
     rationale: Text
