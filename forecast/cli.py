@@ -1131,15 +1131,19 @@ def run_export(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         _error("export", f"{out} exists: give another --out, or --force to overwrite it")
         return EXIT_USAGE
-    if args.fit is not None:
-        try:
-            fit = forecast.Fit.load(args.fit, model)
-        except (FileNotFoundError, forecast.DifferentModelError) as exc:
-            _error("export", f"--fit {args.fit}: {exc}")
-            return EXIT_USAGE
-        network, what = fit.network(args.months), f"the posterior means of {args.fit.name}"
-    else:
-        network, what = model.network(args.months), "their prior means"
+    try:
+        if args.fit is not None:
+            try:
+                fit = forecast.Fit.load(args.fit, model)
+            except (FileNotFoundError, forecast.DifferentModelError) as exc:
+                _error("export", f"--fit {args.fit}: {exc}")
+                return EXIT_USAGE
+            network, what = fit.network(args.months), f"the posterior means of {args.fit.name}"
+        else:
+            network, what = model.network(args.months), "their prior means"
+    except ValueError as exc:  # a scenario no network file can state
+        _error("export", f"{args.scenario}: {exc}")
+        return EXIT_USAGE
     write_atomically({out: lambda tmp: write_network(network, tmp)})
     console.print(
         f"Wrote {_shown_path(out)}: {network.size()} variables, {network.sizeArcs()} arcs, "

@@ -94,6 +94,9 @@ MAX_HORIZON_MONTHS = 600
 """Most monthly steps from start to horizon inclusive (50 years)."""
 
 MAX_WITHIN_MONTHS = 120
+MAX_MONTHS_IN_STATE = 24
+"""Largest ``after`` of a rule's ``by_months_in_state`` step: the engine counts a node's months
+in its state up to it, which multiplies the node's axis of the joint by as much."""
 """Longest period of a rule's N-month probability (``within_months``: 10 years)."""
 
 MAX_REFERENCE_N = 1_000_000

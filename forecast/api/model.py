@@ -263,15 +263,22 @@ class ScenarioModel:
         """A new model with one rule's entry of the file changed by ``change(entry)``."""
         if rule.node in self._scenario.spec.sources:
             file = str(self._scenario.path or self._scenario.id)
+            field = (
+                "reliability" if self._scenario.spec.sources[rule.node].reliability else "measures"
+            )
             raise ScenarioError.single(
                 file,
-                f"sources.{rule.node}.reliability (rule {rule.name})",
+                f"sources.{rule.node}.{field} (rule {rule.name})",
                 f"rule {rule.name} is a row of source '{rule.node}', whose rows all come "
-                "from its one stated reliability",
-                f"edit sources.{rule.node}.reliability in the file",
+                f"from its stated {field}",
+                f"edit sources.{rule.node}.{field} in the file",
             )
         data = self._scenario.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
         entry = data["nodes"][rule.node]["transitions"][rule.index]
+        if rule.months_in_state is not None and rule.months_in_state[0] > 1:
+            # a step of the rule's by_months_in_state: its own judgements are edited
+            steps = entry["by_months_in_state"]
+            entry = next(s for s in steps if s["after"] == rule.months_in_state[0])
         before = self._edits[rule.name].before if rule.name in self._edits else copy.deepcopy(entry)
         change(entry)
         try:

@@ -15,7 +15,16 @@ import numpy as np
 from forecast.engine import forward as fw
 from forecast.engine.plan import StepPlan, scenario_plan
 from forecast.engine.static import StaticNetwork, memoryless, static_network
-from forecast.engine.tables import NodeTable, build_tables, node_tables
+from forecast.engine.tables import (
+    NodeTable,
+    build_tables,
+    collapse_states,
+    duration_caps,
+    engine_sizes,
+    expand_states,
+    initial_distribution,
+    node_tables,
+)
 from forecast.scenario.validated import EvidenceItem, Question, Scenario
 
 if TYPE_CHECKING:
@@ -58,7 +67,8 @@ def fill_folded_marginals(
             continue
         ((parent, _),) = node.parents
         i = scenario.node_index[node.name]
-        table = np.asarray(tables[i])[..., 0, :]  # (draws?, parent states, report states)
+        cap = scenario.node(parent).duration_cap  # the report ignores the months in state
+        table = np.asarray(tables[i])[..., ::cap, 0, :]  # (draws?, parent states, reports)
         weighted = table[..., None, :, :] * evidence[i][:, None, :]  # (..., months, s, k)
         total = weighted.sum(-1, keepdims=True)
         given = np.divide(weighted, total, out=np.zeros_like(weighted), where=total > 0)
@@ -203,9 +213,15 @@ def forced_state(scenario: Scenario, node: str, state: str, months: Iterable[int
     spec = scenario.node(node)
     if state not in spec.states:
         raise ValueError(f"node '{node}' has no state '{state}' (states: {', '.join(spec.states)})")
-    shape = (*(scenario.node(p).n_states for p, _ in spec.parents), spec.n_states, spec.n_states)
-    table = np.zeros(shape)
-    table[..., spec.state_index(state)] = 1.0
+    caps = duration_caps(scenario)
+    cap = caps[scenario.node_index[node]]
+    parents = [scenario.node(p).n_states * caps[scenario.node_index[p]] for p, _ in spec.parents]
+    k = spec.n_states * cap
+    table = np.zeros((*parents, k, k))
+    forced = spec.state_index(state)
+    for old in range(k):  # forced into the state: one more month in it, or its first month
+        was, held = divmod(old, cap)
+        table[..., old, forced * cap + (min(held + 1, cap - 1) if was == forced else 0)] = 1.0
     return TableOverride(scenario.node_index[node], tuple(int(t) for t in months), table)
 
 
@@ -289,10 +305,11 @@ def question_arrays(
     """The questions as arrays for the compiled :func:`forecast.engine.smoothing.smooth_draws`."""
     from forecast.engine.kernels import QuestionArrays
 
-    width = max(n.n_states for n in scenario.nodes)
-    target = np.zeros((len(questions), width))
+    sizes = engine_sizes(scenario)
+    target = np.zeros((len(questions), max(sizes)))
     for k, q in enumerate(questions):
-        target[k, : scenario.node(q.node).n_states] = target_indicator(scenario, q)
+        expanded = expand_states(target_indicator(scenario, q), scenario.node(q.node).duration_cap)
+        target[k, : expanded.shape[0]] = expanded
     return QuestionArrays(
         node=np.array([scenario.node_index[q.node] for q in questions], dtype=np.int64),
         target=target,
@@ -317,7 +334,11 @@ class ExactEngine:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.layout: list[NodeTable] = node_tables(scenario)
-        self.initials = [node.initial for node in scenario.nodes]
+        self.caps = duration_caps(scenario)
+        self.initials = [
+            initial_distribution(node, cap)
+            for node, cap in zip(scenario.nodes, self.caps, strict=True)
+        ]
         self.static: StaticNetwork | None = static_network(scenario, self.layout)
 
     @cached_property
@@ -337,7 +358,7 @@ class ExactEngine:
         """
         from forecast.engine.kernels import lower_plan
 
-        return lower_plan(self.plan, self.layout, [n.n_states for n in self.scenario.nodes])
+        return lower_plan(self.plan, self.layout, engine_sizes(self.scenario))
 
     @cached_property
     def initial_flat(self) -> np.ndarray:
@@ -345,6 +366,22 @@ class ExactEngine:
         return np.ascontiguousarray(
             fw.initial_joint(self.initials, self.plan, np).ravel(), dtype=float
         )
+
+    def engine_evidence(self, evidence: list[np.ndarray]) -> list[np.ndarray]:
+        """Per-node evidence matrices on the engine's axes (repeated over months in state).
+
+        A node that counts its months in state (:func:`forecast.engine.tables.duration_caps`)
+        has ``states * cap`` entries on its axis; evidence about its state holds for every
+        count. Other nodes' matrices are returned as they are.
+        """
+        return [
+            expand_states(np.asarray(m), cap) for m, cap in zip(evidence, self.caps, strict=True)
+        ]
+
+    def _collapsed(self, per_node: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Marginals on the engine's axes summed back to each node's states."""
+        caps = dict(zip((n.name for n in self.scenario.nodes), self.caps, strict=True))
+        return {name: collapse_states(m, caps[name]) for name, m in per_node.items()}
 
     @cached_property
     def _question_arrays(self) -> QuestionArrays:
@@ -400,17 +437,19 @@ class ExactEngine:
             if overrides
             else None
         )
-        weights = node_weights(evidence)
+        weights = node_weights(self.engine_evidence(evidence))
         norms, answers, per_node = smooth_draws(
             self.lowered,
             params,
             weights,
             self.initial_flat,
             arrays,
-            [n.n_states for n in scenario.nodes],
+            engine_sizes(scenario),
             overrides=lowered_overrides,
         )
-        marginals = {node.name: m for node, m in zip(scenario.nodes, per_node, strict=True)}
+        marginals = self._collapsed(
+            {node.name: m for node, m in zip(scenario.nodes, per_node, strict=True)}
+        )
         if any(node.is_source for node in scenario.nodes):
             fill_folded_marginals(scenario, self.tables(params), evidence, marginals)
         return ExactResult(
@@ -503,7 +542,7 @@ class ExactEngine:
         steps = self.scenario.timeline.n_steps
         per_month = month_tables(tables, overrides, steps)
         with np.errstate(divide="ignore", invalid="ignore"):
-            months = by_month(evidence, steps)
+            months = by_month(self.engine_evidence(evidence), steps)
             _, norms = fw.forward(
                 self.initials, tables, months, self.plan, np, batched, month_tables=per_month
             )
@@ -537,7 +576,7 @@ class ExactEngine:
         batched = np.ndim(params[0]) > 1 if params else False
         if evidence is None:
             evidence = evidence_matrices(scenario, ())
-        months = by_month(evidence, self.scenario.timeline.n_steps)
+        months = by_month(self.engine_evidence(evidence), self.scenario.timeline.n_steps)
         tables = self.tables(params)
         check_overrides(scenario, self.layout, overrides)
         per_month = month_tables(tables, overrides, scenario.timeline.n_steps)
@@ -561,6 +600,7 @@ class ExactEngine:
                 ],
                 axis=-2,
             )
+        marginals = self._collapsed(marginals)
         fill_folded_marginals(scenario, tables, evidence, marginals)
         answers = {}
         for q in scenario.questions if questions is None else questions:
@@ -577,7 +617,7 @@ class ExactEngine:
                     norms,
                     self.plan,
                     scenario.node_index[q.node],
-                    1.0 - target,
+                    1.0 - expand_states(target, scenario.node(q.node).duration_cap),
                     q.window_start_step,
                     q.step,
                     np,

@@ -51,6 +51,13 @@ def scenario_network(scenario: Scenario, params: list[np.ndarray], months: int |
     """
     import pyagrum as gum
 
+    counted = [n.name for n in scenario.nodes if n.duration_cap > 1]
+    if counted:
+        raise ValueError(
+            f"node(s) {', '.join(counted)} count their months in state (by_months_in_state), "
+            "which a network of one variable per node and month cannot state; export a "
+            "scenario whose rules ignore the months in state"
+        )
     tables = build_tables(node_tables(scenario), params, np)
     nodes = scenario.nodes
     bn = gum.BayesNet(scenario.id)

@@ -260,7 +260,7 @@ def scenario_size(scenario: Scenario, draws: int, threads: int) -> SizeEstimate:
     """:func:`size_estimate` of a scenario."""
     index = scenario.node_index
     return size_estimate(
-        [node.n_states for node in scenario.nodes],
+        [node.n_states * node.duration_cap for node in scenario.nodes],
         [[(index[p], lag) for p, lag in node.parents] for node in scenario.nodes],
         scenario.timeline.n_steps,
         draws,

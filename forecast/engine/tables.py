@@ -34,13 +34,66 @@ class NodeTable:
     months: tuple[int, ...]
 
 
+def duration_caps(scenario: Scenario) -> list[int]:
+    """Per node, the months in state the engine counts (1 for a node whose rules ignore them).
+
+    A node whose rules depend on its months in state (``by_months_in_state``) is carried in
+    the joint as (state, months in state) pairs, months counted up to the cap ``K`` (the last
+    step's ``after``), so its axis is ``K`` times its states: an implicit duration counter.
+    Entry ``s * K + (d - 1)`` holds state ``s`` after ``d`` months in it (``K``: ``K`` or more).
+    """
+    return [node.duration_cap for node in scenario.nodes]
+
+
+def engine_sizes(scenario: Scenario) -> list[int]:
+    """Each node's axis length in the joint: its states times its duration cap."""
+    return [
+        node.n_states * cap
+        for node, cap in zip(scenario.nodes, duration_caps(scenario), strict=True)
+    ]
+
+
+def expand_states(values: np.ndarray, cap: int) -> np.ndarray:
+    """A per-state last axis repeated over the months in state (evidence, targets)."""
+    return values if cap == 1 else np.repeat(values, cap, axis=-1)
+
+
+def collapse_states(values: np.ndarray, cap: int) -> np.ndarray:
+    """A per-(state, months in state) last axis summed back to the states (marginals)."""
+    if cap == 1:
+        return values
+    return values.reshape((*values.shape[:-1], -1, cap)).sum(-1)
+
+
+def initial_distribution(node, cap: int) -> np.ndarray:
+    """The node's initial distribution on its axis: each state at its stated months in state."""
+    if cap == 1:
+        return node.initial
+    out = np.zeros(node.n_states * cap)
+    out[np.arange(node.n_states) * cap + min(node.months_in_state, cap) - 1] = node.initial
+    return out
+
+
 def node_tables(scenario: Scenario) -> list[NodeTable]:
-    """Lay out the table of every node of a scenario."""
+    """Lay out the table of every node of a scenario.
+
+    A node with a duration cap ``K > 1`` (:func:`duration_caps`) has a table over
+    (state, months in state) pairs: staying in ``s`` after ``d`` months goes to ``d + 1``
+    (at most ``K``), a move to another state starts it at one month, and the rule that
+    applies to a cell is the one whose ``months_in_state`` holds ``d``.
+    """
     rule_ids = {r.name: k for k, r in enumerate(scenario.rules)}
+    caps = duration_caps(scenario)
     tables = []
     for ni, node in enumerate(scenario.nodes):
-        parent_sizes = [scenario.node(p).n_states for p, _ in node.parents]
-        k = node.n_states
+        cap = caps[ni]
+        parent_caps = [caps[scenario.node_index[p]] for p, _ in node.parents]
+        parent_sizes = [
+            scenario.node(p).n_states * c
+            for (p, _), c in zip(node.parents, parent_caps, strict=True)
+        ]
+        n = node.n_states
+        k = n * cap
         n_configs = int(np.prod(parent_sizes)) if parent_sizes else 1
         cells = n_configs * k
         fixed = np.zeros((cells, k))
@@ -52,21 +105,30 @@ def node_tables(scenario: Scenario) -> list[NodeTable]:
             if parent_sizes
             else np.zeros((1, 0), dtype=int)
         )
-        owner = _rule_of_cells(scenario, node, configs)
+        # the parents' states, whatever their months in state
+        configs = configs // np.array(parent_caps, dtype=int) if parent_caps else configs
+        owner = _rule_of_cells(scenario, node, configs, cap)
         free_index = {id(r): j for j, r in enumerate(free)}
         for cell in range(cells):
-            config, state = divmod(cell, k)
-            rule = node.rules[owner[config, state]] if owner[config, state] >= 0 else None
+            config, old = divmod(cell, k)
+            state, months = divmod(old, cap)  # months in state: months + 1
+            kept = state * cap + min(months + 1, cap - 1)  # where staying one more month lands
+            rule = node.rules[owner[config, old]] if owner[config, old] >= 0 else None
             # the outcome vector's first entry: staying, or a memoryless rule's pivot state
-            first = state if rule is None or rule.pivot is None else node.state_index(rule.pivot)
+            first = kept if rule is None or rule.pivot is None else node.state_index(rule.pivot)
             stay[cell, first] = 1.0
             if rule is not None and rule.fixed_outcome is not None:
-                fixed[cell] = fixed_row(rule, state, node)
+                row = fixed_row(rule, state, node)
+                fixed[cell, np.arange(n) * cap] = row
+                fixed[cell, state * cap] = 0.0
+                fixed[cell, kept] += row[state]
             elif rule is None or not rule.is_free:
-                fixed[cell, state] = 1.0
+                fixed[cell, kept] = 1.0
             else:
                 membership[cell, free_index[id(rule)]] = 1.0
-        destinations = tuple(np.eye(k)[[node.state_index(d) for d in r.destinations]] for r in free)
+        destinations = tuple(
+            np.eye(k)[[node.state_index(d) * cap for d in r.destinations]] for r in free
+        )
         tables.append(
             NodeTable(
                 node=ni,
@@ -104,15 +166,17 @@ def fixed_row(rule: Any, state: int, node: Any) -> np.ndarray:
     return row
 
 
-def _rule_of_cells(scenario: Scenario, node: Any, configs: np.ndarray) -> np.ndarray:
-    """``(configurations, states)``: the index in ``node.rules`` of the rule of each cell, or -1.
+def _rule_of_cells(scenario: Scenario, node: Any, configs: np.ndarray, cap: int = 1) -> np.ndarray:
+    """``(configurations, states * cap)``: the index in ``node.rules`` of each cell's rule, or -1.
 
     A cell is a parent configuration (a row of ``configs``, the parents' state indices) and
-    an old state; a rule owns the cells of its ``from`` states whose parents it selects
-    (``given``). Rules do not overlap (the loader refuses it); the first one written wins.
+    an old state (with its months in state when ``cap > 1``); a rule owns the cells of its
+    ``from`` states whose parents it selects (``given``) and, for a rule stepped by months in
+    state, whose months it covers. Rules do not overlap (the loader refuses it); the first
+    one written wins.
     """
     parent_names = [p for p, _ in node.parents]
-    owner = np.full((configs.shape[0], node.n_states), -1, dtype=np.int64)
+    owner = np.full((configs.shape[0], node.n_states * cap), -1, dtype=np.int64)
     for r in range(len(node.rules) - 1, -1, -1):
         rule = node.rules[r]
         chosen = np.ones(configs.shape[0], dtype=bool)
@@ -121,8 +185,11 @@ def _rule_of_cells(scenario: Scenario, node: Any, configs: np.ndarray) -> np.nda
             selected = np.zeros(len(states), dtype=bool)
             selected[[states.index(w) for w in wanted]] = True
             chosen &= selected[configs[:, parent_names.index(parent)]]
+        first, last = rule.months_in_state or (1, None)
+        months = [d for d in range(1, cap + 1) if d >= first and (last is None or d <= last)]
         for state in rule.from_states:
-            owner[chosen, node.state_index(state)] = r
+            for d in months:
+                owner[chosen, node.state_index(state) * cap + d - 1] = r
     return owner
 
 

@@ -287,6 +287,7 @@ class CompiledDensity:
     def __init__(self, engine: ExactEngine, priors: Priors) -> None:
         scenario = engine.scenario
         self.scenario = scenario
+        self.engine = engine
         self.lowered = engine.lowered
         self.initial = engine.initial_flat
         self.groups = parameter_groups(priors)
@@ -309,7 +310,9 @@ class CompiledDensity:
 
     def set_evidence(self, evidence: list[np.ndarray]) -> None:
         """Use new evidence matrices (one ``(months, states)`` array per node)."""
-        self.pairs = likelihood_pairs(evidence, self.lowered, self.initial)
+        self.pairs = likelihood_pairs(
+            self.engine.engine_evidence(evidence), self.lowered, self.initial
+        )
 
     def logp_dlogp(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Log-density (with PyMC's Jacobians and constants) and its gradient at ``x``.

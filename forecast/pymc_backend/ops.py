@@ -47,7 +47,7 @@ class EvidenceLoglik(Op):
         ):
             cached = (
                 [np.array(e) for e in evidence],
-                likelihood_pairs(evidence, self.lowered, self.initial),
+                likelihood_pairs(self.engine.engine_evidence(evidence), self.lowered, self.initial),
             )
             self._cache = cached
         return cached[1]

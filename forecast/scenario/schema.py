@@ -26,6 +26,7 @@ from pydantic import (
 from forecast.settings import (
     DEFAULT_CREDIBILITY,
     MAX_CONCENTRATION,
+    MAX_MONTHS_IN_STATE,
     MAX_REFERENCE_N,
     MAX_WITHIN_MONTHS,
     MAX_YEAR,
@@ -224,6 +225,18 @@ class ReferenceClass(_Strict):
         return self
 
 
+class DurationStep(_Strict):
+    """From ``after`` months in the from-state on, the rule's moves are judged as ``to``."""
+
+    after: Annotated[
+        int,
+        Field(ge=2, le=MAX_MONTHS_IN_STATE),
+        _no_bool(f"a whole number of months from 2 to {MAX_MONTHS_IN_STATE}"),
+    ]
+    to: dict[Name, Judgement]
+    rationale: Text | None = None
+
+
 class TransitionRule(_Strict):
     """How a node leaves a state, for the parent configurations that ``given`` selects.
 
@@ -247,6 +260,7 @@ class TransitionRule(_Strict):
     rationale: Text
     reference_class: ReferenceClass | None = None
     id: Name | None = None
+    by_months_in_state: list[DurationStep] = Field(default_factory=list, max_length=12)
 
     @field_validator("id", mode="before")
     @classmethod
@@ -398,6 +412,7 @@ class NodeSpec(_Strict):
     absorbing: list[Name] = Field(default_factory=list)
     transitions: list[TransitionRule] = Field(default_factory=list)
     cpt: ConditionalTable | None = None
+    months_in_state: PositiveInt = 1
 
     @model_validator(mode="after")
     def _table_or_rules(self) -> NodeSpec:

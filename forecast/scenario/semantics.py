@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import math
@@ -234,6 +235,49 @@ def _check_given(
     return ok
 
 
+def _check_duration_steps(
+    check: Checker, node: NodeSpec, rule: TransitionRule, path: Path_
+) -> bool:
+    """A rule's ``by_months_in_state`` steps: judged moves to the rule's own destinations."""
+    steps = rule.by_months_in_state
+    if not steps:
+        return True
+    ok = True
+    if not rule.to:
+        check.add(
+            (*path, "by_months_in_state"),
+            "steps by months in state need the rule's moves stated as judgements (to:)",
+            "a rule with from and to: {...}, not dirichlet, probabilities or stays",
+        )
+        return False
+    if any(r.memoryless for r in node.transitions):
+        check.add(
+            (*path, "by_months_in_state"),
+            "a node with a rule without from (memoryless) cannot count months in state",
+            "rules with from on every state of the node, or no by_months_in_state",
+        )
+        ok = False
+    afters = [s.after for s in steps]
+    for j, step in enumerate(steps):
+        where = (*path, "by_months_in_state", j)
+        if j and step.after <= afters[j - 1]:
+            check.add(
+                (*where, "after"),
+                f"after: {step.after} does not come after the step before it ({afters[j - 1]})",
+                "steps in increasing months: after: 2, then after: 4, ...",
+            )
+            ok = False
+        if sorted(step.to) != sorted(rule.to):
+            check.add(
+                (*where, "to"),
+                f"the step moves to {', '.join(step.to) or 'nothing'}; the rule to "
+                f"{', '.join(rule.to)}",
+                f"a judgement for each of the rule's destinations: {', '.join(rule.to)}",
+            )
+            ok = False
+    return ok
+
+
 def _check_rule(check: Checker, name: str, node: NodeSpec, index: int, spec: ScenarioSpec) -> bool:
     rule = node.transitions[index]
     path: Path_ = ("nodes", name, "transitions", index)
@@ -283,6 +327,7 @@ def _check_rule(check: Checker, name: str, node: NodeSpec, index: int, spec: Sce
             )
             ok = False
     ok &= _check_given(check, name, node, rule, path, spec)
+    ok &= _check_duration_steps(check, node, rule, path)
     if rule.reference_class is not None:
         for dest in rule.reference_class.counts:
             if dest not in rule.destinations:
@@ -506,8 +551,33 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
                 ),
                 pivot,
             )
+            steps = raw.by_months_in_state
+            if steps:
+                rule = dataclasses.replace(rule, months_in_state=(1, steps[0].after - 1))
             rules.append(rule)
             ok &= _check_unique_id(check, ("nodes", name, "transitions", index), rule, ids)
+            for j, step in enumerate(steps):
+                last = steps[j + 1].after - 1 if j + 1 < len(steps) else None
+                written = raw.model_copy(
+                    update={
+                        "to": step.to,
+                        "rationale": step.rationale or raw.rationale,
+                        "by_months_in_state": [],
+                        "reference_class": None,
+                        "id": None,
+                    }
+                )
+                rules.append(
+                    dataclasses.replace(
+                        rule,
+                        spec=written,
+                        id=f"{rule.id}@{step.after}",
+                        where=_where(
+                            check, ("nodes", name, "transitions", index, "by_months_in_state", j)
+                        ),
+                        months_in_state=(step.after, last),
+                    )
+                )
             for ci in _cells(given, len(configs), masks):
                 for state in rule.from_states:
                     if (state, ci) in covered:
@@ -553,6 +623,7 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
                 initial=initial,
                 absorbing=tuple(node.absorbing),
                 rules=tuple(rules),
+                months_in_state=node.months_in_state,
             )
         )
     return tuple(built) if ok else None

@@ -102,6 +102,11 @@ class Rule:
         For a memoryless rule (no ``from``), the state whose probability takes the place of
         "stay" in the outcome vector ``[pivot, *destinations]`` (None for a rule with
         ``from``); ``from_states`` is then every state of the node.
+    months_in_state : tuple of (int, int or None), or None
+        For a rule whose moves depend on how long the node has been in its state
+        (``by_months_in_state``): the months in state it applies to, ``(first, last)``
+        (``last`` None: from ``first`` on). A step's rule has the id ``<rule id>@<after>``.
+        None: whatever the months in state.
     """
 
     node: str
@@ -114,6 +119,7 @@ class Rule:
     id: str
     where: tuple[str | None, int | None] = (None, None)
     pivot: str | None = None
+    months_in_state: tuple[int, int | None] | None = None
 
     @property
     def name(self) -> str:
@@ -195,6 +201,12 @@ class Node:
     absorbing: tuple[str, ...]
     rules: tuple[Rule, ...]
     reports_on: str | None = None
+    months_in_state: int = 1
+
+    @property
+    def duration_cap(self) -> int:
+        """Months in state the engine counts for this node (1: its rules ignore them)."""
+        return max((r.months_in_state[0] for r in self.rules if r.months_in_state), default=1)
 
     @property
     def is_source(self) -> bool:

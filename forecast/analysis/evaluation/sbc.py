@@ -125,18 +125,22 @@ def simulate_path(engine: ExactEngine, params: list[np.ndarray], rng) -> np.ndar
     steps = scenario.timeline.n_steps
     nodes = scenario.nodes
     index = scenario.node_index
-    old = np.array([rng.choice(n.n_states, p=np.asarray(n.initial, float)) for n in nodes])
+    caps = engine.caps  # the chain runs on (state, months in state) where a node counts them
+    initials = [np.asarray(p, float) for p in engine.initials]
+    old = np.array([rng.choice(len(p), p=p) for p in initials])
     path = np.zeros((steps, len(nodes)), dtype=np.int64)
+    # the sources' reports (folded in the engine's plan) come after the nodes they report on
+    order = [*engine.plan.update_order, *(op.node for op in engine.plan.factors)]
     for t in range(steps):
         new = old.copy()
-        for i in engine.plan.update_order:
+        for i in order:
             node = nodes[i]
             parents = tuple(
                 int(new[index[p]] if lag == 0 else old[index[p]]) for p, lag in node.parents
             )
             row = np.asarray(tables[i][(*parents, int(old[i]))], dtype=float)
-            new[i] = rng.choice(node.n_states, p=row / row.sum())
-        path[t] = new
+            new[i] = rng.choice(row.shape[0], p=row / row.sum())
+        path[t] = new // np.asarray(caps)
         old = new
     return path
 
