@@ -817,7 +817,7 @@ def parse_args(argv=None):
     )
     p.add_argument(
         "--edit-rule",
-        default="talks:none[mediation=active,pressure=high]",
+        default="talks:none[mediation=active,pressure=high,us_push=inactive]",
         help="id of the rule whose prior is edited",
     )
     p.add_argument(

@@ -588,10 +588,13 @@ def run_check(path: Path) -> int:
         )
     joint = 1
     for node in scenario.nodes:
-        joint *= node.n_states
+        if not node.is_source:
+            joint *= node.n_states
+    sources = sum(1 for node in scenario.nodes if node.is_source)
     console.print(
-        f"{len(scenario.nodes)} nodes ({joint} joint states), "
-        f"{len(scenario.rules)} rule parameters, {len(scenario.evidence)} evidence "
+        f"{len(scenario.nodes) - sources} nodes ({joint} joint states)"
+        + (f" and {sources} evidence sources" if sources else "")
+        + f", {len(scenario.rules)} rule parameters, {len(scenario.evidence)} evidence "
         f"items, {len(scenario.questions)} questions."
     )
     from forecast.engine.checks import memory_text, model_size

@@ -76,26 +76,38 @@ def test_check_counts_match_the_file(kursk_check) -> None:
     spec = _yaml(KURSK)
     nodes = spec["nodes"]
     joint = math.prod(len(n.get("states", ["no", "yes"])) for n in nodes.values())
-    free = sum(
-        1 for n in nodes.values() for r in n.get("transitions", []) if not r.get("stays", False)
-    )
-    # evidence: every row of the observation table, and one reading per month of the series
-    table = pd.read_csv(ROOT / "data" / "kursk_observations.csv")
+    rules = [r for n in nodes.values() for r in n.get("transitions", [])]
+    free = sum(1 + len(r.get("by_months_in_state", [])) for r in rules if not r.get("stays"))
+    sources = spec.get("sources", {})
+    # a source's table: one rule per state of the node it reports on
+    free += sum(len(nodes[s["reports_on"]]["states"]) for s in sources.values())
+    # evidence: every row of the observation table, and one reading per month of each series
+    table = pd.concat([pd.read_csv(KURSK.parent / path) for path in spec["evidence"]["tables"]])
     territory = pd.read_csv(ROOT / "data" / "kursk_territory.csv")
-    used = territory[territory["note"].str.match(r"(TRACKER|OSINT|OFFICIAL WESTERN)")]
-    months = pd.to_datetime(used["date"]).dt.strftime("%Y-%m").nunique()
+    readings = {}
+    for series in spec["evidence"]["series"]:
+        used = territory
+        for column, pattern in series["include"].items():
+            used = used[used[column].astype(str).str.match(pattern)]
+        into = series.get("reported_by", series["node"])
+        months = pd.to_datetime(used["date"]).dt.strftime("%Y-%m").nunique()
+        readings[into] = readings.get(into, 0) + months
     # questions: the listed ones, plus one per outcome and report date (horizon included)
     dates = {str(d) for d in spec["report_dates"]} | {"2026-12-31"}
     questions = len(spec["questions"]) + len(spec["outcomes"]) * len(dates)
-    assert (joint, free, questions) == (384, 28, 27)  # hand count of the YAML, as a cross-check
+    # hand count of the YAML, as a cross-check
+    assert (joint, free, len(sources), questions) == (768, 31, 0, 27)
     line = (
-        f"{len(nodes)} nodes ({joint} joint states), {free} rule parameters, "
-        f"{len(table) + months} evidence items, {questions} questions."
+        f"{len(nodes)} nodes ({joint} joint states)"
+        + (f" and {len(sources)} evidence sources" if sources else "")
+        + f", {free} rule parameters, {len(table) + sum(readings.values())} evidence items, "
+        f"{questions} questions."
     )
-    assert line in out
+    assert line in " ".join(out.split())
     per_node = table.groupby("node").size().to_dict()
-    per_node["occupation"] = per_node.get("occupation", 0) + months
-    expected = ", ".join(f"{name} {per_node.get(name, 0)}" for name in nodes)
+    for name, count in readings.items():
+        per_node[name] = per_node.get(name, 0) + count
+    expected = ", ".join(f"{name} {per_node.get(name, 0)}" for name in [*nodes, *sources])
     assert f"Evidence per node: {expected}" in " ".join(out.split())
 
 
@@ -108,7 +120,8 @@ def test_check_prints_every_judgement_of_the_rule_table(kursk_check) -> None:
     stated = 0
     for node in _yaml(KURSK)["nodes"].values():
         for rule in node.get("transitions", []):
-            for judgement in rule.get("to", {}).values():
+            steps = [rule, *rule.get("by_months_in_state", [])]  # each step is a rule too
+            for judgement in (j for step in steps for j in step.get("to", {}).values()):
                 lo, hi = judgement["interval"]
                 cred = judgement.get("credibility", rule.get("credibility", 0.8))
                 text = f"{judgement['best']:g} [{lo:g}, {hi:g}] @{cred:g}"
@@ -117,7 +130,8 @@ def test_check_prints_every_judgement_of_the_rule_table(kursk_check) -> None:
             if "reference_class" in rule:
                 ref = rule["reference_class"]
                 assert f"{sum(ref['counts'].values())} of {ref['n']} cases" in flat
-    assert stated == 30  # 28 rules, two of them (occupation) with two destinations
+    # 31 rules, two of them (occupation) with two destinations
+    assert stated == 33
 
 
 def _derived_id(name: str, node: dict, nodes: dict, rule: dict) -> str:
@@ -139,25 +153,38 @@ def _derived_id(name: str, node: dict, nodes: dict, rule: dict) -> str:
 def test_check_lists_every_rule_with_its_id(kursk_check) -> None:
     _, out = kursk_check
     lines = out.splitlines()
-    nodes = _yaml(KURSK)["nodes"]
+    spec = _yaml(KURSK)
+    nodes = spec["nodes"]
+
+    def with_steps(name: str, node: dict, rule: dict) -> list[str]:
+        base = _derived_id(name, node, nodes, rule)
+        return [base, *(f"{base}@{s['after']}" for s in rule.get("by_months_in_state", []))]
+
     ids = [
-        _derived_id(name, node, nodes, rule)
+        rule_id
         for name, node in nodes.items()
         for rule in node.get("transitions", [])
+        for rule_id in with_steps(name, node, rule)
     ]
-    assert len(ids) == 30 and "talks:none[mediation=active,pressure=high]" in ids
+    # a source's table: one rule per true state of the node it reports on
+    ids += [
+        f"{source}_when_{state}"
+        for source, spec_of in spec.get("sources", {}).items()
+        for state in nodes[spec_of["reports_on"]]["states"]
+    ]
+    assert len(ids) == 33 and "talks:none[mediation=active,pressure=high,us_push=inactive]" in ids
     listed = [line.split()[0] for line in lines if line.split() and line.split()[0] in ids]
     assert listed[: len(ids)] == ids  # the list of every rule (stays: true ones too), in order
     assert "land_for_land: none stays, given talks=none" in out
     # the judgement table names each free rule by its id
-    free = [
+    stays = {
         _derived_id(name, node, nodes, rule)
         for name, node in nodes.items()
         for rule in node.get("transitions", [])
-        if not rule.get("stays", False)
-    ]
+        if rule.get("stays", False)
+    }
     rows = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
-    assert [r for r in rows if r] == free
+    assert [r for r in rows if r] == [i for i in ids if i not in stays]
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ MASS_ATOL = 1e-4
 # error of 1e-4 moves k by about 1e-3 relative.
 KAPPA_RTOL = 1e-3
 ESCALATION = "escalation:none[occupation=substantial|foothold,pressure=high]"
-TALKS = "talks:none[mediation=inactive,pressure=low]"
+TALKS = "talks:none[mediation=inactive,pressure=low,us_push=inactive]"
 
 FIXTURE = """\
 id: elicitation_fixture
@@ -219,7 +219,7 @@ def test_kursk_multi_destination_means(kursk, node, start, bests) -> None:
 
 def test_every_kursk_rule_gets_its_stated_mean(kursk) -> None:
     scenario, priors = kursk
-    assert len(priors.rules) == len(scenario.rules) == 28
+    assert len(priors.rules) == len(scenario.rules) == 31
     for rule, prior in zip(scenario.rules, priors.rules, strict=True):
         assert prior.rule == rule.name
         for k, (dest, judgement) in enumerate(rule.judgements.items(), start=1):

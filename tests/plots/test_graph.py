@@ -68,7 +68,10 @@ def test_causal_graph_labels_and_claims(kursk, claim_map):
         assert names[f"node_label:{node.name}"].get_text().replace("\n", " ") == node.label
     labels = {k.split(":", 1)[1]: t.get_text() for k, t in _by_gid(ax.texts, "edge_label:").items()}
     edges = causal_edges(kursk, claim_map)
-    assert labels == {f"{r.parent}->{r.child}": ", ".join(r.claims) for r in edges.itertuples()}
+    # an edge no claim of the article states (us_push -> talks) carries no label
+    assert labels == {
+        f"{r.parent}->{r.child}": ", ".join(r.claims) for r in edges.itertuples() if r.claims
+    }
     arrows = _by_gid(ax.patches, "edge:")
     assert len(arrows) == len(edges)
     same_month = [a for gid, a in arrows.items() if gid.endswith("lag0")]

@@ -26,6 +26,7 @@ from tests.paths import ROOT, TESTS
 KURSK = ROOT / "scenarios" / "kursk_2024.yaml"
 TERRITORY = ROOT / "data" / "kursk_territory.csv"
 OBSERVATIONS = ROOT / "data" / "kursk_observations.csv"
+US_PUSH = ROOT / "data" / "kursk_us_push.csv"
 TRUSTED = r"(TRACKER|OSINT|OFFICIAL WESTERN)"
 OFFICIAL_CLAIM = r"OFFICIAL (\(anonymous\) )?(UKRAINIAN|RUSSIAN)"
 
@@ -153,8 +154,10 @@ def test_every_observation_row_is_an_evidence_item(kursk) -> None:
     for item in from_table:
         row = by_line.loc[int(item.origin.split(":")[1])]
         assert (item.node, item.date, item.source) == (row["node"], row["date"], row["source"])
-    # the table and the series are all the evidence there is
-    assert len(kursk.evidence) == len(rows) + len(_expected_occupation())
+    # the tables and the series are all the evidence there is
+    us_push = _read(US_PUSH)
+    assert set(us_push["node"]) == {"us_push"}
+    assert len(kursk.evidence) == len(rows) + len(us_push) + len(_expected_occupation())
 
 
 def _as_of_dates() -> list[dt.date]:
@@ -204,7 +207,7 @@ def test_as_of_evidence_depends_only_on_rows_known_by_then(
     (tmp_path / "data").mkdir()
     shutil.copy(KURSK, tmp_path / "scenarios" / KURSK.name)
     removed = 0
-    for path, known in ((TERRITORY, "date"), (OBSERVATIONS, "reported")):
+    for path, known in ((TERRITORY, "date"), (OBSERVATIONS, "reported"), (US_PUSH, "reported")):
         rows = _read(path)
         keep = set(rows.loc[pd.to_datetime(rows[known]).dt.date <= as_of, "line"])
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True)

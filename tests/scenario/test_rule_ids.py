@@ -47,7 +47,7 @@ def test_kursk_ids_are_derived_from_node_from_and_given(kursk) -> None:
     assert ids[:3] == ["occupation:substantial", "occupation:foothold", "occupation:none"]
     # given parents in the node's parents order (talks: mediation, pressure), states in the
     # parent's state order (occupation: substantial, foothold, none)
-    assert "talks:none[mediation=active,pressure=high]" in ids
+    assert "talks:none[mediation=active,pressure=high,us_push=inactive]" in ids
     assert "pressure:high[occupation=substantial|foothold]" in ids
     assert "escalation:none[occupation=substantial|foothold,pressure=high]" in ids
     assert "land_for_land:none[talks=none]" in ids  # a stays: true rule has an id too
@@ -108,7 +108,7 @@ def test_a_written_id_wins(kursk_data) -> None:
     scenario = _from_dict(data)
     talks = scenario.node("talks").rules
     assert talks[0].id == talks[0].name == "talks_pushed" and talks[0].has_written_id
-    assert talks[1].id == "talks:none[mediation=inactive,pressure=high]"
+    assert talks[1].id == "talks:none[mediation=inactive,pressure=high,us_push=inactive]"
     priors = elicit(scenario)
     assert priors["talks_pushed"].labels == ("stay", "direct")
     assert "talks_pushed" in set(prior_table(scenario, priors)["rule"])

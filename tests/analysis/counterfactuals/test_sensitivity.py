@@ -133,8 +133,12 @@ def test_shift_mean_refuses_means_outside_the_open_interval(mean):
 
 
 def test_rule_label_names_the_move_and_the_condition(kursk):
-    talks = {r.name: r for r in kursk.rules}["talks:none[mediation=active,pressure=high]"]
-    assert rule_label(talks, "direct") == ("talks: none->direct | pressure=high, mediation=active")
+    talks = {r.name: r for r in kursk.rules}[
+        "talks:none[mediation=active,pressure=high,us_push=inactive]"
+    ]
+    assert rule_label(talks, "direct") == (
+        "talks: none->direct | us_push=inactive, pressure=high, mediation=active"
+    )
     assert rule_label({r.name: r for r in kursk.rules}["occupation:substantial"], "none") == (
         "occupation: substantial->none"
     )
