@@ -275,12 +275,16 @@ class ScenarioModel:
             )
         data = self._scenario.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
         entry = data["nodes"][rule.node]["transitions"][rule.index]
+        # the file's entry, before any edit of this rule or of its months-in-state steps
+        # (they share one entry of the file)
+        sharing = [e for e in self._edits.values() if (e.node, e.index) == (rule.node, rule.index)]
+        before = sharing[0].before if sharing else copy.deepcopy(entry)
+        edited = entry
         if rule.months_in_state is not None and rule.months_in_state[0] > 1:
             # a step of the rule's by_months_in_state: its own judgements are edited
             steps = entry["by_months_in_state"]
-            entry = next(s for s in steps if s["after"] == rule.months_in_state[0])
-        before = self._edits[rule.name].before if rule.name in self._edits else copy.deepcopy(entry)
-        change(entry)
+            edited = next(s for s in steps if s["after"] == rule.months_in_state[0])
+        change(edited)
         try:
             scenario = rebuild_scenario(self._scenario, data)
             edited_rule = next(r for r in scenario.rules if r.name == rule.name)
@@ -299,6 +303,9 @@ class ScenarioModel:
         edits.pop(rule.name, None)
         if entry != before:
             edits[rule.name] = RuleEdit(rule.node, rule.index, before, copy.deepcopy(entry))
+        for name, edit in list(edits.items()):  # a rule's steps: all now hold the whole entry
+            if name != rule.name and (edit.node, edit.index) == (rule.node, rule.index):
+                edits[name] = RuleEdit(rule.node, rule.index, before, copy.deepcopy(entry))
         return ScenarioModel(
             scenario, priors, machinery=self._machinery, origin=self.original, edits=edits
         )
@@ -326,7 +333,7 @@ class ScenarioModel:
         current = read_scenario(source)
         data = current.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
         rules = {r.name: r for r in current.rules}
-        out = []
+        out: dict[tuple[str, int], Any] = {}  # one edit per entry (a rule and its steps share one)
         for rule_id, edit in self._edits.items():
             rule = rules.get(rule_id)
             if rule is None:
@@ -335,8 +342,8 @@ class ScenarioModel:
                     f"{', '.join(rules)})"
                 )
             before = data["nodes"][rule.node]["transitions"][rule.index]
-            out.append(TransitionEdit(rule.node, rule.index, before, edit.after))
-        return out
+            out[(rule.node, rule.index)] = TransitionEdit(rule.node, rule.index, before, edit.after)
+        return list(out.values())
 
     def _source_file(self) -> Path:
         path = self._scenario.path

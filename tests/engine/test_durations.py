@@ -177,3 +177,29 @@ def test_holding_longer_raises_the_hazard(scenario) -> None:
     by_name = dict(zip((r.name for r in scenario.rules), params, strict=True))
     stays = [by_name[r][0] for r in ("hold:held", "hold:held@2", "hold:held@4")]
     assert stays[0] > stays[1] > stays[2]
+
+
+def test_a_step_and_its_rule_are_edited_and_saved_together(tmp_path) -> None:
+    """A step shares its rule's entry of the file: both edits land in it, nothing else moves."""
+    import shutil
+
+    path = tmp_path / PATH.name
+    shutil.copy(PATH, path)
+    model = forecast.ScenarioModel.from_file(path)
+    edited = model.with_judgement("hold:held@2", "lost", best=0.3, interval=(0.15, 0.5))
+    edited = edited.with_judgement("hold:held", "lost", best=0.05, interval=(0.01, 0.2))
+    assert set(edited.edits) == {"hold:held@2", "hold:held"}
+    before = path.read_text(encoding="utf-8").splitlines()
+    edited.save_in_place()
+    after = path.read_text(encoding="utf-8").splitlines()
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert len(changed) == 2, changed
+    reloaded = forecast.load_scenario(path)
+    judged = {
+        r.name: r.judgements["lost"] for r in reloaded.rules if r.name.startswith("hold:held")
+    }
+    assert (judged["hold:held"].best, judged["hold:held@2"].best, judged["hold:held@4"].best) == (
+        0.05,
+        0.3,
+        0.5,
+    )
