@@ -5,7 +5,7 @@ No sampling and no PyMC.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -52,7 +52,7 @@ def evidence_matrices(
 
 def fill_folded_marginals(
     scenario: Scenario,
-    tables: list[np.ndarray],
+    tables: Mapping[int, np.ndarray] | Sequence[np.ndarray],
     evidence: list[np.ndarray],
     marginals: dict[str, np.ndarray],
 ) -> None:
@@ -60,7 +60,8 @@ def fill_folded_marginals(
 
     A report depends on its one parent alone and nothing depends on it, so given all the
     evidence ``P(report = k) = sum_s P(parent = s) * T[s, k] e[k] / sum_j T[s, j] e[j]``.
-    ``tables`` may carry a leading axis of draws, as the parent's marginal then does.
+    ``tables`` (every node's, or the reports' by node index) may carry a leading axis of
+    draws, as the parent's marginal then does.
     """
     for node in scenario.nodes:
         if not node.is_source:
@@ -450,8 +451,13 @@ class ExactEngine:
         marginals = self._collapsed(
             {node.name: m for node, m in zip(scenario.nodes, per_node, strict=True)}
         )
-        if any(node.is_source for node in scenario.nodes):
-            fill_folded_marginals(scenario, self.tables(params), evidence, marginals)
+        reports = [i for i, node in enumerate(scenario.nodes) if node.is_source]
+        if reports:  # only the reports' tables, for every draw
+            layout = [self.layout[i] for i in reports]
+            drawn = build_tables(layout, [np.asarray(p, dtype=float) for p in params], np)
+            fill_folded_marginals(
+                scenario, dict(zip(reports, drawn, strict=True)), evidence, marginals
+            )
         return ExactResult(
             log_likelihood(norms),
             norms,
