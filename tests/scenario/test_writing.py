@@ -608,7 +608,7 @@ def test_a_write_that_does_not_read_back_as_edited_is_undone(
     ("make", "message"),
     [
         (lambda b: TransitionEdit("nope", 0, b, b), r"kursk_2024.yaml: no node 'nope'"),
-        (lambda b: TransitionEdit("talks", 9, b, b), r"talks.transitions has 6 .* index 9"),
+        (lambda b: TransitionEdit("talks", 9, b, b), r"talks.transitions has 7 .* index 9"),
         (
             lambda b: TransitionEdit("talks", 1, b, b),
             r"kursk_2024.yaml: nodes.talks.transitions\[1\] \(rule talks:none\[.*'before'.*"
