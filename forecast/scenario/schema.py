@@ -225,16 +225,67 @@ class ReferenceClass(_Strict):
         return self
 
 
+def _check_probabilities(values: dict[str, float]) -> dict[str, float]:
+    """Fixed probabilities over ``stay`` and at least one destination, adding up to 1."""
+    allowed = (
+        "probabilities over 'stay' and the destinations that add up to 1, e.g. "
+        "probabilities: {stay: 0.9, yes: 0.1}"
+    )
+    moves = [d for d in values if d != "stay"]
+    if not moves:
+        raise SpecValueError("fixed probabilities need at least one destination", allowed)
+    total = math.fsum(values.values())
+    if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
+        raise SpecValueError(f"the probabilities add up to {total:.12g}, not 1", allowed)
+    return values
+
+
+def _check_room_to_stay(to: dict[str, Judgement]) -> None:
+    """Best guesses over several destinations must leave room for staying."""
+    total = sum(j.best for j in to.values() if j.best is not None)
+    if total >= 1.0:
+        raise SpecValueError(
+            f"the best guesses of the destinations add up to {total:.3g}; "
+            "they must leave room for staying (sum < 1)",
+            "best guesses over the destinations that add up to less than 1",
+        )
+
+
 class DurationStep(_Strict):
-    """From ``after`` months in the from-state on, the rule's moves are judged as ``to``."""
+    """From ``after`` months in the from-state on, the rule's moves are ``to`` (judged) or
+    ``probabilities`` (fixed, over ``stay`` and the destinations).
+    """
 
     after: Annotated[
         int,
         Field(ge=2, le=MAX_MONTHS_IN_STATE),
         _no_bool(f"a whole number of months from 2 to {MAX_MONTHS_IN_STATE}"),
     ]
-    to: dict[Name, Judgement]
+    to: dict[Name, Judgement] = Field(default_factory=dict)
+    probabilities: dict[Name, Probability] | None = None
     rationale: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> DurationStep:
+        if bool(self.to) == (self.probabilities is not None):
+            raise SpecValueError(
+                "a step needs exactly one of: to (judgements per destination state) or "
+                "probabilities (fixed values over 'stay' and the destinations)",
+                "to: {<destination>: {best: ..., interval: [..., ...]}} or "
+                "probabilities: {stay: ..., <destination>: ...}",
+            )
+        if self.probabilities is not None:
+            _check_probabilities(self.probabilities)
+        if len(self.to) > 1:
+            _check_room_to_stay(self.to)
+        return self
+
+    @property
+    def destinations(self) -> list[str]:
+        """Destination states, in the order written."""
+        if self.probabilities is not None:
+            return [s for s in self.probabilities if s != "stay"]
+        return list(self.to)
 
 
 class TransitionRule(_Strict):
@@ -314,13 +365,7 @@ class TransitionRule(_Strict):
                 "reference_class only on a rule with to or dirichlet",
             )
         if len(self.to) > 1:
-            total = sum(j.best for j in self.to.values() if j.best is not None)
-            if total >= 1.0:
-                raise SpecValueError(
-                    f"the best guesses of the destinations add up to {total:.3g}; "
-                    "they must leave room for staying (sum < 1)",
-                    "best guesses over the destinations that add up to less than 1",
-                )
+            _check_room_to_stay(self.to)
         return self
 
     def _memoryless_form(self) -> None:
@@ -357,19 +402,7 @@ class TransitionRule(_Strict):
     @field_validator("probabilities")
     @classmethod
     def _probabilities_add_up(cls, values: dict[str, float] | None) -> dict[str, float] | None:
-        if values is None:
-            return None
-        allowed = (
-            "probabilities over 'stay' and the destinations that add up to 1, e.g. "
-            "probabilities: {stay: 0.9, yes: 0.1}"
-        )
-        moves = [d for d in values if d != "stay"]
-        if not moves:
-            raise SpecValueError("fixed probabilities need at least one destination", allowed)
-        total = math.fsum(values.values())
-        if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
-            raise SpecValueError(f"the probabilities add up to {total:.12g}, not 1", allowed)
-        return values
+        return None if values is None else _check_probabilities(values)
 
     @property
     def from_states(self) -> list[str]:

@@ -238,16 +238,21 @@ def _check_given(
 def _check_duration_steps(
     check: Checker, node: NodeSpec, rule: TransitionRule, path: Path_
 ) -> bool:
-    """A rule's ``by_months_in_state`` steps: judged moves to the rule's own destinations."""
+    """A rule's ``by_months_in_state`` steps: judged or fixed moves to the rule's destinations.
+
+    A rule that stays (``stays: true``) until its first step lets the steps name the
+    destinations (the same in every step): an event that cannot come before a date.
+    """
     steps = rule.by_months_in_state
     if not steps:
         return True
     ok = True
-    if not rule.to:
+    if rule.dirichlet is not None:
         check.add(
             (*path, "by_months_in_state"),
-            "steps by months in state need the rule's moves stated as judgements (to:)",
-            "a rule with from and to: {...}, not dirichlet, probabilities or stays",
+            "steps by months in state need the rule's moves stated as judgements (to:), "
+            "fixed probabilities or stays: true",
+            "a rule with from and to: {...}, probabilities: {...} or stays: true, not dirichlet",
         )
         return False
     if any(r.memoryless for r in node.transitions):
@@ -258,8 +263,12 @@ def _check_duration_steps(
         )
         ok = False
     afters = [s.after for s in steps]
+    # the destinations every step moves to: the rule's, or the first step's after a stay
+    wanted = rule.destinations if not rule.stays else steps[0].destinations
+    whose = "the rule" if not rule.stays else "the first step"
     for j, step in enumerate(steps):
         where = (*path, "by_months_in_state", j)
+        field = "to" if step.to else "probabilities"
         if j and step.after <= afters[j - 1]:
             check.add(
                 (*where, "after"),
@@ -267,14 +276,24 @@ def _check_duration_steps(
                 "steps in increasing months: after: 2, then after: 4, ...",
             )
             ok = False
-        if sorted(step.to) != sorted(rule.to):
+        if sorted(step.destinations) != sorted(wanted):
             check.add(
-                (*where, "to"),
-                f"the step moves to {', '.join(step.to) or 'nothing'}; the rule to "
-                f"{', '.join(rule.to)}",
-                f"a judgement for each of the rule's destinations: {', '.join(rule.to)}",
+                (*where, field),
+                f"the step moves to {', '.join(step.destinations) or 'nothing'}; {whose} to "
+                f"{', '.join(wanted)}",
+                f"a move to each of {whose}'s destinations: {', '.join(wanted)}",
             )
             ok = False
+        for dest in step.destinations if rule.stays and not j else ():
+            if dest not in node.states or dest in rule.from_states:
+                check.add(
+                    (*where, field, dest),
+                    f"unknown destination state '{dest}'"
+                    if dest not in node.states
+                    else f"'{dest}' is also a from-state of this rule",
+                    f"one of: {_states_text([s for s in node.states if s not in rule.from_states])}",
+                )
+                ok = False
     return ok
 
 
@@ -560,7 +579,9 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
                 last = steps[j + 1].after - 1 if j + 1 < len(steps) else None
                 written = raw.model_copy(
                     update={
-                        "to": step.to,
+                        "to": dict(step.to),
+                        "probabilities": step.probabilities,
+                        "stays": False,
                         "rationale": step.rationale or raw.rationale,
                         "by_months_in_state": [],
                         "reference_class": None,
@@ -571,6 +592,7 @@ def build_nodes(check: Checker, spec: ScenarioSpec) -> tuple[Node, ...] | None:
                     dataclasses.replace(
                         rule,
                         spec=written,
+                        destinations=tuple(written.destinations),
                         id=f"{rule.id}@{step.after}",
                         where=_where(
                             check, ("nodes", name, "transitions", index, "by_months_in_state", j)

@@ -23,6 +23,7 @@ from tests.engine.brute_force import monthly_move
 from tests.paths import SCENARIOS
 
 PATH = SCENARIOS / "duration_chain.yaml"
+SCHEDULED = SCENARIOS / "scheduled_event.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +87,11 @@ def enumerate_paths(scenario, params, evidence=None, forced=None):
                     move = np.eye(node.n_states)[node.state_index(forced[1])]
                 else:
                     rule = _rule(node, state, parents, months[i])
-                    if rule is None or state in node.absorbing:
+                    if rule is None or state in node.absorbing or not rule.destinations:
                         move = np.eye(node.n_states)[before[i]]
                     else:
-                        move = monthly_move(rule, by_name[rule.name], node, before[i])
+                        q = by_name[rule.name] if rule.is_free else rule.fixed_outcome
+                        move = monthly_move(rule, q, node, before[i])
                 p *= move[after[i]]
                 for item in seen.get((node.name, t), ()):
                     p *= 1.0 if node.states[after[i]] in item.states else 0.0
@@ -143,9 +145,7 @@ def test_the_joint_grows_by_the_caps(scenario) -> None:
     assert scenario_size(scenario, draws=10, threads=1).joint == 48
 
 
-@pytest.mark.parametrize("point", range(3))
-def test_a_duration_hazard_equals_enumeration(scenario, point) -> None:
-    params = list(_points(scenario))[point]
+def _equals_enumeration(scenario, params) -> None:
     loglik, marginals, answers = enumerate_paths(scenario, params)
     engine = ExactEngine(scenario)
     for result, pick in (
@@ -157,6 +157,50 @@ def test_a_duration_hazard_equals_enumeration(scenario, point) -> None:
             assert_allclose(pick(result.marginals[name]), marginal, rtol=0, atol=1e-12)
         for qid, p in answers.items():
             assert_allclose(pick(result.questions[qid]), p, rtol=0, atol=1e-12, err_msg=qid)
+
+
+@pytest.mark.parametrize("point", range(3))
+def test_a_duration_hazard_equals_enumeration(scenario, point) -> None:
+    _equals_enumeration(scenario, list(_points(scenario))[point])
+
+
+@pytest.fixture(scope="module")
+def scheduled():
+    return forecast.load_scenario(SCHEDULED)
+
+
+def test_a_scheduled_event_stays_until_its_step(scheduled) -> None:
+    rules = {r.name: r for n in scheduled.nodes for r in n.rules}
+    assert rules["vote:pending"].destinations == () and rules["vote:pending"].months_in_state == (
+        1,
+        2,
+    )
+    assert rules["vote:pending@3"].destinations == ("won", "lost")
+    assert rules["vote:pending@3"].is_free
+    assert not rules["vote:won@2"].is_free
+    assert list(rules["vote:won@2"].fixed_outcome) == [0.0, 1.0]
+    assert [r.name for r in scheduled.rules if r.node == "vote"] == ["vote:pending@3"]
+
+
+@pytest.mark.parametrize("point", range(3))
+def test_a_scheduled_event_equals_enumeration(scheduled, point) -> None:
+    _equals_enumeration(scheduled, list(_points(scheduled))[point])
+
+
+def test_the_winner_is_seated_on_the_date_and_not_before(scheduled) -> None:
+    """Pending for 2 months at the start: no count in January, the count in February (its
+    third month), and a winner seated exactly two months after the win, never earlier."""
+    engine = ExactEngine(scheduled)
+    means = elicit(scheduled).means()
+    result = engine.run(means, engine.evidence())
+    vote = dict(zip(scheduled.node("vote").states, result.marginals["vote"].T, strict=True))
+    count = dict(zip(("stay", "won", "lost"), means[0], strict=True))
+    assert_allclose(vote["pending"][0], 1.0, atol=1e-12)
+    assert_allclose([vote["won"][1], vote["lost"][1]], [count["won"], count["lost"]], atol=1e-12)
+    assert_allclose(vote["seated"][:3], 0.0, atol=0)
+    assert_allclose(vote["seated"][3], vote["won"][1], atol=1e-12)
+    late = count["stay"] * count["won"]
+    assert_allclose(vote["seated"][4], vote["won"][1] + late, atol=1e-12)
 
 
 def test_forcing_a_counted_node_equals_enumeration(scenario) -> None:
