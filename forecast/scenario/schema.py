@@ -252,8 +252,9 @@ def _check_room_to_stay(to: dict[str, Judgement]) -> None:
 
 
 class DurationStep(_Strict):
-    """From ``after`` months in the from-state on, the rule's moves are ``to`` (judged) or
-    ``probabilities`` (fixed, over ``stay`` and the destinations).
+    """From ``after`` months in the from-state on, the rule's moves are given anew.
+
+    As ``to`` (judged) or ``probabilities`` (fixed, over ``stay`` and the destinations).
     """
 
     after: Annotated[

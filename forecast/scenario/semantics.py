@@ -284,6 +284,7 @@ def _check_duration_steps(
                 f"a move to each of {whose}'s destinations: {', '.join(wanted)}",
             )
             ok = False
+        others = [s for s in node.states if s not in rule.from_states]
         for dest in step.destinations if rule.stays and not j else ():
             if dest not in node.states or dest in rule.from_states:
                 check.add(
@@ -291,7 +292,7 @@ def _check_duration_steps(
                     f"unknown destination state '{dest}'"
                     if dest not in node.states
                     else f"'{dest}' is also a from-state of this rule",
-                    f"one of: {_states_text([s for s in node.states if s not in rule.from_states])}",
+                    f"one of: {_states_text(others)}",
                 )
                 ok = False
     return ok
