@@ -266,6 +266,7 @@ def _check_duration_steps(
     # the destinations every step moves to: the rule's, or the first step's after a stay
     wanted = rule.destinations if not rule.stays else steps[0].destinations
     whose = "the rule" if not rule.stays else "the first step"
+    others = [s for s in node.states if s not in rule.from_states]
     for j, step in enumerate(steps):
         where = (*path, "by_months_in_state", j)
         field = "to" if step.to else "probabilities"
@@ -284,7 +285,6 @@ def _check_duration_steps(
                 f"a move to each of {whose}'s destinations: {', '.join(wanted)}",
             )
             ok = False
-        others = [s for s in node.states if s not in rule.from_states]
         for dest in step.destinations if rule.stays and not j else ():
             if dest not in node.states or dest in rule.from_states:
                 check.add(
