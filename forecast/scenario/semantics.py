@@ -235,6 +235,37 @@ def _check_given(
     return ok
 
 
+def _check_destinations(
+    check: Checker,
+    path: Path_,
+    destinations: list[str],
+    node: NodeSpec,
+    rule: TransitionRule,
+    listed: list[str],
+) -> bool:
+    """Destinations are states of the node other than the rule's from-states.
+
+    ``listed``: the states an unknown destination's message offers instead.
+    """
+    ok = True
+    for dest in destinations:
+        if dest not in node.states:
+            check.add(
+                (*path, dest),
+                f"unknown destination state '{dest}'",
+                f"one of: {_states_text(listed)}",
+            )
+            ok = False
+        elif dest in rule.from_states:
+            check.add(
+                (*path, dest),
+                f"'{dest}' is also a from-state of this rule",
+                "destinations other than the from-state(s)",
+            )
+            ok = False
+    return ok
+
+
 def _check_duration_steps(
     check: Checker, node: NodeSpec, rule: TransitionRule, path: Path_
 ) -> bool:
@@ -285,16 +316,8 @@ def _check_duration_steps(
                 f"a move to each of {whose}'s destinations: {', '.join(wanted)}",
             )
             ok = False
-        for dest in step.destinations if rule.stays and not j else ():
-            if dest not in node.states or dest in rule.from_states:
-                check.add(
-                    (*where, field, dest),
-                    f"unknown destination state '{dest}'"
-                    if dest not in node.states
-                    else f"'{dest}' is also a from-state of this rule",
-                    f"one of: {_states_text(others)}",
-                )
-                ok = False
+        if rule.stays and not j:
+            ok &= _check_destinations(check, (*where, field), step.destinations, node, rule, others)
     return ok
 
 
@@ -328,24 +351,8 @@ def _check_rule(check: Checker, name: str, node: NodeSpec, index: int, spec: Sce
                 "a state not listed under absorbing",
             )
             ok = False
-    for dest in rule.destinations:
-        field = next(
-            (f for f in ("dirichlet", "probabilities") if getattr(rule, f) is not None), "to"
-        )
-        if dest not in node.states:
-            check.add(
-                (*path, field, dest),
-                f"unknown destination state '{dest}'",
-                f"one of: {_states_text(states)}",
-            )
-            ok = False
-        elif dest in rule.from_states:
-            check.add(
-                (*path, field, dest),
-                f"'{dest}' is also a from-state of this rule",
-                "destinations other than the from-state(s)",
-            )
-            ok = False
+    field = next((f for f in ("dirichlet", "probabilities") if getattr(rule, f) is not None), "to")
+    ok &= _check_destinations(check, (*path, field), rule.destinations, node, rule, states)
     ok &= _check_given(check, name, node, rule, path, spec)
     ok &= _check_duration_steps(check, node, rule, path)
     if rule.reference_class is not None:
