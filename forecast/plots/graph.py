@@ -47,6 +47,17 @@ def _wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width, break_on_hyphens=False) or [text]
 
 
+def _text_width(text: str) -> float:
+    """Width in inches of ``text`` at the graph's font size, from the font's glyph metrics."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    width, _, _ = TextToPath().get_text_width_height_descent(
+        text, FontProperties(size=FONT), ismath=False
+    )
+    return width / 72
+
+
 def _edge_path(points: tuple[tuple[float, float], ...]) -> tuple[Path, list[tuple]]:
     """A smooth path through the waypoints: curves between layers, lines through slots."""
     verts = [points[0]]
@@ -366,12 +377,17 @@ def plot_belief_graph(
     step = scenario.timeline.step_of(month)
     month_label = scenario.timeline.month_label(step)
     texts = {n.name: _wrap(n.label, wrap) for n in scenario.nodes}
-    row_h, width = 0.22, 2.5
+    row_h = 0.22
+    # the state names' column fits the longest name, so a box never clips one
+    bar_x0 = max(1.0, max(_text_width(s) for n in scenario.nodes for s in n.states) + 0.17)
+    value_w = 0.05 + _text_width("0.00") + 0.1
+    # boxes stay 2.5 in wide where the bars keep 0.8 in; longer names widen every box
+    bar_w = max(0.8, min(1.05, 2.5 - bar_x0 - value_w))
+    width = bar_x0 + bar_w + value_w
     sizes = {
         n.name: (width, 0.14 + LINE * len(texts[n.name]) + 0.06 + row_h * n.n_states + 0.08)
         for n in scenario.nodes
     }
-    bar_x0, bar_w = 1.0, 1.05
     role = "prior" if group == "prior" else "posterior"
     colour = PALETTE[role]
 

@@ -1,6 +1,7 @@
 """A fixed layered (Sugiyama-style) layout of a scenario's causal graph, top to bottom.
 
-Every node goes in the layer of its longest path from a node without parents; an edge that
+Every node goes in the layer of its longest path from a node without parents, then moves down
+next to its nearest child where that shortens its edges (a side chain); an edge that
 spans several layers is routed through reserved slots ("dummies") so that it never crosses a
 node box; the order within each layer is chosen by barycentre sweeps that reduce crossings,
 and x positions by averaging two packings that respect the order and the gaps. Everything is
@@ -101,6 +102,25 @@ def _place(desired: list[float], seps: list[float]) -> list[float]:
     return [(a + b) / 2 for a, b in zip(left, right, strict=True)]
 
 
+def _sink_towards_children(dag: nx.DiGraph, layer_of: dict[str, int], rank: dict[str, int]) -> None:
+    """Move nodes down to the layer just above their nearest child where that saves slots.
+
+    Longest-path layering puts every node without parents in the top layer, so a side chain
+    (e.g. an election feeding a push feeding talks) would run long edges down the whole
+    graph and widen every layer it passes. Bottom up, a node with at least as many children
+    as parents moves to the lowest layer its parents allow: its out-edges shorten by as much
+    as its in-edges lengthen, or more, so no edge gains dummies overall.
+    """
+    for name in reversed(list(nx.lexicographical_topological_sort(dag, key=lambda n: rank[n]))):
+        children = list(dag.successors(name))
+        if not children or len(children) < dag.in_degree(name):
+            continue
+        lowest = min(layer_of[c] for c in children) - 1
+        highest = max((layer_of[p] + 1 for p in dag.predecessors(name)), default=0)
+        if lowest > layer_of[name] and lowest >= highest:
+            layer_of[name] = lowest
+
+
 def layered_layout(
     scenario: Scenario,
     sizes: Mapping[str, tuple[float, float]],
@@ -147,6 +167,7 @@ def layered_layout(
     layer_of: dict[str, int] = {}
     for name in nx.lexicographical_topological_sort(dag, key=lambda n: rank[n]):
         layer_of[name] = max((layer_of[p] + 1 for p in dag.predecessors(name)), default=0)
+    _sink_towards_children(dag, layer_of, rank)
     chains: dict[tuple[str, str], list[str]] = {}
     succ: dict[str, list[str]] = {n: [] for n in names}
     pred: dict[str, list[str]] = {n: [] for n in names}
