@@ -52,33 +52,6 @@ def test_long_edges_pass_beside_every_box(kursk):
     assert len(layout.dummies[("occupation", "land_for_land")]) == 5
 
 
-def test_a_side_chain_sits_just_above_the_node_it_feeds(kursk):
-    """us_president -> us_push -> talks has no parent above it: the chain moves down beside
-    talks' other parents instead of running slots down from the top layer."""
-    sizes = {n.name: (1.7, 0.7) for n in kursk.nodes}
-    layout = layered_layout(kursk, sizes)
-    layer = {item: k for k, items in enumerate(layout.layers) for item in items}
-    assert layer["us_push"] == layer["talks"] - 1
-    assert layer["us_president"] == layer["us_push"] - 1
-    assert not layout.dummies[("us_president", "us_push")]
-    assert not layout.dummies[("us_push", "talks")]
-    assert layer["occupation"] == 0  # a source with children near the top stays there
-
-
-def test_belief_graph_boxes_fit_the_longest_state_name(kursk):
-    from forecast.pymc_backend.fitting import ScenarioFitter
-
-    prior = ScenarioFitter(kursk).prior_draws(seed=1, size=20)
-    fig = plot_belief_graph(prior, kursk, "2025-03", group="prior")
-    ax = fig.axes[0]
-    fig.canvas.draw()
-    boxes = _extents(fig, _by_gid(ax.patches, "node:").values())
-    labels = _by_gid(ax.texts, "state_label:us_president:trump_in_office")
-    (label,) = labels.values()
-    extent = label.get_window_extent(fig.canvas.get_renderer())
-    assert boxes["node:us_president"].x0 < extent.x0
-
-
 def _extents(fig, items):
     renderer = fig.canvas.get_renderer()
     return {str(i.get_gid()): i.get_window_extent(renderer) for i in items}
