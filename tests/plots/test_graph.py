@@ -5,6 +5,7 @@ import pytest
 from matplotlib.text import Text
 from numpy.testing import assert_allclose
 
+import forecast
 from forecast.analysis.summaries import causal_edges, state_probabilities
 from forecast.plots import layered_layout, plot_belief_graph, plot_causal_graph
 from forecast.plots.checks import figure_problems, role_colours
@@ -50,6 +51,67 @@ def test_long_edges_pass_beside_every_box(kursk):
                 x0, y0, x1, y1 = layout.box(node.name)
                 assert not (x0 < x < x1 and y0 <= y <= y1), (edge, node.name)
     assert len(layout.dummies[("occupation", "land_for_land")]) == 5
+
+
+SIDE_CHAIN = """
+id: side_chain
+title: A chain of four with a side chain of two into its last node
+source: {citation: "Test fixture"}
+author: tests
+priors_set_on: 2024-01-15
+start: 2024-01
+horizon: 2024-03
+nodes:
+  a: {description: x, BINARY}
+  b: {description: x, parents: {a: 1}, BINARY}
+  c: {description: x, parents: {b: 1}, BINARY}
+  d: {description: x, parents: {c: 1, s2: 1}, BINARY}
+  s1:
+    description: x
+    absorbing: [a_state_name_longer_than_the_column]
+    states: ["no", a_state_name_longer_than_the_column]
+    initial: "no"
+    transitions:
+      - from: "no"
+        to: {a_state_name_longer_than_the_column: {best: 0.2, interval: [0.1, 0.4]}}
+        rationale: r
+  s2: {description: x, parents: {s1: 1}, BINARY}
+"""
+RULE = '{from: "no", to: {"yes": {best: 0.2, interval: [0.1, 0.4]}}, rationale: r}'
+BINARY = f'states: ["no", "yes"], initial: "no", absorbing: ["yes"], transitions: [{RULE}]'
+
+
+@pytest.fixture(scope="module")
+def side_chain(tmp_path_factory):
+    path = tmp_path_factory.mktemp("side_chain") / "side_chain.yaml"
+    path.write_text(SIDE_CHAIN.replace("BINARY", BINARY), encoding="utf-8")
+    return forecast.load_scenario(path)
+
+
+def test_a_side_chain_sits_just_above_the_node_it_feeds(side_chain):
+    """s1 -> s2 -> d has no parent above it: the chain moves down beside d's other parent
+    instead of running slots down from the top layer."""
+    sizes = {n.name: (1.7, 0.7) for n in side_chain.nodes}
+    layout = layered_layout(side_chain, sizes)
+    layer = {item: k for k, items in enumerate(layout.layers) for item in items}
+    assert [layer[n] for n in "abcd"] == [0, 1, 2, 3]
+    assert (layer["s1"], layer["s2"]) == (1, 2)
+    assert not layout.dummies[("s1", "s2")]
+    assert not layout.dummies[("s2", "d")]
+
+
+def test_belief_graph_boxes_fit_the_longest_state_name(side_chain):
+    from forecast.pymc_backend.fitting import ScenarioFitter
+
+    prior = ScenarioFitter(side_chain).prior_draws(seed=1, size=20)
+    fig = plot_belief_graph(prior, side_chain, "2024-03", group="prior")
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    boxes = _extents(fig, _by_gid(ax.patches, "node:").values())
+    (label,) = _by_gid(ax.texts, "state_label:s1:a_state_name_longer_than_the_column").values()
+    extent = label.get_window_extent(fig.canvas.get_renderer())
+    assert boxes["node:s1"].x0 < extent.x0
+    assert figure_problems(fig) == []
 
 
 def _extents(fig, items):
