@@ -102,7 +102,7 @@ def _place(desired: list[float], seps: list[float]) -> list[float]:
     return [(a + b) / 2 for a, b in zip(left, right, strict=True)]
 
 
-def _sink_towards_children(dag: nx.DiGraph, layer_of: dict[str, int], rank: dict[str, int]) -> None:
+def _sink_towards_children(dag: nx.DiGraph, order: list[str], layer_of: dict[str, int]) -> None:
     """Move nodes down to the layer just above their nearest child where that saves slots.
 
     Longest-path layering puts every node without parents in the top layer, so a side chain
@@ -111,7 +111,7 @@ def _sink_towards_children(dag: nx.DiGraph, layer_of: dict[str, int], rank: dict
     as parents moves to the lowest layer its parents allow: its out-edges shorten by as much
     as its in-edges lengthen, or more, so no edge gains dummies overall.
     """
-    for name in reversed(list(nx.lexicographical_topological_sort(dag, key=lambda n: rank[n]))):
+    for name in reversed(order):
         children = list(dag.successors(name))
         if not children or len(children) < dag.in_degree(name):
             continue
@@ -165,9 +165,10 @@ def layered_layout(
             dag.add_edge(*edge)
             oriented[(parent, node.name)] = edge
     layer_of: dict[str, int] = {}
-    for name in nx.lexicographical_topological_sort(dag, key=lambda n: rank[n]):
+    order = list(nx.lexicographical_topological_sort(dag, key=lambda n: rank[n]))
+    for name in order:
         layer_of[name] = max((layer_of[p] + 1 for p in dag.predecessors(name)), default=0)
-    _sink_towards_children(dag, layer_of, rank)
+    _sink_towards_children(dag, order, layer_of)
     chains: dict[tuple[str, str], list[str]] = {}
     succ: dict[str, list[str]] = {n: [] for n in names}
     pred: dict[str, list[str]] = {n: [] for n in names}

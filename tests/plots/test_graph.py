@@ -10,6 +10,7 @@ from forecast.analysis.summaries import causal_edges, state_probabilities
 from forecast.plots import layered_layout, plot_belief_graph, plot_causal_graph
 from forecast.plots.checks import figure_problems, role_colours
 from forecast.plots.style import MIN_FONT_PT, ROLE_COLOURS, role_of
+from tests.paths import TESTS
 
 
 def _boxes_overlap(a, b) -> bool:
@@ -53,39 +54,9 @@ def test_long_edges_pass_beside_every_box(kursk):
     assert len(layout.dummies[("occupation", "land_for_land")]) == 5
 
 
-SIDE_CHAIN = """
-id: side_chain
-title: A chain of four with a side chain of two into its last node
-source: {citation: "Test fixture"}
-author: tests
-priors_set_on: 2024-01-15
-start: 2024-01
-horizon: 2024-03
-nodes:
-  a: {description: x, BINARY}
-  b: {description: x, parents: {a: 1}, BINARY}
-  c: {description: x, parents: {b: 1}, BINARY}
-  d: {description: x, parents: {c: 1, s2: 1}, BINARY}
-  s1:
-    description: x
-    absorbing: [a_state_name_longer_than_the_column]
-    states: ["no", a_state_name_longer_than_the_column]
-    initial: "no"
-    transitions:
-      - from: "no"
-        to: {a_state_name_longer_than_the_column: {best: 0.2, interval: [0.1, 0.4]}}
-        rationale: r
-  s2: {description: x, parents: {s1: 1}, BINARY}
-"""
-RULE = '{from: "no", to: {"yes": {best: 0.2, interval: [0.1, 0.4]}}, rationale: r}'
-BINARY = f'states: ["no", "yes"], initial: "no", absorbing: ["yes"], transitions: [{RULE}]'
-
-
 @pytest.fixture(scope="module")
-def side_chain(tmp_path_factory):
-    path = tmp_path_factory.mktemp("side_chain") / "side_chain.yaml"
-    path.write_text(SIDE_CHAIN.replace("BINARY", BINARY), encoding="utf-8")
-    return forecast.load_scenario(path)
+def side_chain():
+    return forecast.load_scenario(TESTS / "scenarios" / "side_chain.yaml")
 
 
 def test_a_side_chain_sits_just_above_the_node_it_feeds(side_chain):
