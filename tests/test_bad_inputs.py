@@ -192,7 +192,7 @@ def test_memory_limit_is_a_setting(monkeypatch) -> None:
 
 def test_kursk_is_small() -> None:
     size = model_size(forecast.load_scenario(TESTS.parent / "scenarios" / "kursk_2024.yaml"))
-    assert size.nodes == 9 and size.joint == 768
+    assert size.nodes == 10 and size.joint == 9216  # 3,072 states, the count axis x3
     assert size.nbytes < 2**30
 
 

@@ -77,7 +77,12 @@ def test_check_counts_match_the_file(kursk_check) -> None:
     nodes = spec["nodes"]
     joint = math.prod(len(n.get("states", ["no", "yes"])) for n in nodes.values())
     rules = [r for n in nodes.values() for r in n.get("transitions", [])]
-    free = sum(1 + len(r.get("by_months_in_state", [])) for r in rules if not r.get("stays"))
+    # a rule with a prior, and each of its steps with a prior (`to`); fixed moves have none
+    free = sum(
+        (not r.get("stays") and "probabilities" not in r)
+        + sum("to" in step for step in r.get("by_months_in_state", []))
+        for r in rules
+    )
     sources = spec.get("sources", {})
     # a source's table: one rule per state of the node it reports on
     free += sum(len(nodes[s["reports_on"]]["states"]) for s in sources.values())
@@ -96,7 +101,7 @@ def test_check_counts_match_the_file(kursk_check) -> None:
     dates = {str(d) for d in spec["report_dates"]} | {"2026-12-31"}
     questions = len(spec["questions"]) + len(spec["outcomes"]) * len(dates)
     # hand count of the YAML, as a cross-check
-    assert (joint, free, len(sources), questions) == (768, 32, 0, 27)
+    assert (joint, free, len(sources), questions) == (3072, 34, 0, 27)
     line = (
         f"{len(nodes)} nodes ({joint} joint states)"
         + (f" and {len(sources)} evidence sources" if sources else "")
@@ -130,8 +135,9 @@ def test_check_prints_every_judgement_of_the_rule_table(kursk_check) -> None:
             if "reference_class" in rule:
                 ref = rule["reference_class"]
                 assert f"{sum(ref['counts'].values())} of {ref['n']} cases" in flat
-    # 32 rules, two of them (occupation) with two destinations
-    assert stated == 34
+    # 34 rules with a prior, three of them (occupation, the election count) with two
+    # destinations
+    assert stated == 37
 
 
 def _derived_id(name: str, node: dict, nodes: dict, rule: dict) -> str:
@@ -172,19 +178,26 @@ def test_check_lists_every_rule_with_its_id(kursk_check) -> None:
         for source, spec_of in spec.get("sources", {}).items()
         for state in nodes[spec_of["reports_on"]]["states"]
     ]
-    assert len(ids) == 34 and "talks:none[mediation=active,pressure=high,us_push=inactive]" in ids
+    assert len(ids) == 39 and "talks:none[mediation=active,pressure=high,us_push=inactive]" in ids
     listed = [line.split()[0] for line in lines if line.split() and line.split()[0] in ids]
     assert listed[: len(ids)] == ids  # the list of every rule (stays: true ones too), in order
     assert "land_for_land: none stays, given talks=none" in out
-    # the judgement table names each free rule by its id
-    stays = {
+    # the judgement table names each free rule by its id: no stays, no fixed step
+    fixed = {
         _derived_id(name, node, nodes, rule)
         for name, node in nodes.items()
         for rule in node.get("transitions", [])
         if rule.get("stays", False)
+    } | {
+        f"{_derived_id(name, node, nodes, rule)}@{step['after']}"
+        for name, node in nodes.items()
+        for rule in node.get("transitions", [])
+        for step in rule.get("by_months_in_state", [])
+        if "probabilities" in step
     }
+    assert "us_president:trump_elect@2" in fixed
     rows = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
-    assert [r for r in rows if r] == [i for i in ids if i not in stays]
+    assert [r for r in rows if r] == [i for i in ids if i not in fixed]
 
 
 @pytest.mark.parametrize(

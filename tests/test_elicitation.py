@@ -219,7 +219,7 @@ def test_kursk_multi_destination_means(kursk, node, start, bests) -> None:
 
 def test_every_kursk_rule_gets_its_stated_mean(kursk) -> None:
     scenario, priors = kursk
-    assert len(priors.rules) == len(scenario.rules) == 32
+    assert len(priors.rules) == len(scenario.rules) == 34
     for rule, prior in zip(scenario.rules, priors.rules, strict=True):
         assert prior.rule == rule.name
         for k, (dest, judgement) in enumerate(rule.judgements.items(), start=1):

@@ -7,6 +7,7 @@ each node's months in its state along the path, and picks the rule whose
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 
@@ -247,3 +248,24 @@ def test_a_step_and_its_rule_are_edited_and_saved_together(tmp_path) -> None:
         0.3,
         0.5,
     )
+
+
+def test_the_kursk_election_is_counted_in_november_and_sworn_in_in_january(kursk) -> None:
+    """Month 0 is September 2024: no winner before November (month 2), and Trump in office
+    from January 2025 (month 4) exactly as often as he won in November, never before."""
+    engine = ExactEngine(kursk)
+    params = elicit(kursk).means()
+    result = engine.run(params, engine.evidence(dt.date(2024, 9, 30)))
+    states = kursk.node("us_president").states
+    president = dict(zip(states, result.marginals["us_president"].T, strict=True))
+    assert_allclose(president["undecided"][:2], 1.0, atol=1e-12)
+    won = president["trump_elect"][2]
+    assert 0.3 < won < 0.7
+    assert_allclose(president["trump_in_office"][:4], 0.0, atol=0)
+    assert_allclose(president["trump_in_office"][4], won, atol=1e-12)
+    # a contested count that runs past November leaves a little mass for December, whose
+    # winner waits a month longer
+    late = president["undecided"][2]
+    assert 0 < late < 0.1
+    assert won < president["trump_elect"][3] <= won + late
+    assert_allclose(president["trump_in_office"][5], president["trump_elect"][3], atol=1e-12)

@@ -27,6 +27,7 @@ KURSK = ROOT / "scenarios" / "kursk_2024.yaml"
 TERRITORY = ROOT / "data" / "kursk_territory.csv"
 OBSERVATIONS = ROOT / "data" / "kursk_observations.csv"
 US_PUSH = ROOT / "data" / "kursk_us_push.csv"
+US_PRESIDENT = ROOT / "data" / "kursk_us_president.csv"
 TRUSTED = r"(TRACKER|OSINT|OFFICIAL WESTERN)"
 OFFICIAL_CLAIM = r"OFFICIAL (\(anonymous\) )?(UKRAINIAN|RUSSIAN)"
 
@@ -155,9 +156,12 @@ def test_every_observation_row_is_an_evidence_item(kursk) -> None:
         row = by_line.loc[int(item.origin.split(":")[1])]
         assert (item.node, item.date, item.source) == (row["node"], row["date"], row["source"])
     # the tables and the series are all the evidence there is
-    us_push = _read(US_PUSH)
+    us_push, us_president = _read(US_PUSH), _read(US_PRESIDENT)
     assert set(us_push["node"]) == {"us_push"}
-    assert len(kursk.evidence) == len(rows) + len(us_push) + len(_expected_occupation())
+    assert set(us_president["node"]) == {"us_president"}
+    assert len(kursk.evidence) == (
+        len(rows) + len(us_push) + len(us_president) + len(_expected_occupation())
+    )
 
 
 def _as_of_dates() -> list[dt.date]:
@@ -190,6 +194,8 @@ def _key(item) -> tuple:
     "as_of",
     [
         dt.date(2024, 9, 30),
+        dt.date(2024, 11, 5),
+        dt.date(2024, 11, 30),
         dt.date(2025, 1, 10),
         dt.date(2025, 2, 8),
         dt.date(2025, 3, 14),
@@ -207,7 +213,12 @@ def test_as_of_evidence_depends_only_on_rows_known_by_then(
     (tmp_path / "data").mkdir()
     shutil.copy(KURSK, tmp_path / "scenarios" / KURSK.name)
     removed = 0
-    for path, known in ((TERRITORY, "date"), (OBSERVATIONS, "reported"), (US_PUSH, "reported")):
+    for path, known in (
+        (TERRITORY, "date"),
+        (OBSERVATIONS, "reported"),
+        (US_PUSH, "reported"),
+        (US_PRESIDENT, "reported"),
+    ):
         rows = _read(path)
         keep = set(rows.loc[pd.to_datetime(rows[known]).dt.date <= as_of, "line"])
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
