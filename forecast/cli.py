@@ -211,7 +211,10 @@ def _parser() -> argparse.ArgumentParser:
         "--draws",
         type=_count("--draws", 1),
         default=None,
-        help="prior draws (is, default 4000) or NUTS draws per chain (nuts, default 1000)",
+        help=(
+            "prior draws (is, default 4000) or NUTS draws per chain "
+            f"(nuts, default {settings.DRAWS})"
+        ),
     )
     score.add_argument(
         "--tune", type=_count("--tune", 0), default=settings.TUNE, help="NUTS tuning steps"
