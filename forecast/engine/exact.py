@@ -23,7 +23,9 @@ from forecast.engine.tables import (
     engine_sizes,
     expand_states,
     initial_distribution,
+    kept_entry,
     node_tables,
+    state_caps,
 )
 from forecast.scenario.validated import EvidenceItem, Question, Scenario
 
@@ -220,9 +222,12 @@ def forced_state(scenario: Scenario, node: str, state: str, months: Iterable[int
     k = spec.n_states * cap
     table = np.zeros((*parents, k, k))
     forced = spec.state_index(state)
+    counted = state_caps(spec, cap)
     for old in range(k):  # forced into the state: one more month in it, or its first month
         was, held = divmod(old, cap)
-        table[..., old, forced * cap + (min(held + 1, cap - 1) if was == forced else 0)] = 1.0
+        table[
+            ..., old, kept_entry(forced, held, cap, counted) if was == forced else forced * cap
+        ] = 1.0
     return TableOverride(scenario.node_index[node], tuple(int(t) for t in months), table)
 
 

@@ -45,6 +45,28 @@ def duration_caps(scenario: Scenario) -> list[int]:
     return [node.duration_cap for node in scenario.nodes]
 
 
+def state_caps(node: Any, cap: int) -> np.ndarray:
+    """Per state of a node, the months in it that its rules tell apart (1 to ``cap``).
+
+    A state whose rules ignore the months in it stays at one month on the counter, and one
+    stepped at ``after: K`` counts to ``K`` even when another state of the node counts
+    further, so the joint never holds counts that change no rule (and the engine, which
+    visits only entries that can hold mass, skips them).
+    """
+    caps = np.ones(node.n_states, dtype=int)
+    for rule in node.rules:
+        if rule.months_in_state:
+            for state in rule.from_states:
+                i = node.state_index(state)
+                caps[i] = max(caps[i], rule.months_in_state[0])
+    return np.minimum(caps, cap)
+
+
+def kept_entry(state: int, months: int, cap: int, counted: np.ndarray) -> int:
+    """Where staying in ``state`` one more month lands, from ``months + 1`` months in it."""
+    return state * cap + min(months + 1, int(counted[state]) - 1)
+
+
 def engine_sizes(scenario: Scenario) -> list[int]:
     """Each node's axis length in the joint: its states times its duration cap."""
     return [
@@ -70,7 +92,8 @@ def initial_distribution(node, cap: int) -> np.ndarray:
     if cap == 1:
         return node.initial
     out = np.zeros(node.n_states * cap)
-    out[np.arange(node.n_states) * cap + min(node.months_in_state, cap) - 1] = node.initial
+    counted = np.minimum(node.months_in_state, state_caps(node, cap))
+    out[np.arange(node.n_states) * cap + counted - 1] = node.initial
     return out
 
 
@@ -108,11 +131,12 @@ def node_tables(scenario: Scenario) -> list[NodeTable]:
         # the parents' states, whatever their months in state
         configs = configs // np.array(parent_caps, dtype=int) if parent_caps else configs
         owner = _rule_of_cells(scenario, node, configs, cap)
+        counted = state_caps(node, cap)
         free_index = {id(r): j for j, r in enumerate(free)}
         for cell in range(cells):
             config, old = divmod(cell, k)
             state, months = divmod(old, cap)  # months in state: months + 1
-            kept = state * cap + min(months + 1, cap - 1)  # where staying one more month lands
+            kept = kept_entry(state, months, cap, counted)
             rule = node.rules[owner[config, old]] if owner[config, old] >= 0 else None
             # the outcome vector's first entry: staying, or a memoryless rule's pivot state
             first = kept if rule is None or rule.pivot is None else node.state_index(rule.pivot)

@@ -20,6 +20,7 @@ from forecast.elicitation import elicit
 from forecast.engine import ExactEngine, central_params
 from forecast.engine.exact import forced_state
 from forecast.engine.plan import scenario_size
+from forecast.engine.tables import state_caps
 from tests.engine.brute_force import monthly_move
 from tests.paths import SCENARIOS
 
@@ -181,6 +182,26 @@ def test_a_scheduled_event_stays_until_its_step(scheduled) -> None:
     assert not rules["vote:won@2"].is_free
     assert list(rules["vote:won@2"].fixed_outcome) == [0.0, 1.0]
     assert [r.name for r in scheduled.rules if r.node == "vote"] == ["vote:pending@3"]
+
+
+def test_the_joint_holds_only_the_months_a_rule_tells_apart(scheduled) -> None:
+    """vote counts to 3 for pending (its step is at after 3) but only to 2 for won and not
+    at all for the absorbing lost and seated: the engine never holds those counts."""
+    from forecast.engine.slots import entry_pairs
+
+    engine = ExactEngine(scheduled)
+    vote = scheduled.node("vote")
+    assert list(state_caps(vote, vote.duration_cap)) == [3, 2, 1, 1]
+    lowered = engine.lowered
+    months = scheduled.timeline.n_steps
+    pairs = entry_pairs(
+        lowered, np.ones((months, int(lowered.state_start[-1]))), engine.initial_flat
+    )
+    held = set()
+    for entry in pairs.slot_entry:  # the joint is (vote, push) in C order
+        vote_entry = int(entry) // engine.layout[1].shape[-1]
+        held.add(divmod(vote_entry, vote.duration_cap))
+    assert held == {(0, 1), (0, 2), (1, 0), (1, 1), (2, 0), (3, 0)}
 
 
 @pytest.mark.parametrize("point", range(3))
