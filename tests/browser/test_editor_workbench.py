@@ -39,7 +39,7 @@ QUESTION = "mediation_by_2025_03"
 SECTION = "Non-Western mediation (mediation)"
 JUDGEMENT = ".forecast-j-mediation_inactive_occupation_substantial_partners_aligned__active"
 SCREENSHOT_ENV = "FORECAST_SAVE_SCREENSHOT"
-RUN_TIMEOUT = 150  # s: the set-up cell fits NUTS and builds the likelihood pool
+RUN_TIMEOUT = 400  # s: the set-up cell fits NUTS and builds the likelihood pool
 SHOT_WIDTH = 1600
 """The viewport's width for the screenshot (px): at 1400 the judgement rows overflow."""
 

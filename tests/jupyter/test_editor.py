@@ -33,7 +33,7 @@ def fit(kursk):
 @pytest.fixture(scope="module")
 def shared_editor(fit):
     ed = PriorEditor(fit)
-    assert ed.wait_ready(120)
+    assert ed.wait_ready(600)
     return ed
 
 
