@@ -25,7 +25,6 @@ from forecast.engine.tables import (
     initial_distribution,
     kept_entry,
     node_tables,
-    state_caps,
 )
 from forecast.scenario.validated import EvidenceItem, Question, Scenario
 
@@ -222,7 +221,7 @@ def forced_state(scenario: Scenario, node: str, state: str, months: Iterable[int
     k = spec.n_states * cap
     table = np.zeros((*parents, k, k))
     forced = spec.state_index(state)
-    counted = state_caps(spec, cap)
+    counted = spec.state_duration_caps
     for old in range(k):  # forced into the state: one more month in it, or its first month
         was, held = divmod(old, cap)
         table[

@@ -45,26 +45,14 @@ def duration_caps(scenario: Scenario) -> list[int]:
     return [node.duration_cap for node in scenario.nodes]
 
 
-def state_caps(node: Any, cap: int) -> np.ndarray:
-    """Per state of a node, the months in it that its rules tell apart (1 to ``cap``).
+def kept_entry(state: int, months: int, cap: int, counted: tuple[int, ...]) -> int:
+    """Where staying in ``state`` one more month lands, from ``months + 1`` months in it.
 
-    A state whose rules ignore the months in it stays at one month on the counter, and one
-    stepped at ``after: K`` counts to ``K`` even when another state of the node counts
-    further, so the joint never holds counts that change no rule (and the engine, which
-    visits only entries that can hold mass, skips them).
+    ``counted`` is the node's ``state_duration_caps``: a state counts only the months its
+    rules tell apart, so the joint never holds counts that change no rule (and the engine,
+    which visits only entries that can hold mass, skips them).
     """
-    caps = np.ones(node.n_states, dtype=int)
-    for rule in node.rules:
-        if rule.months_in_state:
-            for state in rule.from_states:
-                i = node.state_index(state)
-                caps[i] = max(caps[i], rule.months_in_state[0])
-    return np.minimum(caps, cap)
-
-
-def kept_entry(state: int, months: int, cap: int, counted: np.ndarray) -> int:
-    """Where staying in ``state`` one more month lands, from ``months + 1`` months in it."""
-    return state * cap + min(months + 1, int(counted[state]) - 1)
+    return state * cap + min(months + 1, counted[state] - 1)
 
 
 def engine_sizes(scenario: Scenario) -> list[int]:
@@ -92,7 +80,7 @@ def initial_distribution(node, cap: int) -> np.ndarray:
     if cap == 1:
         return node.initial
     out = np.zeros(node.n_states * cap)
-    counted = np.minimum(node.months_in_state, state_caps(node, cap))
+    counted = np.minimum(node.months_in_state, node.state_duration_caps)
     out[np.arange(node.n_states) * cap + counted - 1] = node.initial
     return out
 
@@ -131,7 +119,7 @@ def node_tables(scenario: Scenario) -> list[NodeTable]:
         # the parents' states, whatever their months in state
         configs = configs // np.array(parent_caps, dtype=int) if parent_caps else configs
         owner = _rule_of_cells(scenario, node, configs, cap)
-        counted = state_caps(node, cap)
+        counted = node.state_duration_caps
         free_index = {id(r): j for j, r in enumerate(free)}
         for cell in range(cells):
             config, old = divmod(cell, k)

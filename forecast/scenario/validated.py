@@ -204,9 +204,23 @@ class Node:
     months_in_state: int = 1
 
     @property
+    def state_duration_caps(self) -> tuple[int, ...]:
+        """Per state, the months in it that its rules tell apart (1: they ignore them).
+
+        A state stepped at ``after: K`` counts to ``K``, whatever the node's other states do.
+        """
+        caps = [1] * len(self.states)
+        for rule in self.rules:
+            if rule.months_in_state:
+                for state in rule.from_states:
+                    i = self.state_index(state)
+                    caps[i] = max(caps[i], rule.months_in_state[0])
+        return tuple(caps)
+
+    @property
     def duration_cap(self) -> int:
         """Months in state the engine counts for this node (1: its rules ignore them)."""
-        return max((r.months_in_state[0] for r in self.rules if r.months_in_state), default=1)
+        return max(self.state_duration_caps)
 
     @property
     def is_source(self) -> bool:

@@ -20,7 +20,6 @@ from forecast.elicitation import elicit
 from forecast.engine import ExactEngine, central_params
 from forecast.engine.exact import forced_state
 from forecast.engine.plan import scenario_size
-from forecast.engine.tables import state_caps
 from tests.engine.brute_force import monthly_move
 from tests.paths import SCENARIOS
 
@@ -191,7 +190,7 @@ def test_the_joint_holds_only_the_months_a_rule_tells_apart(scheduled) -> None:
 
     engine = ExactEngine(scheduled)
     vote = scheduled.node("vote")
-    assert list(state_caps(vote, vote.duration_cap)) == [3, 2, 1, 1]
+    assert vote.state_duration_caps == (3, 2, 1, 1)
     lowered = engine.lowered
     months = scheduled.timeline.n_steps
     pairs = entry_pairs(
