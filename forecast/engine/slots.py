@@ -216,3 +216,26 @@ def likelihood_pairs(
     informative = np.flatnonzero(np.any(weights != 1.0, axis=1))
     last = int(informative[-1]) + 1 if informative.size else 1
     return entry_pairs(lowered, np.ascontiguousarray(weights[:last]), initial)
+
+
+def rules_in_pairs(lowered: LoweredPlan, pairs: EntryPairs) -> np.ndarray:
+    """Whether each free rule fills a table cell that ``pairs`` read: ``(rules,)`` booleans.
+
+    A rule none of whose cells a pass reads (it applies only in months after the last
+    evidence, or from states that the evidence and the tables leave empty until then) does
+    not enter that pass's likelihood: its posterior is its prior (with any reference counts),
+    independent of every other rule's. Rule ``r`` fills, in each of its rows
+    ``cell_row_start[j]``, the old state's entry and its destinations' (see
+    :func:`forecast.engine.kernels.flat_tables`).
+    """
+    read = np.zeros(lowered.fixed.shape[0], dtype=bool)
+    read[pairs.cell] = True
+    n_rules = lowered.rule_months.shape[0]
+    reached = np.zeros(n_rules, dtype=bool)
+    for r in range(n_rules):
+        rows = lowered.cell_row_start[lowered.rule_cell_start[r] : lowered.rule_cell_start[r + 1]]
+        olds = lowered.cell_old[lowered.rule_cell_start[r] : lowered.rule_cell_start[r + 1]]
+        dests = lowered.dest_state[lowered.rule_dest_start[r] : lowered.rule_dest_start[r + 1]]
+        cells = np.concatenate([rows + olds, (rows[:, None] + dests[None, :]).ravel()])
+        reached[r] = bool(read[cells].any())
+    return reached

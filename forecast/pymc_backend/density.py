@@ -41,7 +41,7 @@ from forecast.engine.kernels import (
     max_entry,
     params_grad,
 )
-from forecast.engine.slots import likelihood_pairs
+from forecast.engine.slots import likelihood_pairs, rules_in_pairs
 from forecast.pymc_backend.layout import ParameterGroup, parameter_groups
 
 LOG_ODDS = 0
@@ -313,6 +313,17 @@ class CompiledDensity:
         self.pairs = likelihood_pairs(
             self.engine.engine_evidence(evidence), self.lowered, self.initial
         )
+
+    def rules_without_evidence(self) -> list[str]:
+        """The rules the current evidence's likelihood does not read (see :func:`rules_in_pairs`).
+
+        Their posterior is their prior (updated by any reference counts), independent of the
+        other rules', so it can be drawn exactly instead of by the sampler.
+        """
+        reached = rules_in_pairs(self.lowered, self.pairs)
+        return [
+            rule.name for rule, hit in zip(self.scenario.rules, reached, strict=True) if not hit
+        ]
 
     def logp_dlogp(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Log-density (with PyMC's Jacobians and constants) and its gradient at ``x``.

@@ -54,6 +54,10 @@ FIT_METHOD_REWEIGHTED = "nuts, then importance-resampled to new priors"
 
 SAMPLER_BACKENDS = ("nutpie", "pymc")
 
+EXACT_DRAWS_STREAM = 2
+"""Random stream (after the seed) of the exact draws of rules no evidence reaches (the prior
+draws use stream 1)."""
+
 
 @dataclass(frozen=True)
 class SamplerConfig:
@@ -215,6 +219,36 @@ def rule_draws(posterior: xr.Dataset, priors: Priors) -> dict[str, xr.DataArray]
                 )
             out[rule] = da
     return out
+
+
+def with_exact_draws(
+    posterior: xr.Dataset, priors: Priors, rules: list[str], rng: np.random.Generator
+) -> xr.Dataset:
+    """``posterior`` with the draws of ``rules`` replaced by independent exact draws.
+
+    For rules the evidence does not reach: their posterior is the Beta/Dirichlet of their
+    prior plus any reference counts, independent of the other rules, so the sampler's draws
+    of the rest stay valid and these become exact (a Dirichlet prior left to NUTS mixes
+    slowly where it puts little mass).
+    """
+    wanted = set(rules)
+    updates = {}
+    for group in parameter_groups(priors):
+        chosen = [k for k, rule in enumerate(group.rules) if rule in wanted]
+        if not chosen:
+            continue
+        var = posterior[group.name]
+        values = np.array(var.values, dtype=float)  # (chain, draw, rule[, outcome])
+        n_chains, n_draws = values.shape[:2]
+        for k in chosen:
+            prior = priors[group.rules[k]]
+            weight = np.asarray(prior.alpha, dtype=float)
+            if prior.counts is not None:
+                weight = weight + np.asarray(prior.counts, dtype=float)
+            drawn = rng.dirichlet(weight, size=(n_chains, n_draws))
+            values[:, :, k] = drawn[..., 1] if group.is_beta else drawn
+        updates[group.name] = var.copy(data=values)
+    return posterior.assign(updates)
 
 
 def outcome_vectors(rules: dict[str, xr.DataArray], scenario: Scenario) -> list[np.ndarray]:
@@ -510,6 +544,7 @@ class ScenarioFitter:
         evidence = self.set_evidence(as_of)
         cfg = self.sampler
         method = FIT_METHOD_NUTS if self.scenario.rules else FIT_METHOD_EXACT
+        exact: list[str] = []  # rules no evidence reaches, drawn from their posterior exactly
         if not self.scenario.rules:
             # every rule fixed: nothing to sample, the exact answer stands for every draw
             idata = az.InferenceData()
@@ -532,6 +567,11 @@ class ScenarioFitter:
                     idata_kwargs={"include_transformed": False},
                 )
             sampled = idata.posterior
+            exact = self.density.rules_without_evidence() if self.density is not None else []
+        if exact:
+            sampled = with_exact_draws(
+                sampled, self.priors, exact, np.random.default_rng([seed, EXACT_DRAWS_STREAM])
+            )
         shape = (sampled.sizes["chain"], sampled.sizes["draw"])
         rules = rule_draws(sampled, self.priors)
         params = outcome_vectors(rules, self.scenario)
@@ -556,6 +596,7 @@ class ScenarioFitter:
             "evidence_items": len(self.scenario.evidence_as_of(as_of)),
             "seed": seed,
             "fit_method": method,
+            "rules_drawn_exactly": ", ".join(exact) if exact else "none",
             **{f"sampler_{k}": v for k, v in cfg.as_attrs().items()},
         }
         for group in idata.groups():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -15,10 +17,16 @@ from forecast.engine.kernels import (
     no_overrides,
     rule_args,
 )
-from forecast.engine.slots import EntryPairs, entry_pairs, node_weights
+from forecast.engine.slots import (
+    EntryPairs,
+    entry_pairs,
+    likelihood_pairs,
+    node_weights,
+    rules_in_pairs,
+)
 from forecast.engine.smoothing import draw_tables
 from forecast.engine.synthetic import random_scenario
-from tests.paths import SCENARIOS
+from tests.paths import SCENARIOS, TESTS
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +171,38 @@ def test_slots_are_the_support_of_the_dense_pass(engines) -> None:
                     pairs.col,
                 ]
             )
+
+
+def _reached(engine: ExactEngine, evidence: list[np.ndarray]) -> np.ndarray:
+    pairs = likelihood_pairs(engine.engine_evidence(evidence), engine.lowered, engine.initial_flat)
+    return rules_in_pairs(engine.lowered, pairs)
+
+
+def test_a_rule_no_likelihood_pass_reads_does_not_change_the_likelihood(engines) -> None:
+    """Re-drawing the rules ``rules_in_pairs`` leaves out keeps the log-likelihood exactly."""
+    rng = np.random.default_rng(41)
+    left_out = 0
+    for engine in engines:
+        scenario = engine.scenario
+        for as_of in (scenario.timeline.month_end_date(0), None):
+            evidence = engine.evidence(as_of)
+            reached = _reached(engine, evidence)
+            for _ in range(3):
+                params = [rng.dirichlet(np.ones(len(r.destinations) + 1)) for r in scenario.rules]
+                base = engine.loglik(params, evidence)
+                redrawn = [
+                    p if hit else rng.dirichlet(np.ones(p.shape[0]))
+                    for p, hit in zip(params, reached, strict=True)
+                ]
+                assert_allclose(engine.loglik(redrawn, evidence), base, rtol=1e-12, atol=1e-12)
+            left_out += int((~reached).sum())
+    assert left_out > 0  # the check ran on some rules
+
+
+def test_kursk_election_step_is_read_only_once_evidence_reaches_november() -> None:
+    """As of the article no evidence reaches the vote count of November 2024; later it does."""
+    engine = ExactEngine(load_scenario(TESTS.parent / "scenarios" / "kursk_2024.yaml"))
+    names = [r.name for r in engine.scenario.rules]
+    step = names.index("us_president:undecided@3")
+    assert not _reached(engine, engine.evidence(dt.date(2024, 9, 30)))[step]
+    assert _reached(engine, engine.evidence(None))[step]

@@ -382,3 +382,28 @@ def test_sample_refuses_impossible_evidence_and_samples_possible_evidence() -> N
     impossible[0][0] = 0.0  # no state of the first node is possible in month 0
     with pytest.raises(ValueError, match="probability zero for every parameter value"):
         fitter.sample(impossible, seed=4)
+
+
+def test_rules_no_evidence_reaches_are_drawn_exactly_from_their_prior() -> None:
+    """Before any evidence, b's rule from 'mid' (empty until a month has passed) is not read.
+
+    Its draws are then independent draws of its Dirichlet prior (no autocorrelation, the
+    prior's mean), the fit says so, and the rules the evidence reaches are left to NUTS.
+    """
+    import arviz as az
+
+    scenario = forecast.load_scenario(TINY)
+    fitter = ScenarioFitter(scenario, sampler=SamplerConfig(draws=1000, tune=500))
+    idata = fitter.fit(as_of=dt.date(2024, 1, 31), seed=21)
+    rule = "b:mid"
+    assert idata.posterior.attrs["rules_drawn_exactly"] == rule
+    draws = idata.posterior[rule].values.reshape(-1, 3)  # (stay, low, high)
+    alpha = np.array([3.0, 1.0, 2.0])
+    mean = alpha / alpha.sum()
+    sd = np.sqrt(mean * (1 - mean) / (alpha.sum() + 1))
+    assert np.all(np.abs(draws.mean(axis=0) - mean) < 4 * sd / np.sqrt(len(draws)))
+    lag1 = np.corrcoef(draws[:-1, 0], draws[1:, 0])[0, 1]
+    assert abs(lag1) < 4 / np.sqrt(len(draws))
+    assert float(az.ess(idata.posterior[[rule]])[rule].min()) > 0.8 * len(draws)
+    # with the February observation every rule is read, and none is drawn apart
+    assert fitter.fit(seed=21).posterior.attrs["rules_drawn_exactly"] == "none"
