@@ -19,6 +19,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -30,6 +31,9 @@ from forecast.api.arguments import as_of_date, as_of_outside, draw_count, seed_v
 from forecast.api.fit import TEMPORARY_MARK, write_atomically
 from forecast.engine.export import FORMATS
 from forecast.errors import AsOfWarning
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 
@@ -195,11 +199,21 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="CSV of resolved questions (default: the scenario's resolved questions)",
     )
-    score.add_argument(
+    cutoff = score.add_mutually_exclusive_group(required=True)
+    cutoff.add_argument(
         "--as-of",
         type=_date,
-        required=True,
         help="forecast with the evidence known on or before this date (YYYY-MM-DD)",
+    )
+    cutoff.add_argument(
+        "--lead-months",
+        type=_count("--lead-months", 1),
+        nargs="+",
+        metavar="N",
+        help=(
+            "forecast each question N months before its date, with the evidence known at "
+            "that month end; several N score each lead and compare them (e.g. 1 3 6)"
+        ),
     )
     score.add_argument(
         "--method",
@@ -839,7 +853,9 @@ def _fit_into(
 
 
 def run_score(args: argparse.Namespace) -> int:
-    """Forecast resolved questions as of a date, score them and write the score tables."""
+    """Forecast resolved questions as of a date (or at leads), score them, write the tables."""
+    import pandas as pd
+
     if args.out is not None and (problem := _out_problem(args.out)):
         _error("score", problem)
         return EXIT_USAGE
@@ -851,7 +867,7 @@ def run_score(args: argparse.Namespace) -> int:
     out = _default_out("score", args.out, Path("results") / scenario.id)
     if out is None:
         return EXIT_USAGE
-    if warning := as_of_outside(scenario, args.as_of, "--as-of"):
+    if args.as_of is not None and (warning := as_of_outside(scenario, args.as_of, "--as-of")):
         console.print(f"[bold yellow]WARNING:[/] {escape(warning)}")
     if args.questions is not None:
         try:
@@ -881,30 +897,117 @@ def run_score(args: argparse.Namespace) -> int:
             model.fitter(sampler)  # its priors were elicited when the model was loaded
     replay = model.backtest(draws=args.draws, seed=args.seed, method=args.method, sampler=sampler)
     _stop_if_interrupted()
-    as_of = args.as_of
     source = args.questions or args.scenario
     how = (
         f"importance sampling of {replay.draws} prior draws"
         if args.method == "is"
         else f"NUTS with {args.chains} chains x {replay.draws // args.chains} draws"
     )
+    if args.as_of is not None:
+        as_of = args.as_of
+        console.print(
+            f"Scoring {len(questions)} resolved questions of {source} as of "
+            f"{as_of.isoformat()} with {scenario.id}'s evidence known then "
+            f"({len(scenario.evidence_as_of(as_of))} of {len(scenario.evidence)} items); "
+            f"{how}, seed {args.seed}",
+            markup=False,
+        )
+        runs = {f"as of {as_of.isoformat()}": {"as_of": as_of}}
+    else:
+        leads = list(dict.fromkeys(args.lead_months))
+        console.print(
+            f"Scoring {len(questions)} resolved questions of {source} at leads of "
+            f"{', '.join(str(n) for n in leads)} months, each forecast with {scenario.id}'s "
+            f"evidence known at the month end that many months before its date; {how}, "
+            f"seed {args.seed}",
+            markup=False,
+        )
+        runs = {f"{n} months ahead": {"lead_months": n} for n in leads}
+    scored: dict[str, pd.DataFrame] = {}
+    with _status("Forecasting and scoring", args.no_progress):
+        for label, cutoff in runs.items():
+            scored[label] = model.score(questions, backtest=replay, **cutoff)
+            _stop_if_interrupted()
+    for label, scores in scored.items():
+        _print_scores(scenario, label, scores, with_cutoff=args.as_of is None)
+    if any(not scores["open"].all() for scores in scored.values()):
+        console.print(
+            "Flags: passed = the question's date is on or before the cut-off; resolved = it "
+            "resolved (resolved_on) by then; settled = the evidence known then fixes its "
+            "answer. Such questions were decided already.",
+            markup=False,
+        )
+    if args.as_of is not None:
+        (scores,) = scored.values()
+        summaries = {"all questions": forecast.score_summary(scores)}
+        if not scores["open"].all():
+            summaries["open questions only"] = forecast.score_summary(scores, only_open=True)
+        for label, summary in summaries.items():
+            _print_summary(f"Overall, {label} (skill = 1 - score / baseline score)", summary)
+    else:
+        summary = pd.concat(
+            {
+                cutoff["lead_months"]: forecast.score_summary(scored[label])
+                for label, cutoff in runs.items()
+            },
+            names=["lead_months", "forecaster"],
+        )
+        _print_summary("Overall by lead (skill = 1 - score / baseline score)", summary, lead=True)
     console.print(
-        f"Scoring {len(questions)} resolved questions of {source} as of "
-        f"{as_of.isoformat()} with {scenario.id}'s evidence known then "
-        f"({len(scenario.evidence_as_of(as_of))} of {len(scenario.evidence)} items); "
-        f"{how}, seed {args.seed}",
+        f"Log score: -ln(probability given to what happened), natural log, "
+        f"forecasts clipped to [{settings.LOG_CLIP:g}, 1 - {settings.LOG_CLIP:g}].",
         markup=False,
     )
-    with _status("Forecasting and scoring", args.no_progress):
-        scores = model.score(questions, as_of=as_of, backtest=replay)
-    _stop_if_interrupted()
+    if args.method == "is":
+        for label, scores in scored.items():
+            ess, k = float(scores["ess"].min()), float(scores["pareto_k"].max())
+            style = "bold yellow" if k > settings.PARETO_K_MAX else "green"
+            console.print(
+                f"[{style}]importance sampling, {escape(label)}: least ESS {ess:.0f} of "
+                f"{replay.draws} draws, largest Pareto k {k:.2f} (reliable up to "
+                f"{settings.PARETO_K_MAX})[/]"
+            )
+    if args.as_of is not None:
+        stem = f"{scenario.id}_{args.as_of.isoformat()}"
+        (scores,) = scored.values()
+        writers = {
+            out / f"{stem}_scores.csv": lambda tmp: scores.to_csv(tmp, index=False),
+            out / f"{stem}_score_summary.csv": summaries["all questions"].to_csv,
+        }
+    else:
+        stem = f"{scenario.id}_leads"
+        table = pd.concat(
+            [scored[label].assign(lead_months=c["lead_months"]) for label, c in runs.items()]
+        )
+        writers = {
+            out / f"{stem}_scores.csv": lambda tmp: table.to_csv(tmp, index=False),
+            out / f"{stem}_score_summary.csv": summary.to_csv,
+        }
+    try:
+        paths = _write(writers)
+    except OSError as exc:
+        _error(
+            "score",
+            f"cannot write the score tables to {out}: {exc.strerror or exc}; "
+            "nothing was written, earlier tables are unchanged",
+        )
+        return EXIT_PROBLEM
+    console.print("Wrote:")
+    for path in paths:
+        console.print(f"  {path}", markup=False)
+    return 0
+
+
+def _print_scores(scenario: Any, label: str, scores: pd.DataFrame, with_cutoff: bool) -> None:
+    """The per-question score table of one cut-off (or lead)."""
     shown = Table(
-        title=f"{escape(scenario.spec.title)}: scores as of {as_of.isoformat()} "
+        title=f"{escape(scenario.spec.title)}: scores {escape(label)} "
         "(lower is better; always 50%: Brier 0.250, log 0.693)"
     )
-    for column in (
+    columns = [
         "question",
         "date",
+        *(["as of"] if with_cutoff else []),
         "lead (days)",
         "outcome",
         "forecast",
@@ -915,7 +1018,8 @@ def run_score(args: argparse.Namespace) -> int:
         "log",
         "log prior",
         "flags",
-    ):
+    ]
+    for column in columns:
         shown.add_column(column, justify="left" if column in ("question", "flags") else "right")
     for row in scores.itertuples():
         flags = [
@@ -930,6 +1034,7 @@ def run_score(args: argparse.Namespace) -> int:
         shown.add_row(
             escape(row.question),
             row.date.isoformat(),
+            *([str(row.as_of)[:10]] if with_cutoff else []),
             str(row.lead_days),
             str(row.outcome),
             f"{row.forecast:.3f}",
@@ -942,78 +1047,41 @@ def run_score(args: argparse.Namespace) -> int:
             ", ".join(flags),
         )
     console.print(shown)
-    if not scores["open"].all():
-        console.print(
-            "Flags: passed = the question's date is on or before the as-of date; "
-            "resolved = it resolved (resolved_on) by then; settled = the evidence "
-            "known then fixes its answer. Such questions were decided already.",
-            markup=False,
+
+
+def _print_summary(title: str, summary: pd.DataFrame, lead: bool = False) -> None:
+    """A score summary: one row per forecaster (and lead, when ``lead``)."""
+    table = Table(title=title)
+    for column in (
+        *(["lead (months)"] if lead else []),
+        "forecaster",
+        "n",
+        "Brier",
+        "log",
+        "Brier skill vs 50%",
+        "Brier skill vs prior",
+        "log skill vs 50%",
+        "log skill vs prior",
+    ):
+        table.add_column(column, justify="left" if column == "forecaster" else "right")
+    for key, row in summary.iterrows():
+        names = [str(k) for k in key] if lead else [str(key)]
+        table.add_row(
+            *(escape(n) for n in names),
+            str(int(row["n"])),
+            *(
+                f"{row[c]:.3f}"
+                for c in (
+                    "brier",
+                    "log",
+                    "brier_skill_vs_50",
+                    "brier_skill_vs_prior",
+                    "log_skill_vs_50",
+                    "log_skill_vs_prior",
+                )
+            ),
         )
-    summaries = {"all questions": forecast.score_summary(scores)}
-    if not scores["open"].all():
-        summaries["open questions only"] = forecast.score_summary(scores, only_open=True)
-    for label, summary in summaries.items():
-        table = Table(title=f"Overall, {label} (skill = 1 - score / baseline score)")
-        for column in (
-            "forecaster",
-            "n",
-            "Brier",
-            "log",
-            "Brier skill vs 50%",
-            "Brier skill vs prior",
-            "log skill vs 50%",
-            "log skill vs prior",
-        ):
-            table.add_column(column, justify="left" if column == "forecaster" else "right")
-        for name, row in summary.iterrows():
-            table.add_row(
-                escape(str(name)),
-                str(int(row["n"])),
-                *(
-                    f"{row[c]:.3f}"
-                    for c in (
-                        "brier",
-                        "log",
-                        "brier_skill_vs_50",
-                        "brier_skill_vs_prior",
-                        "log_skill_vs_50",
-                        "log_skill_vs_prior",
-                    )
-                ),
-            )
-        console.print(table)
-    console.print(
-        f"Log score: -ln(probability given to what happened), natural log, "
-        f"forecasts clipped to [{settings.LOG_CLIP:g}, 1 - {settings.LOG_CLIP:g}].",
-        markup=False,
-    )
-    if args.method == "is":
-        ess, k = float(scores["ess"].iloc[0]), float(scores["pareto_k"].iloc[0])
-        style = "bold yellow" if k > settings.PARETO_K_MAX else "green"
-        console.print(
-            f"[{style}]importance sampling: ESS {ess:.0f} of {replay.draws} draws, "
-            f"Pareto k {k:.2f} (reliable up to {settings.PARETO_K_MAX})[/]"
-        )
-    stem = f"{scenario.id}_{as_of.isoformat()}"
-    summary = summaries["all questions"]
-    try:
-        paths = _write(
-            {
-                out / f"{stem}_scores.csv": lambda tmp: scores.to_csv(tmp, index=False),
-                out / f"{stem}_score_summary.csv": summary.to_csv,
-            }
-        )
-    except OSError as exc:
-        _error(
-            "score",
-            f"cannot write the score tables to {out}: {exc.strerror or exc}; "
-            "nothing was written, earlier tables are unchanged",
-        )
-        return EXIT_PROBLEM
-    console.print("Wrote:")
-    for path in paths:
-        console.print(f"  {path}", markup=False)
-    return 0
+    console.print(table)
 
 
 def run_sbc(args: argparse.Namespace) -> int:

@@ -177,8 +177,66 @@ def test_score_bad_options_exit_two(files, capsys, argv) -> None:
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert (
-        "the following arguments are required: --as-of" in err if not argv else "argument --" in err
+        "one of the arguments --as-of --lead-months is required" in err
+        if not argv
+        else "argument --" in err
     )
+
+
+def test_score_at_leads_forecasts_each_question_that_many_months_ahead(files, capsys) -> None:
+    """Q1 (June) four months ahead is forecast as of 29 February, from the one item known."""
+    folder, scenario, questions = files
+    out = folder / "leads"
+    code = main(
+        [
+            "score",
+            str(scenario),
+            str(questions),
+            "--lead-months",
+            "4",
+            "1",
+            "4",
+            "--draws",
+            "20000",
+            "--seed",
+            "4",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    captured = capsys.readouterr()
+    text = _flat(captured.out)
+    assert code == 0, captured.out
+    assert "at leads of 4, 1 months" in text
+    assert "scores 4 months ahead" in text and "scores 1 months ahead" in text
+    assert "Overall by lead" in text
+    scores = pd.read_csv(out / "one_rule_leads_scores.csv")
+    assert sorted(scores["lead_months"].unique()) == [1, 4]
+    four = scores[scores["lead_months"] == 4].set_index("question")
+    assert four.loc["Q1", "as_of"].startswith("2024-02-29")
+    assert four.loc["Q1", "forecast"] == pytest.approx(exact_mean(1, yes_jun(1)), abs=0.005)
+    summary = pd.read_csv(out / "one_rule_leads_score_summary.csv", index_col=[0, 1])
+    assert summary.loc[(4, "model"), "brier"] == pytest.approx(four["brier"].mean())
+    assert set(summary.index.get_level_values(0)) == {1, 4}
+
+
+def test_score_refuses_both_a_date_and_leads(files, capsys) -> None:
+    _, scenario, questions = files
+    with pytest.raises(SystemExit) as exc:
+        main(
+            [
+                "score",
+                str(scenario),
+                str(questions),
+                "--as-of",
+                "2024-02-15",
+                "--lead-months",
+                "3",
+            ]
+        )
+    assert exc.value.code == 2
+    assert "argument --lead-months: not allowed with argument --as-of" in capsys.readouterr().err
 
 
 def test_score_missing_questions_file_exits_two(files, tmp_path, capsys) -> None:
