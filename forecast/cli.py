@@ -945,14 +945,20 @@ def run_score(args: argparse.Namespace) -> int:
         for label, summary in summaries.items():
             _print_summary(f"Overall, {label} (skill = 1 - score / baseline score)", summary)
     else:
-        summary = pd.concat(
-            {
-                cutoff["lead_months"]: forecast.score_summary(scored[label])
-                for label, cutoff in runs.items()
-            },
-            names=["lead_months", "forecaster"],
+        # per lead, all questions and (where some were decided by the cut-off) the open ones
+        parts = {}
+        for label, cutoff in runs.items():
+            scores, n = scored[label], cutoff["lead_months"]
+            parts[(n, "all")] = forecast.score_summary(scores)
+            if not scores["open"].all():
+                parts[(n, "open")] = forecast.score_summary(scores, only_open=True)
+        summary = pd.concat(parts, names=["lead_months", "questions", "forecaster"])
+        _print_summary(
+            "Overall by lead (skill = 1 - score / baseline score; open = not decided by the "
+            "cut-off)",
+            summary,
+            lead=True,
         )
-        _print_summary("Overall by lead (skill = 1 - score / baseline score)", summary, lead=True)
     console.print(
         f"Log score: -ln(probability given to what happened), natural log, "
         f"forecasts clipped to [{settings.LOG_CLIP:g}, 1 - {settings.LOG_CLIP:g}].",
@@ -1050,10 +1056,10 @@ def _print_scores(scenario: Any, label: str, scores: pd.DataFrame, with_cutoff: 
 
 
 def _print_summary(title: str, summary: pd.DataFrame, lead: bool = False) -> None:
-    """A score summary: one row per forecaster (and lead, when ``lead``)."""
+    """A score summary: one row per forecaster (and lead and question set, when ``lead``)."""
     table = Table(title=title)
     for column in (
-        *(["lead (months)"] if lead else []),
+        *(["lead (months)", "questions"] if lead else []),
         "forecaster",
         "n",
         "Brier",

@@ -184,8 +184,17 @@ def test_score_bad_options_exit_two(files, capsys, argv) -> None:
 
 
 def test_score_at_leads_forecasts_each_question_that_many_months_ahead(files, capsys) -> None:
-    """Q1 (June) four months ahead is forecast as of 29 February, from the one item known."""
-    folder, scenario, questions = files
+    """Q1 (June) four months ahead is forecast as of 29 February, from the one item known.
+
+    Q3 resolved in January: decided by both cut-offs, so the open rows leave it out.
+    """
+    folder, scenario, _ = files
+    questions = folder / "questions_leads.csv"
+    questions.write_text(
+        "id,node,state,kind,date,outcome,resolved_on\n"
+        "Q1,x,yes,in_state,2024-06-30,0,2024-06-30\n"
+        "Q3,x,yes,reached,2024-06-30,1,2024-01-20\n"
+    )
     out = folder / "leads"
     code = main(
         [
@@ -216,9 +225,11 @@ def test_score_at_leads_forecasts_each_question_that_many_months_ahead(files, ca
     four = scores[scores["lead_months"] == 4].set_index("question")
     assert four.loc["Q1", "as_of"].startswith("2024-02-29")
     assert four.loc["Q1", "forecast"] == pytest.approx(exact_mean(1, yes_jun(1)), abs=0.005)
-    summary = pd.read_csv(out / "one_rule_leads_score_summary.csv", index_col=[0, 1])
-    assert summary.loc[(4, "model"), "brier"] == pytest.approx(four["brier"].mean())
+    summary = pd.read_csv(out / "one_rule_leads_score_summary.csv", index_col=[0, 1, 2])
+    assert summary.loc[(4, "all", "model"), "brier"] == pytest.approx(four["brier"].mean())
     assert set(summary.index.get_level_values(0)) == {1, 4}
+    assert summary.loc[(4, "open", "model"), "n"] == 1
+    assert summary.loc[(4, "open", "model"), "brier"] == pytest.approx(four.loc["Q1", "brier"])
 
 
 def test_score_refuses_both_a_date_and_leads(files, capsys) -> None:
