@@ -939,20 +939,19 @@ def run_score(args: argparse.Namespace) -> int:
         )
     if args.as_of is not None:
         (scores,) = scored.values()
-        summaries = {"all questions": forecast.score_summary(scores)}
-        if not scores["open"].all():
-            summaries["open questions only"] = forecast.score_summary(scores, only_open=True)
-        for label, summary in summaries.items():
+        summaries = _summaries(scores)
+        for which, summary in summaries.items():
+            label = "all questions" if which == "all" else "open questions only"
             _print_summary(f"Overall, {label} (skill = 1 - score / baseline score)", summary)
     else:
-        # per lead, all questions and (where some were decided by the cut-off) the open ones
-        parts = {}
-        for label, cutoff in runs.items():
-            scores, n = scored[label], cutoff["lead_months"]
-            parts[(n, "all")] = forecast.score_summary(scores)
-            if not scores["open"].all():
-                parts[(n, "open")] = forecast.score_summary(scores, only_open=True)
-        summary = pd.concat(parts, names=["lead_months", "questions", "forecaster"])
+        summary = pd.concat(
+            {
+                (cutoff["lead_months"], which): part
+                for label, cutoff in runs.items()
+                for which, part in _summaries(scored[label]).items()
+            },
+            names=["lead_months", "questions", "forecaster"],
+        )
         _print_summary(
             "Overall by lead (skill = 1 - score / baseline score; open = not decided by the "
             "cut-off)",
@@ -978,7 +977,7 @@ def run_score(args: argparse.Namespace) -> int:
         (scores,) = scored.values()
         writers = {
             out / f"{stem}_scores.csv": lambda tmp: scores.to_csv(tmp, index=False),
-            out / f"{stem}_score_summary.csv": summaries["all questions"].to_csv,
+            out / f"{stem}_score_summary.csv": summaries["all"].to_csv,
         }
     else:
         stem = f"{scenario.id}_leads"
@@ -1002,6 +1001,17 @@ def run_score(args: argparse.Namespace) -> int:
     for path in paths:
         console.print(f"  {path}", markup=False)
     return 0
+
+
+def _summaries(scores: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Score summaries of all questions (``"all"``) and of the open ones (``"open"``).
+
+    The open summary is left out when no question was decided by its cut-off.
+    """
+    out = {"all": forecast.score_summary(scores)}
+    if not scores["open"].all():
+        out["open"] = forecast.score_summary(scores, only_open=True)
+    return out
 
 
 def _print_scores(scenario: Any, label: str, scores: pd.DataFrame, with_cutoff: bool) -> None:

@@ -25,6 +25,19 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
+def _score_precisely(scenario: Path, questions: Path, out: Path, *cutoff: str) -> int:
+    """``forecast score`` with 20,000 prior draws and seed 4, writing to ``out``."""
+    return main(
+        [
+            "score",
+            str(scenario),
+            str(questions),
+            *cutoff,
+            *("--draws", "20000", "--seed", "4", "--out", str(out), "--no-progress"),
+        ]
+    )
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("score")
@@ -37,22 +50,7 @@ def files(tmp_path_factory):
 def test_score_good_run_prints_and_writes_the_table(files, capsys) -> None:
     folder, scenario, questions = files
     out = folder / "out"
-    code = main(
-        [
-            "score",
-            str(scenario),
-            str(questions),
-            "--as-of",
-            "2024-02-15",
-            "--draws",
-            "20000",
-            "--seed",
-            "4",
-            "--out",
-            str(out),
-            "--no-progress",
-        ]
-    )
+    code = _score_precisely(scenario, questions, out, "--as-of", "2024-02-15")
     captured = capsys.readouterr()
     text = _flat(captured.out)
     assert code == 0, captured.out
@@ -196,24 +194,7 @@ def test_score_at_leads_forecasts_each_question_that_many_months_ahead(files, ca
         "Q3,x,yes,reached,2024-06-30,1,2024-01-20\n"
     )
     out = folder / "leads"
-    code = main(
-        [
-            "score",
-            str(scenario),
-            str(questions),
-            "--lead-months",
-            "4",
-            "1",
-            "4",
-            "--draws",
-            "20000",
-            "--seed",
-            "4",
-            "--out",
-            str(out),
-            "--no-progress",
-        ]
-    )
+    code = _score_precisely(scenario, questions, out, "--lead-months", "4", "1", "4")
     captured = capsys.readouterr()
     text = _flat(captured.out)
     assert code == 0, captured.out
